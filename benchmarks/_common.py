@@ -1,0 +1,85 @@
+"""Shared helpers for benchmark scripts: peak RSS sampling, machine, results."""
+
+import datetime
+import json
+import os
+import platform
+import threading
+import time
+
+import psutil
+
+
+class PeakRSS:
+    """Sample this process's resident memory in a thread; `peak_mb` at exit."""
+
+    def __init__(self, interval=0.05):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        self._process = psutil.Process()
+        self.peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def peak_mb(self):
+        return round(self.peak / 2**20, 1)
+
+
+def machine():
+    """A one-line description of the machine the benchmark ran on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = psutil.virtual_memory().total / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, no GPU"
+
+
+def write_results(name, results, table_title, table_rows, command):
+    """Write `benchmarks/results/NAME.json` and replace the section in RESULTS.md."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.makedirs(os.path.join(here, "results"), exist_ok=True)
+    results = dict(results, date=datetime.date.today().isoformat(),
+                   machine=machine(), command=command)
+    with open(os.path.join(here, "results", f"{name}.json"), "w") as file:
+        json.dump(results, file, indent=2)
+    section = [f"<!-- {name}:start -->", f"## {table_title}", "",
+               f"- Command: `{command}`", f"- Date: {results['date']}",
+               f"- Machine: {results['machine']}", ""]
+    section += table_rows + [f"<!-- {name}:end -->"]
+    path = os.path.join(here, "RESULTS.md")
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = before + "\n".join(section) + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+    with open(path, "w") as file:
+        file.write(text)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start

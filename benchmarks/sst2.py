@@ -1,0 +1,126 @@
+"""SST-2: tlnlp_tf on MiniLM vs raw keras-hub BertTextClassifier, same process.
+
+    python benchmarks/sst2.py --limit 4000 --epochs 2
+
+Both train on the same seeded sample of SST-2 train and are scored on the
+full 872-example dev set. The raw keras-hub run uses what a keras-hub
+tutorial does: `BertTextClassifier.from_preset` with its own preprocessor at
+`sequence_length=128`, its default `compile()`, batch 32.
+"""
+
+import argparse
+import os
+import sys
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+import tlnlp_tf as tl  # noqa: E402
+from tlnlp_tf.backbones import resolve_spec  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "sst2")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=4000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--learning-rate", default="auto")
+    parser.add_argument("--skip-raw", action="store_true",
+                        help="only the tlnlp_tf run")
+    args = parser.parse_args(argv)
+
+    train = tl.data.load_table(os.path.join(args.data, "train.tsv"), "sentence", "label")
+    train = train.sample(args.limit, seed=args.seed)
+    dev = tl.data.load_table(os.path.join(args.data, "dev.tsv"), "sentence", "label")
+    labels = train.label_names()
+    dev.check_labels(labels)
+    runs = [run_tlnlp(train, dev, labels, args)]
+    if not args.skip_raw:
+        runs.append(run_raw_keras_hub(train, dev, labels, args))
+    results = {"limit": args.limit, "epochs": args.epochs, "runs": runs}
+    if len(runs) == 2:
+        results["throughput_ratio"] = round(
+            runs[0]["train_examples_per_second"] / runs[1]["train_examples_per_second"], 3
+        )
+    rows = ["| run | max length | dev accuracy | train ex/s | train s | peak RSS MB |",
+            "|---|---|---|---|---|---|"]
+    for run in runs:
+        rows.append(f"| {run['name']} | {run['max_length']} | {run['dev_accuracy']:.4f} | "
+                    f"{run['train_examples_per_second']:.1f} | {run['train_seconds']:.0f} | "
+                    f"{run['peak_rss_mb']:.0f} |")
+    if "throughput_ratio" in results:
+        rows += ["", f"Throughput ratio tlnlp_tf / raw keras-hub: "
+                     f"**{results['throughput_ratio']:.2f}×** (same process, same data)."]
+    command = "python benchmarks/sst2.py " + " ".join(argv or sys.argv[1:])
+    _common.write_results(
+        "sst2", results,
+        f"SST-2, MiniLM (all-MiniLM-L6-v2), {args.limit} train examples, {args.epochs} epochs",
+        rows, command.strip())
+    for run in runs:
+        print(run)
+    print("ratio", results.get("throughput_ratio"))
+
+
+def _train_dataset(features, labels, args):
+    data = tf.data.Dataset.from_tensor_slices((features, labels))
+    return data.shuffle(len(labels), seed=args.seed).batch(args.batch_size)
+
+
+def run_tlnlp(train, dev, labels, args):
+    keras.utils.set_random_seed(args.seed)
+    with _common.PeakRSS() as rss:
+        model = tl.TextClassifier.from_backbone("minilm", labels=labels)
+        if args.learning_rate != "auto":
+            model.compile(learning_rate=float(args.learning_rate))
+        data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
+        _, seconds = _common.timed(lambda: model.fit(data, epochs=args.epochs, verbose=2))
+        metrics = model.evaluate(dev.to_dataset().batch(64), return_dict=True, verbose=0)
+    return {
+        "name": "tlnlp_tf TextClassifier (defaults)",
+        "max_length": model.max_length,
+        "learning_rate": model.default_learning_rate() if args.learning_rate == "auto" else float(args.learning_rate),
+        "dev_accuracy": float(metrics["accuracy"]),
+        "dev_f1": float(metrics["f1"]),
+        "train_seconds": round(seconds, 1),
+        "train_examples_per_second": round(len(train) * args.epochs / seconds, 2),
+        "peak_rss_mb": rss.peak_mb,
+    }
+
+
+def run_raw_keras_hub(train, dev, labels, args):
+    keras.utils.set_random_seed(args.seed)
+    ids = {name: i for i, name in enumerate(labels)}
+    with _common.PeakRSS() as rss:
+        preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+            resolve_spec("minilm"), sequence_length=128)
+        model = keras_hub.models.BertTextClassifier.from_preset(
+            resolve_spec("minilm"), num_classes=len(labels), preprocessor=preprocessor)
+        y = [ids[label] for label in train.labels]
+        data = tf.data.Dataset.from_tensor_slices((train.texts, y))
+        data = data.shuffle(len(y), seed=args.seed).batch(args.batch_size)
+        _, seconds = _common.timed(lambda: model.fit(data, epochs=args.epochs, verbose=2))
+        dev_data = tf.data.Dataset.from_tensor_slices(
+            (dev.texts, [ids[label] for label in dev.labels])).batch(64)
+        metrics = model.evaluate(dev_data, return_dict=True, verbose=0)
+    return {
+        "name": "raw keras-hub BertTextClassifier (seq 128)",
+        "max_length": 128,
+        "learning_rate": "keras-hub default",
+        "dev_accuracy": float(metrics["sparse_categorical_accuracy"]),
+        "train_seconds": round(seconds, 1),
+        "train_examples_per_second": round(len(train) * args.epochs / seconds, 2),
+        "peak_rss_mb": rss.peak_mb,
+    }
+
+
+if __name__ == "__main__":
+    main()

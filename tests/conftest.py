@@ -1,0 +1,135 @@
+"""Tiny backbones, built here and saved as local presets: no network, fast.
+
+- `tiny_preset`: a keras-hub preset folder (BertBackbone + preprocessor).
+- `tiny_hf_folder`: a Hugging Face BERT checkpoint folder (config.json,
+  model.safetensors, vocab.txt, sentence-transformers pooling config).
+- `toy_sentiment`: a separable two-class toy set in that vocabulary.
+"""
+
+import json
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+WORDS = (
+    "the film movie book was is it very and but not this plot cast food "
+    "good great fun love loved lovely wonderful best "
+    "bad awful boring hate hated dull worst terrible ."
+).split()
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopqrstuvwxyz") + [
+    "##" + c for c in "abcdefghijklmnopqrstuvwxyz"
+] + WORDS
+HIDDEN, LAYERS, HEADS, INTERMEDIATE, MAX_LENGTH = 16, 2, 2, 32, 64
+
+POSITIVE = ["good", "great", "fun", "love", "loved", "lovely", "wonderful", "best"]
+NEGATIVE = ["bad", "awful", "boring", "hate", "hated", "dull", "worst", "terrible"]
+SUBJECTS = ["the film", "the movie", "this book", "the plot", "the cast", "the food"]
+
+
+def tiny_backbone():
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=len(VOCAB), num_layers=LAYERS, num_heads=HEADS,
+        hidden_dim=HIDDEN, intermediate_dim=INTERMEDIATE, max_sequence_length=MAX_LENGTH,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_preset(tmp_path_factory):
+    """Path of a keras-hub preset folder holding a 2-layer BERT."""
+    folder = str(tmp_path_factory.mktemp("tiny_preset"))
+    keras.utils.set_random_seed(1)
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer=tokenizer, sequence_length=MAX_LENGTH
+    )
+    tiny_backbone().save_to_preset(folder)
+    preprocessor.save_to_preset(folder)
+    return folder
+
+
+def hf_weights(rng):
+    """Random weights under the Hugging Face BERT names, tiny shapes."""
+    def dense(out_dim, in_dim, name):
+        return {f"{name}.weight": rng.normal(0, 0.02, (out_dim, in_dim)),
+                f"{name}.bias": np.zeros(out_dim)}
+
+    def norm(name):
+        return {f"{name}.weight": np.ones(HIDDEN), f"{name}.bias": np.zeros(HIDDEN)}
+
+    weights = {
+        "embeddings.word_embeddings.weight": rng.normal(0, 0.02, (len(VOCAB), HIDDEN)),
+        "embeddings.position_embeddings.weight": rng.normal(0, 0.02, (MAX_LENGTH, HIDDEN)),
+        "embeddings.token_type_embeddings.weight": rng.normal(0, 0.02, (2, HIDDEN)),
+        **norm("embeddings.LayerNorm"),
+        **dense(HIDDEN, HIDDEN, "pooler.dense"),
+    }
+    for i in range(LAYERS):
+        prefix = f"encoder.layer.{i}"
+        for part in ("query", "key", "value"):
+            weights.update(dense(HIDDEN, HIDDEN, f"{prefix}.attention.self.{part}"))
+        weights.update(dense(HIDDEN, HIDDEN, f"{prefix}.attention.output.dense"))
+        weights.update(norm(f"{prefix}.attention.output.LayerNorm"))
+        weights.update(dense(INTERMEDIATE, HIDDEN, f"{prefix}.intermediate.dense"))
+        weights.update(dense(HIDDEN, INTERMEDIATE, f"{prefix}.output.dense"))
+        weights.update(norm(f"{prefix}.output.LayerNorm"))
+    return {name: value.astype("float32") for name, value in weights.items()}
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_folder(tmp_path_factory):
+    """Path of a Hugging Face BERT checkpoint folder (safetensors), mean pooling."""
+    from safetensors.numpy import save_file
+
+    folder = tmp_path_factory.mktemp("tiny_hf")
+    config = {
+        "architectures": ["BertModel"], "model_type": "bert",
+        "hidden_size": HIDDEN, "num_hidden_layers": LAYERS,
+        "num_attention_heads": HEADS, "intermediate_size": INTERMEDIATE,
+        "max_position_embeddings": MAX_LENGTH, "vocab_size": len(VOCAB),
+        "type_vocab_size": 2, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1, "layer_norm_eps": 1e-12,
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    save_file(hf_weights(np.random.default_rng(0)), str(folder / "model.safetensors"))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}))
+    return str(folder)
+
+
+def toy_examples(count=64, seed=0):
+    """`count` short reviews: label 'pos' iff the sentiment word is positive."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(count):
+        positive = i % 2 == 0
+        word = rng.choice(POSITIVE if positive else NEGATIVE)
+        texts.append(f"{rng.choice(SUBJECTS)} was very {word} .")
+        labels.append("pos" if positive else "neg")
+    return texts, labels
+
+
+@pytest.fixture
+def toy_sentiment():
+    return toy_examples()
+
+
+@pytest.fixture
+def toy_files(tmp_path):
+    """A train and a validation TSV of toy reviews (header `sentence\\tlabel`)."""
+    paths = {}
+    for name, seed, count in (("train", 0, 48), ("valid", 1, 16)):
+        texts, labels = toy_examples(count, seed)
+        path = tmp_path / f"{name}.tsv"
+        path.write_text("sentence\tlabel\n" + "".join(
+            f"{t}\t{l}\n" for t, l in zip(texts, labels)))
+        paths[name] = str(path)
+    return paths

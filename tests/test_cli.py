@@ -1,0 +1,140 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tlnlp_tf.cli import main
+
+
+def _fit_args(toy_files, preset, output, *extra):
+    return ["fit", "--train", toy_files["train"], "--validation", toy_files["valid"],
+            "--text-column", "sentence", "--label-column", "label",
+            "--backbone", preset, "--epochs", "1", "--batch-size", "16",
+            "--output", str(output), *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_preset, tmp_path_factory):
+    """One `tlnlp fit` run shared by the fit/evaluate/predict tests."""
+    from conftest import toy_examples
+
+    folder = tmp_path_factory.mktemp("cli")
+    files = {}
+    for name, seed, count in (("train", 0, 48), ("valid", 1, 16)):
+        texts, labels = toy_examples(count, seed)
+        path = folder / f"{name}.tsv"
+        path.write_text("sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels)))
+        files[name] = str(path)
+    output = folder / "run"
+    assert main(_fit_args(files, tiny_preset, output, "--limit", "40", "--freeze", "bottom-1")) == 0
+    return files, output
+
+
+def test_fit_writes_model_labels_and_metrics(trained):
+    _, output = trained
+    assert sorted(os.listdir(output)) == ["labels.json", "metrics.json", "model.keras", "run.json"]
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert set(metrics["validation"]) == {"accuracy", "f1", "loss"}
+    assert 0.0 <= metrics["validation"]["accuracy"] <= 1.0
+    assert metrics["train_examples"] == 40
+    assert metrics["trainable_params"] < metrics["total_params"]
+    assert metrics["train_seconds"] > 0 and metrics["train_examples_per_second"] > 0
+    assert json.loads((output / "labels.json").read_text()) == ["neg", "pos"]
+    assert json.loads((output / "run.json").read_text())["freeze"] == "bottom-1"
+
+
+def test_evaluate_prints_the_same_metrics(trained, capsys):
+    files, output = trained
+    assert main(["evaluate", "--model", str(output), "--data", files["valid"]]) == 0
+    result = json.loads(capsys.readouterr().out)
+    saved = json.loads((output / "metrics.json").read_text())["validation"]
+    assert result["examples"] == 16
+    for name in ("accuracy", "f1", "loss"):
+        assert result[name] == pytest.approx(saved[name], abs=1e-5)
+
+
+def test_predict_text_lines_and_table(trained, tmp_path, capsys):
+    files, output = trained
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the film was very good .\n\nthe food was awful .\n")
+    assert main(["predict", "--model", str(output), "--input", str(texts)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in records] == ["the film was very good .", "the food was awful ."]
+    assert all(r["label"] in ("neg", "pos") and 0.5 <= r["score"] <= 1 for r in records)
+    out_file = tmp_path / "predictions.jsonl"
+    assert main(["predict", "--model", str(output), "--input", files["valid"],
+                 "--output", str(out_file)]) == 0
+    assert len(out_file.read_text().splitlines()) == 16
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "tlnlp"), "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "fit" in result.stdout and "demo" in result.stdout
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: {**f, "train": f["train"] + ".missing"}, "train.tsv.missing: no such file"),
+    ("--text-column=review", "no column 'review'; the header has: sentence, label"),
+    ("--freeze=bottom-99", "asks for 99 layers, but the backbone has 2 transformer layers"),
+    ("--freeze=sideways", "Unknown freeze policy 'sideways'"),
+])
+def test_bad_options_fail_before_training(tiny_preset, toy_files, tmp_path, capsys, change, message):
+    files, extra = (change(toy_files), []) if callable(change) else (toy_files, [change])
+    output = tmp_path / "out"
+    assert main(_fit_args(files, tiny_preset, output, *extra)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tlnlp fit: error: ") and message in err
+    assert "Traceback" not in err
+    assert not output.exists() or not os.listdir(output)
+
+
+@pytest.mark.parametrize("valid_body, message", [
+    ("sentence\tlabel\nfine\tpos\nhmm\tmeh\n", "valid.tsv, line 3: label 'meh' was not seen in training"),
+    ("sentence\tlabel\n\tpos\n", "valid.tsv, line 2: column 'sentence' is empty"),
+    ("sentence\tlabel\ngood\tpos\textra\n", "valid.tsv, line 2: expected 2 fields"),
+    (b"sentence\tlabel\ngood\tpos\nna\xefve\tneg\n", "valid.tsv, line 3, column 3: byte 0xef is not valid UTF-8"),
+])
+def test_bad_validation_file(tiny_preset, toy_files, tmp_path, capsys, valid_body, message):
+    path = tmp_path / "valid.tsv"
+    path.write_bytes(valid_body if isinstance(valid_body, bytes) else valid_body.encode())
+    output = tmp_path / "out"
+    files = {**toy_files, "valid": str(path)}
+    assert main(_fit_args(files, tiny_preset, output)) == 2
+    assert message in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_evaluate_and_predict_bad_input(trained, tmp_path, capsys):
+    files, output = trained
+    assert main(["evaluate", "--model", str(tmp_path), "--data", files["valid"]]) == 2
+    assert "no model.keras" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    assert main(["predict", "--model", str(output), "--input", str(empty)]) == 2
+    assert "no texts to predict" in capsys.readouterr().err
+
+
+def test_bad_integer_option_is_rejected_by_argparse(toy_files, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(_fit_args(toy_files, "minilm", tmp_path / "o", "--limit", "0"))
+    assert exit_info.value.code == 2
+    assert "expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_pairs_fit_and_predict(tiny_preset, tmp_path, capsys):
+    rows = ["q\ta\tlabel"] + [f"the film was good\tthe movie was great\tsame",
+                              f"the food was bad\tthe food was great\tdifferent"] * 8
+    train = tmp_path / "pairs.tsv"
+    train.write_text("\n".join(rows) + "\n")
+    output = tmp_path / "run"
+    assert main(["fit", "--train", str(train), "--text-column", "q", "--text-pair-column", "a",
+                 "--label-column", "label", "--backbone", tiny_preset, "--epochs", "1",
+                 "--output", str(output)]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(output), "--input", str(train)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 16 and records[0]["text_pair"] == "the movie was great"
+    assert {r["label"] for r in records} <= {"same", "different"}

@@ -1,0 +1,16 @@
+"""Readers from files and Python lists to `tf.data` of raw text.
+
+```python
+train = tlnlp_tf.data.read_csv("train.tsv", text="sentence", label="label")
+model.fit(train.shuffle(10_000).batch(32))
+```
+"""
+
+from tlnlp_tf.data.examples import Examples
+from tlnlp_tf.data.lengths import choose_sequence_length
+from tlnlp_tf.data.readers import from_lists
+from tlnlp_tf.data.readers import load_jsonl
+from tlnlp_tf.data.readers import load_table
+from tlnlp_tf.data.readers import read_csv
+from tlnlp_tf.data.readers import read_jsonl
+from tlnlp_tf.data.readers import read_tfds

@@ -1,0 +1,100 @@
+"""`Examples`: labelled texts read from a file, before they become tf.data."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tlnlp_tf.errors import DataError
+
+
+@dataclasses.dataclass
+class Examples:
+    """Texts (and optional second texts and labels) with where they came from.
+
+    Attributes:
+        texts: the first (or only) text of each example.
+        pairs: the second text of each example, or `None`.
+        labels: the label of each example as a string, or `None`.
+        source: the file (or `"<lists>"`) the examples were read from.
+        lines: the line number of each example in `source`.
+    """
+
+    texts: list
+    pairs: list = None
+    labels: list = None
+    source: str = "<lists>"
+    lines: list = None
+
+    def __post_init__(self):
+        if self.lines is None:
+            self.lines = list(range(1, len(self.texts) + 1))
+
+    def __len__(self):
+        return len(self.texts)
+
+    def label_names(self):
+        """The sorted distinct labels (numerically when all are integers)."""
+        if self.labels is None:
+            raise DataError(f"{self.source}: has no labels.")
+        names = set(self.labels)
+        if all(_is_int(name) for name in names):
+            return sorted(names, key=int)
+        return sorted(names)
+
+    def check_labels(self, names):
+        """Raise `DataError` at the first label not in `names`."""
+        if self.labels is None:
+            raise DataError(f"{self.source}: has no labels.")
+        allowed = set(names)
+        for label, line in zip(self.labels, self.lines):
+            if label not in allowed:
+                raise DataError(
+                    f"{self.source}, line {line}: label '{label}' was not "
+                    f"seen in training; expected one of {sorted(allowed)}."
+                )
+        return self
+
+    def sample(self, count, seed=0):
+        """A seeded random sample of `count` examples (all if fewer)."""
+        if count is None or count >= len(self):
+            return self
+        order = np.random.default_rng(seed).permutation(len(self))[:count]
+        order = sorted(order)
+        pick = lambda values: None if values is None else [values[i] for i in order]
+        return Examples(
+            texts=pick(self.texts),
+            pairs=pick(self.pairs),
+            labels=pick(self.labels),
+            source=self.source,
+            lines=pick(self.lines),
+        )
+
+    def features(self):
+        """The model input: a list of texts, or a tuple of two lists."""
+        return self.texts if self.pairs is None else (self.texts, self.pairs)
+
+    def to_dataset(self):
+        """An unbatched `tf.data.Dataset` of `text` or `(text, label)`.
+
+        Pairs give `((text, text_pair), label)`.
+        """
+        features = self.features()
+        if isinstance(features, tuple):
+            features = tuple(tf.constant(f, tf.string) for f in features)
+        else:
+            features = tf.constant(features, tf.string)
+        if self.labels is None:
+            if isinstance(features, tuple):
+                return tf.data.Dataset.from_tensor_slices((features,))
+            return tf.data.Dataset.from_tensor_slices(features)
+        labels = tf.constant(self.labels, tf.string)
+        return tf.data.Dataset.from_tensor_slices((features, labels))
+
+
+def _is_int(text):
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,48 @@
+"""Choose a sequence length from the data instead of a silent 512."""
+
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+
+def choose_sequence_length(
+    tokenizer, texts, pairs=None, limit=512, percentile=99.0, multiple=8
+):
+    """The token length that covers `percentile`% of `texts`, capped at `limit`.
+
+    Counts the special tokens of one text ([CLS] … [SEP]) or a pair, rounds
+    up to a multiple of `multiple`, and warns (with counts) when some texts
+    will be truncated.
+
+    Example:
+
+    ```python
+    length = choose_sequence_length(preprocessor.tokenizer, texts, limit=512)
+    ```
+    """
+    lengths = _token_counts(tokenizer, texts) + 2
+    if pairs is not None:
+        lengths = lengths + _token_counts(tokenizer, pairs) + 1
+    wanted = int(np.ceil(np.percentile(lengths, percentile)))
+    length = int(min(limit, max(multiple, -(-wanted // multiple) * multiple)))
+    longer = int(np.sum(lengths > length))
+    if longer:
+        warnings.warn(
+            f"{longer} of {len(lengths)} sampled texts are longer than "
+            f"max_length={length} tokens (the longest has {int(lengths.max())})"
+            " and will be truncated; pass max_length to change this.",
+            stacklevel=2,
+        )
+    return length
+
+
+def _token_counts(tokenizer, texts):
+    counts = []
+    for start in range(0, len(texts), 512):
+        tokens = tokenizer(tf.constant(texts[start:start + 512]))
+        if hasattr(tokens, "row_lengths"):
+            counts.append(tokens.row_lengths().numpy())
+        else:  # keras-hub returns Python lists when called eagerly
+            counts.append(np.array([len(row) for row in tokens]))
+    return np.concatenate(counts)

@@ -1,0 +1,152 @@
+"""Task heads: Keras layers that turn backbone outputs into predictions.
+
+Heads take the backbone's output dict plus the padding mask, so the same
+head works on any keras-hub encoder:
+
+```python
+outputs = backbone(inputs)
+logits = ClassificationHead(num_classes=2, pooling="mean")(
+    {**outputs, "padding_mask": inputs["padding_mask"]}
+)
+```
+"""
+
+import keras
+from keras import ops
+
+POOLINGS = ("mean", "cls", "pooled")
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class SequencePooling(keras.layers.Layer):
+    """Pool a sequence of token vectors into one vector.
+
+    Args:
+        mode: `"mean"` (mean over real tokens, padding excluded), `"cls"`
+            (the first token's vector) or `"pooled"` (the backbone's own
+            `pooled_output`, e.g. BERT's [CLS] pooler).
+
+    Example:
+
+    ```python
+    pooled = SequencePooling("mean")(
+        {"sequence_output": x, "padding_mask": mask}
+    )
+    ```
+    """
+
+    def __init__(self, mode="mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in POOLINGS:
+            raise ValueError(
+                f"pooling must be one of {POOLINGS}, got {mode!r}."
+            )
+        self.mode = mode
+
+    def call(self, inputs):
+        if self.mode == "pooled":
+            if "pooled_output" not in inputs:
+                raise ValueError(
+                    "pooling='pooled' needs a backbone with a "
+                    "'pooled_output'; use pooling='mean' or 'cls'."
+                )
+            return inputs["pooled_output"]
+        sequence = inputs["sequence_output"]
+        if self.mode == "cls":
+            return sequence[:, 0, :]
+        mask = ops.cast(inputs["padding_mask"], sequence.dtype)[:, :, None]
+        total = ops.sum(sequence * mask, axis=1)
+        count = ops.maximum(ops.sum(mask, axis=1), 1.0)
+        return total / count
+
+    def compute_output_shape(self, input_shape):
+        sequence_shape = input_shape["sequence_output"]
+        return (sequence_shape[0], sequence_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"mode": self.mode})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class ClassificationHead(keras.layers.Layer):
+    """Pooling, dropout and a dense layer giving one logit per class.
+
+    Args:
+        num_classes: number of classes.
+        pooling: `"mean"`, `"cls"` or `"pooled"` (see `SequencePooling`).
+        dropout: dropout rate applied to the pooled vector.
+        hidden_dim: optional width of a tanh hidden layer before the logits.
+
+    Example:
+
+    ```python
+    head = ClassificationHead(num_classes=3, pooling="mean", dropout=0.1)
+    logits = head({**backbone(inputs), "padding_mask": inputs["padding_mask"]})
+    ```
+    """
+
+    def __init__(
+        self, num_classes, pooling="mean", dropout=0.1, hidden_dim=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if int(num_classes) < 2:
+            raise ValueError(
+                f"num_classes must be at least 2, got {num_classes}."
+            )
+        # === Layers ===
+        self.pool = SequencePooling(pooling, dtype=self.dtype_policy, name="pool")
+        self.dropout_layer = keras.layers.Dropout(
+            dropout, dtype=self.dtype_policy, name="dropout"
+        )
+        self.hidden = (
+            keras.layers.Dense(
+                hidden_dim, activation="tanh", dtype=self.dtype_policy,
+                name="hidden",
+            )
+            if hidden_dim
+            else None
+        )
+        self.logits = keras.layers.Dense(
+            num_classes,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype=self.dtype_policy,
+            name="logits",
+        )
+        # === Config ===
+        self.num_classes = int(num_classes)
+        self.pooling = pooling
+        self.dropout = dropout
+        self.hidden_dim = hidden_dim
+
+    def build(self, input_shape):
+        width = input_shape["sequence_output"][-1]
+        if self.hidden is not None:
+            self.hidden.build((None, width))
+            width = self.hidden_dim
+        self.logits.build((None, width))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = self.pool(inputs)
+        x = self.dropout_layer(x, training=training)
+        if self.hidden is not None:
+            x = self.hidden(x)
+            x = self.dropout_layer(x, training=training)
+        return self.logits(x)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape["sequence_output"][0], self.num_classes)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "pooling": self.pooling,
+                "dropout": self.dropout,
+                "hidden_dim": self.hidden_dim,
+            }
+        )
+        return config

@@ -1,0 +1,3 @@
+"""Task models: a backbone, a head, a preprocessor and decoding."""
+
+from tlnlp_tf.tasks.text_classifier import TextClassifier

@@ -1,0 +1,85 @@
+"""Optimizers with fine-tuning defaults and per-variable learning rates."""
+
+import re
+
+import keras
+from keras import ops
+
+from tlnlp_tf.training.schedules import WarmupLinearDecay
+
+# Variable names that take no weight decay: biases and LayerNorm scale/offset.
+NO_DECAY_NAMES = ("bias", "gamma", "beta")
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class ScaledAdamW(keras.optimizers.AdamW):
+    """AdamW whose step for each variable is scaled by a learning-rate multiplier.
+
+    Adam's step is invariant to the scale of the gradient, so scaling
+    gradients cannot give a layer its own learning rate: this optimizer
+    scales the learning rate inside each variable's update instead (the
+    per-variable update runs inside `tf.distribute`'s update, so it works
+    under any strategy).
+
+    Args:
+        multipliers: `{regex: multiplier}`; a variable takes the multiplier of
+            the first pattern found (`re.search`) in its path, else 1.
+        **kwargs: `keras.optimizers.AdamW` arguments.
+
+    Example:
+
+    ```python
+    optimizer = ScaledAdamW({"classification_head/": 10.0}, learning_rate=1e-4)
+    ```
+    """
+
+    def __init__(self, multipliers=None, **kwargs):
+        super().__init__(**kwargs)
+        self.multipliers = dict(multipliers or {})
+        self._patterns = [(re.compile(p), float(m)) for p, m in self.multipliers.items()]
+
+    def multiplier(self, path):
+        """The learning-rate multiplier of the variable at `path`."""
+        for pattern, value in self._patterns:
+            if pattern.search(path):
+                return value
+        return 1.0
+
+    def build(self, variables):
+        super().build(variables)
+        # The TF backend hands `update_step` raw tf.Variables (no `.path`):
+        # resolve each variable's multiplier here, by the optimizer's own key.
+        self._scales = {self._var_key(v): self.multiplier(v.path) for v in variables}
+
+    def update_step(self, gradient, variable, learning_rate):
+        scale = self._scales.get(self._var_key(variable), 1.0)
+        if scale != 1.0:
+            learning_rate = ops.multiply(learning_rate, scale)
+        return super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        config["multipliers"] = self.multipliers
+        return config
+
+
+def fine_tuning_adamw(
+    learning_rate, total_steps=None, warmup=0.1, weight_decay=0.01, clipnorm=1.0,
+    multipliers=None,
+):
+    """AdamW with warmup + linear decay, no decay on biases and LayerNorm.
+
+    Example:
+
+    ```python
+    model.compile(optimizer=fine_tuning_adamw(1e-4, total_steps=500))
+    ```
+    """
+    optimizer = ScaledAdamW(
+        multipliers=multipliers,
+        learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup),
+        weight_decay=weight_decay,
+        clipnorm=clipnorm,
+    )
+    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
+    return optimizer
