@@ -138,3 +138,31 @@ def test_pairs_fit_and_predict(tiny_preset, tmp_path, capsys):
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 16 and records[0]["text_pair"] == "the movie was great"
     assert {r["label"] for r in records} <= {"same", "different"}
+
+
+def test_regression_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
+    rows = ["sentence1\tsentence2\tscore"] + ["the film was good\tthe film was good\t5.0",
+                                               "the food was bad\tthe book was best\t0.5"] * 8
+    train = tmp_path / "sts.tsv"
+    train.write_text("\n".join(rows) + "\n")
+    output = tmp_path / "run"
+    assert main(["fit", "--task", "regression", "--train", str(train), "--validation", str(train),
+                 "--text-column", "sentence1", "--text-pair-column", "sentence2",
+                 "--label-column", "score", "--backbone", tiny_preset, "--epochs", "1",
+                 "--output", str(output)]) == 0
+    assert sorted(os.listdir(output)) == ["metrics.json", "model.keras", "run.json"]
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert set(metrics["validation"]) == {"pearson", "spearman", "mse"}
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(output), "--data", str(train)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["spearman"] == pytest.approx(metrics["validation"]["spearman"], abs=1e-5)
+    assert main(["predict", "--model", str(output), "--input", str(train)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 16 and isinstance(records[0]["value"], float)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("sentence1\tsentence2\tscore\na\tb\t4\nc\td\thigh\n")
+    assert main(["fit", "--task", "regression", "--train", str(bad), "--text-column", "sentence1",
+                 "--label-column", "score", "--backbone", tiny_preset,
+                 "--output", str(tmp_path / "o2")]) == 2
+    assert "bad.tsv, line 3: target 'high' is not a number" in capsys.readouterr().err

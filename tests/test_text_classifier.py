@@ -80,12 +80,21 @@ def test_text_pairs(tiny_preset):
     assert not np.allclose(swapped, predicted["probabilities"])  # both texts are read
 
 
-def test_max_length_chosen_from_data_and_warns_on_truncation(model):
-    texts = ["good"] * 99 + ["the film was very good and the cast was fun " * 3]
-    with pytest.warns(UserWarning, match="1 of 100 sampled texts are longer"):
+def test_max_length_covers_the_data_and_batches_pad_dynamically(model):
+    texts = ["good"] * 99 + ["the film was very good and the cast was fun"]
+    model.fit(tl.data.from_lists(texts, ["pos"] * 100).batch(50), epochs=1, verbose=0)
+    assert model.max_length == 16  # the longest text: 10 tokens + [CLS] [SEP], rounded to 8
+    x, _ = model.preprocess_samples(tf.constant(["good", "bad"]), tf.constant(["pos", "neg"]))
+    assert x["token_ids"].shape == (2, 8)  # this batch pays for 3 tokens, not 16
+    x, _ = model.preprocess_samples(tf.constant(texts[-2:]), tf.constant(["pos", "pos"]))
+    assert x["token_ids"].shape == (2, 16)
+
+
+def test_texts_beyond_the_backbone_limit_warn(model):
+    texts = ["good"] * 99 + ["good " * 80]
+    with pytest.warns(UserWarning, match="1 of 100 sampled texts are longer than max_length=64"):
         model.fit(tl.data.from_lists(texts, ["pos"] * 100).batch(50), epochs=1, verbose=0)
-    assert model.max_length == 8  # 99th percentile of 3 tokens, rounded up to 8
-    assert model.preprocessor.sequence_length == 8
+    assert model.max_length == 64  # the tiny backbone's max_sequence_length
 
 
 def test_max_length_given_is_kept(tiny_preset):

@@ -22,6 +22,7 @@ from tlnlp_tf.errors import PolicyError
 
 USER_ERRORS = (DataError, BackboneError, PolicyError)
 RUN_FILE = "run.json"
+TASKS = ("text-classification", "regression")
 
 
 def main(argv=None):
@@ -43,7 +44,9 @@ def _parser():
     )
     commands = parser.add_subparsers(dest="command")
 
-    fit = commands.add_parser("fit", help="fine-tune a classifier on a CSV/TSV/JSONL file")
+    fit = commands.add_parser("fit", help="fine-tune a model on a CSV/TSV/JSONL file")
+    fit.add_argument("--task", choices=TASKS, default="text-classification",
+                     help="text-classification (labels) or regression (numeric targets)")
     fit.add_argument("--train", required=True, help="training file (.csv, .tsv, .jsonl)")
     fit.add_argument("--validation", help="validation file, same columns")
     _add_columns(fit, required=True)
@@ -105,25 +108,32 @@ def _positive(text):
 # === fit ===
 
 def _fit(args):
+    import keras
+
     from tlnlp_tf import outputs
     from tlnlp_tf.freezing import parameter_counts
-    from tlnlp_tf.tasks.text_classifier import TextClassifier
+    from tlnlp_tf.tasks import TextClassifier
+    from tlnlp_tf.tasks import TextRegressor
 
+    regression = args.task == "regression"
     train = _load(args.train, args.text_column, args.label_column, args.text_pair_column)
     train = train.sample(args.limit, seed=args.seed)
-    labels = train.label_names()
+    if regression:
+        _check_numeric(train)
+    else:
+        labels = train.label_names()
     validation = None
     if args.validation:
         validation = _load(args.validation, args.text_column, args.label_column,
                            args.text_pair_column)
-        validation.check_labels(labels)
-    import keras
+        _check_numeric(validation) if regression else validation.check_labels(labels)
 
     keras.utils.set_random_seed(args.seed)
-    model = TextClassifier.from_backbone(
-        args.backbone, labels=labels, freeze=args.freeze, weights=args.weights,
-        max_length=args.max_length,
-    )
+    options = dict(freeze=args.freeze, weights=args.weights, max_length=args.max_length)
+    if regression:
+        model = TextRegressor.from_backbone(args.backbone, **options)
+    else:
+        model = TextClassifier.from_backbone(args.backbone, labels=labels, **options)
     if args.learning_rate is not None:
         model.compile(learning_rate=args.learning_rate)
     data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
@@ -141,11 +151,10 @@ def _fit(args):
         "train_examples": len(train),
         "max_length": model.max_length,
     }
-    if valid_data is not None:
-        scores = model.evaluate(valid_data, return_dict=True, verbose=0)
-        metrics = {"validation": _classification_metrics(scores), **metrics}
+    if validation is not None:
+        metrics = {"validation": _scores(model, validation, 64), **metrics}
     run = {
-        "task": "text-classification",
+        "task": args.task,
         "backbone": args.backbone,
         "weights": args.weights,
         "freeze": model.freeze,
@@ -158,7 +167,8 @@ def _fit(args):
         "limit": args.limit,
     }
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
-    outputs.write_json(os.path.join(args.output, "labels.json"), list(model.labels))
+    if not regression:
+        outputs.write_json(os.path.join(args.output, "labels.json"), list(model.labels))
     outputs.write_json(os.path.join(args.output, RUN_FILE), run)
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     print(json.dumps(metrics, indent=2))
@@ -173,10 +183,8 @@ def _evaluate(args):
     label = args.label_column or run.get("label_column")
     pair = args.text_pair_column or run.get("text_pair_column")
     data = _load(args.data, text, label, pair)
-    data.check_labels(model.labels)
-    scores = model.evaluate(data.to_dataset().batch(args.batch_size), return_dict=True,
-                            verbose=0)
-    result = {"data": args.data, "examples": len(data), **_classification_metrics(scores)}
+    result = {"data": args.data, "examples": len(data),
+              **_scores(model, data, args.batch_size)}
     print(json.dumps(result, indent=2))
     return 0
 
@@ -205,8 +213,11 @@ def _predict(args):
         record = {"text": text}
         if examples.pairs is not None:
             record["text_pair"] = examples.pairs[index]
-        record["label"] = result["label"][index]
-        record["score"] = round(float(result["score"][index]), 6)
+        if "value" in result:
+            record["value"] = round(float(result["value"][index]), 6)
+        else:
+            record["label"] = result["label"][index]
+            record["score"] = round(float(result["score"][index]), 6)
         records.append(json.dumps(record, ensure_ascii=False))
     body = "\n".join(records) + "\n"
     if args.output:
@@ -262,8 +273,32 @@ def _read_lines(path):
     return read_text(path).splitlines()
 
 
-def _classification_metrics(scores):
+def _scores(model, examples, batch_size):
+    """The task's validation metrics on labelled `examples`."""
+    from tlnlp_tf.metrics import pearson
+    from tlnlp_tf.metrics import spearman
+    from tlnlp_tf.tasks import TextRegressor
+
+    if isinstance(model, TextRegressor):
+        _check_numeric(examples)
+        predicted = model.predict(examples.features(), batch_size=batch_size, verbose=0)
+        truth = [float(value) for value in examples.labels]
+        values = predicted["value"]
+        return {"pearson": round(pearson(truth, values), 6),
+                "spearman": round(spearman(truth, values), 6),
+                "mse": round(float(((values - truth) ** 2).mean()), 6)}
+    examples.check_labels(model.labels)
+    scores = model.evaluate(examples.to_dataset().batch(batch_size), return_dict=True, verbose=0)
     return {name: round(float(scores[name]), 6) for name in ("accuracy", "f1", "loss")}
+
+
+def _check_numeric(examples):
+    for label, line in zip(examples.labels, examples.lines):
+        try:
+            float(label)
+        except ValueError:
+            raise DataError(f"{examples.source}, line {line}: target '{label}' is not a "
+                            "number; regression needs numeric targets.") from None
 
 
 if __name__ == "__main__":

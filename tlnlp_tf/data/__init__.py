@@ -8,6 +8,7 @@ model.fit(train.shuffle(10_000).batch(32))
 
 from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.data.lengths import choose_sequence_length
+from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.data.readers import from_lists
 from tlnlp_tf.data.readers import load_jsonl
 from tlnlp_tf.data.readers import load_table

@@ -1,3 +1,4 @@
 """Task models: a backbone, a head, a preprocessor and decoding."""
 
 from tlnlp_tf.tasks.text_classifier import TextClassifier
+from tlnlp_tf.tasks.text_regressor import TextRegressor

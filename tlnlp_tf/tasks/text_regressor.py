@@ -1,0 +1,78 @@
+"""`TextRegressor`: a real-valued score for a text or a text pair (STS-B)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tlnlp_tf.backbones import default_pooling
+from tlnlp_tf.backbones import load_backbone
+from tlnlp_tf.heads import RegressionHead
+from tlnlp_tf.metrics.regression import PearsonCorrelation
+from tlnlp_tf.tasks.text_task import TextTask
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class TextRegressor(TextTask):
+    """Predict a real value for a text or a text pair, e.g. STS-B similarity.
+
+    Targets may be numbers or numeric strings (as read from a file). Loss is
+    mean squared error; `evaluate` reports Pearson's r, and
+    `tlnlp_tf.metrics.spearman` scores predictions over a whole set.
+
+    Args:
+        backbone, preprocessor, pooling, dropout, freeze, max_length: as for
+            `TextClassifier`.
+
+    Examples:
+
+    ```python
+    model = TextRegressor.from_backbone("minilm")
+    train = read_csv("train.tsv", text="sentence1", text_pair="sentence2", label="score")
+    model.fit(train.batch(32), epochs=3)
+    model.predict((["A man plays a guitar."], ["A man plays music."]))["value"]
+    ```
+    """
+
+    def __init__(
+        self,
+        backbone,
+        preprocessor=None,
+        pooling="mean",
+        dropout=0.1,
+        freeze="none",
+        max_length=None,
+        **kwargs,
+    ):
+        head = RegressionHead(
+            pooling=pooling, dropout=dropout, dtype=backbone.dtype_policy,
+            name="regression_head",
+        )
+        self._build(backbone, head, preprocessor, pooling, dropout, freeze,
+                    max_length, **kwargs)
+        self.compile()
+
+    @classmethod
+    def from_backbone(cls, spec, freeze="none", weights="pretrained", pooling="auto", **kwargs):
+        """Build a regressor on a backbone spec (see `TextClassifier.from_backbone`)."""
+        backbone, preprocessor = load_backbone(spec, weights=weights)
+        if pooling == "auto":
+            pooling = default_pooling(spec)
+        return cls(backbone, preprocessor, pooling=pooling, freeze=freeze, **kwargs)
+
+    def default_loss(self):
+        return keras.losses.MeanSquaredError()
+
+    def default_metrics(self):
+        return [PearsonCorrelation()]
+
+    def encode_targets(self, y):
+        """Numbers, or numeric strings from a file, as float32."""
+        y = tf.convert_to_tensor(y)
+        if y.dtype == tf.string:
+            return tf.strings.to_number(y, tf.float32)
+        return tf.cast(y, tf.float32)
+
+    def predict(self, x=None, batch_size=None, **kwargs):
+        """Predict a value per example: `{"value": array [examples]}`."""
+        values = self.predict_outputs(x, batch_size=batch_size, **kwargs)
+        return {"value": np.asarray(values, dtype="float32").reshape(-1)}
