@@ -30,7 +30,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/sst2.py --limit 4000 --epochs 2
+	$(BIN)/python benchmarks/sst2.py --limit 4000 --epochs 2 --runs finetune,frozen,raw
 
 clean:
 	rm -rf $(VENV) demo-output *.egg-info

@@ -166,3 +166,44 @@ def test_regression_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
                  "--label-column", "score", "--backbone", tiny_preset,
                  "--output", str(tmp_path / "o2")]) == 2
     assert "bad.tsv, line 3: target 'high' is not a number" in capsys.readouterr().err
+
+
+def test_token_classification_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
+    from test_token_classifier import toy_tagged
+
+    def conll(data, path):
+        blocks = ["\n".join(f"{w} X {t}" for w, t in zip(words, tags))
+                  for words, tags in zip(data.words, data.tags)]
+        path.write_text("-DOCSTART- X O\n\n" + "\n\n".join(blocks) + "\n")
+        return str(path)
+
+    train, valid = conll(toy_tagged(32), tmp_path / "train.txt"), conll(toy_tagged(8, 1), tmp_path / "valid.txt")
+    output = tmp_path / "ner"
+    assert main(["fit", "--task", "token-classification", "--train", train, "--validation", valid,
+                 "--backbone", tiny_preset, "--epochs", "1", "--output", str(output)]) == 0
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert set(metrics["validation"]) == {"precision", "recall", "f1", "per_type"}
+    assert json.loads((output / "labels.json").read_text()) == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(output), "--data", valid]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["f1"] == pytest.approx(metrics["validation"]["f1"], abs=1e-6)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("bob lee was in new york .\nann was in paris .\n")
+    assert main(["predict", "--model", str(output), "--input", str(texts)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in records] == ["bob lee was in new york .", "ann was in paris ."]
+    for record in records:
+        for entity in record["entities"]:
+            assert record["text"][entity["start"]:entity["end"]] == entity["text"]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("EU X B-ORG\nrejects X\n")
+    assert main(["fit", "--task", "token-classification", "--train", str(bad),
+                 "--backbone", tiny_preset, "--output", str(tmp_path / "o")]) == 2
+    assert "bad.txt, line 2: expected 3 columns like the first token line, found 2" in capsys.readouterr().err
+
+
+def test_text_task_needs_its_columns(tiny_preset, toy_files, tmp_path, capsys):
+    assert main(["fit", "--train", toy_files["train"], "--backbone", tiny_preset,
+                 "--output", str(tmp_path / "o")]) == 2
+    assert "name the text column with --text-column" in capsys.readouterr().err

@@ -25,11 +25,14 @@ from tlnlp_tf.freezing import layer_groups
 from tlnlp_tf.freezing import parameter_counts
 from tlnlp_tf.heads import ClassificationHead
 from tlnlp_tf.heads import RegressionHead
+from tlnlp_tf.heads import TokenClassificationHead
 from tlnlp_tf.heads import SequencePooling
 from tlnlp_tf.metrics import PearsonCorrelation
 from tlnlp_tf.metrics import SparseF1Score
 from tlnlp_tf.tasks import TextClassifier
 from tlnlp_tf.tasks import TextRegressor
+from tlnlp_tf.tasks import TokenClassifier
+from tlnlp_tf.tasks import TokenClassifierPreprocessor
 from tlnlp_tf.training import WarmupLinearDecay
 from tlnlp_tf.training import fine_tuning_adamw
 

@@ -2,6 +2,8 @@
 
     tlnlp fit --train train.tsv --validation dev.tsv --text-column sentence \
         --label-column label --backbone minilm --output run/
+    tlnlp fit --task token-classification --train train.txt --validation valid.txt \
+        --backbone minilm --output ner/
     tlnlp evaluate --model run/ --data dev.tsv
     tlnlp predict --model run/ --input texts.txt
     tlnlp demo --output demo-output/
@@ -22,7 +24,8 @@ from tlnlp_tf.errors import PolicyError
 
 USER_ERRORS = (DataError, BackboneError, PolicyError)
 RUN_FILE = "run.json"
-TASKS = ("text-classification", "regression")
+TASKS = ("text-classification", "regression", "token-classification")
+TOKENS = "token-classification"
 
 
 def main(argv=None):
@@ -44,12 +47,14 @@ def _parser():
     )
     commands = parser.add_subparsers(dest="command")
 
-    fit = commands.add_parser("fit", help="fine-tune a model on a CSV/TSV/JSONL file")
+    fit = commands.add_parser("fit", help="fine-tune a model on a data file")
     fit.add_argument("--task", choices=TASKS, default="text-classification",
-                     help="text-classification (labels) or regression (numeric targets)")
-    fit.add_argument("--train", required=True, help="training file (.csv, .tsv, .jsonl)")
-    fit.add_argument("--validation", help="validation file, same columns")
-    _add_columns(fit, required=True)
+                     help="text-classification (labels), regression (numeric targets) or "
+                          "token-classification (CoNLL files, one tag per word)")
+    fit.add_argument("--train", required=True,
+                     help="training file (.csv, .tsv, .jsonl; CoNLL for token-classification)")
+    fit.add_argument("--validation", help="validation file, same layout")
+    _add_columns(fit)
     fit.add_argument("--backbone", default="minilm",
                      help="preset name, preset or Hugging Face folder, or 'minilm'")
     fit.add_argument("--weights", choices=("pretrained", "random"), default="pretrained")
@@ -58,7 +63,7 @@ def _parser():
     fit.add_argument("--epochs", type=_positive, default=3)
     fit.add_argument("--batch-size", type=_positive, default=32)
     fit.add_argument("--max-length", type=_positive,
-                     help="tokens per example (default: chosen from the training data)")
+                     help="most tokens per example (default: chosen from the training data)")
     fit.add_argument("--learning-rate", type=float,
                      help="peak learning rate (default: chosen from the backbone and freeze policy)")
     fit.add_argument("--limit", type=_positive,
@@ -70,7 +75,7 @@ def _parser():
     evaluate = commands.add_parser("evaluate", help="score a trained model on a labelled file")
     evaluate.add_argument("--model", required=True, help="a folder written by `tlnlp fit`")
     evaluate.add_argument("--data", required=True)
-    _add_columns(evaluate, required=False)
+    _add_columns(evaluate)
     evaluate.add_argument("--batch-size", type=_positive, default=64)
     evaluate.set_defaults(handler=_evaluate)
 
@@ -92,10 +97,16 @@ def _parser():
     return parser
 
 
-def _add_columns(parser, required):
-    parser.add_argument("--text-column", required=required)
-    parser.add_argument("--text-pair-column")
-    parser.add_argument("--label-column", required=required)
+def _add_columns(parser):
+    parser.add_argument("--text-column", help="text column (text tasks)")
+    parser.add_argument("--text-pair-column", help="second text column, for pairs")
+    parser.add_argument("--label-column", help="label or target column (text tasks)")
+    parser.add_argument("--token-column", type=int,
+                        help="CoNLL column of the tokens (default 0, the first)")
+    parser.add_argument("--tag-column", type=int,
+                        help="CoNLL column of the tags (default -1, the last)")
+    parser.add_argument("--scheme", choices=("auto", "iob1", "iob2", "bioes", "bmes"),
+                        help="CoNLL tag scheme (default: detected)")
 
 
 def _positive(text):
@@ -112,32 +123,20 @@ def _fit(args):
 
     from tlnlp_tf import outputs
     from tlnlp_tf.freezing import parameter_counts
-    from tlnlp_tf.tasks import TextClassifier
-    from tlnlp_tf.tasks import TextRegressor
 
-    regression = args.task == "regression"
-    train = _load(args.train, args.text_column, args.label_column, args.text_pair_column)
-    train = train.sample(args.limit, seed=args.seed)
-    if regression:
-        _check_numeric(train)
-    else:
-        labels = train.label_names()
-    validation = None
-    if args.validation:
-        validation = _load(args.validation, args.text_column, args.label_column,
-                           args.text_pair_column)
-        _check_numeric(validation) if regression else validation.check_labels(labels)
+    columns = _columns(args, {})
+    train = _read(args.task, args.train, columns).sample(args.limit, seed=args.seed)
+    validation = _read(args.task, args.validation, columns) if args.validation else None
+    names = _check_targets(args.task, train, validation)
 
     keras.utils.set_random_seed(args.seed)
-    options = dict(freeze=args.freeze, weights=args.weights, max_length=args.max_length)
-    if regression:
-        model = TextRegressor.from_backbone(args.backbone, **options)
-    else:
-        model = TextClassifier.from_backbone(args.backbone, labels=labels, **options)
+    model = _new_model(args, names)
     if args.learning_rate is not None:
         model.compile(learning_rate=args.learning_rate)
     data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
-    valid_data = validation.to_dataset().batch(64) if validation else None
+    valid_data = None
+    if validation is not None and args.task != TOKENS:  # entity F1 is scored after fit
+        valid_data = validation.to_dataset().batch(64)
     start = time.perf_counter()
     model.fit(data, validation_data=valid_data, epochs=args.epochs)
     seconds = time.perf_counter() - start
@@ -153,36 +152,54 @@ def _fit(args):
     }
     if validation is not None:
         metrics = {"validation": _scores(model, validation, 64), **metrics}
-    run = {
-        "task": args.task,
-        "backbone": args.backbone,
-        "weights": args.weights,
-        "freeze": model.freeze,
-        "text_column": args.text_column,
-        "text_pair_column": args.text_pair_column,
-        "label_column": args.label_column,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "limit": args.limit,
-    }
+    run = {"task": args.task, "backbone": args.backbone, "weights": args.weights,
+           "freeze": model.freeze, **columns, "epochs": args.epochs,
+           "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit}
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
-    if not regression:
-        outputs.write_json(os.path.join(args.output, "labels.json"), list(model.labels))
+    if names is not None:
+        outputs.write_json(os.path.join(args.output, "labels.json"), names)
     outputs.write_json(os.path.join(args.output, RUN_FILE), run)
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     print(json.dumps(metrics, indent=2))
     return 0
 
 
+def _new_model(args, names):
+    from tlnlp_tf.tasks import TextClassifier
+    from tlnlp_tf.tasks import TextRegressor
+    from tlnlp_tf.tasks import TokenClassifier
+
+    options = dict(freeze=args.freeze, weights=args.weights, max_length=args.max_length)
+    if args.task == "regression":
+        return TextRegressor.from_backbone(args.backbone, **options)
+    if args.task == TOKENS:
+        return TokenClassifier.from_backbone(args.backbone, tags=names, **options)
+    return TextClassifier.from_backbone(args.backbone, labels=names, **options)
+
+
+def _check_targets(task, train, validation):
+    """Label or tag names from training, checked on validation; None for regression."""
+    if task == "regression":
+        for examples in (train, validation):
+            if examples is not None:
+                _check_numeric(examples)
+        return None
+    if task == TOKENS:
+        names = train.tag_names()
+        if validation is not None:
+            validation.check_tags(names)
+        return names
+    names = train.label_names()
+    if validation is not None:
+        validation.check_labels(names)
+    return names
+
+
 # === evaluate ===
 
 def _evaluate(args):
     model, run = _load_run(args.model)
-    text = args.text_column or run.get("text_column")
-    label = args.label_column or run.get("label_column")
-    pair = args.text_pair_column or run.get("text_pair_column")
-    data = _load(args.data, text, label, pair)
+    data = _read(run.get("task", "text-classification"), args.data, _columns(args, run))
     result = {"data": args.data, "examples": len(data),
               **_scores(model, data, args.batch_size)}
     print(json.dumps(result, indent=2))
@@ -193,12 +210,13 @@ def _evaluate(args):
 
 def _predict(args):
     from tlnlp_tf.data.examples import Examples
+    from tlnlp_tf.tasks import TokenClassifier
 
     model, run = _load_run(args.model)
     if args.input != "-" and args.input.lower().endswith((".csv", ".tsv", ".jsonl")):
-        text = args.text_column or run.get("text_column")
-        pair = args.text_pair_column or run.get("text_pair_column")
-        examples = _load(args.input, text, None, pair)
+        columns = _columns(args, run)
+        examples = _load_text(args.input, columns["text_column"], None,
+                              columns["text_pair_column"])
     else:
         source = "<stdin>" if args.input == "-" else args.input
         lines = _read_lines(args.input)
@@ -207,7 +225,24 @@ def _predict(args):
             raise DataError(f"{source}: no texts to predict.")
         examples = Examples(texts=[line for _, line in kept], source=source,
                             lines=[number for number, _ in kept])
-    result = model.predict(examples.features(), batch_size=args.batch_size, verbose=0)
+    if isinstance(model, TokenClassifier):
+        result = model.predict(examples.texts, batch_size=args.batch_size)
+        records = [{"text": text, "entities": entities}
+                   for text, entities in zip(examples.texts, result)]
+    else:
+        records = _text_records(model, examples, args.batch_size)
+    body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    if args.output:
+        from tlnlp_tf import outputs
+
+        outputs.write_text(args.output, body)
+    else:
+        sys.stdout.write(body)
+    return 0
+
+
+def _text_records(model, examples, batch_size):
+    result = model.predict(examples.features(), batch_size=batch_size, verbose=0)
     records = []
     for index, text in enumerate(examples.texts):
         record = {"text": text}
@@ -218,15 +253,8 @@ def _predict(args):
         else:
             record["label"] = result["label"][index]
             record["score"] = round(float(result["score"][index]), 6)
-        records.append(json.dumps(record, ensure_ascii=False))
-    body = "\n".join(records) + "\n"
-    if args.output:
-        from tlnlp_tf import outputs
-
-        outputs.write_text(args.output, body)
-    else:
-        sys.stdout.write(body)
-    return 0
+        records.append(record)
+    return records
 
 
 # === demo ===
@@ -240,7 +268,34 @@ def _demo(args):
 
 # === helpers ===
 
-def _load(path, text, label, pair):
+def _columns(args, run):
+    """The data layout options: given on the command line, else from run.json."""
+    names = ("text_column", "text_pair_column", "label_column", "token_column",
+             "tag_column", "scheme")
+    return {name: getattr(args, name, None) if getattr(args, name, None) is not None
+            else run.get(name) for name in names}
+
+
+def _read(task, path, columns):
+    """Examples (text tasks) or TaggedSentences (token classification) from `path`."""
+    if task == TOKENS:
+        from tlnlp_tf.data.conll import read_conll
+
+        return read_conll(
+            path,
+            token_column=0 if columns["token_column"] is None else columns["token_column"],
+            tag_column=-1 if columns["tag_column"] is None else columns["tag_column"],
+            scheme=columns["scheme"] or "auto",
+        )
+    for option in ("text_column", "label_column"):
+        if columns[option] is None:
+            flag = "--" + option.replace("_", "-")
+            raise DataError(f"{path}: name the {option.split('_')[0]} column with {flag}.")
+    return _load_text(path, columns["text_column"], columns["label_column"],
+                      columns["text_pair_column"])
+
+
+def _load_text(path, text, label, pair):
     from tlnlp_tf.data.readers import load_jsonl
     from tlnlp_tf.data.readers import load_table
 
@@ -273,23 +328,35 @@ def _read_lines(path):
     return read_text(path).splitlines()
 
 
-def _scores(model, examples, batch_size):
-    """The task's validation metrics on labelled `examples`."""
+def _scores(model, data, batch_size):
+    """The task's validation metrics on labelled `data`."""
+    from tlnlp_tf.metrics import entity_scores
     from tlnlp_tf.metrics import pearson
     from tlnlp_tf.metrics import spearman
     from tlnlp_tf.tasks import TextRegressor
+    from tlnlp_tf.tasks import TokenClassifier
 
+    if isinstance(model, TokenClassifier):
+        data.check_tags(model.tags)
+        predicted, _ = model.predict_tags(data.words, batch_size=batch_size)
+        scores = entity_scores(data.tags, predicted)
+        return _rounded(scores)
     if isinstance(model, TextRegressor):
-        _check_numeric(examples)
-        predicted = model.predict(examples.features(), batch_size=batch_size, verbose=0)
-        truth = [float(value) for value in examples.labels]
-        values = predicted["value"]
+        _check_numeric(data)
+        values = model.predict(data.features(), batch_size=batch_size, verbose=0)["value"]
+        truth = [float(value) for value in data.labels]
         return {"pearson": round(pearson(truth, values), 6),
                 "spearman": round(spearman(truth, values), 6),
                 "mse": round(float(((values - truth) ** 2).mean()), 6)}
-    examples.check_labels(model.labels)
-    scores = model.evaluate(examples.to_dataset().batch(batch_size), return_dict=True, verbose=0)
+    data.check_labels(model.labels)
+    scores = model.evaluate(data.to_dataset().batch(batch_size), return_dict=True, verbose=0)
     return {name: round(float(scores[name]), 6) for name in ("accuracy", "f1", "loss")}
+
+
+def _rounded(value):
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def _check_numeric(examples):

@@ -6,6 +6,8 @@ model.fit(train.shuffle(10_000).batch(32))
 ```
 """
 
+from tlnlp_tf.data.conll import TaggedSentences
+from tlnlp_tf.data.conll import read_conll
 from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.padding import trim_padding
@@ -15,3 +17,4 @@ from tlnlp_tf.data.readers import load_table
 from tlnlp_tf.data.readers import read_csv
 from tlnlp_tf.data.readers import read_jsonl
 from tlnlp_tf.data.readers import read_tfds
+from tlnlp_tf.data.words import split_words

@@ -5,3 +5,6 @@ from tlnlp_tf.metrics.classification import SparseF1Score
 from tlnlp_tf.metrics.regression import PearsonCorrelation
 from tlnlp_tf.metrics.regression import pearson
 from tlnlp_tf.metrics.regression import spearman
+from tlnlp_tf.metrics.entities import entity_scores
+from tlnlp_tf.metrics.entities import format_report
+from tlnlp_tf.metrics.entities import get_entities

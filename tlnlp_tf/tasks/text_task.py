@@ -97,7 +97,13 @@ class TextTask(keras_hub.models.Task):
             loss = self.default_loss()
         if metrics == "auto":
             metrics = self.default_metrics()
+        if kwargs.get("weighted_metrics", "auto") == "auto":
+            kwargs["weighted_metrics"] = self.default_weighted_metrics()
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def default_weighted_metrics(self):
+        """Metrics that honour sample weights (Keras's `metrics` ignore them)."""
+        return None
 
     def compile_from_config(self, config):
         # `keras.saving.load_model` restores the resolved optimizer (with its

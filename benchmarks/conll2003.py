@@ -1,0 +1,66 @@
+"""CoNLL-2003 NER: MiniLM TokenClassifier, entity F1 on the test split.
+
+    python benchmarks/conll2003.py --epochs 3 [--limit N]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import keras
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+import tlnlp_tf as tl  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "conll2003")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, help="train on a seeded sample of N sentences")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    train = tl.data.read_conll(os.path.join(args.data, "train.txt")).sample(args.limit, args.seed)
+    test = tl.data.read_conll(os.path.join(args.data, "test.txt")).check_tags(train.tag_names())
+    keras.utils.set_random_seed(args.seed)
+    with _common.PeakRSS() as rss:
+        model = tl.TokenClassifier.from_backbone("minilm", tags=train.tag_names())
+        data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
+        _, seconds = _common.timed(lambda: model.fit(data, epochs=args.epochs, verbose=2))
+        start = time.perf_counter()
+        predicted, _ = model.predict_tags(test.words)
+        predict_seconds = time.perf_counter() - start
+    scores = tl.metrics.entity_scores(test.tags, predicted)
+    print(tl.metrics.format_report(scores))
+    run = {
+        "train_sentences": len(train), "epochs": args.epochs, "max_length": model.max_length,
+        "learning_rate": model.default_learning_rate(),
+        "test_precision": round(scores["precision"], 4), "test_recall": round(scores["recall"], 4),
+        "test_f1": round(scores["f1"], 4),
+        "per_type_f1": {k: round(v["f1"], 4) for k, v in scores["per_type"].items()},
+        "train_seconds": round(seconds, 1),
+        "train_sentences_per_second": round(len(train) * args.epochs / seconds, 2),
+        "predict_seconds": round(predict_seconds, 1), "peak_rss_mb": rss.peak_mb,
+    }
+    rows = ["| train sentences | epochs | max length | test P | test R | **test F1** | per-type F1 | train s | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {run['train_sentences']} | {args.epochs} | {run['max_length']} | {run['test_precision']:.4f} | "
+            f"{run['test_recall']:.4f} | **{run['test_f1']:.4f}** | "
+            + ", ".join(f"{k} {v:.3f}" for k, v in run["per_type_f1"].items())
+            + f" | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |"]
+    command = "python benchmarks/conll2003.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    _common.write_results("conll2003", run, "CoNLL-2003 NER, MiniLM TokenClassifier, test entity F1 (CoNLL semantics)",
+                          rows, command.strip())
+    print(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tlnlp_tf as tl
+from tlnlp_tf.data.conll import TaggedSentences
+from tlnlp_tf.tasks.token_classifier import _windows
+
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+PEOPLE = [["ann"], ["bob", "lee"], ["cy"]]
+PLACES = [["paris"], ["rome"], ["new", "york"]]
+
+
+def toy_tagged(count=48, seed=0):
+    """'<person> was in <place> .' sentences with IOB2 tags."""
+    rng = np.random.default_rng(seed)
+    words, tags = [], []
+    for _ in range(count):
+        person = PEOPLE[rng.integers(len(PEOPLE))]
+        place = PLACES[rng.integers(len(PLACES))]
+        words.append(person + ["was", "in"] + place + ["."])
+        tags.append(["B-PER"] + ["I-PER"] * (len(person) - 1) + ["O", "O"]
+                    + ["B-LOC"] + ["I-LOC"] * (len(place) - 1) + ["O"])
+    return TaggedSentences(words, tags)
+
+
+@pytest.fixture
+def tagger(tiny_preset):
+    keras.utils.set_random_seed(0)
+    return tl.TokenClassifier.from_backbone(tiny_preset, tags=TAGS)
+
+
+def test_labels_on_first_sub_word_only(tagger):
+    words = ["ann", "was", "in", "paris", "."]
+    counts = tagger.preprocessor.word_pieces(tf.constant(words)).row_lengths().numpy()
+    assert list(counts) == [3, 1, 2, 5, 1]  # a ##n ##n, was, i ##n, p ##a ##r ##i ##s, .
+    x, y, w = tagger.preprocess_samples(
+        tf.constant([" ".join(words)]), tf.constant(["B-PER O O B-LOC O"]))
+    real = int(x["padding_mask"].numpy()[0].sum())
+    assert real == 2 + counts.sum()  # [CLS] … [SEP]
+    expected = [0]
+    for count in counts:
+        expected += [1] + [0] * (count - 1)
+    weights = w.numpy()[0]
+    assert list(weights[:real]) == expected + [0]
+    assert list(y.numpy()[0][weights == 1]) == [1, 0, 0, 3, 0]
+    tokens = x["token_ids"].numpy()[0]
+    assert tokens[0] == 2 and tokens[real - 1] == 3
+
+
+def test_learns_and_decodes_entities_with_offsets(tagger):
+    tagger.compile(learning_rate=1e-2)
+    data = toy_tagged().to_dataset().shuffle(48, seed=0).batch(8)
+    history = tagger.fit(data, epochs=15, verbose=0)
+    assert history.history["accuracy"][-1] > 0.95
+    text = "bob lee was in new york ."
+    [entities] = tagger.predict([text])
+    assert [(e["text"], e["type"]) for e in entities] == [("bob lee", "PER"), ("new york", "LOC")]
+    for entity in entities:
+        assert text[entity["start"]:entity["end"]] == entity["text"]
+        assert 0.5 < entity["score"] <= 1.0
+    truth = toy_tagged(16, seed=1)
+    predicted, _ = tagger.predict_tags(truth.words)
+    assert tl.metrics.entity_scores(truth.tags, predicted)["f1"] > 0.9
+
+
+def test_windows_cover_every_word_with_overlap():
+    assert _windows([1, 1, 1], 10) == [(0, 3)]
+    windows = _windows([2] * 10, 6)  # 3 words a window
+    assert windows[0] == (0, 3) and windows[-1][1] == 10
+    covered = set()
+    for start, end in windows:
+        assert sum([2] * (end - start)) <= 6
+        covered.update(range(start, end))
+    assert covered == set(range(10))
+    assert _windows([9, 1], 4) == [(0, 1), (1, 2)]  # an over-long word stands alone
+
+
+def test_long_text_is_windowed_not_truncated(tagger):
+    tagger.max_length = 16  # 14 sub-words a window
+    tagger.preprocessor.sequence_length = 16
+    text = " ".join(["ann was in rome ."] * 10)  # 50 words
+    tags, _ = tagger.predict_tags([text.split()])
+    assert len(tags[0]) == 50  # every word tagged, far beyond one window
+
+
+def test_round_trip_and_unknown_tag(tagger, tmp_path):
+    data = toy_tagged(16).to_dataset().batch(8)
+    tagger.fit(data, epochs=1, verbose=0)
+    path = str(tmp_path / "tagger.keras")
+    tagger.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored, tl.TokenClassifier) and restored.tags == TAGS
+    a, _ = tagger.predict_tags([["ann", "was", "in", "rome", "."]])
+    b, _ = restored.predict_tags([["ann", "was", "in", "rome", "."]])
+    assert a == b
+    bad = tf.data.Dataset.from_tensor_slices((["ann was"], ["B-PER B-ORG"])).batch(1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown tag.*B-ORG"):
+        tagger.fit(bad, epochs=1, verbose=0)

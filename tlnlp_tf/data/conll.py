@@ -1,0 +1,210 @@
+"""Read CoNLL-style tagged files into `TaggedSentences`, tags converted to IOB2.
+
+One token per line with whitespace-separated columns (token first, tag last
+by default), a blank line between sentences, `-DOCSTART-` lines between
+documents. Character-per-line files (MSRA Chinese NER) read the same way.
+
+Tag schemes, detected or given: `iob1` (I- may start an entity), `iob2`
+(B- starts every entity), `bioes` (also E- and S-), `bmes` (B-, M-, E-, S-).
+All are converted to IOB2, the scheme the models train on.
+
+Example:
+
+```python
+train = read_conll("train.txt")           # token first column, tag last
+train.tag_names()                         # ["O", "B-LOC", "I-LOC", ...]
+model.fit(train.to_dataset().batch(32))   # (sentence, tags) as space-joined strings
+```
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tlnlp_tf.data.readers import read_text
+from tlnlp_tf.errors import DataError
+
+SCHEMES = ("auto", "iob1", "iob2", "bioes", "bmes")
+_PREFIXES = {"iob1": "BI", "iob2": "BI", "bioes": "BIES", "bmes": "BMES"}
+
+
+@dataclasses.dataclass
+class TaggedSentences:
+    """Sentences as word lists with one IOB2 tag per word.
+
+    Attributes:
+        words: a list of sentences, each a list of words.
+        tags: the IOB2 tag of each word, or `None` when unlabelled.
+        source: the file the sentences came from.
+        lines: the line number where each sentence starts.
+        scheme: the tag scheme of the file (before conversion to IOB2).
+    """
+
+    words: list
+    tags: list = None
+    source: str = "<lists>"
+    lines: list = None
+    scheme: str = "iob2"
+
+    def __post_init__(self):
+        if self.lines is None:
+            self.lines = list(range(1, len(self.words) + 1))
+
+    def __len__(self):
+        return len(self.words)
+
+    def tag_names(self):
+        """`"O"` first, then entity types in order, `B-` before `I-`."""
+        types = sorted({tag[2:] for sentence in self.tags for tag in sentence if tag != "O"})
+        return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
+
+    def check_tags(self, names):
+        """Raise `DataError` at the first tag not in `names`."""
+        allowed = set(names)
+        for sentence, line in zip(self.tags, self.lines):
+            for offset, tag in enumerate(sentence):
+                if tag not in allowed:
+                    raise DataError(
+                        f"{self.source}, line {line + offset}: tag '{tag}' was not "
+                        f"seen in training; expected one of {sorted(allowed)}."
+                    )
+        return self
+
+    def sample(self, count, seed=0):
+        """A seeded random sample of `count` sentences (all if fewer)."""
+        if count is None or count >= len(self):
+            return self
+        order = sorted(np.random.default_rng(seed).permutation(len(self))[:count])
+        pick = lambda values: None if values is None else [values[i] for i in order]
+        return TaggedSentences(pick(self.words), pick(self.tags), self.source,
+                               pick(self.lines), self.scheme)
+
+    def to_dataset(self):
+        """An unbatched `tf.data.Dataset` of `(sentence, tags)` space-joined strings.
+
+        Words contain no spaces (they were whitespace-separated columns), so
+        one string per sentence batches with a plain `.batch()`.
+        """
+        sentences = tf.constant([" ".join(words) for words in self.words])
+        if self.tags is None:
+            return tf.data.Dataset.from_tensor_slices(sentences)
+        tags = tf.constant([" ".join(tags) for tags in self.tags])
+        return tf.data.Dataset.from_tensor_slices((sentences, tags))
+
+
+def read_conll(path, token_column=0, tag_column=-1, scheme="auto"):
+    """Read a CoNLL-style file into `TaggedSentences` with IOB2 tags.
+
+    Args:
+        path: the file.
+        token_column, tag_column: column indices (negative counts from the
+            end); every non-blank line must have the same number of columns.
+        scheme: `"auto"` (detected from the tags), `"iob1"`, `"iob2"`,
+            `"bioes"` or `"bmes"`.
+    """
+    if scheme not in SCHEMES:
+        raise DataError(f"scheme must be one of {SCHEMES}, got {scheme!r}.")
+    content = read_text(path)
+    words, tags, lines = [], [], []
+    sentence, sentence_tags, start, width = [], [], None, None
+    for number, raw in enumerate(content.splitlines(), start=1):
+        fields = raw.split()
+        if not fields or fields[0] == "-DOCSTART-":
+            if sentence:
+                words.append(sentence)
+                tags.append(sentence_tags)
+                lines.append(start)
+            sentence, sentence_tags, start = [], [], None
+            continue
+        if width is None:
+            width = len(fields)
+            _check_columns(path, number, width, token_column, tag_column)
+        if len(fields) != width:
+            raise DataError(
+                f"{path}, line {number}: expected {width} columns like the first "
+                f"token line, found {len(fields)}."
+            )
+        if start is None:
+            start = number
+        sentence.append(fields[token_column])
+        sentence_tags.append(fields[tag_column])
+    if sentence:
+        words.append(sentence)
+        tags.append(sentence_tags)
+        lines.append(start)
+    if not words:
+        raise DataError(f"{path}: no sentences found.")
+    found = detect_scheme(tags, path, lines) if scheme == "auto" else scheme
+    converted = [to_iob2(t, found, path, line) for t, line in zip(tags, lines)]
+    return TaggedSentences(words, converted, path, lines, found)
+
+
+def detect_scheme(tags, source="<tags>", lines=None):
+    """The scheme a corpus's tags use: `iob2`, `iob1`, `bioes` or `bmes`."""
+    prefixes = set()
+    for sentence_index, sentence in enumerate(tags):
+        for offset, tag in enumerate(sentence):
+            if tag == "O":
+                continue
+            if len(tag) < 3 or tag[1] != "-" or tag[0] not in "BIMES":
+                line = (lines[sentence_index] + offset) if lines else sentence_index + 1
+                raise DataError(
+                    f"{source}, line {line}: tag '{tag}' is not 'O' or "
+                    "PREFIX-TYPE with a prefix in B, I, M, E, S."
+                )
+            prefixes.add(tag[0])
+    if "M" in prefixes:
+        return "bmes"
+    if prefixes & {"E", "S"}:
+        return "bioes"
+    if _starts_with_inside(tags):
+        return "iob1"
+    return "iob2"
+
+
+def to_iob2(tags, scheme, source="<tags>", line=1):
+    """Convert one sentence's tags from `scheme` to IOB2."""
+    allowed = _PREFIXES[scheme]
+    result, previous = [], "O"
+    for offset, tag in enumerate(tags):
+        if tag == "O":
+            result.append("O")
+            previous = "O"
+            continue
+        prefix, kind = tag[0], tag[2:]
+        if len(tag) < 3 or tag[1] != "-" or prefix not in allowed:
+            raise DataError(
+                f"{source}, line {line + offset}: tag '{tag}' is not in the "
+                f"{scheme.upper()} scheme (prefixes {', '.join(allowed)} or 'O')."
+            )
+        if prefix in "BS":
+            new = f"B-{kind}"
+        elif prefix == "I" and scheme == "iob1":
+            continues = previous != "O" and previous[2:] == kind
+            new = f"I-{kind}" if continues else f"B-{kind}"
+        else:  # I, M, E continue an entity; a dangling one starts it
+            continues = previous != "O" and previous[2:] == kind
+            new = f"I-{kind}" if continues else f"B-{kind}"
+        result.append(new)
+        previous = new
+    return result
+
+
+def _starts_with_inside(tags):
+    for sentence in tags:
+        previous = "O"
+        for tag in sentence:
+            if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
+                return True
+            previous = tag
+    return False
+
+
+def _check_columns(path, number, width, token_column, tag_column):
+    for name, column in (("token", token_column), ("tag", tag_column)):
+        if not -width <= column < width:
+            raise DataError(
+                f"{path}, line {number}: {name} column {column} does not exist; "
+                f"the line has {width} columns."
+            )
