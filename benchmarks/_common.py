@@ -1,9 +1,11 @@
 """Shared helpers for benchmark scripts: peak RSS sampling, machine, results."""
 
+import argparse
 import datetime
 import json
 import os
 import platform
+import sys
 import threading
 import time
 
@@ -83,3 +85,20 @@ def timed(fn):
     start = time.perf_counter()
     value = fn()
     return value, time.perf_counter() - start
+
+
+def parser(doc, data_folder, epochs):
+    """The options every benchmark takes; `--data` defaults to ../shared/data/FOLDER."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    result = argparse.ArgumentParser(description=doc.splitlines()[0])
+    result.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data", data_folder))
+    result.add_argument("--limit", type=int, help="train on a seeded sample of N examples")
+    result.add_argument("--epochs", type=int, default=epochs)
+    result.add_argument("--batch-size", type=int, default=32)
+    result.add_argument("--seed", type=int, default=0)
+    return result
+
+
+def command(script, argv):
+    """The command line that reproduces this run."""
+    return " ".join(["python", f"benchmarks/{script}"] + list(argv if argv is not None else sys.argv[1:]))

@@ -3,7 +3,6 @@
     python benchmarks/conll2003.py --epochs 3 [--limit N]
 """
 
-import argparse
 import os
 import sys
 import time
@@ -15,17 +14,10 @@ import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "conll2003")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, help="train on a seeded sample of N sentences")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = _common.parser(__doc__, "conll2003", epochs=3)
     args = parser.parse_args(argv)
 
     train = tl.data.read_conll(os.path.join(args.data, "train.txt")).sample(args.limit, args.seed)
@@ -56,9 +48,8 @@ def main(argv=None):
             f"{run['test_recall']:.4f} | **{run['test_f1']:.4f}** | "
             + ", ".join(f"{k} {v:.3f}" for k, v in run["per_type_f1"].items())
             + f" | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |"]
-    command = "python benchmarks/conll2003.py " + " ".join(argv if argv is not None else sys.argv[1:])
     _common.write_results("conll2003", run, "CoNLL-2003 NER, MiniLM TokenClassifier, test entity F1 (CoNLL semantics)",
-                          rows, command.strip())
+                          rows, _common.command("conll2003.py", argv))
     print(run)
 
 

@@ -10,7 +10,6 @@ tutorial does: `BertTextClassifier.from_preset` with its own preprocessor at
 `sequence_length=128`, its default `compile()`, batch 32.
 """
 
-import argparse
 import os
 import sys
 
@@ -24,17 +23,10 @@ import _common  # noqa: E402
 import tlnlp_tf as tl  # noqa: E402
 from tlnlp_tf.backbones import resolve_spec  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "sst2")
-
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, default=4000)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = _common.parser(__doc__, "sst2", epochs=2)
+    parser.set_defaults(limit=4000)
     parser.add_argument("--learning-rate", default="auto")
     parser.add_argument("--runs", default="finetune,frozen,raw",
                         help="comma list of: finetune (tlnlp_tf, freeze=none), frozen "
@@ -73,11 +65,10 @@ def main(argv=None):
         rows += ["", f"Training throughput ratio, tlnlp_tf fine-tune / raw keras-hub fine-tune: "
                      f"**{results['throughput_ratio']:.2f}×** (same process, same data, same "
                      "batch size 32)."]
-    command = "python benchmarks/sst2.py " + " ".join(argv or sys.argv[1:])
     _common.write_results(
         "sst2", results,
         f"SST-2, MiniLM (all-MiniLM-L6-v2), {args.limit} train examples, {args.epochs} epochs",
-        rows, command.strip())
+        rows, _common.command("sst2.py", argv))
     for run in runs:
         print(run)
     print("ratio", results.get("throughput_ratio"))

@@ -3,7 +3,6 @@
     python benchmarks/stsb.py --epochs 3
 """
 
-import argparse
 import os
 import sys
 
@@ -15,17 +14,10 @@ import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "stsb")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = _common.parser(__doc__, "stsb", epochs=3)
     args = parser.parse_args(argv)
 
     read = lambda name: tl.data.load_table(os.path.join(args.data, name), "sentence1", "score", "sentence2")
@@ -50,9 +42,8 @@ def main(argv=None):
             "|---|---|---|---|---|---|---|",
             f"| {run['train_pairs']} | {args.epochs} | {run['max_length']} | {run['dev_pearson']:.4f} | "
             f"**{run['dev_spearman']:.4f}** | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |"]
-    command = "python benchmarks/stsb.py " + " ".join(argv if argv is not None else sys.argv[1:])
     _common.write_results("stsb", run, "STS-B, MiniLM TextRegressor (cross-encoder on pairs), dev correlation",
-                          rows, command.strip())
+                          rows, _common.command("stsb.py", argv))
     print(run)
 
 

@@ -103,6 +103,7 @@ def _plot(runs, path):
     for run in runs:
         epochs = range(1, len(run["accuracy_per_epoch"]) + 1)
         axes.plot(epochs, run["accuracy_per_epoch"], marker="o", label=run["name"])
+    axes.set_xticks(range(1, len(runs[0]["accuracy_per_epoch"]) + 1))
     axes.set_xlabel("epoch")
     axes.set_ylabel("validation accuracy")
     axes.set_ylim(0.4, 1.0)

@@ -17,6 +17,16 @@ from keras import ops
 POOLINGS = ("mean", "cls", "pooled")
 
 
+def _output_dense(units, layer, name):
+    """The last Dense of a head: BERT's initialiser, the head's dtype policy."""
+    return keras.layers.Dense(
+        units,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        dtype=layer.dtype_policy,
+        name=name,
+    )
+
+
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
 class SequencePooling(keras.layers.Layer):
     """Pool a sequence of token vectors into one vector.
@@ -108,12 +118,7 @@ class ClassificationHead(keras.layers.Layer):
             if hidden_dim
             else None
         )
-        self.logits = keras.layers.Dense(
-            num_classes,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            dtype=self.dtype_policy,
-            name="logits",
-        )
+        self.logits = _output_dense(num_classes, self, "logits")
         # === Config ===
         self.num_classes = int(num_classes)
         self.pooling = pooling
@@ -176,12 +181,7 @@ class RegressionHead(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(
             dropout, dtype=self.dtype_policy, name="dropout"
         )
-        self.value = keras.layers.Dense(
-            1,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            dtype=self.dtype_policy,
-            name="value",
-        )
+        self.value = _output_dense(1, self, "value")
         # === Config ===
         self.pooling = pooling
         self.dropout = dropout
@@ -222,12 +222,7 @@ class TokenClassificationHead(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(
             dropout, dtype=self.dtype_policy, name="dropout"
         )
-        self.logits = keras.layers.Dense(
-            num_classes,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            dtype=self.dtype_policy,
-            name="logits",
-        )
+        self.logits = _output_dense(num_classes, self, "logits")
         # === Config ===
         self.num_classes = int(num_classes)
         self.dropout = dropout

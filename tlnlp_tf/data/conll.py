@@ -19,9 +19,10 @@ model.fit(train.to_dataset().batch(32))   # (sentence, tags) as space-joined str
 
 import dataclasses
 
-import numpy as np
 import tensorflow as tf
 
+from tlnlp_tf.data.examples import sampled
+from tlnlp_tf.data.examples import unseen
 from tlnlp_tf.data.readers import read_text
 from tlnlp_tf.errors import DataError
 
@@ -65,20 +66,12 @@ class TaggedSentences:
         for sentence, line in zip(self.tags, self.lines):
             for offset, tag in enumerate(sentence):
                 if tag not in allowed:
-                    raise DataError(
-                        f"{self.source}, line {line + offset}: tag '{tag}' was not "
-                        f"seen in training; expected one of {sorted(allowed)}."
-                    )
+                    raise unseen(self.source, line + offset, "tag", tag, allowed)
         return self
 
     def sample(self, count, seed=0):
         """A seeded random sample of `count` sentences (all if fewer)."""
-        if count is None or count >= len(self):
-            return self
-        order = sorted(np.random.default_rng(seed).permutation(len(self))[:count])
-        pick = lambda values: None if values is None else [values[i] for i in order]
-        return TaggedSentences(pick(self.words), pick(self.tags), self.source,
-                               pick(self.lines), self.scheme)
+        return sampled(self, ("words", "tags", "lines"), count, seed)
 
     def to_dataset(self):
         """An unbatched `tf.data.Dataset` of `(sentence, tags)` space-joined strings.

@@ -49,26 +49,12 @@ class Examples:
         allowed = set(names)
         for label, line in zip(self.labels, self.lines):
             if label not in allowed:
-                raise DataError(
-                    f"{self.source}, line {line}: label '{label}' was not "
-                    f"seen in training; expected one of {sorted(allowed)}."
-                )
+                raise unseen(self.source, line, "label", label, allowed)
         return self
 
     def sample(self, count, seed=0):
         """A seeded random sample of `count` examples (all if fewer)."""
-        if count is None or count >= len(self):
-            return self
-        order = np.random.default_rng(seed).permutation(len(self))[:count]
-        order = sorted(order)
-        pick = lambda values: None if values is None else [values[i] for i in order]
-        return Examples(
-            texts=pick(self.texts),
-            pairs=pick(self.pairs),
-            labels=pick(self.labels),
-            source=self.source,
-            lines=pick(self.lines),
-        )
+        return sampled(self, ("texts", "pairs", "labels", "lines"), count, seed)
 
     def features(self):
         """The model input: a list of texts, or a tuple of two lists."""
@@ -90,6 +76,30 @@ class Examples:
             return tf.data.Dataset.from_tensor_slices(features)
         labels = tf.constant(self.labels, tf.string)
         return tf.data.Dataset.from_tensor_slices((features, labels))
+
+
+def sampled(record, fields, count, seed):
+    """A copy of the dataclass `record` keeping `count` seeded rows of its list `fields`.
+
+    The rows keep their original order; `count=None` (or more than there
+    are) keeps them all.
+    """
+    if count is None or count >= len(record):
+        return record
+    order = sorted(np.random.default_rng(seed).permutation(len(record))[:count])
+    rows = {}
+    for name in fields:
+        values = getattr(record, name)
+        rows[name] = None if values is None else [values[i] for i in order]
+    return dataclasses.replace(record, **rows)
+
+
+def unseen(source, line, kind, value, allowed):
+    """The error for a label or tag that training did not have."""
+    return DataError(
+        f"{source}, line {line}: {kind} '{value}' was not seen in training; "
+        f"expected one of {sorted(allowed)}."
+    )
 
 
 def _is_int(text):

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.backbones import load_backbone
+from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.data.words import split_words
 from tlnlp_tf.heads import TokenClassificationHead
@@ -145,7 +146,8 @@ class TokenClassifier(TextTask):
                     best[index][word] = probs[offset]
         tags = [[self.tags[i] for i in p.argmax(-1)] for p in best]
         scores = [p.max(-1) if len(p) else p[:, 0] for p in best]
-        return _repair(tags), scores
+        # An I-X that continues nothing becomes B-X: the IOB1 reading of the tags.
+        return [to_iob2(sentence, "iob1") for sentence in tags], scores
 
     def predict(self, x=None, batch_size=_PREDICT_BATCH, **kwargs):
         """Entities in raw texts.
@@ -225,17 +227,3 @@ def _windows(counts, budget):
         if end >= total:
             return windows
         start = max(start + 1, start + (end - start) // 2)  # half-window stride
-
-
-def _repair(tags):
-    """IOB2 from predicted tags: an `I-X` that continues nothing becomes `B-X`."""
-    repaired = []
-    for sentence in tags:
-        fixed, previous = [], "O"
-        for tag in sentence:
-            if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
-                tag = "B-" + tag[2:]
-            fixed.append(tag)
-            previous = tag
-        repaired.append(fixed)
-    return repaired
