@@ -17,7 +17,7 @@ def test_minilm_fine_tunes_sst2_subset_via_cli(tmp_path):
     code = main(["fit", "--train", os.path.join(SST2, "train.tsv"),
                  "--validation", os.path.join(SST2, "dev.tsv"),
                  "--text-column", "sentence", "--label-column", "label",
-                 "--backbone", "minilm", "--epochs", "1", "--limit", "1000",
+                 "--backbone", "minilm", "--epochs", "2", "--limit", "2000",
                  "--output", str(output)])
     assert code == 0
     metrics = json.loads((output / "metrics.json").read_text())
