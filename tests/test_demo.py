@@ -1,5 +1,4 @@
 import json
-import os
 
 from tlnlp_tf.cli import main
 from tlnlp_tf.data import load_table

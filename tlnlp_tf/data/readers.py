@@ -19,7 +19,6 @@ import io
 import json
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.data.examples import Examples
