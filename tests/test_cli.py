@@ -207,3 +207,51 @@ def test_text_task_needs_its_columns(tiny_preset, toy_files, tmp_path, capsys):
     assert main(["fit", "--train", toy_files["train"], "--backbone", tiny_preset,
                  "--output", str(tmp_path / "o")]) == 2
     assert "name the text column with --text-column" in capsys.readouterr().err
+
+
+def test_question_answering_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
+    from test_span_extractor import toy_questions
+
+    def squad(data, path):
+        articles = {}
+        for i in range(len(data)):
+            articles.setdefault(data.titles[i], []).append({
+                "context": data.contexts[i],
+                "qas": [{"id": data.ids[i], "question": data.questions[i],
+                         "answers": [{"text": a["text"], "answer_start": a["start"]}
+                                     for a in data.answers[i]]}]})
+        path.write_text(json.dumps({"version": "1.1", "data": [
+            {"title": title, "paragraphs": paragraphs} for title, paragraphs in articles.items()]}))
+        return str(path)
+
+    train_data, valid_data = toy_questions(48, 0).split_articles(6)
+    train, valid = squad(train_data, tmp_path / "train.json"), squad(valid_data, tmp_path / "dev.json")
+    output = tmp_path / "qa"
+    assert main(["fit", "--task", "question-answering", "--train", train, "--validation", valid,
+                 "--backbone", tiny_preset, "--epochs", "1", "--doc-stride", "8",
+                 "--output", str(output)]) == 0
+    assert sorted(os.listdir(output)) == ["metrics.json", "model.keras", "run.json"]
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert set(metrics["validation"]) == {"exact_match", "f1"}
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(output), "--data", valid]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["f1"] == pytest.approx(metrics["validation"]["f1"], abs=1e-6)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a", "question": "what was it ?", "context": "the film was good."}) + "\n"
+        + json.dumps({"question": "what ?", "context": "the plot… 好 the cast: dull!"}) + "\n")
+    assert main(["predict", "--model", str(output), "--input", str(questions)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.get("id") for r in records] == ["a", None]
+    for record in records:
+        assert record["context"][record["start"]:record["end"]] == record["answer"] != ""
+    questions.write_text(json.dumps({"question": " ", "context": "the film"}) + "\n")
+    assert main(["predict", "--model", str(output), "--input", str(questions)]) == 2
+    assert "questions.jsonl, line 1: the question is empty" in capsys.readouterr().err
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "the film was good", "qas": [
+        {"id": "x1", "question": "what ?", "answers": [{"text": "good", "answer_start": 3}]}]}]}]}))
+    assert main(["fit", "--task", "question-answering", "--train", str(broken),
+                 "--backbone", tiny_preset, "--output", str(tmp_path / "o")]) == 2
+    assert "question x1: answer_start 3 does not point at the answer 'good'" in capsys.readouterr().err

@@ -49,6 +49,21 @@ def test_labels_on_first_sub_word_only(tagger):
     assert tokens[0] == 2 and tokens[real - 1] == 3
 
 
+def test_long_training_sentence_is_windowed_not_truncated(tagger):
+    # 12 sub-words (a ##n ##n | was | i ##n | p ##a ##r ##i ##s | .) in windows
+    # of 8 - 2 = 6 tokens, 3 apart: starts 0, 3, 6.
+    tagger.preprocessor.sequence_length = 8
+    x, y, w = tagger.preprocess_samples(
+        tf.constant(["ann was in paris .", "ann ."]), tf.constant(["B-PER O O B-LOC O", "B-PER O"]))
+    assert x["token_ids"].shape[0] == 4  # three windows + the short sentence
+    tagged = [list(y.numpy()[row][w.numpy()[row] == 1]) for row in range(4)]
+    assert tagged == [[1, 0, 0], [0, 0, 3], [3, 0], [1, 0]]
+    # Every window is framed by [CLS] ... [SEP].
+    tokens, mask = x["token_ids"].numpy(), x["padding_mask"].numpy()
+    for row in range(4):
+        assert tokens[row][0] == 2 and tokens[row][mask[row].sum() - 1] == 3
+
+
 def test_learns_and_decodes_entities_with_offsets(tagger):
     tagger.compile(learning_rate=1e-2)
     data = toy_tagged().to_dataset().shuffle(48, seed=0).batch(8)

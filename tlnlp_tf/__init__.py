@@ -27,8 +27,11 @@ from tlnlp_tf.heads import ClassificationHead
 from tlnlp_tf.heads import RegressionHead
 from tlnlp_tf.heads import TokenClassificationHead
 from tlnlp_tf.heads import SequencePooling
+from tlnlp_tf.heads import SpanHead
 from tlnlp_tf.metrics import PearsonCorrelation
 from tlnlp_tf.metrics import SparseF1Score
+from tlnlp_tf.tasks import SpanExtractor
+from tlnlp_tf.tasks import SpanExtractorPreprocessor
 from tlnlp_tf.tasks import TextClassifier
 from tlnlp_tf.tasks import TextRegressor
 from tlnlp_tf.tasks import TokenClassifier

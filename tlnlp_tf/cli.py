@@ -4,6 +4,8 @@
         --label-column label --backbone minilm --output run/
     tlnlp fit --task token-classification --train train.txt --validation valid.txt \
         --backbone minilm --output ner/
+    tlnlp fit --task question-answering --train train.json --validation dev.json \
+        --backbone minilm --output qa/
     tlnlp evaluate --model run/ --data dev.tsv
     tlnlp predict --model run/ --input texts.txt
     tlnlp demo --output demo-output/
@@ -24,8 +26,9 @@ from tlnlp_tf.errors import PolicyError
 
 USER_ERRORS = (DataError, BackboneError, PolicyError)
 RUN_FILE = "run.json"
-TASKS = ("text-classification", "regression", "token-classification")
+TASKS = ("text-classification", "regression", "token-classification", "question-answering")
 TOKENS = "token-classification"
+QA = "question-answering"
 
 
 def main(argv=None):
@@ -49,10 +52,12 @@ def _parser():
 
     fit = commands.add_parser("fit", help="fine-tune a model on a data file")
     fit.add_argument("--task", choices=TASKS, default="text-classification",
-                     help="text-classification (labels), regression (numeric targets) or "
-                          "token-classification (CoNLL files, one tag per word)")
+                     help="text-classification (labels), regression (numeric targets), "
+                          "token-classification (CoNLL files, one tag per word) or "
+                          "question-answering (SQuAD JSON, v1.1 or v2)")
     fit.add_argument("--train", required=True,
-                     help="training file (.csv, .tsv, .jsonl; CoNLL for token-classification)")
+                     help="training file (.csv, .tsv, .jsonl; CoNLL for token-classification; "
+                          "SQuAD .json for question-answering)")
     fit.add_argument("--validation", help="validation file, same layout")
     _add_columns(fit)
     fit.add_argument("--backbone", default="minilm",
@@ -61,9 +66,16 @@ def _parser():
     fit.add_argument("--freeze", default="none",
                      help="none | all | embeddings | bottom-N (default: none)")
     fit.add_argument("--epochs", type=_positive, default=3)
+    fit.add_argument("--batching", choices=("length", "random"), default="length",
+                     help="length: batches of similar lengths, less padding (default); "
+                          "random: plain shuffled batches")
     fit.add_argument("--batch-size", type=_positive, default=32)
     fit.add_argument("--max-length", type=_positive,
-                     help="most tokens per example (default: chosen from the training data)")
+                     help="most tokens per example, or per window for question-answering "
+                          "(default: chosen from the training data)")
+    fit.add_argument("--doc-stride", type=_positive, default=128,
+                     help="question-answering: tokens between the starts of a long "
+                          "context's windows (default 128)")
     fit.add_argument("--learning-rate", type=float,
                      help="peak learning rate (default: chosen from the backbone and freeze policy)")
     fit.add_argument("--limit", type=_positive,
@@ -82,7 +94,8 @@ def _parser():
     predict = commands.add_parser("predict", help="label texts with a trained model (JSONL out)")
     predict.add_argument("--model", required=True, help="a folder written by `tlnlp fit`")
     predict.add_argument("--input", required=True,
-                         help="'-' or a text file (one text per line), or .csv/.tsv/.jsonl")
+                         help="'-' or a text file (one text per line), or .csv/.tsv/.jsonl; "
+                              "question answering: JSONL of {question, context} or SQuAD .json")
     predict.add_argument("--text-column", help="column of --input, for .csv/.tsv/.jsonl")
     predict.add_argument("--text-pair-column")
     predict.add_argument("--output", help="write JSONL here instead of standard output")
@@ -107,6 +120,9 @@ def _add_columns(parser):
                         help="CoNLL column of the tags (default -1, the last)")
     parser.add_argument("--scheme", choices=("auto", "iob1", "iob2", "bioes", "bmes"),
                         help="CoNLL tag scheme (default: detected)")
+    parser.add_argument("--skip-mismatched-answers", action="store_true", default=None,
+                        help="SQuAD: count and skip answers whose answer_start does not "
+                             "match the context (default: an error)")
 
 
 def _positive(text):
@@ -122,6 +138,7 @@ def _fit(args):
     import keras
 
     from tlnlp_tf import outputs
+    from tlnlp_tf.data.batching import batch_by_length
     from tlnlp_tf.freezing import parameter_counts
 
     columns = _columns(args, {})
@@ -133,9 +150,13 @@ def _fit(args):
     model = _new_model(args, names)
     if args.learning_rate is not None:
         model.compile(learning_rate=args.learning_rate)
-    data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
+    data = train.to_dataset().shuffle(len(train), seed=args.seed)
+    if args.batching == "length":
+        data = batch_by_length(data, args.batch_size, seed=args.seed)
+    else:
+        data = data.batch(args.batch_size)
     valid_data = None
-    if validation is not None and args.task != TOKENS:  # entity F1 is scored after fit
+    if validation is not None and args.task not in (TOKENS, QA):  # scored after fit
         valid_data = validation.to_dataset().batch(64)
     start = time.perf_counter()
     model.fit(data, validation_data=valid_data, epochs=args.epochs)
@@ -154,9 +175,9 @@ def _fit(args):
         metrics = {"validation": _scores(model, validation, 64), **metrics}
     run = {"task": args.task, "backbone": args.backbone, "weights": args.weights,
            "freeze": model.freeze, **columns, "epochs": args.epochs,
-           "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit}
+           "batch_size": args.batch_size, "batching": args.batching, "seed": args.seed, "limit": args.limit}
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
-    if names is not None:
+    if names is not None and args.task != QA:
         outputs.write_json(os.path.join(args.output, "labels.json"), names)
     outputs.write_json(os.path.join(args.output, RUN_FILE), run)
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
@@ -165,11 +186,15 @@ def _fit(args):
 
 
 def _new_model(args, names):
+    from tlnlp_tf.tasks import SpanExtractor
     from tlnlp_tf.tasks import TextClassifier
     from tlnlp_tf.tasks import TextRegressor
     from tlnlp_tf.tasks import TokenClassifier
 
     options = dict(freeze=args.freeze, weights=args.weights, max_length=args.max_length)
+    if args.task == QA:
+        return SpanExtractor.from_backbone(args.backbone, doc_stride=args.doc_stride,
+                                           allow_no_answer=names["allow_no_answer"], **options)
     if args.task == "regression":
         return TextRegressor.from_backbone(args.backbone, **options)
     if args.task == TOKENS:
@@ -179,6 +204,8 @@ def _new_model(args, names):
 
 def _check_targets(task, train, validation):
     """Label or tag names from training, checked on validation; None for regression."""
+    if task == QA:
+        return {"allow_no_answer": train.has_impossible}
     if task == "regression":
         for examples in (train, validation):
             if examples is not None:
@@ -209,28 +236,19 @@ def _evaluate(args):
 # === predict ===
 
 def _predict(args):
-    from tlnlp_tf.data.examples import Examples
+    from tlnlp_tf.tasks import SpanExtractor
     from tlnlp_tf.tasks import TokenClassifier
 
     model, run = _load_run(args.model)
-    if args.input != "-" and args.input.lower().endswith((".csv", ".tsv", ".jsonl")):
-        columns = _columns(args, run)
-        examples = _load_text(args.input, columns["text_column"], None,
-                              columns["text_pair_column"])
-    else:
-        source = "<stdin>" if args.input == "-" else args.input
-        lines = _read_lines(args.input)
-        kept = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
-        if not kept:
-            raise DataError(f"{source}: no texts to predict.")
-        examples = Examples(texts=[line for _, line in kept], source=source,
-                            lines=[number for number, _ in kept])
-    if isinstance(model, TokenClassifier):
+    if isinstance(model, SpanExtractor):
+        records = _answer_records(model, args)
+    elif isinstance(model, TokenClassifier):
+        examples = _predict_texts(args, run)
         result = model.predict(examples.texts, batch_size=args.batch_size)
         records = [{"text": text, "entities": entities}
                    for text, entities in zip(examples.texts, result)]
     else:
-        records = _text_records(model, examples, args.batch_size)
+        records = _text_records(model, _predict_texts(args, run), args.batch_size)
     body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     if args.output:
         from tlnlp_tf import outputs
@@ -239,6 +257,54 @@ def _predict(args):
     else:
         sys.stdout.write(body)
     return 0
+
+
+def _predict_texts(args, run):
+    """The texts of --input: a table or JSONL with columns, else one text per line."""
+    from tlnlp_tf.data.examples import Examples
+
+    if args.input != "-" and args.input.lower().endswith((".csv", ".tsv", ".jsonl")):
+        columns = _columns(args, run)
+        return _load_text(args.input, columns["text_column"], None,
+                          columns["text_pair_column"])
+    source = "<stdin>" if args.input == "-" else args.input
+    lines = _read_lines(args.input)
+    kept = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+    if not kept:
+        raise DataError(f"{source}: no texts to predict.")
+    return Examples(texts=[line for _, line in kept], source=source,
+                    lines=[number for number, _ in kept])
+
+
+def _answer_records(model, args):
+    """Answers for a SQuAD .json file or JSONL of {"question", "context"[, "id"]}."""
+    from tlnlp_tf.data.squad import read_squad
+
+    if args.input != "-" and args.input.lower().endswith(".json"):
+        data = read_squad(args.input, skip_mismatched=True)
+        items = [{"id": i, **item} for i, item in zip(data.ids, data.inputs())]
+    else:
+        source = "<stdin>" if args.input == "-" else args.input
+        items = []
+        for number, line in enumerate(_read_lines(args.input), 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{source}, line {number}: not valid JSON ({error.msg}).") from None
+            if not isinstance(item, dict) or not {"question", "context"} <= set(item):
+                raise DataError(f"{source}, line {number}: expected an object with "
+                                "'question' and 'context'.")
+            for field in ("question", "context"):
+                if not isinstance(item[field], str) or not item[field].strip():
+                    raise DataError(f"{source}, line {number}: the {field} is empty.")
+            items.append(item)
+        if not items:
+            raise DataError(f"{source}: no questions to answer.")
+    answers = model.predict([{"question": i["question"], "context": i["context"]} for i in items],
+                            batch_size=args.batch_size)
+    return [{**item, **answer} for item, answer in zip(items, answers)]
 
 
 def _text_records(model, examples, batch_size):
@@ -271,13 +337,17 @@ def _demo(args):
 def _columns(args, run):
     """The data layout options: given on the command line, else from run.json."""
     names = ("text_column", "text_pair_column", "label_column", "token_column",
-             "tag_column", "scheme")
+             "tag_column", "scheme", "skip_mismatched_answers")
     return {name: getattr(args, name, None) if getattr(args, name, None) is not None
             else run.get(name) for name in names}
 
 
 def _read(task, path, columns):
-    """Examples (text tasks) or TaggedSentences (token classification) from `path`."""
+    """Examples, TaggedSentences (token classification) or QuestionAnswers from `path`."""
+    if task == QA:
+        from tlnlp_tf.data.squad import read_squad
+
+        return read_squad(path, skip_mismatched=bool(columns["skip_mismatched_answers"]))
     if task == TOKENS:
         from tlnlp_tf.data.conll import read_conll
 
@@ -333,9 +403,14 @@ def _scores(model, data, batch_size):
     from tlnlp_tf.metrics import entity_scores
     from tlnlp_tf.metrics import pearson
     from tlnlp_tf.metrics import spearman
+    from tlnlp_tf.metrics import squad_scores
+    from tlnlp_tf.tasks import SpanExtractor
     from tlnlp_tf.tasks import TextRegressor
     from tlnlp_tf.tasks import TokenClassifier
 
+    if isinstance(model, SpanExtractor):
+        answers = model.predict(data.inputs(), batch_size=batch_size)
+        return _rounded(squad_scores([a["answer"] for a in answers], data.answer_texts()))
     if isinstance(model, TokenClassifier):
         data.check_tags(model.tags)
         predicted, _ = model.predict_tags(data.words, batch_size=batch_size)

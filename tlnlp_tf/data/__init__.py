@@ -6,6 +6,7 @@ model.fit(train.shuffle(10_000).batch(32))
 ```
 """
 
+from tlnlp_tf.data.batching import batch_by_length
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import read_conll
 from tlnlp_tf.data.examples import Examples
@@ -17,4 +18,6 @@ from tlnlp_tf.data.readers import load_table
 from tlnlp_tf.data.readers import read_csv
 from tlnlp_tf.data.readers import read_jsonl
 from tlnlp_tf.data.readers import read_tfds
+from tlnlp_tf.data.squad import QuestionAnswers
+from tlnlp_tf.data.squad import read_squad
 from tlnlp_tf.data.words import split_words

@@ -8,3 +8,7 @@ from tlnlp_tf.metrics.regression import spearman
 from tlnlp_tf.metrics.entities import entity_scores
 from tlnlp_tf.metrics.entities import format_report
 from tlnlp_tf.metrics.entities import get_entities
+from tlnlp_tf.metrics.squad import exact_match
+from tlnlp_tf.metrics.squad import normalize_answer
+from tlnlp_tf.metrics.squad import squad_scores
+from tlnlp_tf.metrics.squad import token_f1

@@ -1,5 +1,7 @@
 """Task models: a backbone, a head, a preprocessor and decoding."""
 
+from tlnlp_tf.tasks.span_extractor import SpanExtractor
+from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_regressor import TextRegressor
 from tlnlp_tf.tasks.token_classifier import TokenClassifier

@@ -21,6 +21,7 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.freezing import apply_freeze
 from tlnlp_tf.freezing import frozen_groups
 from tlnlp_tf.freezing import layer_groups
+from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 from tlnlp_tf.training.schedules import WarmupLinearDecay
 
@@ -75,6 +76,7 @@ class TextTask(keras_hub.models.Task):
         *,
         metrics="auto",
         learning_rate="auto",
+        layer_decay=None,
         **kwargs,
     ):
         """Compile with fine-tuning defaults.
@@ -83,16 +85,22 @@ class TextTask(keras_hub.models.Task):
         first `fit()` call, weight decay 0.01 except on biases and LayerNorm,
         gradient clipping at norm 1. `learning_rate="auto"` is 1e-3 when the backbone is frozen (only the
         head trains), 1e-4 for backbones under 60M parameters and 3e-5 for
-        larger ones. `loss` and `metrics` `"auto"` are the task's.
+        larger ones. `layer_decay=d` gives backbone layer `i` of `L` the
+        rate `learning_rate * d ** (L - i)` (embeddings `d ** (L + 1)`, the
+        head the full rate; see `layer_decay_multipliers`). `loss` and
+        `metrics` `"auto"` are the task's.
         """
         self._compile_args = dict(
             optimizer=optimizer, loss=loss, metrics=metrics,
-            learning_rate=learning_rate, **kwargs,
+            learning_rate=learning_rate, layer_decay=layer_decay, **kwargs,
         )
         if optimizer == "auto":
             if learning_rate == "auto":
                 learning_rate = self.default_learning_rate()
-            optimizer = fine_tuning_adamw(learning_rate)
+            multipliers = None
+            if layer_decay is not None:
+                multipliers = layer_decay_multipliers(self.backbone, layer_decay)
+            optimizer = fine_tuning_adamw(learning_rate, multipliers=multipliers)
         if loss == "auto":
             loss = self.default_loss()
         if metrics == "auto":

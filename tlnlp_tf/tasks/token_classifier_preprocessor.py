@@ -4,6 +4,10 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tlnlp_tf.data.windows import take_windows
+from tlnlp_tf.data.windows import window_spans
+from tlnlp_tf.tasks.word_pieces import word_pieces
+
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
 class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
@@ -15,7 +19,10 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
     `[batch, (words)]` tensor). Each word is tokenized on its own; its tag
     goes on its first sub-word and the other sub-words get weight 0, so they
     are left out of the loss and the metrics. Returns
-    `(features, tags [batch, length], weights [batch, length])`.
+    `(features, tags [rows, length], weights [rows, length])`: with `y`, a
+    sentence longer than `sequence_length` becomes several overlapping
+    windows (rows), so no tag is lost to truncation; without `y`, one row
+    per sentence.
 
     Args:
         tokenizer: a keras-hub tokenizer (WordPiece, BPE, SentencePiece).
@@ -37,17 +44,7 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
 
     def word_pieces(self, words):
         """Sub-word ids of each word (`[words, (pieces)]`), at least one each."""
-        pieces = self.tokenizer(words)
-        if not isinstance(pieces, tf.RaggedTensor):
-            pieces = tf.ragged.constant(pieces, dtype=tf.int32)
-        pieces = tf.cast(pieces, tf.int32)
-        # A word the tokenizer drops (e.g. only control characters) keeps one
-        # unknown-token piece, so every word has a first sub-word.
-        empty = tf.cast(pieces.row_lengths() == 0, tf.int64)
-        unknown = tf.RaggedTensor.from_row_lengths(
-            tf.fill([tf.reduce_sum(empty)], self._unknown_id()), empty
-        )
-        return tf.concat([pieces, unknown], axis=1)
+        return word_pieces(self.tokenizer, words)
 
     def call(self, x, y=None, sample_weight=None):
         words = tf.strings.split(x)                                   # [B, (W)]
@@ -56,28 +53,36 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
         token_ids = per_sentence.merge_dims(1, 2)                     # [B, (T)]
         first = tf.ragged.range(pieces.row_lengths()) == 0
         first = tf.RaggedTensor.from_row_splits(first, words.row_splits).merge_dims(1, 2)
+        if y is None:
+            # One row per sentence: `TokenClassifier.predict` windows long
+            # texts by words before they get here.
+            return self._features(token_ids)
+        tags = tf.repeat(tf.cast(y.flat_values, tf.int32), pieces.row_lengths())
+        tags = token_ids.with_flat_values(tags)
+        # Training: a sentence longer than a window becomes overlapping
+        # windows (half a window apart), so no tag is dropped.
+        budget = int(self.sequence_length) - 2
+        example, start, size = window_spans(token_ids.row_lengths(), budget, max(budget // 2, 1))
+        window = lambda values: take_windows(values, example, start, size)
+        features = self._features(window(token_ids))
+        weights, _ = self._pack(window(tf.cast(first, tf.int32)), 0, 0, 0)
+        tags, _ = self._pack(window(tags), 0, 0, 0)
+        weights = tf.cast(weights, tf.float32)
+        if sample_weight is not None:
+            sample_weight = tf.gather(tf.reshape(sample_weight, [-1]), example)
+            weights = weights * tf.cast(sample_weight[:, None], tf.float32)
+        return features, tags, weights
+
+    def _features(self, token_ids):
         token_ids, padding_mask = self._pack(
             token_ids, self.tokenizer.start_token_id, self.tokenizer.end_token_id,
             self.tokenizer.pad_token_id,
         )
-        features = {
+        return {
             "token_ids": token_ids,
             "padding_mask": padding_mask,
             "segment_ids": tf.zeros_like(token_ids),
         }
-        if y is None:
-            return features
-        weights, _ = self._pack(tf.cast(first, tf.int32), 0, 0, 0)
-        tags = tf.repeat(tf.cast(y.flat_values, tf.int32), pieces.row_lengths())
-        tags = tf.RaggedTensor.from_row_splits(
-            tf.RaggedTensor.from_row_lengths(tags, pieces.row_lengths()),
-            words.row_splits,
-        ).merge_dims(1, 2)
-        tags, _ = self._pack(tags, 0, 0, 0)
-        weights = tf.cast(weights, tf.float32)
-        if sample_weight is not None:
-            weights = weights * tf.cast(tf.reshape(sample_weight, [-1, 1]), tf.float32)
-        return features, tags, weights
 
     def _pack(self, values, start, end, pad):
         """[start] + values + [end], truncated or padded to `sequence_length`."""
@@ -86,13 +91,6 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
             end_value=end, pad_value=pad, return_padding_mask=True,
         )
         return packer(values)
-
-    def _unknown_id(self):
-        token = getattr(self.tokenizer, "oov_token", None) or "[UNK]"
-        try:
-            return int(self.tokenizer.token_to_id(token))
-        except (KeyError, ValueError):
-            return 0
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,44 @@
+"""batch_by_length: similar lengths together, every example once, known step count."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tlnlp_tf as tl
+
+
+def texts(count, seed=0):
+    rng = np.random.default_rng(seed)
+    return ["x" * int(n) for n in rng.integers(1, 200, count)]
+
+
+def test_every_example_once_and_batches_of_similar_length():
+    data = texts(1000)
+    labels = list(range(1000))
+    dataset = tf.data.Dataset.from_tensor_slices((data, labels)).shuffle(1000, seed=0)
+    batches = tl.data.batch_by_length(dataset, 10, group=20, seed=0)
+    assert int(batches.cardinality()) == 100
+    seen, spreads, random_spreads = [], [], []
+    for x, y in batches:
+        lengths = tf.strings.length(x).numpy()
+        spreads.append(lengths.max() - lengths.min())
+        assert all(len(data[i]) == n for i, n in zip(y.numpy(), lengths))  # x and y stay paired
+        seen.extend(y.numpy().tolist())
+    assert sorted(seen) == labels
+    for x, _ in dataset.batch(10):
+        lengths = tf.strings.length(x).numpy()
+        random_spreads.append(lengths.max() - lengths.min())
+    assert np.mean(spreads) < 0.2 * np.mean(random_spreads)
+
+
+def test_partial_last_batch_dict_features_and_unlabelled():
+    questions = tf.constant(texts(23, 1))
+    contexts = tf.constant(texts(23, 2))
+    spans = tf.zeros([23, 2], tf.int32)
+    dataset = tf.data.Dataset.from_tensor_slices(({"question": questions, "context": contexts}, spans))
+    batches = list(tl.data.batch_by_length(dataset, 5, group=2))
+    assert [int(b[1].shape[0]) for b in batches].count(5) == 4 and len(batches) == 5
+    alone = tl.data.batch_by_length(tf.data.Dataset.from_tensor_slices(questions), 5, group=1)
+    assert [b.shape[0] for b in alone] == [5, 5, 5, 5, 3]
+    with pytest.raises(ValueError, match="features are strings"):
+        tl.data.batch_by_length(tf.data.Dataset.range(5), 2)

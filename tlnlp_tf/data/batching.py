@@ -1,0 +1,62 @@
+"""Batches of similar lengths: short texts stop paying for the longest one."""
+
+import tensorflow as tf
+
+# Batches per "mega-batch" sorted by length (Hugging Face's group_by_length uses 50).
+GROUP = 50
+
+
+def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
+    """Batch raw-text examples so that each batch holds texts of similar length.
+
+    The examples are read `batch_size × group` at a time (shuffle the dataset
+    first), sorted by length (bytes of all the strings of an example's
+    features), cut into `group` batches, and those batches are shuffled. Task
+    models pad each batch only to its own longest text (rounded up to a
+    multiple of 8), so this cuts the padding a random batch pays for, with a
+    bounded number of distinct shapes. There are exactly
+    `ceil(examples / batch_size)` batches, so learning-rate schedules know
+    the number of steps.
+
+    Args:
+        dataset: an unbatched `tf.data.Dataset` of `x`, `(x, y)` or
+            `(x, y, sample_weight)` whose `x` holds strings.
+        batch_size: examples per batch.
+        group: batches sorted together; 1 keeps the order (no grouping).
+        seed: seed of the shuffle of the batches.
+
+    Example:
+
+    ```python
+    data = tl.data.batch_by_length(train.to_dataset().shuffle(len(train)), 32)
+    model.fit(data, epochs=3)
+    ```
+    """
+    if batch_size < 1 or group < 1:
+        raise ValueError(f"batch_size and group must be positive, got {batch_size} and {group}.")
+    count = int(dataset.cardinality())
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("batch_by_length needs a finite dataset.")
+
+    single = not isinstance(dataset.element_spec, tuple)  # x alone, not (x, y, …)
+
+    def sort_by_length(*element):
+        order = tf.argsort(_lengths(element[0]), stable=True)
+        element = tuple(tf.nest.map_structure(lambda t: tf.gather(t, order), e) for e in element)
+        return element[0] if single else element
+
+    batches = dataset.batch(batch_size * group).map(sort_by_length, tf.data.AUTOTUNE)
+    batches = batches.unbatch().batch(batch_size)
+    if group > 1:
+        batches = batches.shuffle(group, seed=seed)
+    if count >= 0:
+        batches = batches.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _lengths(features):
+    """Per example, the total byte length of its string features."""
+    strings = [t for t in tf.nest.flatten(features) if t.dtype == tf.string]
+    if not strings:
+        raise ValueError("batch_by_length needs examples whose features are strings.")
+    return tf.add_n([tf.strings.length(t) for t in strings])
