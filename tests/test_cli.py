@@ -255,3 +255,36 @@ def test_question_answering_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
     assert main(["fit", "--task", "question-answering", "--train", str(broken),
                  "--backbone", tiny_preset, "--output", str(tmp_path / "o")]) == 2
     assert "question x1: answer_start 3 does not point at the answer 'good'" in capsys.readouterr().err
+
+
+def test_fit_killed_mid_training_resumes_from_the_last_epoch(tiny_preset, toy_files, tmp_path):
+    import signal
+    import time
+
+    output = tmp_path / "run"
+    command = [sys.executable, "-m", "tlnlp_tf.cli", *_fit_args(toy_files, tiny_preset, output),
+               "--epochs", "100"]
+    metadata = output / "backup" / "training_metadata.json"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and process.poll() is None:
+            if metadata.exists() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 2:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "training ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not (output / "model.keras").exists()  # killed: nothing final written
+    saved = json.loads(metadata.read_text())["epoch"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resuming from the end of epoch {saved}" in result.stderr
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] == saved >= 2
+    assert metrics["epochs_run"] == 100 - saved
+    assert not (output / "backup").exists()  # removed once training completed

@@ -42,3 +42,16 @@ def test_scaled_adamw_changes_the_step_not_just_the_gradient():
     np.testing.assert_allclose(slow.numpy(), -1e-3 * np.sign(gradient), rtol=1e-3)
     clone = ScaledAdamW.from_config(optimizer.get_config())
     assert clone.multipliers == optimizer.multipliers
+
+
+def test_scaled_adamw_scales_weight_decay_too():
+    from tlnlp_tf.training import ScaledAdamW
+
+    fast = keras.Variable(np.ones(2, "float32"), name="fast_kernel")
+    slow = keras.Variable(np.ones(2, "float32"), name="slow_kernel")
+    optimizer = ScaledAdamW({"^" + slow.path + "$": 0.5}, learning_rate=0.1, weight_decay=0.1)
+    zero = np.zeros(2, "float32")  # no gradient: only the decay moves the weights
+    optimizer.apply_gradients([(zero, fast), (zero, slow)])
+    np.testing.assert_allclose(fast.numpy(), 1 - 0.1 * 0.1, rtol=1e-6)
+    np.testing.assert_allclose(slow.numpy(), 1 - 0.1 * 0.1 * 0.5, rtol=1e-6)
+    assert optimizer.weight_decay == 0.1

@@ -125,8 +125,13 @@ def test_weight_decay_skips_biases_and_layer_norm(model):
 
 def test_default_learning_rates(model):
     assert model.default_learning_rate() == 1e-4
+    assert model.default_layer_decay() is None
+    model.compile(layer_decay=0.9)
+    assert max(model.optimizer.multipliers.values()) < 1.0  # layer decay is on
     model.set_freeze("all")
     assert model.default_learning_rate() == 1e-3
+    assert model.default_layer_decay() is None
+    assert not model.optimizer.multipliers
     assert float(model.optimizer._learning_rate.peak) == 1e-3
 
 

@@ -113,3 +113,10 @@ def test_round_trip_and_unknown_tag(tagger, tmp_path):
     bad = tf.data.Dataset.from_tensor_slices((["ann was"], ["B-PER B-ORG"])).batch(1)
     with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown tag.*B-ORG"):
         tagger.fit(bad, epochs=1, verbose=0)
+
+
+def test_tagging_defaults_from_the_conll_sweep(tagger):
+    assert tagger.default_learning_rate() == 2e-4
+    assert tagger.default_layer_decay() == 0.9
+    multipliers = tagger.optimizer.multipliers
+    assert min(multipliers.values()) == 0.9 ** 3  # embeddings of a 2-layer backbone

@@ -15,6 +15,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from tlnlp_tf import data
+from tlnlp_tf import distribute
 from tlnlp_tf.backbones import load_backbone
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
@@ -36,6 +37,7 @@ from tlnlp_tf.tasks import TextClassifier
 from tlnlp_tf.tasks import TextRegressor
 from tlnlp_tf.tasks import TokenClassifier
 from tlnlp_tf.tasks import TokenClassifierPreprocessor
+from tlnlp_tf.training import GradualUnfreezing
 from tlnlp_tf.training import WarmupLinearDecay
 from tlnlp_tf.training import fine_tuning_adamw
 

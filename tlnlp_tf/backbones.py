@@ -71,7 +71,7 @@ def resolve_spec(spec):
     return spec
 
 
-def load_backbone(spec, weights="pretrained"):
+def load_backbone(spec, weights="pretrained", dtype=None):
     """Load a backbone and its matching text-classifier preprocessor.
 
     Args:
@@ -80,6 +80,8 @@ def load_backbone(spec, weights="pretrained"):
         weights: `"pretrained"` loads the checkpoint; `"random"` builds the
             same architecture and tokenizer with freshly initialised weights,
             the baseline that measures what pretraining contributed.
+        dtype: a Keras dtype policy for the backbone (`"mixed_bfloat16"`,
+            `"mixed_float16"`, …); `None` is the global policy.
 
     Returns:
         `(backbone, preprocessor)`: a `keras_hub.models.Backbone` and a
@@ -92,7 +94,7 @@ def load_backbone(spec, weights="pretrained"):
     source = resolve_spec(spec)
     try:
         backbone = keras_hub.models.Backbone.from_preset(
-            source, load_weights=(weights == "pretrained")
+            source, load_weights=(weights == "pretrained"), dtype=dtype
         )
         preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(
             source

@@ -26,6 +26,7 @@ from tlnlp_tf.errors import PolicyError
 
 USER_ERRORS = (DataError, BackboneError, PolicyError)
 RUN_FILE = "run.json"
+BACKUP = "backup"  # inside --output: the state to resume from after a kill
 TASKS = ("text-classification", "regression", "token-classification", "question-answering")
 TOKENS = "token-classification"
 QA = "question-answering"
@@ -78,9 +79,21 @@ def _parser():
                           "context's windows (default 128)")
     fit.add_argument("--learning-rate", type=float,
                      help="peak learning rate (default: chosen from the backbone and freeze policy)")
+    fit.add_argument("--layer-decay", type=float,
+                     help="layer-wise learning-rate decay d: backbone layer i of L learns at "
+                          "rate * d**(L - i), the head at the full rate (default: 0.9 when "
+                          "backbone layers train; 1 turns it off)")
     fit.add_argument("--limit", type=_positive,
                      help="train on a seeded random sample of N examples")
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--precision", default="float32",
+                     choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                     help="compute dtype policy: mixed_bfloat16 for TPUs and CPUs with bf16 "
+                          "instructions, mixed_float16 for GPUs (weights and loss stay float32)")
+    fit.add_argument("--strategy", default="default",
+                     choices=("auto", "default", "one-device", "mirrored", "multi-worker", "tpu"),
+                     help="tf.distribute strategy (default: one device; auto picks TPU, "
+                          "multi-worker, mirrored GPUs in that order)")
     fit.add_argument("--output", required=True, help="folder for model.keras and JSON results")
     fit.set_defaults(handler=_fit)
 
@@ -146,10 +159,14 @@ def _fit(args):
     validation = _read(args.task, args.validation, columns) if args.validation else None
     names = _check_targets(args.task, train, validation)
 
+    from tlnlp_tf.distribute import strategy
+
     keras.utils.set_random_seed(args.seed)
-    model = _new_model(args, names)
-    if args.learning_rate is not None:
-        model.compile(learning_rate=args.learning_rate)
+    with strategy(args.strategy).scope():
+        model = _new_model(args, names)
+        if args.learning_rate is not None or args.layer_decay is not None:
+            model.compile(learning_rate=args.learning_rate or "auto",
+                          layer_decay="auto" if args.layer_decay is None else args.layer_decay)
     data = train.to_dataset().shuffle(len(train), seed=args.seed)
     if args.batching == "length":
         data = batch_by_length(data, args.batch_size, seed=args.seed)
@@ -158,14 +175,25 @@ def _fit(args):
     valid_data = None
     if validation is not None and args.task not in (TOKENS, QA):  # scored after fit
         valid_data = validation.to_dataset().batch(64)
+    # Fault tolerance: the weights, optimizer state and epoch are saved after
+    # every epoch; the same command run again after a kill resumes there.
+    backup = os.path.join(args.output, BACKUP)
+    resumed_from = _backed_up_epoch(backup)
+    if resumed_from:
+        print(f"tlnlp fit: resuming from the end of epoch {resumed_from} ({backup})",
+              file=sys.stderr)
+    callbacks = [keras.callbacks.BackupAndRestore(backup, double_checkpoint=True)]
     start = time.perf_counter()
-    model.fit(data, validation_data=valid_data, epochs=args.epochs)
+    history = model.fit(data, validation_data=valid_data, epochs=args.epochs, callbacks=callbacks)
     seconds = time.perf_counter() - start
+    epochs_run = len(history.history.get("loss", [])) or args.epochs
 
     counts = parameter_counts(model)
     metrics = {
         "train_seconds": round(seconds, 2),
-        "train_examples_per_second": round(len(train) * args.epochs / seconds, 2),
+        "train_examples_per_second": round(len(train) * epochs_run / seconds, 2),
+        "epochs_run": epochs_run,
+        "resumed_from_epoch": resumed_from,
         "trainable_params": counts["trainable"],
         "total_params": counts["total"],
         "train_examples": len(train),
@@ -175,7 +203,9 @@ def _fit(args):
         metrics = {"validation": _scores(model, validation, 64), **metrics}
     run = {"task": args.task, "backbone": args.backbone, "weights": args.weights,
            "freeze": model.freeze, **columns, "epochs": args.epochs,
-           "batch_size": args.batch_size, "batching": args.batching, "seed": args.seed, "limit": args.limit}
+           "batch_size": args.batch_size, "batching": args.batching,
+           "learning_rate": args.learning_rate, "layer_decay": args.layer_decay,
+           "strategy": args.strategy, "precision": args.precision, "seed": args.seed, "limit": args.limit}
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
     if names is not None and args.task != QA:
         outputs.write_json(os.path.join(args.output, "labels.json"), names)
@@ -185,6 +215,18 @@ def _fit(args):
     return 0
 
 
+def _backed_up_epoch(backup):
+    """The last epoch saved in `backup` by an interrupted run, else 0."""
+    path = os.path.join(backup, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    try:
+        with open(path, encoding="utf-8") as file:
+            return int(json.load(file).get("epoch", 0))
+    except (OSError, ValueError):
+        return 0
+
+
 def _new_model(args, names):
     from tlnlp_tf.tasks import SpanExtractor
     from tlnlp_tf.tasks import TextClassifier
@@ -192,6 +234,8 @@ def _new_model(args, names):
     from tlnlp_tf.tasks import TokenClassifier
 
     options = dict(freeze=args.freeze, weights=args.weights, max_length=args.max_length)
+    if args.precision != "float32":
+        options["dtype"] = args.precision
     if args.task == QA:
         return SpanExtractor.from_backbone(args.backbone, doc_stride=args.doc_stride,
                                            allow_no_answer=names["allow_no_answer"], **options)

@@ -134,7 +134,10 @@ class ClassificationHead(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        x = self.pool(inputs)
+        return self.from_pooled(self.pool(inputs), training=training)
+
+    def from_pooled(self, x, training=None):
+        """Logits from already pooled vectors (`[batch, hidden]`)."""
         x = self.dropout_layer(x, training=training)
         if self.hidden is not None:
             x = self.hidden(x)
@@ -191,7 +194,11 @@ class RegressionHead(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        x = self.dropout_layer(self.pool(inputs), training=training)
+        return self.from_pooled(self.pool(inputs), training=training)
+
+    def from_pooled(self, x, training=None):
+        """One value per already pooled vector (`[batch, hidden]` → `[batch]`)."""
+        x = self.dropout_layer(x, training=training)
         return ops.squeeze(self.value(x), axis=-1)
 
     def compute_output_shape(self, input_shape):

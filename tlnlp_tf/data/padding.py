@@ -15,6 +15,12 @@ def trim_padding(features, multiple=LENGTH_MULTIPLE):
     `ceil(longest row / multiple) * multiple` columns, at most its current
     length. Unbatched (rank-1) features are returned unchanged.
 
+    The padding mask comes back as int32 (keras-hub backbones declare it
+    so): Keras 3.15's first-batch build under `tf.distribute` averages the
+    batch across replicas, which fails on a bool tensor
+    (https://github.com/keras-team/keras/issues/20585 family; see
+    `tlnlp_tf.distribute`).
+
     Example:
 
     ```python
@@ -27,7 +33,9 @@ def trim_padding(features, multiple=LENGTH_MULTIPLE):
     full = tf.shape(mask)[1]
     longest = tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=1))
     length = tf.minimum(-(-longest // multiple) * multiple, full)
-    return {
+    trimmed = {
         name: value[:, :length] if value.shape.rank == 2 else value
         for name, value in features.items()
     }
+    trimmed["padding_mask"] = tf.cast(trimmed["padding_mask"], tf.int32)
+    return trimmed

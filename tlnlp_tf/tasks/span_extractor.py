@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from tlnlp_tf.backbones import load_backbone
 from tlnlp_tf.data.lengths import choose_sequence_length
-from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.data.words import split_words
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.heads import SpanHead
@@ -75,7 +74,7 @@ class SpanExtractor(TextTask):
     def from_backbone(cls, spec, freeze="none", weights="pretrained", doc_stride=128,
                       max_question_length=64, **kwargs):
         """Build a span extractor on a backbone spec (see `TextClassifier.from_backbone`)."""
-        backbone, text_preprocessor = load_backbone(spec, weights=weights)
+        backbone, text_preprocessor = load_backbone(spec, weights=weights, dtype=kwargs.get("dtype"))
         preprocessor = SpanExtractorPreprocessor(
             text_preprocessor.tokenizer,
             sequence_length=min(DEFAULT_MAX_LENGTH, _backbone_limit(backbone)),
@@ -100,7 +99,7 @@ class SpanExtractor(TextTask):
             # Already windows (token ids): pass through unchanged.
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         features, positions, windows = self.preprocessor.windows(x, y)
-        features = trim_padding(features)
+        features = self.batch_features(features)
         if sample_weight is not None:
             sample_weight = tf.gather(sample_weight, windows["example"])
         return keras.utils.pack_x_y_sample_weight(features, positions, sample_weight)
@@ -145,7 +144,7 @@ class SpanExtractor(TextTask):
         no_answer_probability = np.zeros(len(items))
         offset = 0
         for features, windows in data:
-            features = trim_padding(features)
+            features = self.batch_features(features)
             logits = np.asarray(self.predict_on_batch(features), "float32")
             token_words = windows["token_words"].numpy()[:, : logits.shape[-1]]
             examples = windows["example"].numpy()

@@ -117,7 +117,7 @@ class TextClassifier(TextTask):
         if (num_classes is None) == (labels is None):
             raise ValueError("Pass exactly one of num_classes or labels.")
         labels = _label_names(labels if labels is not None else num_classes)
-        backbone, preprocessor = load_backbone(spec, weights=weights)
+        backbone, preprocessor = load_backbone(spec, weights=weights, dtype=kwargs.get("dtype"))
         if pooling == "auto":
             pooling = default_pooling(spec)
         return cls(

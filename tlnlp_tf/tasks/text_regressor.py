@@ -54,7 +54,7 @@ class TextRegressor(TextTask):
     @classmethod
     def from_backbone(cls, spec, freeze="none", weights="pretrained", pooling="auto", **kwargs):
         """Build a regressor on a backbone spec (see `TextClassifier.from_backbone`)."""
-        backbone, preprocessor = load_backbone(spec, weights=weights)
+        backbone, preprocessor = load_backbone(spec, weights=weights, dtype=kwargs.get("dtype"))
         if pooling == "auto":
             pooling = default_pooling(spec)
         return cls(backbone, preprocessor, pooling=pooling, freeze=freeze, **kwargs)

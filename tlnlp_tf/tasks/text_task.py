@@ -21,6 +21,9 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.freezing import apply_freeze
 from tlnlp_tf.freezing import frozen_groups
 from tlnlp_tf.freezing import layer_groups
+from tlnlp_tf.tasks.feature_cache import PooledHead
+from tlnlp_tf.tasks.feature_cache import can_cache
+from tlnlp_tf.tasks.feature_cache import fit_head
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 from tlnlp_tf.training.schedules import WarmupLinearDecay
@@ -36,8 +39,14 @@ class TextTask(keras_hub.models.Task):
     `default_loss()`, `default_metrics()` and `encode_targets(y)`.
     """
 
+    # Fine-tuning defaults, chosen per task by sweeps (docs/freezing.md):
+    # the peak rate for backbones under 60M parameters, and the layer decay.
+    small_backbone_learning_rate = 1e-4
+    fine_tuning_layer_decay = None
+
     def _build(self, backbone, head, preprocessor, pooling, dropout, freeze,
                max_length, **kwargs):
+        static_shapes = bool(kwargs.pop("static_shapes", False))
         freeze = _apply_policy(backbone, freeze, pooling)
         # === Layers ===
         self.backbone = backbone
@@ -64,6 +73,7 @@ class TextTask(keras_hub.models.Task):
         self.dropout = dropout
         self.freeze = freeze
         self.max_length = max_length
+        self.static_shapes = static_shapes
         if max_length is not None and preprocessor is not None:
             self.preprocessor.sequence_length = max_length
 
@@ -76,19 +86,22 @@ class TextTask(keras_hub.models.Task):
         *,
         metrics="auto",
         learning_rate="auto",
-        layer_decay=None,
+        layer_decay="auto",
         **kwargs,
     ):
         """Compile with fine-tuning defaults.
 
         `optimizer="auto"` is AdamW with 10% warmup and linear decay over the
         first `fit()` call, weight decay 0.01 except on biases and LayerNorm,
-        gradient clipping at norm 1. `learning_rate="auto"` is 1e-3 when the backbone is frozen (only the
-        head trains), 1e-4 for backbones under 60M parameters and 3e-5 for
-        larger ones. `layer_decay=d` gives backbone layer `i` of `L` the
-        rate `learning_rate * d ** (L - i)` (embeddings `d ** (L + 1)`, the
-        head the full rate; see `layer_decay_multipliers`). `loss` and
-        `metrics` `"auto"` are the task's.
+        gradient clipping at norm 1. `learning_rate="auto"` is 1e-3 when the
+        backbone is frozen (only the head trains); for backbones under 60M
+        parameters, the task's `small_backbone_learning_rate` (1e-4;
+        `TokenClassifier` 2e-4); 3e-5 for larger ones. `layer_decay=d` gives
+        backbone layer `i` of `L` the rate `learning_rate * d ** (L - i)`
+        (embeddings `d ** (L + 1)`, the head the full rate; see
+        `layer_decay_multipliers`); `"auto"` is the task's
+        `fine_tuning_layer_decay` (off; `TokenClassifier` 0.9) while backbone
+        layers train. `loss` and `metrics` `"auto"` are the task's.
         """
         self._compile_args = dict(
             optimizer=optimizer, loss=loss, metrics=metrics,
@@ -97,6 +110,8 @@ class TextTask(keras_hub.models.Task):
         if optimizer == "auto":
             if learning_rate == "auto":
                 learning_rate = self.default_learning_rate()
+            if layer_decay == "auto":
+                layer_decay = self.default_layer_decay()
             multipliers = None
             if layer_decay is not None:
                 multipliers = layer_decay_multipliers(self.backbone, layer_decay)
@@ -125,7 +140,23 @@ class TextTask(keras_hub.models.Task):
         """The peak learning rate `compile(learning_rate="auto")` uses."""
         if not self.backbone.trainable_weights:
             return 1e-3
-        return 1e-4 if self.backbone.count_params() < 60_000_000 else 3e-5
+        if self.backbone.count_params() < 60_000_000:
+            return self.small_backbone_learning_rate
+        return 3e-5
+
+    def default_layer_decay(self):
+        """The layer-wise learning-rate decay `compile(layer_decay="auto")` uses.
+
+        The task's `fine_tuning_layer_decay` when some backbone layer trains
+        and the backbone has numbered transformer layers; `None` otherwise.
+        """
+        if self.fine_tuning_layer_decay is None or not self.backbone.trainable_weights:
+            return None
+        try:
+            layer_groups(self.backbone)
+        except PolicyError:
+            return None
+        return self.fine_tuning_layer_decay
 
     def set_freeze(self, policy):
         """Apply a freeze policy and recompile, so frozen weights cannot move.
@@ -142,7 +173,7 @@ class TextTask(keras_hub.models.Task):
         """
         self.freeze = _apply_policy(self.backbone, policy, self.pooling)
         args = dict(self._compile_args)
-        if self.optimizer is not None and int(self.optimizer.iterations):
+        if self.optimizer is not None and _steps_taken(self.optimizer):
             warnings.warn(
                 "set_freeze: the optimizer's state (moments, step count) is "
                 "reset because the set of trainable weights changed.",
@@ -169,23 +200,48 @@ class TextTask(keras_hub.models.Task):
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         # `x=` by keyword: a positional `(texts, pairs)` tuple would be read
         # by the preprocessor as `(x, y)`.
-        x = self.preprocessor(x=x)
-        # Dynamic padding: `max_length` caps truncation; each batch only
-        # pays for its own longest text.
-        x = trim_padding(x)
+        x = self.batch_features(self.preprocessor(x=x))
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+    def batch_features(self, features):
+        """A preprocessed batch as the model takes it.
+
+        Dynamic padding (the default): `max_length` caps truncation and each
+        batch keeps only the columns its longest text needs. With
+        `static_shapes=True` every batch keeps `max_length` columns: one
+        shape, as XLA on TPUs wants (batch with `drop_remainder=True` too).
+        """
+        if self.static_shapes:
+            return dict(features, padding_mask=tf.cast(features["padding_mask"], tf.int32))
+        return trim_padding(features)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, cache_features="auto", **kwargs):
         """`keras.Model.fit` on raw text; sets `max_length` and the LR decay.
 
         On the first call, `max_length=None` is chosen from the training texts
-        and the auto schedule decays to zero over this call's steps.
+        and the auto schedule decays to zero over this call's steps. With
+        the whole backbone frozen (`freeze="all"`) and a pooled head,
+        `cache_features="auto"` encodes the dataset once and trains the head
+        on the cached vectors (see `tlnlp_tf.tasks.feature_cache`), instead
+        of running the backbone every epoch; `False` turns that off.
         """
         self._choose_max_length(x)
+        if cache_features and can_cache(self, x, kwargs):
+            return fit_head(self, x, epochs=epochs, **kwargs)
+        if cache_features is True:
+            raise PolicyError(
+                "cache_features=True needs a fully frozen backbone (freeze='all'), a "
+                "pooled head (TextClassifier, TextRegressor) and a tf.data.Dataset."
+            )
         self._set_schedule_length(x, batch_size, epochs, kwargs)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def _head_model(self, width):
+        """The head alone, from pooled vectors of size `width` (shares its weights)."""
+        inputs = keras.Input((width,), dtype="float32", name="pooled")
+        return keras.Model(inputs, PooledHead(self.head, name="pooled_head")(inputs))
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         self._choose_max_length(x)
@@ -215,7 +271,7 @@ class TextTask(keras_hub.models.Task):
         schedule = getattr(self.optimizer, "_learning_rate", None)
         if not isinstance(schedule, WarmupLinearDecay):
             return
-        if schedule.total_steps is not None or int(self.optimizer.iterations):
+        if schedule.total_steps is not None or _steps_taken(self.optimizer):
             return
         steps = kwargs.get("steps_per_epoch") or _steps_per_epoch(x, batch_size)
         if steps:
@@ -238,9 +294,15 @@ class TextTask(keras_hub.models.Task):
                 "dropout": self.dropout,
                 "freeze": self.freeze,
                 "max_length": self.max_length,
+                "static_shapes": self.static_shapes,
             }
         )
         return config
+
+
+def _steps_taken(optimizer):
+    """The optimizer's step count (also for a distributed `MirroredVariable`)."""
+    return int(np.asarray(keras.ops.convert_to_numpy(optimizer.iterations.value)))
 
 
 def _apply_policy(backbone, policy, pooling):

@@ -1,5 +1,6 @@
-"""Schedules and optimizers for fine-tuning."""
+"""Schedules, optimizers and callbacks for fine-tuning."""
 
+from tlnlp_tf.training.callbacks import GradualUnfreezing
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import ScaledAdamW
 from tlnlp_tf.training.optimizers import fine_tuning_adamw

@@ -2,6 +2,7 @@
 
 import re
 
+from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.freezing import layer_groups
 
 
@@ -24,7 +25,7 @@ def layer_decay_multipliers(backbone, decay):
     """
     decay = float(decay)
     if not 0.0 < decay <= 1.0:
-        raise ValueError(f"layer decay must be in (0, 1], got {decay}.")
+        raise PolicyError(f"layer decay must be in (0, 1], got {decay}.")
     groups = layer_groups(backbone)
     count = sum(name.startswith("layer_") for name in groups)
     multipliers = {}

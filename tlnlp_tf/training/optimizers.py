@@ -19,7 +19,7 @@ class ScaledAdamW(keras.optimizers.AdamW):
     gradients cannot give a layer its own learning rate: this optimizer
     scales the learning rate inside each variable's update instead (the
     per-variable update runs inside `tf.distribute`'s update, so it works
-    under any strategy).
+    under any strategy), and scales its decoupled weight decay likewise.
 
     Args:
         multipliers: `{regex: multiplier}`; a variable takes the multiplier of
@@ -56,6 +56,23 @@ class ScaledAdamW(keras.optimizers.AdamW):
         if scale != 1.0:
             learning_rate = ops.multiply(learning_rate, scale)
         return super().update_step(gradient, variable, learning_rate)
+
+    def _apply_weight_decay(self, variables):
+        # Decoupled weight decay follows each variable's rate too (decay
+        # `lr * multiplier * weight_decay` per step), as with per-group rates.
+        scales = getattr(self, "_scales", None)
+        if self.weight_decay is None or not scales:
+            return super()._apply_weight_decay(variables)
+        groups = {}
+        for variable in variables:
+            groups.setdefault(scales.get(self._var_key(variable), 1.0), []).append(variable)
+        decay = self.weight_decay
+        try:
+            for scale, group in groups.items():
+                self.weight_decay = decay * scale
+                super()._apply_weight_decay(group)
+        finally:
+            self.weight_decay = decay
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,47 @@
+"""GradualUnfreezing: one group per epoch from the top, optimizer state kept."""
+
+import keras
+import numpy as np
+
+import tlnlp_tf as tl
+
+
+def test_unfreezes_from_the_top_and_keeps_optimizer_state(tiny_preset, toy_sentiment):
+    keras.utils.set_random_seed(0)
+    model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"])
+    texts, labels = toy_sentiment
+    data = tl.data.from_lists(texts, labels).batch(16)  # 4 steps per epoch
+    groups = tl.layer_groups(model.backbone)
+    snapshots = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append({
+                name: [np.array(w.numpy()) for layer in layers for w in layer.weights]
+                for name, layers in groups.items()
+            } | {"head": [np.array(w.numpy()) for w in model.head.weights],
+                 "iterations": int(model.optimizer.iterations.numpy()),
+                 "head_moment": np.array(model.optimizer._momentums[
+                     model.optimizer._get_variable_index(model.head.logits.kernel)].numpy())})
+
+    unfreezing = tl.GradualUnfreezing(verbose=False)
+    start = {name: [np.array(w.numpy()) for layer in layers for w in layer.weights]
+             for name, layers in groups.items()}
+    model.fit(data, epochs=4, callbacks=[unfreezing, Snapshot()], verbose=0)
+
+    def moved(name, epoch):
+        before = start[name] if epoch == 0 else snapshots[epoch - 1][name]
+        return any(not np.array_equal(a, b) for a, b in zip(before, snapshots[epoch][name]))
+
+    assert [names for _, names, _ in unfreezing.log] == [
+        [], ["layer_1"], ["layer_1", "layer_0"], ["layer_1", "layer_0", "embeddings"]]
+    assert [moved("layer_1", e) for e in range(4)] == [False, True, True, True]
+    assert [moved("layer_0", e) for e in range(4)] == [False, False, True, True]
+    assert [moved("embeddings", e) for e in range(4)] == [False, False, False, True]
+    assert not any(moved("pooler", e) for e in range(4))  # mean pooling: never used
+    counts = [count for _, _, count in unfreezing.log]
+    assert counts == sorted(counts) and counts[0] < counts[-1]
+    # One optimizer throughout: the step count runs on, the head's moments carry over.
+    assert [s["iterations"] for s in snapshots] == [4, 8, 12, 16]
+    assert np.abs(snapshots[0]["head_moment"]).sum() > 0
+    assert model.freeze == "none"

@@ -1,0 +1,109 @@
+"""Feature extraction without paying the frozen backbone every epoch.
+
+With the whole backbone frozen (`freeze="all"`), a pooled-text task's
+backbone output never changes: `fit` encodes the training (and validation)
+data once, then trains only the head on the cached vectors. The head layers
+are shared, so the task model predicts with what was trained.
+
+The backbone runs in inference mode while encoding (no dropout inside it),
+as in feature extraction with sentence-transformers or Hugging Face
+pipelines; the head's own dropout still applies.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tlnlp_tf.training.optimizers import fine_tuning_adamw
+
+
+class PooledHead(keras.layers.Layer):
+    """Run a task head from pooled vectors (the cached features)."""
+
+    def __init__(self, head, **kwargs):
+        super().__init__(dtype=head.dtype_policy, **kwargs)
+        self.head = head
+
+    def call(self, pooled, training=None):
+        return self.head.from_pooled(pooled, training=training)
+
+
+def can_cache(task, x, kwargs):
+    """Whether `fit` may train `task`'s head on cached features of `x`."""
+    return (
+        isinstance(x, tf.data.Dataset)
+        and task.preprocessor is not None
+        and not task.backbone.trainable_weights
+        and hasattr(task.head, "from_pooled")
+        and "steps_per_epoch" not in kwargs
+    )
+
+
+def encode(task, dataset):
+    """`(features, y, sample_weight, largest batch)` of a batched raw-text dataset."""
+    encoder = _encoder(task)
+    features, targets, weights, largest = [], [], [], 0
+    for batch in dataset.map(task.preprocess_samples, tf.data.AUTOTUNE):
+        x, y, w = keras.utils.unpack_x_y_sample_weight(batch)
+        features.append(np.asarray(encoder.predict_on_batch(x), "float32"))
+        largest = max(largest, len(features[-1]))
+        if y is not None:
+            targets.append(np.asarray(y))
+        if w is not None:
+            weights.append(np.asarray(w))
+    if not features:
+        raise ValueError("The training dataset is empty.")
+    join = lambda parts: np.concatenate(parts) if parts else None
+    return join(features), join(targets), join(weights), largest
+
+
+def fit_head(task, x, epochs=1, validation_data=None, verbose="auto", callbacks=None,
+             initial_epoch=0, shuffle=True, **kwargs):
+    """Encode once, then fit the head alone; returns the `History`."""
+    features, y, weights, batch_size = encode(task, x)
+    data = _dataset(features, y, weights, batch_size, shuffle)
+    if validation_data is not None:
+        val_features, val_y, val_weights, _ = encode(task, validation_data)
+        validation_data = _dataset(val_features, val_y, val_weights, batch_size, False)
+    model = task._head_model(features.shape[-1])
+    args = dict(task._compile_args)
+    optimizer = args.pop("optimizer")
+    learning_rate = args.pop("learning_rate")
+    args.pop("layer_decay", None)
+    if optimizer == "auto":
+        if learning_rate == "auto":
+            learning_rate = task.default_learning_rate()
+        optimizer = fine_tuning_adamw(learning_rate, total_steps=len(data) * epochs)
+    else:  # a fresh copy of the user's optimizer
+        optimizer = optimizer.__class__.from_config(optimizer.get_config())
+    loss = args.pop("loss")
+    metrics = args.pop("metrics")
+    args["weighted_metrics"] = args.get("weighted_metrics", "auto")
+    if args["weighted_metrics"] == "auto":
+        args["weighted_metrics"] = task.default_weighted_metrics()
+    model.compile(
+        optimizer=optimizer,
+        loss=task.default_loss() if loss == "auto" else loss,
+        metrics=task.default_metrics() if metrics == "auto" else metrics,
+        **args,
+    )
+    return model.fit(data, epochs=epochs, validation_data=validation_data, verbose=verbose,
+                     callbacks=callbacks, initial_epoch=initial_epoch, **kwargs)
+
+
+def _encoder(task):
+    """A model from the backbone's inputs to the head's pooled vector."""
+    inputs = task.backbone.input
+    outputs = task.backbone(inputs)
+    if not isinstance(outputs, dict):
+        outputs = {"sequence_output": outputs}
+    pooled = task.head.pool({**outputs, "padding_mask": inputs["padding_mask"]})
+    return keras.Model(inputs, pooled)
+
+
+def _dataset(features, y, weights, batch_size, shuffle):
+    parts = tuple(p for p in (features, y, weights) if p is not None)
+    data = tf.data.Dataset.from_tensor_slices(parts)
+    if shuffle:
+        data = data.shuffle(len(features), reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)

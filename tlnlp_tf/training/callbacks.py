@@ -1,0 +1,98 @@
+"""Callbacks for transfer schedules: gradual unfreezing (ULMFiT)."""
+
+import keras
+
+from tlnlp_tf.freezing import layer_groups
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class GradualUnfreezing(keras.callbacks.Callback):
+    """Unfreeze the backbone one layer group at a time, from the top (ULMFiT).
+
+    Training starts with the backbone frozen (only the head learns); every
+    `every` epochs the next group below joins: the top transformer layer,
+    then the one under it, …, then the embeddings. The optimizer is built
+    once over every weight that will ever train, so the moments of weights
+    already training are kept when a group joins (a new group's moments
+    start at zero); the train step is re-traced so that the new group
+    really trains. `log` holds `(epoch, trainable groups, trainable
+    parameters)` for each epoch, also printed when `verbose`.
+
+    Args:
+        every: epochs between two unfreezings.
+        verbose: print what trains at the start of each epoch.
+
+    Example:
+
+    ```python
+    model = TextClassifier.from_backbone("minilm", labels=labels)
+    model.fit(train, epochs=8, callbacks=[GradualUnfreezing()])
+    ```
+    """
+
+    def __init__(self, every=1, verbose=True):
+        super().__init__()
+        if int(every) < 1:
+            raise ValueError(f"every must be a positive number of epochs, got {every}.")
+        self.every = int(every)
+        self.verbose = verbose
+        self.log = []
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        groups = layer_groups(model.backbone)
+        pooled = getattr(model, "pooling", None) == "pooled"
+        # Top first: the pooler only when the head reads it, then layers, then embeddings.
+        order = [name for name in groups if name.startswith("layer_")][::-1] + ["embeddings"]
+        if pooled:
+            order.insert(0, "pooler")
+        self._order = [(name, groups[name]) for name in order]
+        for _, layers in self._order:
+            for layer in layers:
+                layer.trainable = True
+        everything = list(model.trainable_variables)  # all that will ever train
+        for _, layers in self._order:
+            for layer in layers:
+                layer.trainable = False
+        optimizer = model.optimizer
+        if not optimizer.built:
+            optimizer.build(everything)
+        else:  # built by Keras's first-batch build (under a strategy)
+            known = getattr(optimizer, "_trainable_variables_indices", {})
+            if any(optimizer._var_key(v) not in known for v in everything):
+                raise ValueError(
+                    "GradualUnfreezing needs an optimizer built over every backbone weight: "
+                    "compile the model again (with its backbone trainable) before fit."
+                )
+        model.freeze = "all"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        model = self.model
+        count = min(epoch // self.every, len(self._order))
+        names = []
+        for index, (name, layers) in enumerate(self._order):
+            for layer in layers:
+                layer.trainable = index < count
+            if index < count:
+                names.append(name)
+        model.freeze = _policy(self._order, count)
+        model.make_train_function(force=True)
+        trainable = sum(int(v.numpy().size) for v in model.trainable_variables)
+        self.log.append((epoch, names, trainable))
+        if self.verbose:
+            print(f"GradualUnfreezing: epoch {epoch + 1}: backbone groups training: "
+                  f"{', '.join(names) or 'none'} ({trainable:,} trainable parameters)")
+
+    def get_config(self):
+        return {"every": self.every, "verbose": self.verbose}
+
+
+def _policy(order, count):
+    """The freeze policy that names the state after unfreezing `count` groups."""
+    layers = [name for name, _ in order if name.startswith("layer_")]
+    unfrozen_layers = sum(1 for name, _ in order[:count] if name.startswith("layer_"))
+    if count == 0:
+        return "all"
+    if unfrozen_layers < len(layers):
+        return f"bottom-{len(layers) - unfrozen_layers}"
+    return "none" if count == len(order) else "embeddings"
