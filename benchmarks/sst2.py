@@ -34,7 +34,8 @@ def main(argv=None):
     parser.add_argument("--learning-rate", default="auto")
     parser.add_argument("--runs", default="finetune,frozen,raw",
                         help="comma list of: finetune (tlnlp_tf, freeze=none), frozen "
-                             "(tlnlp_tf, freeze=all), raw (keras-hub BertTextClassifier)")
+                             "(tlnlp_tf, freeze=all), bf16 (finetune in mixed_bfloat16), "
+                             "raw (keras-hub BertTextClassifier)")
     args = parser.parse_args(argv)
 
     train = tl.data.load_table(os.path.join(args.data, "train.tsv"), "sentence", "label")
@@ -47,9 +48,10 @@ def main(argv=None):
     for name in chosen:
         if name == "raw":
             runs[name] = run_raw_keras_hub(train, dev, labels, args)
-        elif name in ("finetune", "frozen"):
+        elif name in ("finetune", "frozen", "bf16"):
             runs[name] = run_tlnlp(train, dev, labels, args,
-                                   freeze="none" if name == "finetune" else "all")
+                                   freeze="all" if name == "frozen" else "none",
+                                   dtype="mixed_bfloat16" if name == "bf16" else None)
         else:
             parser.error(f"unknown run '{name}'")
     results = {"limit": args.limit, "epochs": args.epochs, "runs": list(runs.values())}
@@ -83,17 +85,19 @@ def _train_dataset(features, labels, args):
     return data.shuffle(len(labels), seed=args.seed).batch(args.batch_size)
 
 
-def run_tlnlp(train, dev, labels, args, freeze):
+def run_tlnlp(train, dev, labels, args, freeze, dtype=None):
     keras.utils.set_random_seed(args.seed)
     with _common.PeakRSS() as rss:
-        model = tl.TextClassifier.from_backbone("minilm", labels=labels, freeze=freeze)
+        model = tl.TextClassifier.from_backbone("minilm", labels=labels, freeze=freeze,
+                                                dtype=dtype)
         if args.learning_rate != "auto":
             model.compile(learning_rate=float(args.learning_rate))
         data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
         _, seconds = _common.timed(lambda: model.fit(data, epochs=args.epochs, verbose=2))
         metrics = model.evaluate(dev.to_dataset().batch(64), return_dict=True, verbose=0)
     return {
-        "name": f"tlnlp_tf TextClassifier, freeze={freeze} (defaults, batch {args.batch_size})",
+        "name": f"tlnlp_tf TextClassifier, freeze={freeze} (defaults, batch {args.batch_size})"
+                + (f", {dtype}" if dtype else ""),
         "max_length": model.max_length,
         "learning_rate": model.default_learning_rate() if args.learning_rate == "auto" else float(args.learning_rate),
         "dev_accuracy": float(metrics["accuracy"]),

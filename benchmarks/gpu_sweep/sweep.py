@@ -253,7 +253,7 @@ def main():
     p.add_argument("--quick", type=int, default=0, help="steps per epoch (dry run)")
     p.add_argument("--deadline", type=float, default=560.0)
     p.add_argument("--sst_seeds", type=int, default=5)
-    p.add_argument("--plan", default="grid", choices=("grid", "extra", "extra2"))
+    p.add_argument("--plan", default="grid", choices=("grid", "extra", "extra2", "extra3"))
     p.add_argument("--prev", default=os.path.join(HERE, "prev_results.jsonl"))
     p.add_argument("--minilm", default=os.path.join(HERE, "minilm"))
     args = p.parse_args()
@@ -316,8 +316,8 @@ def main():
         return r
 
     tasks = args.tasks.split(",")
-    if args.plan in ("extra", "extra2"):
-        (extra if args.plan == "extra" else extra2)(args, config, weights, go)
+    if args.plan in ("extra", "extra2", "extra3"):
+        {"extra": extra, "extra2": extra2, "extra3": extra3}[args.plan](args, config, weights, go)
         log("done")
         return
     if "sst2" in tasks:
@@ -397,6 +397,19 @@ def extra2(args, config, weights, go):
     if not q:
         conll = Task("conll", args, config, weights)
         go(conll, 3e-4, 0.9, 1.0, 5, 1)
+
+
+def extra3(args, config, weights, go):
+    """Phase 4 (short): SST-2 at batch 8; more seeds for batch 16 at 1e-4."""
+    sst = Task("sst2", args, config, weights)
+    q = bool(args.quick)
+    plan = ((1e-4, 8, range(10)), (5e-5, 8, range(10)), (1e-4, 16, range(10, 20)))
+    for lr, b, seeds in plan[: 1 if q else 3]:
+        accs = [r["acc"] for s in (list(seeds)[:2] if q else seeds)
+                if (r := go(sst, lr, 1.0, 1.0, 2, s, b))]
+        if accs:
+            log(f"SST2 b{b} lr={lr:g}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} "
+                f"min {np.min(accs):.4f} n={len(accs)} >=0.86: {sum(a >= 0.86 for a in accs)}")
 
 
 if __name__ == "__main__":
