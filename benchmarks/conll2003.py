@@ -1,9 +1,12 @@
 """CoNLL-2003 NER: MiniLM TokenClassifier, entity F1 on the test split.
 
-    python benchmarks/conll2003.py --epochs 5 [--limit N]
+    python benchmarks/conll2003.py --epochs 4 [--batching random|length] [--limit N]
 
-TokenClassifier defaults (peak learning rate 2e-4, layer decay 0.9), batch 32,
-batches grouped by length (`tl.data.batch_by_length`).
+TokenClassifier defaults (peak learning rate 2e-4, layer decay 0.9), batch 32.
+`--batching random` (default) shuffles plain batches, as the GPU sweep did;
+`length` groups them by length (`tl.data.batch_by_length`): about 40% faster
+per epoch here, but 5 epochs of it scored 0.8625, below the 0.871–0.873 the
+sweep measured for random batches.
 """
 
 import os
@@ -20,7 +23,8 @@ import tlnlp_tf as tl  # noqa: E402
 
 
 def main(argv=None):
-    parser = _common.parser(__doc__, "conll2003", epochs=5)
+    parser = _common.parser(__doc__, "conll2003", epochs=4)
+    parser.add_argument("--batching", choices=("random", "length"), default="random")
     args = parser.parse_args(argv)
 
     train = tl.data.read_conll(os.path.join(args.data, "train.txt")).sample(args.limit, args.seed)
@@ -28,8 +32,11 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     with _common.PeakRSS() as rss:
         model = tl.TokenClassifier.from_backbone("minilm", tags=train.tag_names())
-        data = tl.data.batch_by_length(train.to_dataset().shuffle(len(train), seed=args.seed),
-                                       args.batch_size, seed=args.seed)
+        data = train.to_dataset().shuffle(len(train), seed=args.seed)
+        if args.batching == "length":
+            data = tl.data.batch_by_length(data, args.batch_size, seed=args.seed)
+        else:
+            data = data.batch(args.batch_size)
         _, seconds = _common.timed(lambda: model.fit(data, epochs=args.epochs, verbose=2))
         start = time.perf_counter()
         predicted, _ = model.predict_tags(test.words)
@@ -39,7 +46,7 @@ def main(argv=None):
     run = {
         "train_sentences": len(train), "epochs": args.epochs, "max_length": model.max_length,
         "learning_rate": model.default_learning_rate(), "layer_decay": model.default_layer_decay(),
-        "batching": "by length",
+        "batching": args.batching,
         "test_precision": round(scores["precision"], 4), "test_recall": round(scores["recall"], 4),
         "test_f1": round(scores["f1"], 4),
         "per_type_f1": {k: round(v["f1"], 4) for k, v in scores["per_type"].items()},

@@ -51,7 +51,8 @@ def tasks(folder):
     # halves of each batch the same sentences so the per-replica means agree.
     words = [" ".join(w) for w in tagged.words[:16]] * 2
     tags = [" ".join(t) for t in tagged.tags[:16]] * 2
-    order = [i // 2 + (i % 2) * 16 for i in range(32)]
+    # Batch k of 8 = sentences 4k..4k+3, then the same four again (indices + 16).
+    order = [4 * k + j + 16 * half for k in range(4) for half in range(2) for j in range(4)]
     questions = toy_questions(32, seed=0)
     return {
         "classifier": (

@@ -128,6 +128,7 @@ def test_default_learning_rates(model):
     assert model.default_layer_decay() is None
     model.compile(layer_decay=0.9)
     assert max(model.optimizer.multipliers.values()) < 1.0  # layer decay is on
+    model.compile()  # back to the defaults
     model.set_freeze("all")
     assert model.default_learning_rate() == 1e-3
     assert model.default_layer_decay() is None

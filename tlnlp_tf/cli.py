@@ -67,9 +67,10 @@ def _parser():
     fit.add_argument("--freeze", default="none",
                      help="none | all | embeddings | bottom-N (default: none)")
     fit.add_argument("--epochs", type=_positive, default=3)
-    fit.add_argument("--batching", choices=("length", "random"), default="length",
-                     help="length: batches of similar lengths, less padding (default); "
-                          "random: plain shuffled batches")
+    fit.add_argument("--batching", choices=("random", "length"), default="random",
+                     help="random: plain shuffled batches (default); length: batches of "
+                          "similar lengths, less padding, faster (on CoNLL-2003 40%% faster "
+                          "per epoch but 1 point of F1 lower)")
     fit.add_argument("--batch-size", type=_positive, default=32)
     fit.add_argument("--max-length", type=_positive,
                      help="most tokens per example, or per window for question-answering "

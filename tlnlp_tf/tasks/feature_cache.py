@@ -42,10 +42,13 @@ def can_cache(task, x, kwargs):
 def encode(task, dataset):
     """`(features, y, sample_weight, largest batch)` of a batched raw-text dataset."""
     encoder = _encoder(task)
+    # One relaxed trace for every padded length (predict_on_batch would
+    # retrace per shape, and warn).
+    run = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
     features, targets, weights, largest = [], [], [], 0
     for batch in dataset.map(task.preprocess_samples, tf.data.AUTOTUNE):
         x, y, w = keras.utils.unpack_x_y_sample_weight(batch)
-        features.append(np.asarray(encoder.predict_on_batch(x), "float32"))
+        features.append(np.asarray(tf.cast(run(x), tf.float32)))
         largest = max(largest, len(features[-1]))
         if y is not None:
             targets.append(np.asarray(y))
@@ -88,7 +91,7 @@ def fit_head(task, x, epochs=1, validation_data=None, verbose="auto", callbacks=
         **args,
     )
     return model.fit(data, epochs=epochs, validation_data=validation_data, verbose=verbose,
-                     callbacks=callbacks, initial_epoch=initial_epoch, **kwargs)
+                     callbacks=callbacks, initial_epoch=initial_epoch, shuffle=False, **kwargs)
 
 
 def _encoder(task):
