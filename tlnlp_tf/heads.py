@@ -252,11 +252,12 @@ class TokenClassificationHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class SpanHead(keras.layers.Layer):
+class SpanHead(TokenClassificationHead):
     """Start and end logits for every token (extractive question answering).
 
-    Returns float32 logits of shape `[batch, 2, tokens]` (row 0: start, row
-    1: end), padding positions set to -1e9 so they can never be chosen.
+    A two-class `TokenClassificationHead` whose logits come back as float32
+    `[batch, 2, tokens]` (row 0: start, row 1: end), padding positions set to
+    -1e9 so they can never be chosen.
 
     Example:
 
@@ -267,30 +268,15 @@ class SpanHead(keras.layers.Layer):
     """
 
     def __init__(self, dropout=0.1, **kwargs):
-        super().__init__(**kwargs)
-        # === Layers ===
-        self.dropout_layer = keras.layers.Dropout(
-            dropout, dtype=self.dtype_policy, name="dropout"
-        )
-        self.logits = _output_dense(2, self, "logits")
-        # === Config ===
-        self.dropout = dropout
-
-    def build(self, input_shape):
-        self.logits.build(input_shape["sequence_output"])
-        self.built = True
+        kwargs.pop("num_classes", None)
+        super().__init__(2, dropout=dropout, **kwargs)
 
     def call(self, inputs, training=None):
-        x = self.dropout_layer(inputs["sequence_output"], training=training)
-        logits = ops.cast(ops.transpose(self.logits(x), (0, 2, 1)), "float32")
+        logits = ops.transpose(super().call(inputs, training=training), (0, 2, 1))
+        logits = ops.cast(logits, "float32")
         mask = ops.expand_dims(ops.cast(inputs["padding_mask"], "bool"), 1)
         return ops.where(mask, logits, ops.full_like(logits, -1e9))
 
     def compute_output_shape(self, input_shape):
         batch, length = input_shape["sequence_output"][:2]
         return (batch, 2, length)
-
-    def get_config(self):
-        config = super().get_config()
-        config["dropout"] = self.dropout
-        return config
