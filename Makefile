@@ -31,6 +31,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sst2.py --limit 4000 --epochs 2 --runs finetune,frozen,raw
+	$(BIN)/python benchmarks/throughput.py
 
 clean:
 	rm -rf $(VENV) demo-output *.egg-info

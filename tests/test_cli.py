@@ -80,6 +80,7 @@ def test_console_script_is_installed():
     ("--text-column=review", "no column 'review'; the header has: sentence, label"),
     ("--freeze=bottom-99", "asks for 99 layers, but the backbone has 2 transformer layers"),
     ("--freeze=sideways", "Unknown freeze policy 'sideways'"),
+    ("--strategy=tpu", "strategy 'tpu': no TPU found"),
 ])
 def test_bad_options_fail_before_training(tiny_preset, toy_files, tmp_path, capsys, change, message):
     files, extra = (change(toy_files), []) if callable(change) else (toy_files, [change])

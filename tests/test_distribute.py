@@ -119,3 +119,28 @@ def test_keras_multi_worker_bug_still_needs_the_shim(tmp_path):
              "Invalid reduction dimension")                          # metric reduction
     assert any(k in output for k in known for output in outputs), \
         "\n".join(o[-2000:] for o in outputs)
+
+
+@pytest.mark.parametrize("config, message", [
+    ('{"cluster": {}}', "names no workers"),
+    ('{"cluster": {"worker": ["127.0.0.1"]}, "task": {"type": "worker", "index": 0}}',
+     'must be a list of "host:port"'),
+    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}',
+     "task must name a role"),
+    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}',
+     r"task index 1 is not in \[0, 1\)"),
+])
+def test_malformed_tf_config_is_an_error_not_a_hang(monkeypatch, config, message):
+    monkeypatch.setenv("TF_CONFIG", config)
+    with pytest.raises(PolicyError, match=message):
+        tl.distribute.strategy("multi-worker")
+
+
+def test_global_batch_must_split_across_replicas(tiny_preset):
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    with pytest.raises(PolicyError, match="global batch size 3 does not split evenly across 2"):
+        tl.distribute.check_global_batch(3, TwoReplicas())
+    tl.distribute.check_global_batch(4, TwoReplicas())
+    tl.distribute.check_global_batch(3)  # one replica: anything goes

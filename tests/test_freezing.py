@@ -39,10 +39,20 @@ def test_policies(backbone, policy, frozen):
     ("top-2", "Unknown freeze policy 'top-2'"),
     ("bottom-x", "must be a non-negative integer"),
     (3, "A freeze policy is a string"),
+    ("lora-0", "'lora-0': R in 'lora-R' is the rank of the LoRA factors, a positive integer"),
+    ("lora-x", "'lora-x': R in 'lora-R' is the rank of the LoRA factors, a positive integer"),
+    ("lora", r"Unknown freeze policy 'lora': expected one of .*lora-R"),
 ])
 def test_bad_policies(backbone, policy, message):
     with pytest.raises(tl.PolicyError, match=message):
         tl.apply_freeze(backbone, policy)
+
+
+def test_lora_policy_freezes_every_group(backbone):
+    assert frozen_groups(backbone, "lora-8") == ["embeddings", "layer_0", "layer_1", "pooler"]
+    assert tl.apply_freeze(backbone, " LoRA-08 ") == "lora-8"
+    trainable = {w.name for w in backbone.trainable_weights}
+    assert trainable == {"lora_kernel_a", "lora_kernel_b"}
 
 
 def test_describe_freezing_reports_states(backbone):

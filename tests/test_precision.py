@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 import tlnlp_tf as tl
 
@@ -31,3 +32,18 @@ def test_span_logits_stay_float32(tiny_preset):
     [answer] = model.predict({"question": "the film", "context": "the film was good ."})
     assert model.head.compute_dtype == "bfloat16"
     assert "the film was good ."[answer["start"]:answer["end"]] == answer["answer"]
+
+
+def test_precision_is_checked_against_the_hardware(tiny_preset, monkeypatch):
+    from tlnlp_tf import precision
+
+    monkeypatch.setattr(precision, "_gpus", lambda: [])
+    with pytest.warns(UserWarning, match="mixed_float16 needs a GPU and none is visible"):
+        model = tl.TextClassifier.from_backbone(tiny_preset, labels=["a", "b"],
+                                                dtype="mixed_float16")
+    assert model.backbone.dtype_policy.name == "float32"
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="no bfloat16 instructions"):
+        assert precision.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    with pytest.raises(tl.PolicyError, match="Unknown precision 'float8'"):
+        precision.resolve_precision("float8")

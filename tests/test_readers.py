@@ -114,3 +114,13 @@ def test_read_tfds_maps_class_ids_to_names():
             tl.data.read_tfds("imdb_reviews", "train", text="review", label="label")
     assert len(rows) == 6
     assert all(isinstance(text, bytes) and label in (b"neg", b"pos") for text, label in rows)
+
+
+def test_jsonl_texts_may_hold_unicode_line_separators(tmp_path):
+    # IMDB reviews hold U+0085; str.splitlines would cut such a JSON line in two.
+    path = tmp_path / "reviews.jsonl"
+    texts = ["one\u0085two", "three\u2028four", "five\x0csix"]
+    path.write_text("".join(json.dumps({"t": t, "y": "a"}, ensure_ascii=False) + "\r\n"
+                            for t in texts), encoding="utf-8")
+    examples = tl.data.load_jsonl(str(path), "t", "y")
+    assert examples.texts == texts and examples.lines == [1, 2, 3]

@@ -61,6 +61,10 @@ def test_save_and_reload_same_predictions(model, toy_sentiment, tmp_path):
     assert a["label"] == b["label"]
     np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-6)
     assert int(restored.optimizer.iterations) == int(model.optimizer.iterations)
+    # A reloaded model compiled again trains (its F1 metric is built up front).
+    restored.compile(learning_rate=1e-3)
+    history = restored.fit(tl.data.from_lists(texts, labels).batch(16), epochs=1, verbose=0)
+    assert 0.0 <= history.history["f1"][0] <= 1.0
 
 
 def test_text_pairs(tiny_preset):
@@ -148,3 +152,12 @@ def test_constructor_checks(tiny_preset):
 def test_predict_rejects_non_strings(model):
     with pytest.raises(tl.DataError, match="Input 1 is int"):
         model.predict(["good", 3])
+
+
+def test_predict_batches_by_length_and_keeps_input_order(tiny_preset, toy_sentiment):
+    texts, labels = toy_sentiment
+    texts = [t + " very" * (i % 9) for i, t in enumerate(texts)]
+    model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"])
+    batched = model.predict(texts, batch_size=8)["probabilities"]
+    one_by_one = np.concatenate([model.predict([t])["probabilities"] for t in texts[:10]])
+    np.testing.assert_allclose(batched[:10], one_by_one, atol=1e-5)

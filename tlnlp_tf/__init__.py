@@ -16,6 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from tlnlp_tf import data
 from tlnlp_tf import distribute
+from tlnlp_tf import transferability
 from tlnlp_tf.backbones import load_backbone
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
@@ -38,6 +39,9 @@ from tlnlp_tf.tasks import TextRegressor
 from tlnlp_tf.tasks import TokenClassifier
 from tlnlp_tf.tasks import TokenClassifierPreprocessor
 from tlnlp_tf.training import GradualUnfreezing
+from tlnlp_tf.training import L2SP
+from tlnlp_tf.training import SlantedTriangular
+from tlnlp_tf.training import WarmupCosineDecay
 from tlnlp_tf.training import WarmupLinearDecay
 from tlnlp_tf.training import fine_tuning_adamw
 

@@ -24,6 +24,7 @@ import os
 import keras_hub
 
 from tlnlp_tf.errors import BackboneError
+from tlnlp_tf.precision import resolve_precision
 
 MINILM = "minilm"
 WEIGHTS = ("pretrained", "random")
@@ -81,7 +82,9 @@ def load_backbone(spec, weights="pretrained", dtype=None):
             same architecture and tokenizer with freshly initialised weights,
             the baseline that measures what pretraining contributed.
         dtype: a Keras dtype policy for the backbone (`"mixed_bfloat16"`,
-            `"mixed_float16"`, …); `None` is the global policy.
+            `"mixed_float16"`, …); `None` is the global policy. Checked by
+            `tlnlp_tf.precision.resolve_precision`: `mixed_float16` without
+            a GPU falls back to float32, with a warning.
 
     Returns:
         `(backbone, preprocessor)`: a `keras_hub.models.Backbone` and a
@@ -92,6 +95,7 @@ def load_backbone(spec, weights="pretrained", dtype=None):
             f"weights must be one of {WEIGHTS}, got {weights!r}."
         )
     source = resolve_spec(spec)
+    dtype = resolve_precision(dtype)
     try:
         backbone = keras_hub.models.Backbone.from_preset(
             source, load_weights=(weights == "pretrained"), dtype=dtype

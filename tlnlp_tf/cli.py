@@ -65,7 +65,9 @@ def _parser():
                      help="preset name, preset or Hugging Face folder, or 'minilm'")
     fit.add_argument("--weights", choices=("pretrained", "random"), default="pretrained")
     fit.add_argument("--freeze", default="none",
-                     help="none | all | embeddings | bottom-N (default: none)")
+                     help="none | all | embeddings | bottom-N | lora-R (default: none); "
+                          "lora-R trains rank-R LoRA factors on the attention query and "
+                          "value projections, and the head")
     fit.add_argument("--epochs", type=_positive, default=3)
     fit.add_argument("--batching", choices=("random", "length"), default="random",
                      help="random: plain shuffled batches (default); length: batches of "
@@ -121,6 +123,29 @@ def _parser():
     demo.add_argument("--backbone", default="minilm")
     demo.add_argument("--epochs", type=_positive, default=5)
     demo.set_defaults(handler=_demo)
+
+    score = commands.add_parser(
+        "score-sources",
+        help="rank backbones (and layers) for a labelled file by LogME, without training")
+    score.add_argument("--train", required=True, help="labelled .csv, .tsv or .jsonl file")
+    score.add_argument("--text-column", required=True, help="the text column")
+    score.add_argument("--text-pair-column", help="second text column, for pairs")
+    score.add_argument("--label-column", required=True, help="label (or numeric target) column")
+    score.add_argument("--task", choices=("classification", "regression"),
+                       default="classification")
+    score.add_argument("--backbones", nargs="+", required=True, metavar="SPEC",
+                       help="backbone specs to compare; SPEC@random is the same architecture "
+                            "with random weights (the no-transfer baseline)")
+    score.add_argument("--layers", default="last",
+                       help="last (default), all, or a comma list of transformer layer "
+                            "indices, 0 the first and -1 the last (--layers=-1,2)")
+    score.add_argument("--limit", type=_positive,
+                       help="score a seeded random sample of N examples")
+    score.add_argument("--seed", type=int, default=0,
+                       help="seed for the sample and the random weights of SPEC@random")
+    score.add_argument("--batch-size", type=_positive, default=64)
+    score.add_argument("--output", help="JSON file for the ranking")
+    score.set_defaults(handler=_score_sources)
     return parser
 
 
@@ -160,15 +185,22 @@ def _fit(args):
     validation = _read(args.task, args.validation, columns) if args.validation else None
     names = _check_targets(args.task, train, validation)
 
+    from tlnlp_tf.distribute import check_global_batch
     from tlnlp_tf.distribute import strategy
 
     keras.utils.set_random_seed(args.seed)
-    with strategy(args.strategy).scope():
+    distribution = strategy(args.strategy)
+    check_global_batch(args.batch_size, distribution)
+    with distribution.scope():
         model = _new_model(args, names)
         if args.learning_rate is not None or args.layer_decay is not None:
             model.compile(learning_rate=args.learning_rate or "auto",
                           layer_decay="auto" if args.layer_decay is None else args.layer_decay)
-    data = train.to_dataset().shuffle(len(train), seed=args.seed)
+    start = time.perf_counter()  # training time includes the one tokenizer pass
+    data = train.to_dataset()
+    if args.task != QA:  # tokenized once, in memory; epochs reshuffle the cache
+        data = model.tokenize_once(data)
+    data = data.shuffle(int(data.cardinality()), seed=args.seed)
     if args.batching == "length":
         data = batch_by_length(data, args.batch_size, seed=args.seed)
     else:
@@ -181,10 +213,10 @@ def _fit(args):
     backup = os.path.join(args.output, BACKUP)
     resumed_from = _backed_up_epoch(backup)
     if resumed_from:
-        print(f"tlnlp fit: resuming from the end of epoch {resumed_from} ({backup})",
-              file=sys.stderr)
+        step = resumed_from * int(data.cardinality())
+        print(f"tlnlp fit: resuming from the end of epoch {resumed_from} of {args.epochs} "
+              f"(optimizer step {step}; backup in {backup})", file=sys.stderr)
     callbacks = [keras.callbacks.BackupAndRestore(backup, double_checkpoint=True)]
-    start = time.perf_counter()
     history = model.fit(data, validation_data=valid_data, epochs=args.epochs, callbacks=callbacks)
     seconds = time.perf_counter() - start
     epochs_run = len(history.history.get("loss", [])) or args.epochs
@@ -377,6 +409,52 @@ def _demo(args):
     return 0
 
 
+# === score-sources ===
+
+def _score_sources(args):
+    import keras
+
+    from tlnlp_tf import outputs
+    from tlnlp_tf.transferability import score_sources
+
+    if args.layers in ("last", "all"):
+        layers = None if args.layers == "last" else "all"
+    else:
+        try:
+            layers = [int(part) for part in args.layers.split(",")]
+        except ValueError:
+            raise PolicyError(f"--layers must be 'last', 'all' or a comma list of layer "
+                              f"indices such as 0,3,-1; got '{args.layers}'.") from None
+    examples = _load_text(args.train, args.text_column, args.label_column,
+                          args.text_pair_column).sample(args.limit, seed=args.seed)
+    if args.task == "regression":
+        _check_numeric(examples)
+    keras.utils.set_random_seed(args.seed)
+    start = time.perf_counter()
+    ranking = score_sources(args.backbones, examples.texts, examples.labels,
+                            text_pairs=examples.pairs, task=args.task, layers=layers,
+                            batch_size=args.batch_size)
+    result = {"train": args.train, "examples": len(examples), "task": args.task,
+              "text_column": args.text_column, "text_pair_column": args.text_pair_column,
+              "label_column": args.label_column, "layers": args.layers, "limit": args.limit,
+              "seed": args.seed, "seconds": round(time.perf_counter() - start, 2),
+              "ranking": [_rounded(record) for record in ranking]}
+    names = ["rank"] + list(ranking[0])
+    rows = [[str(rank)] + ["-" if value is None else f"{value:.1f}" if name == "seconds"
+                           else f"{value:.4f}" if isinstance(value, float) else str(value)
+                           for name, value in record.items()]
+            for rank, record in enumerate(ranking, 1)]
+    widths = [max(len(row[i]) for row in [names] + rows) for i in range(len(names))]
+    for row in [names] + rows:
+        print("  ".join(cell.ljust(width) if i == 1 else cell.rjust(width)
+                        for i, (cell, width) in enumerate(zip(row, widths))))
+    print(f"LogME: log evidence per example, higher is better; {len(examples)} examples "
+          f"of {args.train}, {result['seconds']} s.")
+    if args.output:
+        outputs.write_json(args.output, result)
+    return 0
+
+
 # === helpers ===
 
 def _columns(args, run):
@@ -437,10 +515,11 @@ def _load_run(folder):
 
 def _read_lines(path):
     from tlnlp_tf.data.readers import read_text
+    from tlnlp_tf.data.readers import split_lines
 
     if path == "-":
-        return sys.stdin.read().splitlines()
-    return read_text(path).splitlines()
+        return split_lines(sys.stdin.read())
+    return split_lines(read_text(path))
 
 
 def _scores(model, data, batch_size):

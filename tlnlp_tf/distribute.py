@@ -75,6 +75,7 @@ def strategy(kind="auto"):
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices)
     if kind == "multi-worker":
+        _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
     resolver = _tpu_resolver()
     if resolver is None:
@@ -104,6 +105,46 @@ def _workers():
         raise PolicyError("TF_CONFIG is not valid JSON.") from None
     cluster = config.get("cluster", {})
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def _check_tf_config():
+    """Raise `PolicyError` on a `TF_CONFIG` that would fail or hang deep in TensorFlow."""
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        return  # one worker: MultiWorkerMirroredStrategy runs locally
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError:
+        raise PolicyError("TF_CONFIG is not valid JSON.") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not cluster.get("worker") and not cluster.get("chief"):
+        raise PolicyError('TF_CONFIG: expected {"cluster": {"worker": ["host:port", ...]}, '
+                          '"task": {"type": "worker", "index": i}}; "cluster" names no workers.')
+    for role, addresses in cluster.items():
+        if not isinstance(addresses, list) or not all(
+                isinstance(a, str) and a.rpartition(":")[2].isdigit() for a in addresses):
+            raise PolicyError(f'TF_CONFIG: cluster["{role}"] must be a list of "host:port" '
+                              f"strings, got {addresses!r}.")
+    task = config.get("task")
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise PolicyError(f"TF_CONFIG: task must name a role of the cluster "
+                          f"({', '.join(cluster)}) and an index, got {task!r}.")
+    index = task.get("index")
+    if not isinstance(index, int) or not 0 <= index < len(cluster[task["type"]]):
+        raise PolicyError(f'TF_CONFIG: task index {index!r} is not in [0, '
+                          f'{len(cluster[task["type"]])}) for role "{task["type"]}".')
+
+
+def check_global_batch(batch_size, distribution=None):
+    """Raise `PolicyError` unless `batch_size` splits evenly across the replicas."""
+    distribution = distribution or tf.distribute.get_strategy()
+    replicas = distribution.num_replicas_in_sync
+    if batch_size is not None and replicas > 1 and batch_size % replicas:
+        raise PolicyError(
+            f"The global batch size {batch_size} does not split evenly across "
+            f"{replicas} replicas; use a multiple of {replicas} (e.g. "
+            f"{-(-batch_size // replicas) * replicas})."
+        )
 
 
 def _tpu_resolver():

@@ -11,6 +11,13 @@ which groups stay frozen:
 | `"all"`      | the whole backbone: feature extraction  |
 | `"embeddings"` | the embeddings                        |
 | `"bottom-N"` | the embeddings and layers 0 … N-1       |
+| `"lora-R"`   | the whole backbone; rank-R LoRA factors train |
+
+`"lora-R"` calls keras-hub's `backbone.enable_lora(R, target_layer_names)`
+(`lora_targets=None`: keras-hub's default names, `query`/`value` and
+`query_dense`/`value_dense`, the attention query and value projections);
+only the LoRA factors `lora_kernel_a/b` of those layers train, their
+kernels and biases stay frozen.
 
 Example:
 
@@ -29,7 +36,8 @@ import re
 
 from tlnlp_tf.errors import PolicyError
 
-POLICIES = ("none", "all", "embeddings", "bottom-N")
+POLICIES = ("none", "all", "embeddings", "bottom-N", "lora-R")
+LORA_FACTORS = ("lora_kernel_a", "lora_kernel_b")
 _LAYER_INDEX = re.compile(r"^(?:transformer|encoder|decoder)_(?:layer|block)_(\d+)$")
 
 
@@ -69,12 +77,15 @@ def num_layers(backbone):
 
 
 def frozen_groups(backbone, policy):
-    """The group names `policy` freezes on `backbone` (validates `policy`)."""
+    """The group names `policy` freezes on `backbone` (validates `policy`).
+
+    Under `"lora-R"` every group's own weights are frozen: all are listed.
+    """
     policy = _normalize(policy)
     groups = list(layer_groups(backbone)) if policy != "none" else []
     if policy == "none":
         return []
-    if policy == "all":
+    if policy == "all" or policy.startswith("lora-"):
         return groups
     if policy == "embeddings":
         return ["embeddings"]
@@ -89,13 +100,31 @@ def frozen_groups(backbone, policy):
     return ["embeddings"] + [f"layer_{i}" for i in range(count)]
 
 
-def apply_freeze(backbone, policy):
+def apply_freeze(backbone, policy, lora_targets=None):
     """Set `trainable` on `backbone`'s layers according to `policy`.
 
     Returns the normalised policy string. A compiled model holding the
     backbone must be compiled again for the change to take effect.
+    `lora_targets` (only for `"lora-R"`) names the layers that get LoRA
+    factors; `None` is keras-hub's `backbone.default_lora_layer_names()`.
+
+    Example:
+
+    ```python
+    apply_freeze(backbone, "lora-8", lora_targets=["query", "key", "value"])
+    ```
     """
     policy = _normalize(policy)
+    if policy.startswith("lora-"):
+        return _apply_lora(backbone, policy, lora_targets)
+    enabled = lora_layers(backbone)
+    if enabled:
+        raise PolicyError(
+            f"Freeze policy '{policy}': LoRA (rank {enabled[0].lora_rank}) is "
+            f"enabled on backbone '{backbone.name}', and its factors cannot be "
+            "removed: keep the policy 'lora-R', or fold the factors into the "
+            "kernels first (model.merge_adapters(freeze=...))."
+        )
     frozen = set(frozen_groups(backbone, policy))
     backbone.trainable = True
     if policy == "all":
@@ -109,6 +138,67 @@ def apply_freeze(backbone, policy):
     return policy
 
 
+def lora_layers(backbone):
+    """The layers of `backbone` (at any depth) that carry LoRA factors."""
+    return [
+        layer for layer in backbone._flatten_layers(include_self=False)
+        if getattr(layer, "lora_enabled", False)
+    ]
+
+
+def lora_rank(policy):
+    """R of a `"lora-R"` policy, or `None` for the other policies."""
+    policy = _normalize(policy)
+    return _lora_rank(policy) if policy.startswith("lora-") else None
+
+
+def _apply_lora(backbone, policy, targets):
+    rank = _lora_rank(policy)
+    if not hasattr(backbone, "enable_lora"):
+        raise PolicyError(
+            f"Freeze policy '{policy}' needs a keras-hub Backbone (with "
+            f"enable_lora); got {type(backbone).__name__}."
+        )
+    if targets is None:
+        targets = backbone.default_lora_layer_names()
+    elif isinstance(targets, str) or not all(isinstance(t, str) for t in targets):
+        raise PolicyError(
+            f"lora_targets is a list of layer names (e.g. ['query', 'value']), got {targets!r}."
+        )
+    targets = list(targets)
+    found = [
+        layer for layer in backbone._flatten_layers(include_self=False)
+        if layer.name in targets and layer.weights and hasattr(layer, "enable_lora")
+    ]
+    if not found:
+        raise PolicyError(
+            f"Freeze policy '{policy}': backbone '{backbone.name}' has no dense "
+            f"layer named {' or '.join(repr(t) for t in targets)} to put LoRA "
+            "factors on; pass lora_targets=[...] with the names of its attention "
+            "projections (e.g. ['query', 'value'])."
+        )
+    enabled = lora_layers(backbone)
+    if not enabled:
+        backbone.enable_lora(rank, target_layer_names=targets)
+    elif enabled[0].lora_rank != rank or set(map(id, enabled)) != set(map(id, found)):
+        raise PolicyError(
+            f"Freeze policy '{policy}': LoRA of rank {enabled[0].lora_rank} is already "
+            f"enabled on {len(enabled)} layers of backbone '{backbone.name}'; its rank "
+            "and targets cannot change. Build a new model, or fold the factors into "
+            "the kernels first (model.merge_adapters())."
+        )
+    # keras-hub leaves the biases of the LoRA layers trainable: freeze all
+    # but the factors, so that only they (and the task head) train.
+    backbone.trainable = True
+    for layer in backbone._flatten_layers(include_self=False):
+        layer.trainable = False
+    for layer in found:
+        layer.trainable = True
+        for weight in layer.weights:
+            weight.trainable = weight.name in LORA_FACTORS
+    return policy
+
+
 def parameter_counts(model):
     """`{"trainable", "frozen", "total"}` parameter counts of a model or layer."""
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
@@ -117,12 +207,23 @@ def parameter_counts(model):
 
 
 def describe_freezing(backbone):
-    """A text table: each layer group, its parameters, trainable or frozen."""
+    """A text table: each layer group, its parameters, trainable or frozen.
+
+    A group with only some weights training (LoRA factors) shows how many.
+    """
     lines = [f"{'group':<12} {'parameters':>12}  state"]
     for name, layers in layer_groups(backbone).items():
-        params = sum(layer.count_params() for layer in layers)
-        trainable = all(_effectively_trainable(l, backbone) for l in layers)
-        state = "trainable" if trainable else "frozen"
+        weights = [w for layer in layers for w in layer.weights]
+        params = sum(_size(w) for w in weights)
+        trainable = sum(_size(w) for w in weights if w.trainable) if backbone.trainable else 0
+        if trainable == params:
+            state = "trainable"
+        elif trainable == 0:
+            state = "frozen"
+        elif any(w.name in LORA_FACTORS for w in weights):
+            state = f"frozen, {trainable:,} LoRA trainable"
+        else:
+            state = f"{trainable:,} trainable"
         lines.append(f"{name:<12} {params:>12,}  {state}")
     counts = parameter_counts(backbone)
     lines.append(
@@ -132,8 +233,11 @@ def describe_freezing(backbone):
     return "\n".join(lines)
 
 
-def _effectively_trainable(layer, backbone):
-    return backbone.trainable and layer.trainable
+def _size(weight):
+    size = 1
+    for dim in weight.shape:
+        size *= int(dim)
+    return size
 
 
 def _normalize(policy):
@@ -148,9 +252,11 @@ def _normalize(policy):
     if policy.startswith("bottom-"):
         _bottom_count(policy)
         return policy
+    if policy.startswith("lora-"):
+        return f"lora-{_lora_rank(policy)}"
     raise PolicyError(
         f"Unknown freeze policy '{policy}': expected one of "
-        f"{', '.join(POLICIES)} (e.g. 'bottom-2')."
+        f"{', '.join(POLICIES)} (e.g. 'bottom-2', 'lora-8')."
     )
 
 
@@ -160,5 +266,15 @@ def _bottom_count(policy):
         raise PolicyError(
             f"Freeze policy '{policy}': N in 'bottom-N' must be a "
             "non-negative integer, e.g. 'bottom-2'."
+        )
+    return int(text)
+
+
+def _lora_rank(policy):
+    text = policy[len("lora-"):]
+    if not text.isdigit() or int(text) < 1:
+        raise PolicyError(
+            f"Freeze policy '{policy}': R in 'lora-R' is the rank of the LoRA "
+            "factors, a positive integer, e.g. 'lora-8'."
         )
     return int(text)

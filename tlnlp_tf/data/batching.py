@@ -11,7 +11,7 @@ def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
 
     The examples are read `batch_size × group` at a time (shuffle the dataset
     first), sorted by length (bytes of all the strings of an example's
-    features), cut into `group` batches, and those batches are shuffled. Task
+    features, or its tokens), cut into `group` batches, and those batches are shuffled. Task
     models pad each batch only to its own longest text (rounded up to a
     multiple of 8), so this cuts the padding a random batch pays for, with a
     bounded number of distinct shapes. There are exactly
@@ -20,7 +20,8 @@ def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
 
     Args:
         dataset: an unbatched `tf.data.Dataset` of `x`, `(x, y)` or
-            `(x, y, sample_weight)` whose `x` holds strings.
+            `(x, y, sample_weight)` whose `x` holds strings, or token
+            features from a task's `tokenize_once` (sorted by token count).
         batch_size: examples per batch.
         group: batches sorted together; 1 keeps the order (no grouping).
         seed: seed of the shuffle of the batches.
@@ -55,7 +56,9 @@ def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
 
 
 def _lengths(features):
-    """Per example, the total byte length of its string features."""
+    """Per example, its token count (token features) or the bytes of its strings."""
+    if isinstance(features, dict) and "padding_mask" in features:
+        return tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=-1)
     strings = [t for t in tf.nest.flatten(features) if t.dtype == tf.string]
     if not strings:
         raise ValueError("batch_by_length needs examples whose features are strings.")

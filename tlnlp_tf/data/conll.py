@@ -24,6 +24,7 @@ import tensorflow as tf
 from tlnlp_tf.data.examples import sampled
 from tlnlp_tf.data.examples import unseen
 from tlnlp_tf.data.readers import read_text
+from tlnlp_tf.data.readers import split_lines
 from tlnlp_tf.errors import DataError
 
 SCHEMES = ("auto", "iob1", "iob2", "bioes", "bmes")
@@ -101,7 +102,7 @@ def read_conll(path, token_column=0, tag_column=-1, scheme="auto"):
     content = read_text(path)
     words, tags, lines = [], [], []
     sentence, sentence_tags, start, width = [], [], None, None
-    for number, raw in enumerate(content.splitlines(), start=1):
+    for number, raw in enumerate(split_lines(content), start=1):
         fields = raw.split()
         if not fields or fields[0] == "-DOCSTART-":
             if sentence:

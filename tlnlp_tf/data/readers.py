@@ -74,7 +74,7 @@ def load_jsonl(path, text, label=None, text_pair=None):
     wanted = [c for c in (text, text_pair, label) if c is not None]
     columns = {name: [] for name in wanted}
     lines = []
-    for number, raw in enumerate(content.splitlines(), start=1):
+    for number, raw in enumerate(split_lines(content), start=1):
         if not raw.strip():
             continue
         try:
@@ -212,6 +212,19 @@ def read_text(path):
             f"0x{data[error.start]:02x} is not valid UTF-8; re-save the file "
             "as UTF-8."
         ) from None
+
+
+def split_lines(content):
+    """The lines of a file's text, split at "\n" (and "\r\n") only.
+
+    `str.splitlines` also splits at characters such as U+0085 and U+2028,
+    which occur inside real review texts (IMDB has U+0085): a JSON line
+    would be cut in two.
+    """
+    lines = content.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def _examples(path, columns, lines, text, label, text_pair):

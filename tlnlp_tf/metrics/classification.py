@@ -28,6 +28,9 @@ class SparseF1Score(keras.metrics.F1Score):
             **kwargs,
         )
         self.num_classes = int(num_classes)
+        # Build the counters now (Keras builds them on the first update): a
+        # model reloaded and compiled again must not meet an unbuilt metric.
+        self._build((None, self.num_classes), (None, self.num_classes))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = ops.one_hot(

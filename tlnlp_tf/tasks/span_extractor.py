@@ -14,6 +14,7 @@ from tlnlp_tf.heads import SpanHead
 from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
 from tlnlp_tf.tasks.text_task import LENGTH_SAMPLE
 from tlnlp_tf.tasks.text_task import TextTask
+from tlnlp_tf.tasks.text_task import is_tokenized
 
 # Default and largest window: BERT's SQuAD setting.
 DEFAULT_MAX_LENGTH = 384
@@ -95,8 +96,9 @@ class SpanExtractor(TextTask):
         return y
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
+        if is_tokenized(x):  # windows already (`tokenize_once`, `predict`)
+            return self._batch_tokenized(x, y, sample_weight)
         if self.preprocessor is None or not isinstance(x, dict) or "question" not in x:
-            # Already windows (token ids): pass through unchanged.
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         features, positions, windows = self.preprocessor.windows(x, y)
         features = self.batch_features(features)

@@ -29,7 +29,7 @@ class TextClassifier(TextTask):
         pooling: `"mean"`, `"cls"` or `"pooled"` (see `SequencePooling`).
         dropout: dropout on the pooled vector.
         freeze: a freeze policy (`"none"`, `"all"`, `"embeddings"`,
-            `"bottom-N"`).
+            `"bottom-N"`, `"lora-R"`; see `tlnlp_tf.freezing`).
         max_length: the most tokens per example (longer texts are
             truncated); `None` chooses it from the first training data (the
             longest sampled text, capped by the backbone). Batches are padded

@@ -14,19 +14,22 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from tlnlp_tf import adapters
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.padding import trim_padding
+from tlnlp_tf.distribute import check_global_batch
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.freezing import apply_freeze
 from tlnlp_tf.freezing import frozen_groups
 from tlnlp_tf.freezing import layer_groups
+from tlnlp_tf.freezing import lora_rank
 from tlnlp_tf.tasks.feature_cache import PooledHead
 from tlnlp_tf.tasks.feature_cache import can_cache
 from tlnlp_tf.tasks.feature_cache import fit_head
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
-from tlnlp_tf.training.schedules import WarmupLinearDecay
+from tlnlp_tf.training.schedules import FineTuningSchedule
 
 # Texts sampled from the training data to choose `max_length`.
 LENGTH_SAMPLE = 2048
@@ -47,7 +50,8 @@ class TextTask(keras_hub.models.Task):
     def _build(self, backbone, head, preprocessor, pooling, dropout, freeze,
                max_length, **kwargs):
         static_shapes = bool(kwargs.pop("static_shapes", False))
-        freeze = _apply_policy(backbone, freeze, pooling)
+        lora_targets = kwargs.pop("lora_targets", None)
+        freeze = _apply_policy(backbone, freeze, pooling, lora_targets)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -74,6 +78,7 @@ class TextTask(keras_hub.models.Task):
         self.freeze = freeze
         self.max_length = max_length
         self.static_shapes = static_shapes
+        self.lora_targets = None if lora_targets is None else tuple(lora_targets)
         if max_length is not None and preprocessor is not None:
             self.preprocessor.sequence_length = max_length
 
@@ -94,8 +99,8 @@ class TextTask(keras_hub.models.Task):
         `optimizer="auto"` is AdamW with 10% warmup and linear decay over the
         first `fit()` call, weight decay 0.01 except on biases and LayerNorm,
         gradient clipping at norm 1. `learning_rate="auto"` is 1e-3 when the
-        backbone is frozen (only the head trains); for backbones under 60M
-        parameters, the task's `small_backbone_learning_rate` (1e-4;
+        backbone is frozen (only the head trains, or LoRA factors with it); for
+        backbones under 60M parameters, the task's `small_backbone_learning_rate` (1e-4;
         `TokenClassifier` 2e-4); 3e-5 for larger ones. `layer_decay=d` gives
         backbone layer `i` of `L` the rate `learning_rate * d ** (L - i)`
         (embeddings `d ** (L + 1)`, the head the full rate; see
@@ -138,7 +143,7 @@ class TextTask(keras_hub.models.Task):
 
     def default_learning_rate(self):
         """The peak learning rate `compile(learning_rate="auto")` uses."""
-        if not self.backbone.trainable_weights:
+        if not self.backbone.trainable_weights or lora_rank(self.freeze) is not None:
             return 1e-3
         if self.backbone.count_params() < 60_000_000:
             return self.small_backbone_learning_rate
@@ -171,7 +176,7 @@ class TextTask(keras_hub.models.Task):
         model.set_freeze("bottom-4")
         ```
         """
-        self.freeze = _apply_policy(self.backbone, policy, self.pooling)
+        self.freeze = _apply_policy(self.backbone, policy, self.pooling, self.lora_targets)
         args = dict(self._compile_args)
         if self.optimizer is not None and _steps_taken(self.optimizer):
             warnings.warn(
@@ -191,9 +196,58 @@ class TextTask(keras_hub.models.Task):
         """The backbone layer groups the current policy keeps frozen."""
         return frozen_groups(self.backbone, self.freeze)
 
+    # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.adapters) ===
+
+    def save_adapters(self, path):
+        """Write only the LoRA factors and the head to `path` (an `.npz` file).
+
+        Example:
+
+        ```python
+        model.save_adapters("sst2.adapters.npz")
+        ```
+        """
+        return adapters.save_adapters(self, path)
+
+    def load_adapters(self, path):
+        """Restore `save_adapters` weights into this model (same spec, labels and policy).
+
+        Example:
+
+        ```python
+        model = TextClassifier.from_backbone("minilm", labels=labels, freeze="lora-8")
+        model.load_adapters("sst2.adapters.npz")
+        ```
+        """
+        return adapters.load_adapters(self, path)
+
+    def merge_adapters(self, freeze="all"):
+        """A new plain model (no LoRA) with the factors folded into the kernels.
+
+        Example:
+
+        ```python
+        model.merge_adapters().save("sst2.keras")
+        ```
+        """
+        return adapters.merge_adapters(self, freeze=freeze)
+
+    def make_train_function(self, force=False):
+        # A `.keras` file or weights backup loads LoRA factors as zeros
+        # (merged into the kernels): restart them, or they never train.
+        adapters.restart_lora(self.backbone)
+        return super().make_train_function(force=force)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        result = super().load_weights(filepath, *args, **kwargs)
+        adapters.restart_lora(self.backbone)
+        return result
+
     # === Data ===
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
+        if is_tokenized(x):
+            return self._batch_tokenized(x, y, sample_weight)
         if y is not None:
             y = self.encode_targets(y)
         if self.preprocessor is None:
@@ -211,9 +265,64 @@ class TextTask(keras_hub.models.Task):
         `static_shapes=True` every batch keeps `max_length` columns: one
         shape, as XLA on TPUs wants (batch with `drop_remainder=True` too).
         """
-        if self.static_shapes:
+        if self.static_shapes or getattr(self, "_full_length", False):
             return dict(features, padding_mask=tf.cast(features["padding_mask"], tf.int32))
         return trim_padding(features)
+
+    def tokenize_once(self, dataset, batch_size=256):
+        """Tokenize an unbatched dataset of raw examples once, cached in memory.
+
+        Returns an unbatched dataset of `(token features, encoded targets)`
+        that `fit`, `evaluate` and `predict` take like raw text: shuffle and
+        batch it as usual; each batch is still padded only to its longest
+        row. Epochs after the first read the cache instead of running the
+        tokenizer again. The cache holds `max_length` int32 columns per
+        example (SST-2, 67k sentences at length 72: about 58 MB); use it when
+        that fits in memory. Chooses `max_length` from `dataset` if unset.
+        Tasks that cut long inputs into windows (`TokenClassifier`,
+        `SpanExtractor`) cache every window as an example: batched with
+        `drop_remainder=True` under `static_shapes=True`, every batch then
+        has one shape, whatever the number of windows per input.
+
+        Example:
+
+        ```python
+        tokens = model.tokenize_once(train.to_dataset())
+        model.fit(tokens.shuffle(len(train)).batch(32), epochs=3)
+        ```
+        """
+        self._choose_max_length(dataset)
+        if not _has_strings(dataset.element_spec):
+            raise DataError("tokenize_once takes an unbatched dataset of raw-text examples.")
+
+        def encode(*element):
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
+                element[0] if len(element) == 1 else element
+            )
+            return self.preprocess_samples(x, y, sample_weight)
+
+        self._full_length = True
+        try:
+            tokens = dataset.batch(batch_size).map(encode, tf.data.AUTOTUNE)
+        finally:
+            self._full_length = False
+        tokens = tokens.unbatch().cache()
+        # Fill the cache now (the tokenizer's one pass) and count the
+        # examples: windowed tasks may yield more than one per input.
+        count = int(tokens.reduce(np.int64(0), lambda count, _: count + 1))
+        return tokens.apply(tf.data.experimental.assert_cardinality(count))
+
+    def _batch_tokenized(self, x, y, sample_weight):
+        """A batch from `tokenize_once`: trim the shared padding, targets too."""
+        x = self.batch_features(x)
+        length = tf.shape(x["token_ids"])[1]
+
+        def cut(tensor):
+            if tensor is None or tensor.shape.rank != 2:
+                return tensor
+            return tensor[:, :length]
+
+        return keras.utils.pack_x_y_sample_weight(x, cut(y), cut(sample_weight))
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, cache_features="auto", **kwargs):
         """`keras.Model.fit` on raw text; sets `max_length` and the LR decay.
@@ -234,6 +343,7 @@ class TextTask(keras_hub.models.Task):
                 "pooled head (TextClassifier, TextRegressor) and a tf.data.Dataset."
             )
         self._set_schedule_length(x, batch_size, epochs, kwargs)
+        check_global_batch(batch_size or _static_batch_size(x))
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
@@ -248,12 +358,21 @@ class TextTask(keras_hub.models.Task):
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict_outputs(self, x=None, batch_size=None, **kwargs):
-        """The head's raw outputs for raw text (lists, pairs or a dataset)."""
-        if _is_raw_text(x):
-            x = _as_text_dataset(x, batch_size or 32)
-            batch_size = None
+        """The head's raw outputs for raw text (lists, pairs or a dataset).
+
+        Texts given as lists are batched in order of length (and the outputs
+        put back in input order), so each batch pads to similar lengths.
+        """
+        if not _is_raw_text(x):
+            self._choose_max_length(x)
+            return super().predict(x, batch_size=batch_size, **kwargs)
+        order = _length_order(x)
+        data = _as_text_dataset(x, batch_size or 32, order)  # checks the texts first
         self._choose_max_length(x)
-        return super().predict(x, batch_size=batch_size, **kwargs)
+        outputs = super().predict(data, **kwargs)
+        restored = np.empty_like(outputs)
+        restored[order] = outputs
+        return restored
 
     def _choose_max_length(self, x):
         if self.max_length is not None or self.preprocessor is None:
@@ -269,7 +388,7 @@ class TextTask(keras_hub.models.Task):
 
     def _set_schedule_length(self, x, batch_size, epochs, kwargs):
         schedule = getattr(self.optimizer, "_learning_rate", None)
-        if not isinstance(schedule, WarmupLinearDecay):
+        if not isinstance(schedule, FineTuningSchedule):
             return
         if schedule.total_steps is not None or _steps_taken(self.optimizer):
             return
@@ -295,9 +414,29 @@ class TextTask(keras_hub.models.Task):
                 "freeze": self.freeze,
                 "max_length": self.max_length,
                 "static_shapes": self.static_shapes,
+                "lora_targets": None if self.lora_targets is None else list(self.lora_targets),
             }
         )
         return config
+
+
+def _static_batch_size(x):
+    """The batch size of a dataset batched with `drop_remainder=True`, else None."""
+    if not isinstance(x, tf.data.Dataset):
+        return None
+    for spec in tf.nest.flatten(x.element_spec):
+        if spec.shape.rank:
+            return spec.shape[0]
+    return None
+
+
+def is_tokenized(x):
+    """Whether `x` is a batch of token features (from `tokenize_once`), not text."""
+    return isinstance(x, dict) and "token_ids" in x and "padding_mask" in x
+
+
+def _has_strings(spec):
+    return any(s.dtype == tf.string for s in tf.nest.flatten(spec))
 
 
 def _steps_taken(optimizer):
@@ -305,13 +444,13 @@ def _steps_taken(optimizer):
     return int(np.asarray(keras.ops.convert_to_numpy(optimizer.iterations.value)))
 
 
-def _apply_policy(backbone, policy, pooling):
+def _apply_policy(backbone, policy, pooling, lora_targets=None):
     """Apply a freeze policy; a pooler the head does not use stays frozen.
 
     With mean or [CLS]-vector pooling, the backbone's own pooler (BERT's
     `pooled_dense`) gets no gradient: it is counted as frozen, not trainable.
     """
-    policy = apply_freeze(backbone, policy)
+    policy = apply_freeze(backbone, policy, lora_targets)
     if pooling != "pooled" and policy != "all":
         try:
             unused = layer_groups(backbone)["pooler"]
@@ -328,9 +467,23 @@ def _is_raw_text(x):
     return isinstance(x, tuple) and all(isinstance(p, (list, np.ndarray)) for p in x)
 
 
-def _as_text_dataset(x, batch_size):
+def _length_order(x):
+    """Indices of the examples of raw text `x`, shortest first (stable)."""
+    if isinstance(x, str):
+        return np.zeros(1, dtype=int)
+    parts = x if isinstance(x, tuple) else (x,)
+    if len({len(part) for part in parts}) != 1:
+        return np.arange(len(parts[0]))  # _as_text_dataset explains the mismatch
+    lengths = np.zeros(len(parts[0]), dtype=int)
+    for part in parts:
+        lengths += np.array([len(t) if isinstance(t, str) else 0 for t in part], dtype=int)
+    return np.argsort(lengths, kind="stable")
+
+
+def _as_text_dataset(x, batch_size, order=None):
     if isinstance(x, str):
         x = [x]
+    pick = (lambda part: list(part)) if order is None else (lambda part: [part[i] for i in order])
     if isinstance(x, tuple):
         if len(x) != 2 or len(x[0]) != len(x[1]):
             raise DataError(
@@ -340,10 +493,10 @@ def _as_text_dataset(x, batch_size):
         for part in x:
             _check_texts(part)
         # A 1-tuple element: `(texts, pairs)` alone would read as `(x, y)`.
-        data = (tuple(tf.constant(list(part), tf.string) for part in x),)
+        data = (tuple(tf.constant(pick(part), tf.string) for part in x),)
     else:
         _check_texts(x)
-        data = tf.constant(list(x), tf.string)
+        data = tf.constant(pick(x), tf.string)
     return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
 
 

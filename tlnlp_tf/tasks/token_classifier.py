@@ -10,6 +10,7 @@ from tlnlp_tf.data.words import split_words
 from tlnlp_tf.heads import TokenClassificationHead
 from tlnlp_tf.metrics.entities import get_entities
 from tlnlp_tf.tasks.text_task import TextTask
+from tlnlp_tf.tasks.text_task import is_tokenized
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 
 _PREDICT_BATCH = 32
@@ -112,6 +113,8 @@ class TokenClassifier(TextTask):
         return words.with_flat_values(ids)
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
+        if is_tokenized(x):
+            return self._batch_tokenized(x, y, sample_weight)
         if y is None:
             return self.batch_features(self.preprocessor(x=x))
         features, tags, weights = self.preprocessor(

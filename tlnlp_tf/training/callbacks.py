@@ -2,7 +2,9 @@
 
 import keras
 
+from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.freezing import layer_groups
+from tlnlp_tf.freezing import lora_layers
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -40,6 +42,12 @@ class GradualUnfreezing(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
+        if lora_layers(model.backbone):
+            raise PolicyError(
+                f"GradualUnfreezing cannot run on a LoRA model (freeze={model.freeze!r}): "
+                "unfreezing would train the frozen kernels under the adapters. Use "
+                "freeze='all' (or 'none') with GradualUnfreezing, or LoRA alone."
+            )
         groups = layer_groups(model.backbone)
         pooled = getattr(model, "pooling", None) == "pooled"
         # Top first: the pooler only when the head reads it, then layers, then embeddings.

@@ -86,15 +86,26 @@ def fine_tuning_adamw(
 ):
     """AdamW with warmup + linear decay, no decay on biases and LayerNorm.
 
+    `learning_rate` is the peak rate, or a learning-rate schedule (e.g.
+    `WarmupCosineDecay`, `SlantedTriangular`) to use instead of warmup and
+    linear decay. The optimizer takes a copy of it; `total_steps`, when
+    given, fills a copy whose `total_steps` is `None`.
+
     Example:
 
     ```python
     model.compile(optimizer=fine_tuning_adamw(1e-4, total_steps=500))
     ```
     """
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        schedule = learning_rate.__class__.from_config(learning_rate.get_config())
+        if total_steps is not None and getattr(schedule, "total_steps", 0) is None:
+            schedule.total_steps = int(total_steps)
+    else:
+        schedule = WarmupLinearDecay(learning_rate, total_steps, warmup)
     optimizer = ScaledAdamW(
         multipliers=multipliers,
-        learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup),
+        learning_rate=schedule,
         weight_decay=weight_decay,
         clipnorm=clipnorm,
     )
