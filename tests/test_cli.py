@@ -289,3 +289,12 @@ def test_fit_killed_mid_training_resumes_from_the_last_epoch(tiny_preset, toy_fi
     assert metrics["resumed_from_epoch"] == saved >= 2
     assert metrics["epochs_run"] == 100 - saved
     assert not (output / "backup").exists()  # removed once training completed
+    # The same command, never interrupted: the same final metrics.
+    whole = tmp_path / "whole"
+    command = [str(whole) if part == str(output) else part for part in command]
+    subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+    uninterrupted = json.loads((whole / "metrics.json").read_text())
+    assert uninterrupted["epochs_run"] == 100
+    for name in ("loss", "accuracy"):
+        assert metrics["validation"][name] == pytest.approx(
+            uninterrupted["validation"][name], abs=1e-3)

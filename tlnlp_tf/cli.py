@@ -217,7 +217,16 @@ def _fit(args):
         print(f"tlnlp fit: resuming from the end of epoch {resumed_from} of {args.epochs} "
               f"(optimizer step {step}; backup in {backup})", file=sys.stderr)
     callbacks = [keras.callbacks.BackupAndRestore(backup, double_checkpoint=True)]
-    history = model.fit(data, validation_data=valid_data, epochs=args.epochs, callbacks=callbacks)
+    options = {}
+    if model.backbone.trainable_weights:  # (a frozen one trains the head on cached features)
+        # One iterator over all epochs, each reshuffled from the seed: a resumed
+        # run skips the finished epochs and sees the batches an uninterrupted
+        # run would have seen.
+        steps = int(data.cardinality())
+        data = data.repeat().skip(resumed_from * steps)
+        options["steps_per_epoch"] = steps
+    history = model.fit(data, validation_data=valid_data, epochs=args.epochs,
+                        callbacks=callbacks, **options)
     seconds = time.perf_counter() - start
     epochs_run = len(history.history.get("loss", [])) or args.epochs
 
