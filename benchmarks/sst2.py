@@ -35,7 +35,9 @@ def main(argv=None):
     parser.add_argument("--runs", default="finetune,frozen,raw",
                         help="comma list of: finetune (tlnlp_tf, freeze=none), frozen "
                              "(tlnlp_tf, freeze=all), bf16 (finetune in mixed_bfloat16), "
-                             "raw (keras-hub BertTextClassifier)")
+                             "lpft (the head trained first on frozen features for "
+                             "--head-epochs, then finetune), raw (keras-hub BertTextClassifier)")
+    parser.add_argument("--head-epochs", type=int, default=3)
     args = parser.parse_args(argv)
 
     train = tl.data.load_table(os.path.join(args.data, "train.tsv"), "sentence", "label")
@@ -48,10 +50,11 @@ def main(argv=None):
     for name in chosen:
         if name == "raw":
             runs[name] = run_raw_keras_hub(train, dev, labels, args)
-        elif name in ("finetune", "frozen", "bf16"):
+        elif name in ("finetune", "frozen", "bf16", "lpft"):
             runs[name] = run_tlnlp(train, dev, labels, args,
                                    freeze="all" if name == "frozen" else "none",
-                                   dtype="mixed_bfloat16" if name == "bf16" else None)
+                                   dtype="mixed_bfloat16" if name == "bf16" else None,
+                                   head_first=name == "lpft")
         else:
             parser.error(f"unknown run '{name}'")
     results = {"limit": args.limit, "epochs": args.epochs, "runs": list(runs.values())}
@@ -85,19 +88,29 @@ def _train_dataset(features, labels, args):
     return data.shuffle(len(labels), seed=args.seed).batch(args.batch_size)
 
 
-def run_tlnlp(train, dev, labels, args, freeze, dtype=None):
+def run_tlnlp(train, dev, labels, args, freeze, dtype=None, head_first=False):
     keras.utils.set_random_seed(args.seed)
     with _common.PeakRSS() as rss:
         model = tl.TextClassifier.from_backbone("minilm", labels=labels, freeze=freeze,
                                                 dtype=dtype)
-        if args.learning_rate != "auto":
-            model.compile(learning_rate=float(args.learning_rate))
-        data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
-        _, seconds = _common.timed(lambda: model.fit(data, epochs=args.epochs, verbose=2))
+
+        def train_model():
+            data = model.tokenize_once(train.to_dataset())
+            data = data.shuffle(len(train), seed=args.seed).batch(args.batch_size)
+            if head_first:  # linear probe, then fine-tune (LP-FT)
+                model.set_freeze("all")
+                model.fit(data, epochs=args.head_epochs, verbose=2)
+                model.set_freeze("none")
+            if args.learning_rate != "auto":
+                model.compile(learning_rate=float(args.learning_rate))
+            model.fit(data, epochs=args.epochs, verbose=2)
+
+        _, seconds = _common.timed(train_model)
         metrics = model.evaluate(dev.to_dataset().batch(64), return_dict=True, verbose=0)
     return {
         "name": f"tlnlp_tf TextClassifier, freeze={freeze} (defaults, batch {args.batch_size})"
-                + (f", {dtype}" if dtype else ""),
+                + (f", {dtype}" if dtype else "")
+                + (f", head first on frozen features for {args.head_epochs} epochs" if head_first else ""),
         "max_length": model.max_length,
         "learning_rate": model.default_learning_rate() if args.learning_rate == "auto" else float(args.learning_rate),
         "dev_accuracy": float(metrics["accuracy"]),

@@ -67,6 +67,8 @@ def main(argv=None):
     parser.add_argument("--sst2-epochs", type=int, default=2)
     parser.add_argument("--imdb-limit", type=int, default=1000)
     parser.add_argument("--imdb-epochs", type=int, default=1)
+    parser.add_argument("--imdb-held-out", type=int, default=1000,
+                        help="IMDB reviews to predict, from the held-out half")
     parser.add_argument("--held-out-limit", type=int,
                         help="predict on a seeded sample of N held-out examples (smoke runs)")
     args = parser.parse_args(argv)
@@ -115,7 +117,8 @@ def load(dataset, args):
                                      [reviews.labels[i] for i in rows], reviews.source,
                                      [reviews.lines[i] for i in rows])
         train = part(order[:half]).sample(args.imdb_limit, seed=args.seed)
-        return train, part(order[half:]), args.imdb_epochs
+        held_out = part(order[half:]).sample(args.imdb_held_out, seed=args.seed)
+        return train, held_out, args.imdb_epochs
     raise SystemExit(f"unknown dataset '{dataset}' (expected sst2 or imdb)")
 
 

@@ -16,6 +16,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from tlnlp_tf import data
 from tlnlp_tf import distribute
+from tlnlp_tf import forgetting
+from tlnlp_tf import pretraining
 from tlnlp_tf import transferability
 from tlnlp_tf.backbones import load_backbone
 from tlnlp_tf.errors import BackboneError

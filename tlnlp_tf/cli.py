@@ -9,6 +9,7 @@
     tlnlp evaluate --model run/ --data dev.tsv
     tlnlp predict --model run/ --input texts.txt
     tlnlp demo --output demo-output/
+    tlnlp pretrain --text reviews.txt --backbone minilm --output minilm-reviews/
 
 Every command writes JSON; bad input exits with status 2 and one line saying
 what was wrong, before any training starts.
@@ -97,6 +98,15 @@ def _parser():
                      choices=("auto", "default", "one-device", "mirrored", "multi-worker", "tpu"),
                      help="tf.distribute strategy (default: one device; auto picks TPU, "
                           "multi-worker, mirrored GPUs in that order)")
+    fit.add_argument("--report-forgetting", metavar="STS_FILE",
+                     help="forgetting report in metrics.json: zero-shot Spearman of the "
+                          "backbone's mean-pooled sentence embeddings on these scored "
+                          "pairs (.csv, .tsv, .jsonl; e.g. STS-B dev), before vs after fit")
+    fit.add_argument("--forgetting-columns", default="sentence1,sentence2,score",
+                     help="the STS_FILE columns: first sentence, second sentence, score "
+                          "(default: sentence1,sentence2,score, as GLUE STS-B)")
+    fit.add_argument("--forgetting-limit", type=_positive, default=1500,
+                     help="score a seeded random sample of N pairs of STS_FILE (default 1500)")
     fit.add_argument("--output", required=True, help="folder for model.keras and JSON results")
     fit.set_defaults(handler=_fit)
 
@@ -146,6 +156,37 @@ def _parser():
     score.add_argument("--batch-size", type=_positive, default=64)
     score.add_argument("--output", help="JSON file for the ranking")
     score.set_defaults(handler=_score_sources)
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="continue masked-LM pretraining on unlabelled in-domain text; writes a preset folder")
+    pretrain.add_argument("--text", required=True,
+                          help="the corpus: a text file (one document per line) or "
+                               ".csv/.tsv/.jsonl with --text-column")
+    pretrain.add_argument("--text-column", help="column of --text, for .csv/.tsv/.jsonl")
+    pretrain.add_argument("--backbone", default="minilm",
+                          help="preset name, preset or Hugging Face folder, or 'minilm'")
+    pretrain.add_argument("--weights", choices=("pretrained", "random"), default="pretrained")
+    pretrain.add_argument("--kind", choices=("mlm",), default="mlm",
+                          help="the pretraining objective: mlm, masked language modelling")
+    pretrain.add_argument("--epochs", type=_positive, default=1)
+    pretrain.add_argument("--batch-size", type=_positive, default=32)
+    pretrain.add_argument("--max-length", type=_positive,
+                          help="most tokens per document (default: chosen from the corpus)")
+    pretrain.add_argument("--learning-rate", type=float, default=5e-5,
+                          help="peak AdamW learning rate, warmup then linear decay (default 5e-5)")
+    pretrain.add_argument("--mask-rate", type=float, default=0.15,
+                          help="fraction of tokens to predict (default 0.15)")
+    pretrain.add_argument("--validation-fraction", type=float, default=0.05,
+                          help="documents held out to score the masked-LM loss before and "
+                               "after training (default 0.05)")
+    pretrain.add_argument("--limit", type=_positive,
+                          help="pretrain on a seeded random sample of N documents")
+    pretrain.add_argument("--seed", type=int, default=0)
+    pretrain.add_argument("--output", required=True,
+                          help="the preset folder to write (usable as --backbone), "
+                               "with pretrain.json")
+    pretrain.set_defaults(handler=_pretrain)
     return parser
 
 
@@ -184,6 +225,7 @@ def _fit(args):
     train = _read(args.task, args.train, columns).sample(args.limit, seed=args.seed)
     validation = _read(args.task, args.validation, columns) if args.validation else None
     names = _check_targets(args.task, train, validation)
+    forgetting = _forgetting_report(args)  # the probe file is checked before training
 
     from tlnlp_tf.distribute import check_global_batch
     from tlnlp_tf.distribute import strategy
@@ -217,6 +259,8 @@ def _fit(args):
         print(f"tlnlp fit: resuming from the end of epoch {resumed_from} of {args.epochs} "
               f"(optimizer step {step}; backup in {backup})", file=sys.stderr)
     callbacks = [keras.callbacks.BackupAndRestore(backup, double_checkpoint=True)]
+    if forgetting is not None:  # first: "before" is measured before a backup is restored
+        callbacks.insert(0, forgetting)
     options = {}
     if model.backbone.trainable_weights:  # (a frozen one trains the head on cached features)
         # One iterator over all epochs, each reshuffled from the seed: a resumed
@@ -228,6 +272,8 @@ def _fit(args):
     history = model.fit(data, validation_data=valid_data, epochs=args.epochs,
                         callbacks=callbacks, **options)
     seconds = time.perf_counter() - start
+    if forgetting is not None:  # the probe's two passes are not training time
+        seconds -= forgetting.seconds
     epochs_run = len(history.history.get("loss", [])) or args.epochs
 
     counts = parameter_counts(model)
@@ -243,6 +289,9 @@ def _fit(args):
     }
     if validation is not None:
         metrics = {"validation": _scores(model, validation, 64), **metrics}
+    if forgetting is not None:
+        metrics["forgetting"] = {"file": args.report_forgetting, **_rounded(forgetting.result),
+                                 "seconds": round(forgetting.seconds, 2)}
     run = {"task": args.task, "backbone": args.backbone, "weights": args.weights,
            "freeze": model.freeze, **columns, "epochs": args.epochs,
            "batch_size": args.batch_size, "batching": args.batching,
@@ -255,6 +304,30 @@ def _fit(args):
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     print(json.dumps(metrics, indent=2))
     return 0
+
+
+def _forgetting_report(args):
+    """The `ForgettingReport` callback for --report-forgetting, or None."""
+    if args.report_forgetting is None:
+        return None
+    from tlnlp_tf.forgetting import ForgettingReport
+
+    if args.task not in ("text-classification", "regression"):
+        raise PolicyError(f"--report-forgetting needs --task text-classification or "
+                          f"regression (a raw-text preprocessor), got --task {args.task}.")
+    columns = [name.strip() for name in args.forgetting_columns.split(",")]
+    if len(columns) != 3 or not all(columns):
+        raise DataError(f"--forgetting-columns must name three columns, sentence1,"
+                        f"sentence2,score; got '{args.forgetting_columns}'.")
+    first, second, score = columns
+    probe = _load_text(args.report_forgetting, first, score, second).sample(
+        args.forgetting_limit, seed=args.seed)
+    _check_numeric(probe)
+    try:
+        return ForgettingReport(list(zip(probe.texts, probe.pairs)),
+                                [float(value) for value in probe.labels])
+    except DataError as error:
+        raise DataError(f"{args.report_forgetting}: {error}") from None
 
 
 def _backed_up_epoch(backup):
@@ -461,6 +534,31 @@ def _score_sources(args):
           f"of {args.train}, {result['seconds']} s.")
     if args.output:
         outputs.write_json(args.output, result)
+    return 0
+
+
+# === pretrain ===
+
+def _pretrain(args):
+    import numpy as np
+
+    from tlnlp_tf import pretraining
+
+    pretraining.check_output_folder(args.output)
+    texts = pretraining.read_corpus(args.text, args.text_column)
+    if args.limit is not None and args.limit < len(texts):
+        order = np.random.default_rng(args.seed).permutation(len(texts))[:args.limit]
+        texts = [texts[i] for i in sorted(order)]
+    masked_lm, report = pretraining.pretrain_masked_lm(
+        args.backbone, texts, epochs=args.epochs, batch_size=args.batch_size,
+        max_length=args.max_length, mask_rate=args.mask_rate,
+        learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
+        seed=args.seed, weights=args.weights)
+    report = {"text": args.text, "text_column": args.text_column, "kind": args.kind,
+              "limit": args.limit, **report}
+    pretraining.save_pretrained(masked_lm, args.output, report)
+    print(json.dumps({key: value for key, value in report.items() if key != "history"},
+                     indent=2))
     return 0
 
 

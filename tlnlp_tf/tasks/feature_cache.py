@@ -10,6 +10,8 @@ as in feature extraction with sentence-transformers or Hugging Face
 pipelines; the head's own dropout still applies.
 """
 
+import weakref
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -69,6 +71,9 @@ def fit_head(task, x, epochs=1, validation_data=None, verbose="auto", callbacks=
         val_features, val_y, val_weights, _ = encode(task, validation_data)
         validation_data = _dataset(val_features, val_y, val_weights, batch_size, False)
     model = task._head_model(features.shape[-1])
+    # Callbacks see this head model; `source_task` leads them to the task
+    # (a weak reference, so Keras does not track the backbone as a layer).
+    model.source_task = weakref.ref(task)
     args = dict(task._compile_args)
     optimizer = args.pop("optimizer")
     learning_rate = args.pop("learning_rate")
