@@ -228,6 +228,7 @@ def _fit(args):
     forgetting = _forgetting_report(args)  # the probe file is checked before training
 
     from tlnlp_tf.distribute import check_global_batch
+    from tlnlp_tf.training.callbacks import RandomStateBackup
     from tlnlp_tf.distribute import strategy
 
     keras.utils.set_random_seed(args.seed)
@@ -258,7 +259,8 @@ def _fit(args):
         step = resumed_from * int(data.cardinality())
         print(f"tlnlp fit: resuming from the end of epoch {resumed_from} of {args.epochs} "
               f"(optimizer step {step}; backup in {backup})", file=sys.stderr)
-    callbacks = [keras.callbacks.BackupAndRestore(backup, double_checkpoint=True)]
+    callbacks = [keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+                 RandomStateBackup(backup)]
     if forgetting is not None:  # first: "before" is measured before a backup is restored
         callbacks.insert(0, forgetting)
     options = {}

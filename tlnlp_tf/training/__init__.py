@@ -1,6 +1,7 @@
 """Schedules, optimizers and callbacks for fine-tuning."""
 
 from tlnlp_tf.training.callbacks import GradualUnfreezing
+from tlnlp_tf.training.callbacks import RandomStateBackup
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import ScaledAdamW
 from tlnlp_tf.training.optimizers import fine_tuning_adamw

@@ -1,6 +1,10 @@
-"""Callbacks for transfer schedules: gradual unfreezing (ULMFiT)."""
+"""Callbacks: gradual unfreezing (ULMFiT), and the random state for exact resumes."""
+
+import json
+import os
 
 import keras
+import numpy as np
 
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.freezing import layer_groups
@@ -104,3 +108,54 @@ def _policy(order, count):
     if unfrozen_layers < len(layers):
         return f"bottom-{len(layers) - unfrozen_layers}"
     return "none" if count == len(order) else "embeddings"
+
+
+class RandomStateBackup(keras.callbacks.Callback):
+    """Back up the dropout random state next to `BackupAndRestore`'s checkpoint.
+
+    Keras checkpoints hold the weights and the optimizer, not the state of
+    the layers' `SeedGenerator`s, so a resumed run draws the dropout masks
+    of its first epoch again and drifts from an uninterrupted one. Put this
+    callback after `keras.callbacks.BackupAndRestore(folder)`: it saves the
+    states after every epoch into `folder` (written to a temporary file,
+    then renamed) and restores them when the checkpoint it matches is
+    restored.
+
+    Example:
+
+    ```python
+    callbacks = [keras.callbacks.BackupAndRestore("run/backup"),
+                 RandomStateBackup("run/backup")]
+    ```
+    """
+
+    FILE = "random_state.npz"
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def _states(self):
+        return [generator.state for layer in self.model._flatten_layers()
+                for generator in getattr(layer, "_seed_generators", [])]
+
+    def on_train_begin(self, logs=None):
+        path = os.path.join(self.folder, self.FILE)
+        metadata = os.path.join(self.folder, "training_metadata.json")
+        if not (os.path.isfile(path) and os.path.isfile(metadata)):
+            return
+        with open(metadata, encoding="utf-8") as file:
+            epoch = int(json.load(file).get("epoch", -1))
+        with np.load(path) as saved:
+            states = self._states()
+            if int(saved["epoch"]) != epoch or len(states) != len(saved.files) - 1:
+                return  # not the state of the restored checkpoint
+            for index, state in enumerate(states):
+                state.assign(saved[f"state_{index}"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.folder, exist_ok=True)
+        arrays = {f"state_{i}": np.asarray(s.numpy()) for i, s in enumerate(self._states())}
+        temporary = os.path.join(self.folder, f".{self.FILE}.tmp.npz")
+        np.savez(temporary, epoch=np.int64(epoch + 1), **arrays)
+        os.replace(temporary, os.path.join(self.folder, self.FILE))
