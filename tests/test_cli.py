@@ -262,9 +262,11 @@ def test_fit_killed_mid_training_resumes_from_the_last_epoch(tiny_preset, toy_fi
     import signal
     import time
 
+    EPOCHS = 40  # long enough to be killed after epoch 2, short enough to run twice
+
     output = tmp_path / "run"
     command = [sys.executable, "-m", "tlnlp_tf.cli", *_fit_args(toy_files, tiny_preset, output),
-               "--epochs", "100"]
+               "--epochs", str(EPOCHS)]
     metadata = output / "backup" / "training_metadata.json"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -287,14 +289,14 @@ def test_fit_killed_mid_training_resumes_from_the_last_epoch(tiny_preset, toy_fi
     assert f"resuming from the end of epoch {saved}" in result.stderr
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["resumed_from_epoch"] == saved >= 2
-    assert metrics["epochs_run"] == 100 - saved
+    assert metrics["epochs_run"] == EPOCHS - saved
     assert not (output / "backup").exists()  # removed once training completed
     # The same command, never interrupted: the same final metrics.
     whole = tmp_path / "whole"
     command = [str(whole) if part == str(output) else part for part in command]
     subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
     uninterrupted = json.loads((whole / "metrics.json").read_text())
-    assert uninterrupted["epochs_run"] == 100
+    assert uninterrupted["epochs_run"] == EPOCHS
     for name in ("loss", "accuracy"):
         assert metrics["validation"][name] == pytest.approx(
             uninterrupted["validation"][name], abs=1e-6)
