@@ -27,8 +27,31 @@ class FineTuningSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.total_steps = None if total_steps is None else int(total_steps)
 
 
+class WarmupSchedule(FineTuningSchedule):
+    """Linear warmup over the first `warmup` fraction of steps, then `decay()`."""
+
+    def __init__(self, peak, total_steps=None, warmup=0.1):
+        super().__init__(peak, total_steps)
+        self.warmup = _check_fraction("warmup", warmup)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warm, warmup_steps = _warm(self.peak, self.total_steps, self.warmup, step)
+        if not self.total_steps:
+            return warm
+        decay = self.decay(step, warmup_steps, float(self.total_steps))
+        return ops.where(step < warmup_steps, warm, decay)
+
+    def decay(self, step, warmup_steps, total):
+        """The rate at `step` after the warmup."""
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps, "warmup": self.warmup}
+
+
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class WarmupLinearDecay(FineTuningSchedule):
+class WarmupLinearDecay(WarmupSchedule):
     """Linear warmup to `peak`, then linear decay to zero at `total_steps`.
 
     `total_steps=None` means "not known yet": task models fill it in from the
@@ -48,30 +71,13 @@ class WarmupLinearDecay(FineTuningSchedule):
     ```
     """
 
-    def __init__(self, peak, total_steps=None, warmup=0.1):
-        super().__init__(peak, total_steps)
-        self.warmup = _check_fraction("warmup", warmup)
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        warm, warmup_steps = _warm(self.peak, self.total_steps, self.warmup, step)
-        if not self.total_steps:
-            return warm
-        total = float(self.total_steps)
+    def decay(self, step, warmup_steps, total):
         remaining = (total - step) / max(total - warmup_steps, 1.0)
-        decay = self.peak * ops.clip(remaining, 0.0, 1.0)
-        return ops.where(step < warmup_steps, warm, decay)
-
-    def get_config(self):
-        return {
-            "peak": self.peak,
-            "total_steps": self.total_steps,
-            "warmup": self.warmup,
-        }
+        return self.peak * ops.clip(remaining, 0.0, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class WarmupCosineDecay(FineTuningSchedule):
+class WarmupCosineDecay(WarmupSchedule):
     """Linear warmup to `peak`, then half a cosine down to zero at `total_steps`.
 
     The warmup is `WarmupLinearDecay`'s; after it the rate is
@@ -91,26 +97,9 @@ class WarmupCosineDecay(FineTuningSchedule):
     ```
     """
 
-    def __init__(self, peak, total_steps=None, warmup=0.1):
-        super().__init__(peak, total_steps)
-        self.warmup = _check_fraction("warmup", warmup)
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        warm, warmup_steps = _warm(self.peak, self.total_steps, self.warmup, step)
-        if not self.total_steps:
-            return warm
-        total = float(self.total_steps)
+    def decay(self, step, warmup_steps, total):
         progress = ops.clip((step - warmup_steps) / max(total - warmup_steps, 1.0), 0.0, 1.0)
-        decay = self.peak * 0.5 * (1.0 + ops.cos(math.pi * progress))
-        return ops.where(step < warmup_steps, warm, decay)
-
-    def get_config(self):
-        return {
-            "peak": self.peak,
-            "total_steps": self.total_steps,
-            "warmup": self.warmup,
-        }
+        return self.peak * 0.5 * (1.0 + ops.cos(math.pi * progress))
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
