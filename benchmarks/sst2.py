@@ -5,7 +5,11 @@
 All runs train on the same seeded sample of SST-2 train and are scored on
 the full 872-example dev set: tlnlp_tf with its defaults, fully fine-tuned
 (`finetune`) and frozen as a feature extractor (`frozen`), and raw keras-hub
-(`raw`). The raw keras-hub run uses what a keras-hub
+(`raw`). tlnlp_tf runs are fed the way `tlnlp fit` feeds a text classifier
+by default: tokenized once, shuffled, batched as `tl.data.choose_batching`
+picks (4,000 examples at batch 16: batches of similar lengths,
+`tl.data.batch_by_length`; `--batching random` for plain shuffled batches).
+The raw keras-hub run uses what a keras-hub
 tutorial does: `BertTextClassifier.from_preset` with its own preprocessor at
 `sequence_length=128`, its default `compile()`, batch 32. tlnlp_tf runs use
 batch 16 (`--batch-size`): with 4,000 examples and 2 epochs, twice the
@@ -38,6 +42,7 @@ def main(argv=None):
                              "lpft (the head trained first on frozen features for "
                              "--head-epochs, then finetune), raw (keras-hub BertTextClassifier)")
     parser.add_argument("--head-epochs", type=int, default=3)
+    parser.add_argument("--batching", choices=("auto", "length", "random"), default="auto")
     args = parser.parse_args(argv)
 
     train = tl.data.load_table(os.path.join(args.data, "train.tsv"), "sentence", "label")
@@ -83,11 +88,6 @@ def main(argv=None):
     print("ratio", results.get("throughput_ratio"))
 
 
-def _train_dataset(features, labels, args):
-    data = tf.data.Dataset.from_tensor_slices((features, labels))
-    return data.shuffle(len(labels), seed=args.seed).batch(args.batch_size)
-
-
 def run_tlnlp(train, dev, labels, args, freeze, dtype=None, head_first=False):
     keras.utils.set_random_seed(args.seed)
     with _common.PeakRSS() as rss:
@@ -95,8 +95,12 @@ def run_tlnlp(train, dev, labels, args, freeze, dtype=None, head_first=False):
                                                 dtype=dtype)
 
         def train_model():
-            data = model.tokenize_once(train.to_dataset())
-            data = data.shuffle(len(train), seed=args.seed).batch(args.batch_size)
+            data = model.tokenize_once(train.to_dataset()).shuffle(len(train), seed=args.seed)
+            batching = tl.data.choose_batching(len(train), args.batch_size, args.batching)
+            if batching == "length":
+                data = tl.data.batch_by_length(data, args.batch_size, seed=args.seed)
+            else:
+                data = data.batch(args.batch_size)
             if head_first:  # linear probe, then fine-tune (LP-FT)
                 model.set_freeze("all")
                 model.fit(data, epochs=args.head_epochs, verbose=2)
@@ -108,7 +112,8 @@ def run_tlnlp(train, dev, labels, args, freeze, dtype=None, head_first=False):
         _, seconds = _common.timed(train_model)
         metrics = model.evaluate(dev.to_dataset().batch(64), return_dict=True, verbose=0)
     return {
-        "name": f"tlnlp_tf TextClassifier, freeze={freeze} (defaults, batch {args.batch_size})"
+        "name": f"tlnlp_tf TextClassifier, freeze={freeze} (defaults, batch {args.batch_size}, "
+                f"{tl.data.choose_batching(len(train), args.batch_size, args.batching)} batches)"
                 + (f", {dtype}" if dtype else "")
                 + (f", head first on frozen features for {args.head_epochs} epochs" if head_first else ""),
         "max_length": model.max_length,

@@ -10,10 +10,13 @@ held-out accuracy, so speed is never bought with accuracy.
 
 Runs:
 - `tlnlp`: `TextClassifier.from_backbone("minilm")` with its defaults, fed
-  the way `tlnlp fit` feeds it: `tokenize_once` (the tokenizer runs once,
-  then an in-memory cache), shuffled batches padded to their longest row.
-- `tlnlp-length`: the same with `tl.data.batch_by_length` (batches of
-  similar lengths).
+  the way `tlnlp fit` feeds it by default: `tokenize_once` (the tokenizer
+  runs once, then an in-memory cache), shuffled, then batched as
+  `tl.data.choose_batching` picks: `tl.data.batch_by_length` (batches of
+  similar lengths) from 100 batches per epoch (SST-2), plain shuffled
+  batches below that (IMDB's 32); every batch is padded to its longest row.
+- `tlnlp-length`, `tlnlp-random`: the same, always with length-grouped or
+  plain shuffled batches.
 - `tlnlp-bf16`: `tlnlp` in `mixed_bfloat16` (this CPU has AVX512_BF16).
 - `raw-128`, `raw-512`: `keras_hub.models.BertTextClassifier.from_preset`
   with its own preprocessor at that `sequence_length` and its default
@@ -53,7 +56,8 @@ from tlnlp_tf.backbones import resolve_spec  # noqa: E402
 from tlnlp_tf.data.examples import Examples  # noqa: E402
 from tlnlp_tf.freezing import layer_groups  # noqa: E402
 
-DEFAULT_RUNS = {"sst2": "tlnlp,tlnlp-bf16,raw-128", "imdb": "tlnlp,tlnlp-length,raw-512,raw-128"}
+DEFAULT_RUNS = {"sst2": "tlnlp,tlnlp-random,tlnlp-bf16,raw-128",
+                "imdb": "tlnlp,tlnlp-length,raw-512,raw-128"}
 
 
 def main(argv=None):
@@ -124,7 +128,7 @@ def load(dataset, args):
 
 # === Runs ===
 
-def run_tlnlp(train, held_out, epochs, args, batching="random", dtype=None):
+def run_tlnlp(train, held_out, epochs, args, batching="auto", dtype=None):
     keras.utils.set_random_seed(args.seed)
     labels = train.label_names()
     with _common.PeakRSS() as rss:
@@ -132,6 +136,7 @@ def run_tlnlp(train, held_out, epochs, args, batching="random", dtype=None):
         start = time.perf_counter()
         tokens = model.tokenize_once(train.to_dataset())
         data = tokens.shuffle(len(train), seed=args.seed)
+        batching = tl.data.choose_batching(len(train), args.batch_size, batching)
         if batching == "length":
             data = tl.data.batch_by_length(data, args.batch_size, seed=args.seed)
         else:
@@ -178,6 +183,7 @@ def run_raw(train, held_out, epochs, args, sequence_length):
 RUNS = {
     "tlnlp": run_tlnlp,
     "tlnlp-length": lambda *a: run_tlnlp(*a, batching="length"),
+    "tlnlp-random": lambda *a: run_tlnlp(*a, batching="random"),
     "tlnlp-bf16": lambda *a: run_tlnlp(*a, dtype="mixed_bfloat16"),
     "raw-128": lambda *a: run_raw(*a, sequence_length=128),
     "raw-512": lambda *a: run_raw(*a, sequence_length=512),
@@ -275,7 +281,7 @@ def matmul_peak(dtype, size=2048, repeats=20):
 def ratios(runs):
     by_name = {run["name"]: run for run in runs}
     result = {}
-    for ours in ("tlnlp", "tlnlp-length", "tlnlp-bf16"):
+    for ours in ("tlnlp", "tlnlp-length", "tlnlp-random", "tlnlp-bf16"):
         for raw in ("raw-128", "raw-512"):
             if ours in by_name and raw in by_name:
                 a, b = by_name[ours], by_name[raw]
@@ -290,16 +296,18 @@ def ratios(runs):
 
 
 def write(results, args, argv):
-    rows = [f"Matmul peak measured in the same run (2,048², best of 20 at the start and 20 at the end): float32 "
-            f"{results['matmul_peak_gflops']['float32']} GFLOP/s, bfloat16 "
-            f"{results['matmul_peak_gflops']['bfloat16']} GFLOP/s. Global batch "
-            f"{args.batch_size} for every run.", ""]
+    """One JSON file and one RESULTS.md section per dataset (`throughput_sst2`, …)."""
+    peaks = (f"Matmul peak measured in the same run (2,048², best of 20 at the start and 20 at "
+             f"the end): float32 {results['matmul_peak_gflops']['float32']} GFLOP/s, bfloat16 "
+             f"{results['matmul_peak_gflops']['bfloat16']} GFLOP/s. Global batch "
+             f"{args.batch_size} for every run.")
     for dataset, part in results["datasets"].items():
-        rows += [f"**{dataset.upper()}**: {part['train_examples']} training examples × "
-                 f"{part['epochs']} epoch(s), {part['held_out_examples']} held out.", "",
-                 "| run | padding | max length | held-out acc | train ex/s | predict ex/s | "
-                 "train MFU (real tokens) | train s | truncated | peak RSS MB |",
-                 "|---|---|---|---|---|---|---|---|---|---|"]
+        rows = [peaks, "",
+                f"**{dataset.upper()}**: {part['train_examples']} training examples × "
+                f"{part['epochs']} epoch(s), {part['held_out_examples']} held out.", "",
+                "| run | padding | max length | held-out acc | train ex/s | predict ex/s | "
+                "train MFU (real tokens) | train s | truncated | peak RSS MB |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
         for run in part["runs"]:
             rows.append(
                 f"| {run['name']} ({run['dtype']}) | {run['padding']} | {run['max_length']} | "
@@ -314,11 +322,10 @@ def write(results, args, argv):
             rows.append(f"- {pair}: training speed **{ratio['train_speed']:.2f}×**, "
                         f"prediction speed {ratio['predict_speed']:.2f}×, held-out accuracy "
                         f"{ratio['accuracy_points']:+.2f} points")
-        rows.append("")
-    _common.write_results(
-        "throughput", results,
-        "Throughput: tlnlp_tf default pipeline vs raw keras-hub (MiniLM), with MFU",
-        rows, _common.command("throughput.py", argv))
+        _common.write_results(
+            f"throughput_{dataset}", dict(results, datasets={dataset: part}),
+            f"Throughput on {dataset.upper()}: tlnlp_tf default pipeline vs raw keras-hub "
+            "(MiniLM), with MFU", rows, _common.command("throughput.py", argv))
 
 
 if __name__ == "__main__":

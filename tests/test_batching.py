@@ -42,3 +42,16 @@ def test_partial_last_batch_dict_features_and_unlabelled():
     assert [b.shape[0] for b in alone] == [5, 5, 5, 5, 3]
     with pytest.raises(ValueError, match="features are strings"):
         tl.data.batch_by_length(tf.data.Dataset.range(5), 2)
+
+
+def test_choose_batching_groups_by_length_only_with_enough_batches():
+    from tlnlp_tf.data.batching import MIN_LENGTH_BATCHES
+
+    enough = MIN_LENGTH_BATCHES * 32
+    assert tl.data.choose_batching(enough, 32) == "length"
+    assert tl.data.choose_batching(enough - 32, 32) == "random"  # 99 batches
+    assert tl.data.choose_batching(enough, 32, token_level=True) == "random"
+    assert tl.data.choose_batching(10, 32, "length") == "length"  # as given
+    assert tl.data.choose_batching(enough, 32, "random") == "random"
+    with pytest.raises(ValueError, match="batching must be one of"):
+        tl.data.choose_batching(10, 32, "sorted")

@@ -42,7 +42,9 @@ def test_fit_writes_model_labels_and_metrics(trained):
     assert metrics["trainable_params"] < metrics["total_params"]
     assert metrics["train_seconds"] > 0 and metrics["train_examples_per_second"] > 0
     assert json.loads((output / "labels.json").read_text()) == ["neg", "pos"]
-    assert json.loads((output / "run.json").read_text())["freeze"] == "bottom-1"
+    run = json.loads((output / "run.json").read_text())
+    assert run["freeze"] == "bottom-1"
+    assert run["batching"] == "random"  # --batching auto: 2 batches per epoch, under 100
 
 
 def test_evaluate_prints_the_same_metrics(trained, capsys):
@@ -232,6 +234,7 @@ def test_question_answering_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
                  "--backbone", tiny_preset, "--epochs", "1", "--doc-stride", "8",
                  "--output", str(output)]) == 0
     assert sorted(os.listdir(output)) == ["metrics.json", "model.keras", "run.json"]
+    assert json.loads((output / "run.json").read_text())["batching"] == "random"  # auto, QA
     metrics = json.loads((output / "metrics.json").read_text())
     assert set(metrics["validation"]) == {"exact_match", "f1"}
     capsys.readouterr()

@@ -1,5 +1,7 @@
 """L2-SP: the penalty is in the training loss and keeps the backbone near w0."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -123,3 +125,29 @@ def test_needs_a_backbone():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(tl.PolicyError, match="needs a task model with a `backbone`"):
         L2SP().apply(model)
+
+
+def test_cli_l2sp_keeps_the_backbone_nearer_its_start(tiny_preset, toy_files, tmp_path, capsys):
+    from tlnlp_tf.cli import main
+
+    start = [w.numpy() for w in tl.load_backbone(tiny_preset)[0].weights]
+
+    def distance(alpha):
+        output = tmp_path / f"run{alpha}"
+        extra = [] if alpha is None else ["--l2sp", str(alpha)]
+        assert main(["fit", "--train", toy_files["train"], "--text-column", "sentence",
+                     "--label-column", "label", "--backbone", tiny_preset, "--epochs", "2",
+                     "--batch-size", "8", "--learning-rate", "0.01", "--output", str(output)]
+                    + extra) == 0
+        assert json.loads((output / "run.json").read_text())["l2sp"] == alpha
+        model = keras.saving.load_model(output / "model.keras")
+        return sum(float(np.sum((w.numpy() - s) ** 2))
+                   for w, s in zip(model.backbone.weights, start))
+
+    assert distance(100.0) < 0.5 * distance(None)
+    capsys.readouterr()
+    assert main(["fit", "--train", toy_files["train"], "--text-column", "sentence",
+                 "--label-column", "label", "--backbone", tiny_preset, "--l2sp", "-1",
+                 "--output", str(tmp_path / "bad")]) == 2
+    assert "alpha must be a number >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -19,6 +19,7 @@ from tlnlp_tf import distribute
 from tlnlp_tf import forgetting
 from tlnlp_tf import pretraining
 from tlnlp_tf import transferability
+from tlnlp_tf import word_vectors
 from tlnlp_tf.backbones import load_backbone
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
@@ -40,6 +41,7 @@ from tlnlp_tf.tasks import TextClassifier
 from tlnlp_tf.tasks import TextRegressor
 from tlnlp_tf.tasks import TokenClassifier
 from tlnlp_tf.tasks import TokenClassifierPreprocessor
+from tlnlp_tf.tasks import WordClassifier
 from tlnlp_tf.training import GradualUnfreezing
 from tlnlp_tf.training import L2SP
 from tlnlp_tf.training import SlantedTriangular

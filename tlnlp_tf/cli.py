@@ -70,10 +70,12 @@ def _parser():
                           "lora-R trains rank-R LoRA factors on the attention query and "
                           "value projections, and the head")
     fit.add_argument("--epochs", type=_positive, default=3)
-    fit.add_argument("--batching", choices=("random", "length"), default="random",
-                     help="random: plain shuffled batches (default); length: batches of "
-                          "similar lengths, less padding, faster (on CoNLL-2003 40%% faster "
-                          "per epoch but 1 point of F1 lower)")
+    fit.add_argument("--batching", choices=("auto", "random", "length"), default="auto",
+                     help="length: shuffled batches of similar lengths (sorted within groups "
+                          "of 50 batches): less padding, faster; random: plain shuffled "
+                          "batches; auto (default): length for text classification and "
+                          "regression with at least 100 batches per epoch, else random "
+                          "(see tl.data.choose_batching)")
     fit.add_argument("--batch-size", type=_positive, default=32)
     fit.add_argument("--max-length", type=_positive,
                      help="most tokens per example, or per window for question-answering "
@@ -85,8 +87,13 @@ def _parser():
                      help="peak learning rate (default: chosen from the backbone and freeze policy)")
     fit.add_argument("--layer-decay", type=float,
                      help="layer-wise learning-rate decay d: backbone layer i of L learns at "
-                          "rate * d**(L - i), the head at the full rate (default: 0.9 when "
-                          "backbone layers train; 1 turns it off)")
+                          "rate * d**(L - i), the head at the full rate (default: the task's, "
+                          "0.9 for token-classification when backbone layers train, else off; "
+                          "1 turns it off)")
+    fit.add_argument("--l2sp", type=float, metavar="ALPHA",
+                     help="L2-SP: add ALPHA/2 * ||w - w0||^2 toward the starting (pretrained) "
+                          "backbone weights, and 0.01/2 * ||w||^2 on the head's kernels, to "
+                          "the loss (tl.L2SP; default: off)")
     fit.add_argument("--limit", type=_positive,
                      help="train on a seeded random sample of N examples")
     fit.add_argument("--seed", type=int, default=0)
@@ -159,7 +166,8 @@ def _parser():
 
     pretrain = commands.add_parser(
         "pretrain",
-        help="continue masked-LM pretraining on unlabelled in-domain text; writes a preset folder")
+        help="continue masked-LM pretraining on unlabelled in-domain text (writes a preset "
+             "folder), or train word2vec vectors on it (--kind word2vec)")
     pretrain.add_argument("--text", required=True,
                           help="the corpus: a text file (one document per line) or "
                                ".csv/.tsv/.jsonl with --text-column")
@@ -167,9 +175,18 @@ def _parser():
     pretrain.add_argument("--backbone", default="minilm",
                           help="preset name, preset or Hugging Face folder, or 'minilm'")
     pretrain.add_argument("--weights", choices=("pretrained", "random"), default="pretrained")
-    pretrain.add_argument("--kind", choices=("mlm",), default="mlm",
-                          help="the pretraining objective: mlm, masked language modelling")
-    pretrain.add_argument("--epochs", type=_positive, default=1)
+    pretrain.add_argument("--kind", choices=("mlm", "word2vec"), default="mlm",
+                          help="mlm (default): masked language modelling of --backbone; "
+                               "word2vec: static word vectors (gensim, skip-gram), written as "
+                               "OUTPUT/vectors.txt for WordClassifier")
+    pretrain.add_argument("--epochs", type=_positive,
+                          help="passes over the corpus (default 1 for mlm, 10 for word2vec)")
+    pretrain.add_argument("--vector-size", type=_positive, default=100,
+                          help="word2vec: dimension of the vectors (default 100)")
+    pretrain.add_argument("--window", type=_positive, default=5,
+                          help="word2vec: context words either side (default 5)")
+    pretrain.add_argument("--min-count", type=_positive, default=2,
+                          help="word2vec: words seen fewer times get no vector (default 2)")
     pretrain.add_argument("--batch-size", type=_positive, default=32)
     pretrain.add_argument("--max-length", type=_positive,
                           help="most tokens per document (default: chosen from the corpus)")
@@ -185,7 +202,8 @@ def _parser():
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.add_argument("--output", required=True,
                           help="the preset folder to write (usable as --backbone), "
-                               "with pretrain.json")
+                               "with pretrain.json; word2vec: a folder for vectors.txt "
+                               "and pretrain.json")
     pretrain.set_defaults(handler=_pretrain)
     return parser
 
@@ -219,6 +237,8 @@ def _fit(args):
 
     from tlnlp_tf import outputs
     from tlnlp_tf.data.batching import batch_by_length
+    from tlnlp_tf.data.batching import choose_batching
+    from tlnlp_tf.training.regularizers import L2SP
     from tlnlp_tf.freezing import parameter_counts
 
     columns = _columns(args, {})
@@ -226,6 +246,7 @@ def _fit(args):
     validation = _read(args.task, args.validation, columns) if args.validation else None
     names = _check_targets(args.task, train, validation)
     forgetting = _forgetting_report(args)  # the probe file is checked before training
+    l2sp = None if args.l2sp is None else L2SP(alpha=args.l2sp)  # checks alpha
 
     from tlnlp_tf.distribute import check_global_batch
     from tlnlp_tf.training.callbacks import RandomStateBackup
@@ -239,11 +260,15 @@ def _fit(args):
         if args.learning_rate is not None or args.layer_decay is not None:
             model.compile(learning_rate=args.learning_rate or "auto",
                           layer_decay="auto" if args.layer_decay is None else args.layer_decay)
+        if l2sp is not None:
+            l2sp.apply(model)
     start = time.perf_counter()  # training time includes the one tokenizer pass
     data = train.to_dataset()
     if args.task != QA:  # tokenized once, in memory; epochs reshuffle the cache
         data = model.tokenize_once(data)
     data = data.shuffle(int(data.cardinality()), seed=args.seed)
+    args.batching = choose_batching(int(data.cardinality()), args.batch_size, args.batching,
+                                    token_level=args.task in (TOKENS, QA))
     if args.batching == "length":
         data = batch_by_length(data, args.batch_size, seed=args.seed)
     else:
@@ -298,6 +323,7 @@ def _fit(args):
            "freeze": model.freeze, **columns, "epochs": args.epochs,
            "batch_size": args.batch_size, "batching": args.batching,
            "learning_rate": args.learning_rate, "layer_decay": args.layer_decay,
+           "l2sp": args.l2sp,
            "strategy": args.strategy, "precision": args.precision, "seed": args.seed, "limit": args.limit}
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
     if names is not None and args.task != QA:
@@ -545,14 +571,25 @@ def _pretrain(args):
     import numpy as np
 
     from tlnlp_tf import pretraining
+    from tlnlp_tf import word_vectors
 
-    pretraining.check_output_folder(args.output)
+    if args.kind == "word2vec":
+        word_vectors.check_output_folder(args.output)
+    else:
+        pretraining.check_output_folder(args.output)
     texts = pretraining.read_corpus(args.text, args.text_column)
     if args.limit is not None and args.limit < len(texts):
         order = np.random.default_rng(args.seed).permutation(len(texts))[:args.limit]
         texts = [texts[i] for i in sorted(order)]
+    if args.kind == "word2vec":
+        _, report = word_vectors.pretrain_word2vec(
+            texts, args.output, vector_size=args.vector_size, window=args.window,
+            min_count=args.min_count, epochs=args.epochs or 10, seed=args.seed,
+            source={"text": args.text, "text_column": args.text_column, "limit": args.limit})
+        print(json.dumps(report, indent=2))
+        return 0
     masked_lm, report = pretraining.pretrain_masked_lm(
-        args.backbone, texts, epochs=args.epochs, batch_size=args.batch_size,
+        args.backbone, texts, epochs=args.epochs or 1, batch_size=args.batch_size,
         max_length=args.max_length, mask_rate=args.mask_rate,
         learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
         seed=args.seed, weights=args.weights)

@@ -1,0 +1,564 @@
+"""`WordClassifier`: a CNN or BiLSTM on static word embeddings, fit on raw text.
+
+The pre-transformer transfer path: word2vec, GloVe or fastText vectors
+(`tlnlp_tf.word_vectors`) initialise the `Embedding` of a small text
+classifier (Kim 2014's CNN, or a bidirectional LSTM), frozen or trained.
+"""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tlnlp_tf import word_vectors
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.metrics.classification import SparseF1Score
+from tlnlp_tf.tasks.text_classifier import TextClassifier
+from tlnlp_tf.tasks.text_classifier import _label_names
+
+ENCODERS = ("cnn", "bilstm")
+MAX_SEQUENCE_LENGTH = 512  # the cap on a length chosen from the data
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class ConvEncoder(keras.layers.Layer):
+    """Kim (2014)'s sentence CNN: parallel convolutions, max over time.
+
+    One `Conv1D` (ReLU) per filter size over the word vectors, each
+    max-pooled over the windows that lie inside the text (padding excluded;
+    a text shorter than a filter uses its one padded window), concatenated.
+
+    Args:
+        filter_sizes: window widths in words.
+        filters: feature maps per width.
+
+    Example:
+
+    ```python
+    pooled = ConvEncoder((3, 4, 5), 100)(embedded, mask=ids != 0)  # [batch, 300]
+    ```
+    """
+
+    def __init__(self, filter_sizes=(3, 4, 5), filters=100, **kwargs):
+        super().__init__(**kwargs)
+        self.filter_sizes = tuple(int(size) for size in filter_sizes)
+        self.filters = int(filters)
+        self.convolutions = [
+            keras.layers.Conv1D(self.filters, size, activation="relu", dtype=self.dtype_policy,
+                                name=f"conv_{size}")
+            for size in self.filter_sizes
+        ]
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        for convolution in self.convolutions:
+            convolution.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, mask=None):
+        widest = max(self.filter_sizes)
+        steps = tf.shape(inputs)[1]
+        if mask is None:
+            lengths = tf.fill(tf.shape(inputs)[:1], steps)
+        else:
+            lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
+        # Every text gets at least one window per filter size.
+        inputs = tf.pad(inputs, [[0, 0], [0, tf.maximum(widest - steps, 0)], [0, 0]])
+        pooled = []
+        for size, convolution in zip(self.filter_sizes, self.convolutions):
+            features = convolution(inputs)  # [batch, windows, filters], >= 0
+            windows = tf.range(tf.shape(features)[1])
+            inside = windows[None, :] <= tf.maximum(lengths - size, 0)[:, None]
+            features = features * tf.cast(inside, features.dtype)[:, :, None]
+            pooled.append(tf.reduce_max(features, axis=1))
+        return tf.concat(pooled, axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.filters * len(self.filter_sizes))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"filter_sizes": list(self.filter_sizes), "filters": self.filters})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class RecurrentEncoder(keras.layers.Layer):
+    """A bidirectional LSTM over the words, max-pooled over the real ones.
+
+    Args:
+        units: LSTM units in each direction (the output has `2 * units`).
+
+    Example:
+
+    ```python
+    pooled = RecurrentEncoder(128)(embedded, mask=ids != 0)  # [batch, 256]
+    ```
+    """
+
+    def __init__(self, units=128, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.recurrent = keras.layers.Bidirectional(
+            keras.layers.LSTM(self.units, return_sequences=True, dtype=self.dtype_policy),
+            dtype=self.dtype_policy, name="bilstm")
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.recurrent.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, mask=None):
+        states = self.recurrent(inputs, mask=mask)  # [batch, steps, 2 * units]
+        if mask is None:
+            return tf.reduce_max(states, axis=1)
+        mask = tf.cast(mask, "bool")[:, :, None]
+        lowest = tf.cast(-1e9, states.dtype)
+        pooled = tf.reduce_max(tf.where(mask, states, lowest), axis=1)
+        return tf.where(tf.reduce_any(mask, axis=1), pooled, tf.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config["units"] = self.units
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class WordClassifier(keras.Model):
+    """Classify texts with a CNN or BiLSTM on static word embeddings.
+
+    Words are the tokens of a `TextVectorization` layer (lower-cased,
+    punctuation stripped, split on whitespace: `word_vectors.standardize`,
+    the tokenization `train_word2vec` uses too) that runs inside the
+    `tf.data` pipeline: `fit`, `evaluate` and `predict` take raw strings (a
+    batched `tf.data.Dataset` of `(text, label)`, or Python lists), labels as
+    names or class indices; the model itself maps token ids (`[batch,
+    words]`, 0 for padding) to logits.
+
+    Build it with `from_vectors`, which sets the vocabulary and the embedding
+    rows from word vectors (the out-of-vocabulary policy is stated there);
+    the constructor gives random embeddings.
+
+    Args:
+        vocabulary: the words, index 0 padding (`""`) and 1 `[UNK]` first
+            (as `word_vectors.build_vocabulary` returns).
+        labels: the label names, or the number of classes.
+        embedding_dim: the width of the word vectors.
+        encoder: `"cnn"` (Kim 2014: filter widths 3, 4 and 5, 100 feature
+            maps each, max over time) or `"bilstm"` (128 units each way,
+            max over the real words).
+        freeze_embeddings: keep the embedding matrix fixed (Kim's "static").
+        sequence_length: the most words read per text (longer texts are
+            truncated); `None` reads all. Batches pad to their longest text.
+        dropout: dropout on the pooled vector (Kim: 0.5).
+
+    Examples:
+
+    Raw strings, with word2vec vectors trained on unlabelled text:
+    ```python
+    vectors = tlnlp_tf.word_vectors.train_word2vec(unlabelled_texts)
+    model = WordClassifier.from_vectors(vectors, texts=texts, labels=["neg", "pos"])
+    model.fit(tl.data.from_lists(texts, labels).shuffle(1000).batch(32), epochs=5)
+    model.predict(["a gripping, funny film"])["label"]
+    ```
+
+    Token ids (0 padding, 1 unknown):
+    ```python
+    logits = model(np.array([[5, 9, 2, 0]]))
+    ids = model.token_ids(tf.constant(["a gripping, funny film"]))
+    ```
+
+    Random embeddings, a BiLSTM:
+    ```python
+    model = WordClassifier.from_vectors(None, texts=texts, num_classes=2,
+                                        encoder="bilstm", embedding_dim=100)
+    ```
+    """
+
+    def __init__(
+        self,
+        vocabulary,
+        labels,
+        embedding_dim=100,
+        encoder="cnn",
+        freeze_embeddings=False,
+        sequence_length=None,
+        dropout=0.5,
+        **kwargs,
+    ):
+        labels = _label_names(labels)
+        vocabulary = _check_vocabulary(vocabulary)
+        if encoder not in ENCODERS:
+            raise PolicyError(f"encoder must be one of {', '.join(ENCODERS)}; got '{encoder}'.")
+        if sequence_length is not None and (
+                not isinstance(sequence_length, (int, np.integer)) or sequence_length < 1):
+            raise PolicyError(
+                f"sequence_length must be a positive integer or None, got {sequence_length!r}.")
+        # === Layers ===
+        self.vectorizer = keras.layers.TextVectorization(
+            standardize=word_vectors.standardize, split="whitespace",
+            vocabulary=vocabulary[2:], name="vectorizer")
+        self.vectorizer.build()  # stateless but for its vocabulary: built
+        self.embedding = keras.layers.Embedding(
+            len(vocabulary), embedding_dim, mask_zero=True, name="embeddings")
+        self.embedding.trainable = not freeze_embeddings
+        if encoder == "cnn":
+            self.encoder = ConvEncoder((3, 4, 5), 100, name="encoder")
+        else:
+            self.encoder = RecurrentEncoder(128, name="encoder")
+        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        self.output_dense = keras.layers.Dense(len(labels), name="logits")
+
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        pooled = self.encoder(self.embedding(token_ids))
+        logits = self.output_dense(self.dropout_layer(pooled))
+        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.vocabulary = vocabulary
+        self.labels = labels
+        self.embedding_dim = int(embedding_dim)
+        self.encoder_name = encoder
+        self.freeze_embeddings = bool(freeze_embeddings)
+        self.sequence_length = None if sequence_length is None else int(sequence_length)
+        self.dropout = dropout
+        self.vectors_found = None  # rows taken from word vectors (set by from_vectors)
+        self.compile()
+
+    @classmethod
+    def from_vectors(
+        cls,
+        vectors,
+        texts,
+        labels=None,
+        num_classes=None,
+        encoder="cnn",
+        freeze_embeddings=False,
+        max_tokens=20000,
+        sequence_length=None,
+        seed=0,
+        **kwargs,
+    ):
+        """A classifier whose vocabulary and embeddings come from `texts` and `vectors`.
+
+        The vocabulary (`word_vectors.build_vocabulary`): the training texts'
+        words, most frequent first, then (with vectors) the vectors' own
+        words in file order, up to `max_tokens` rows in all.
+
+        The out-of-vocabulary policy (`word_vectors.embedding_matrix`):
+
+        - row 0 is padding and row 1 `[UNK]`, for every word outside the
+          vocabulary: both start at zero;
+        - a vocabulary word found in the vectors starts at exactly its vector
+          (looked up as is, else as the most frequent key that tokenizes to
+          it; a fastText `.bin` model composes one from character n-grams);
+        - a vocabulary word missing from the vectors starts at a random row,
+          U[-a, a] with the vectors' variance (`seed`);
+        - `vectors=None`: random rows, U[-0.05, 0.05].
+
+        With `freeze_embeddings=True` none of these rows moves in training
+        (random rows included); otherwise all of them train.
+
+        Args:
+            vectors: a gensim `KeyedVectors` (`load_vectors`,
+                `train_word2vec`), a path for `load_vectors`, or `None` for
+                random embeddings.
+            texts: the training texts (a list, or a `tf.data.Dataset` of
+                texts or `(text, label)`).
+            num_classes / labels: the number of classes, or their names.
+            encoder: `"cnn"` or `"bilstm"`.
+            freeze_embeddings: keep the embedding matrix fixed in training.
+            max_tokens: the most vocabulary rows (padding and `[UNK]` included).
+            sequence_length: the most words per text; `None` chooses the
+                longest training text (rounded up to a multiple of 8, at most
+                512).
+            seed: the seed of the random rows.
+            **kwargs: `embedding_dim` (without vectors; default 100),
+                `dropout`, `name`.
+
+        `model.vectors_found` counts the rows taken from the vectors.
+
+        Example:
+
+        ```python
+        vectors = tlnlp_tf.word_vectors.load_vectors("glove.6B.100d.txt")
+        model = WordClassifier.from_vectors(vectors, texts=train_texts,
+                                            labels=["neg", "pos"], freeze_embeddings=True)
+        ```
+        """
+        if (num_classes is None) == (labels is None):
+            raise ValueError("Pass exactly one of num_classes or labels.")
+        if isinstance(vectors, (str, bytes)) or hasattr(vectors, "__fspath__"):
+            vectors = word_vectors.load_vectors(vectors)
+        if vectors is not None and not hasattr(vectors, "index_to_key"):
+            raise PolicyError("vectors must be a gensim KeyedVectors, a vectors file path "
+                              f"or None; got {type(vectors).__name__}.")
+        texts = _training_texts(texts)
+        dim = kwargs.pop("embedding_dim", None)
+        if vectors is not None and dim is not None and dim != vectors.vector_size:
+            raise PolicyError(f"embedding_dim={dim} differs from the vectors' dimension "
+                              f"{vectors.vector_size}; leave embedding_dim out.")
+        vocabulary = word_vectors.build_vocabulary(texts, max_tokens, vectors)
+        matrix, found = word_vectors.embedding_matrix(vocabulary, vectors, seed=seed, dim=dim)
+        if sequence_length is None:
+            sequence_length = _choose_length(texts)
+        model = cls(
+            vocabulary, labels if labels is not None else num_classes,
+            embedding_dim=matrix.shape[1], encoder=encoder,
+            freeze_embeddings=freeze_embeddings, sequence_length=sequence_length, **kwargs)
+        model.embedding.embeddings.assign(matrix)
+        model.vectors_found = int(found.sum())
+        return model
+
+    # === Training set-up ===
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto",
+                learning_rate="auto", **kwargs):
+        """Compile with defaults: Adam at 1e-3, cross-entropy, accuracy and F1.
+
+        Example:
+
+        ```python
+        model.compile(learning_rate=5e-4)
+        ```
+        """
+        if optimizer == "auto":
+            rate = 1e-3 if learning_rate == "auto" else learning_rate
+            optimizer = keras.optimizers.Adam(rate)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy"),
+                       SparseF1Score(len(self.labels))]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        # `keras.saving.load_model` restores the optimizer and its state.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    @property
+    def layers(self):
+        # The vectorizer runs in tf.data, not in the model's graph.
+        return [layer for layer in super().layers if layer is not self.vectorizer]
+
+    # === Data ===
+
+    def token_ids(self, texts):
+        """Token ids of a batch of texts (`[batch]` strings), in the graph.
+
+        Padded with 0 to the longest text of the batch (at most
+        `sequence_length` words); a text with no words reads as one `[UNK]`.
+
+        Example:
+
+        ```python
+        model.token_ids(tf.constant(["a gripping, funny film"]))  # [[14, 1, 230, 9]]
+        ```
+        """
+        texts = tf.convert_to_tensor(texts)
+        if texts.shape.rank == 2 and texts.shape[-1] == 1:
+            texts = tf.squeeze(texts, -1)
+        ids = tf.cast(self.vectorizer(texts), "int32")
+        if self.sequence_length is not None:
+            ids = ids[:, :self.sequence_length]
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+        empty = tf.reduce_all(tf.equal(ids, 0), axis=1, keepdims=True)
+        first = tf.one_hot(tf.zeros_like(ids[:, 0]), tf.shape(ids)[1], dtype="int32")
+        return tf.where(empty, first, ids)  # an empty text: [UNK] (1) at position 0
+
+    # Label names (or class indices) to class indices, in the graph.
+    encode_targets = TextClassifier.encode_targets
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """One batch of `(texts, labels)` as the model takes it (a `tf.data` map)."""
+        if x.dtype == tf.string:
+            x = self.token_ids(x)
+        if y is not None:
+            y = self.encode_targets(y)
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    def _pipeline(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
+        """A batched dataset of token ids (and targets) from raw text."""
+        if isinstance(x, tf.data.Dataset):
+            for spec in tf.nest.flatten(x.element_spec):
+                if spec.dtype == tf.string and spec.shape.rank == 0:
+                    raise DataError("WordClassifier takes a batched dataset of texts: "
+                                    "call .batch(32) on it first.")
+            data = x
+        elif _is_texts(x):
+            texts = [x] if isinstance(x, str) else list(x)
+            for index, text in enumerate(texts):
+                if not isinstance(text, str):
+                    raise DataError(f"Input {index} is {type(text).__name__}, expected a "
+                                    "string.")
+            columns = [tf.constant(texts, tf.string)]
+            for extra in (y, sample_weight):
+                if extra is not None:
+                    if len(extra) != len(texts):
+                        raise DataError(f"{len(texts)} texts but {len(extra)} labels or "
+                                        "weights; expected one per text.")
+                    values = list(extra)
+                    columns.append(tf.constant(
+                        [str(v) for v in values] if isinstance(values[0], str) else values))
+            data = tf.data.Dataset.from_tensor_slices(tuple(columns))
+            if shuffle:
+                data = data.shuffle(len(texts), reshuffle_each_iteration=True)
+            data = data.batch(batch_size or 32)
+        else:
+            return None  # token ids or arrays: Keras takes them as they are
+
+        def encode(*element):
+            features, targets, weights = keras.utils.unpack_x_y_sample_weight(
+                element[0] if len(element) == 1 else element)
+            return self.preprocess_samples(features, targets, weights)
+
+        return data.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        """`keras.Model.fit` on raw text (a batched dataset, or lists of texts and labels).
+
+        Example:
+
+        ```python
+        model.fit(tl.data.from_lists(texts, labels).shuffle(1000).batch(32), epochs=5)
+        model.fit(texts, labels, batch_size=32, epochs=5)
+        ```
+        """
+        data = self._pipeline(x, y, kwargs.pop("sample_weight", None), batch_size,
+                              shuffle=kwargs.get("shuffle", True))
+        validation = kwargs.get("validation_data")
+        if validation is not None:
+            if isinstance(validation, tuple) and _is_texts(validation[0]):
+                validation = self._pipeline(*validation)
+            elif isinstance(validation, tf.data.Dataset):
+                validation = self._pipeline(validation)
+            kwargs["validation_data"] = validation
+        if data is None:
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+        kwargs["shuffle"] = False  # the dataset shuffles itself
+        return super().fit(data, epochs=epochs, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        data = None if x is None else self._pipeline(x, y, kwargs.pop("sample_weight", None),
+                                                      batch_size)
+        if data is None:
+            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        return super().evaluate(data, **kwargs)
+
+    def predict_outputs(self, x=None, batch_size=None, **kwargs):
+        """The logits (`[examples, classes]`) for raw text or token ids."""
+        data = self._pipeline(x, batch_size=batch_size)
+        if data is None:
+            return super().predict(x, batch_size=batch_size, **kwargs)
+        return super().predict(data, **kwargs)
+
+    def predict(self, x=None, batch_size=None, **kwargs):
+        """Predict labels and probabilities for raw text.
+
+        Args:
+            x: a list of texts, or a batched `tf.data.Dataset` (labels in it
+                are ignored).
+
+        Returns:
+            A dict: `"label"` (the label name of each example), `"score"` (its
+            probability) and `"probabilities"` (`[examples, classes]`), as
+            `TextClassifier.predict`.
+
+        Example:
+
+        ```python
+        model.predict(["a gripping, funny film", "two hours lost"])["label"]
+        ```
+        """
+        logits = self.predict_outputs(x, batch_size=batch_size, **kwargs)
+        probabilities = np.asarray(ops.softmax(np.asarray(logits, "float32")))
+        index = probabilities.argmax(axis=-1)
+        return {
+            "label": [self.labels[i] for i in index],
+            "score": probabilities[np.arange(len(index)), index],
+            "probabilities": probabilities,
+        }
+
+    # === Config ===
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary": list(self.vocabulary),
+            "labels": list(self.labels),
+            "embedding_dim": self.embedding_dim,
+            "encoder": self.encoder_name,
+            "freeze_embeddings": self.freeze_embeddings,
+            "sequence_length": self.sequence_length,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _check_vocabulary(vocabulary):
+    vocabulary = [str(word) for word in vocabulary]
+    if vocabulary[:2] != [word_vectors.PADDING, word_vectors.UNKNOWN]:
+        raise PolicyError("The vocabulary starts with the padding '' and '[UNK]' entries, "
+                          "as word_vectors.build_vocabulary returns it.")
+    if len(vocabulary) < 3:
+        raise DataError("The vocabulary has no words: the training texts are empty "
+                        "(after lower-casing, stripping punctuation, splitting on spaces).")
+    if len(set(vocabulary)) != len(vocabulary):
+        raise PolicyError("The vocabulary has repeated words.")
+    return vocabulary
+
+
+def _is_texts(x):
+    return isinstance(x, str) or (
+        isinstance(x, (list, tuple, np.ndarray)) and len(x) > 0
+        and all(isinstance(item, str) for item in x))
+
+
+def _training_texts(texts):
+    """A list of strings from a list or a dataset of texts or `(text, label)`."""
+    if isinstance(texts, tf.data.Dataset):
+        strings = []
+        for element in texts:
+            first = tf.nest.flatten(element)[0]
+            strings.extend(t.decode("utf-8") for t in np.reshape(first.numpy(), -1))
+        texts = strings
+    if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
+        raise DataError("texts must be the training texts: a list of strings (or a "
+                        "dataset of texts).")
+    if not any(words for words in word_vectors.tokenize(texts)):
+        raise DataError(f"The {len(texts)} training text(s) have no words (after "
+                        "lower-casing, stripping punctuation and splitting on whitespace).")
+    return list(texts)
+
+
+def _choose_length(texts):
+    longest = max(len(words) for words in word_vectors.tokenize(texts))
+    length = min(MAX_SEQUENCE_LENGTH, max(8, math.ceil(longest / 8) * 8))
+    if longest > length:
+        longer = sum(len(words) > length for words in word_vectors.tokenize(texts))
+        warnings.warn(f"{longer} of {len(texts)} training texts are longer than "
+                      f"sequence_length={length} words (the longest has {longest}) and "
+                      "will be truncated; pass sequence_length to change this.",
+                      stacklevel=3)
+    return length

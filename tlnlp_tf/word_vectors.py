@@ -1,0 +1,541 @@
+"""Static word embeddings: word2vec, GloVe and fastText vectors for Keras models.
+
+The pre-transformer transfer path: word vectors trained on unlabelled text
+(downloaded, or trained here with gensim's `Word2Vec`) initialise the
+`Embedding` of a small CNN or BiLSTM classifier (`tlnlp_tf.WordClassifier`).
+Files are read by gensim's `KeyedVectors`; text files are checked here first,
+so that a bad line is an error naming the file and the line.
+
+Words are the tokens of `tokenize`: lower-cased, punctuation stripped, split
+on whitespace, exactly as the `TextVectorization` layer inside
+`WordClassifier` splits them (both use `standardize`).
+
+Example:
+
+```python
+vectors = tlnlp_tf.word_vectors.load_vectors("glove.6B.100d.txt")
+vectors = tlnlp_tf.word_vectors.train_word2vec(texts, vector_size=100)
+model = tlnlp_tf.WordClassifier.from_vectors(vectors, texts=train_texts,
+                                             labels=["neg", "pos"])
+```
+"""
+
+import collections
+import os
+import tempfile
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tlnlp_tf import outputs
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+
+FORMATS = ("auto", "word2vec", "glove", "binary", "fasttext")
+PADDING, UNKNOWN = "", "[UNK]"  # rows 0 and 1 of every vocabulary
+REPORT_FILE = "pretrain.json"
+VECTORS_FILE = "vectors.txt"
+# What Keras's TextVectorization strips with standardize="lower_and_strip_punctuation".
+PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+_FASTTEXT_MAGIC = 793712314  # the first int32 of a fastText .bin model
+_BATCH = 4096  # texts tokenized per TensorFlow call
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+def standardize(texts):
+    """Lower-case and strip punctuation: the word tokenization's first step.
+
+    The same ops as `TextVectorization(standardize="lower_and_strip_punctuation")`
+    (`tf.strings.lower`, ASCII punctuation removed); `WordClassifier` uses this
+    function in its `TextVectorization` layer and `train_word2vec` uses it
+    through `tokenize`, so both see the same words.
+
+    Example:
+
+    ```python
+    standardize(tf.constant(["It's GREAT!"]))  # [b"its great"]
+    ```
+    """
+    return tf.strings.regex_replace(tf.strings.lower(texts), PUNCTUATION, "")
+
+
+def tokenize(texts):
+    """The words of each text, as `WordClassifier` sees them (list of lists of str).
+
+    Example:
+
+    ```python
+    tokenize(["A gripping, funny film!"])  # [["a", "gripping", "funny", "film"]]
+    ```
+    """
+    texts = [str(text) for text in texts]
+    words = []
+    for start in range(0, len(texts), _BATCH):
+        batch = tf.constant(texts[start:start + _BATCH], tf.string)
+        for row in tf.strings.split(standardize(batch)).to_list():
+            words.append([word.decode("utf-8", errors="replace") for word in row])
+    return words
+
+
+# === Reading vectors ===
+
+def load_vectors(path, format="auto", limit=None):
+    """Read word vectors into a gensim `KeyedVectors`.
+
+    Args:
+        path: the file (`.gz` and `.bz2` are read compressed).
+        format: `"word2vec"` (text, header line `COUNT DIMENSION`), `"glove"`
+            (text, no header), `"binary"` (word2vec C binary), `"fasttext"`
+            (a `.vec` text file, or a `.bin` model whose n-grams give vectors
+            for any word), or `"auto"`: fastText `.bin` by its magic number,
+            other `.bin` files binary, text files word2vec when the first line
+            is two integers and GloVe otherwise.
+        limit: read only the first `limit` vectors (files are usually sorted
+            most frequent first).
+
+    Text files are checked line by line before gensim reads them: a line
+    whose number of values differs from the header's (or, for GloVe, the
+    first line's) is a `DataError` naming the file and the line.
+
+    Example:
+
+    ```python
+    vectors = load_vectors("glove.6B.100d.txt")  # format="glove", detected
+    vectors["film"].shape  # (100,)
+    ```
+    """
+    from gensim.models import KeyedVectors
+
+    path = os.fspath(path)
+    if format not in FORMATS:
+        raise PolicyError(f"format must be one of {', '.join(FORMATS)}; got '{format}'.")
+    if limit is not None and (not isinstance(limit, int) or limit <= 0):
+        raise PolicyError(f"limit must be a positive integer or None, got {limit!r}.")
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file; expected a word-vectors file (word2vec "
+                        "text or binary, GloVe, fastText).")
+    if format == "auto":
+        format = _detect_format(path)
+    elif format == "fasttext":
+        format = "fasttext" if _is_fasttext_bin(path) else "word2vec"
+    if format == "fasttext" and limit is not None:
+        raise PolicyError(f"{path}: limit does not apply to a fastText .bin model (it is "
+                          "read whole); pass limit=None.")
+    try:
+        if format == "fasttext":
+            from gensim.models.fasttext import load_facebook_vectors
+
+            return load_facebook_vectors(path)
+        if format == "binary":
+            _check_binary_header(path)
+            return KeyedVectors.load_word2vec_format(path, binary=True, limit=limit)
+        count = _check_text(path, header=format == "word2vec", limit=limit)
+        try:
+            return KeyedVectors.load_word2vec_format(
+                path, binary=False, no_header=format == "glove", limit=count)
+        except ValueError:
+            bad = _find_bad_value(path, format == "word2vec", count)
+            if bad is None:
+                raise
+            raise bad from None
+    except (ValueError, EOFError, UnicodeDecodeError, NotImplementedError) as error:
+        if isinstance(error, (DataError, PolicyError)):
+            raise
+        raise DataError(f"{path}: cannot read it as {format} vectors ({error}).") from None
+
+
+def _detect_format(path):
+    if _is_fasttext_bin(path):
+        return "fasttext"
+    name = path.lower()
+    for suffix in (".gz", ".bz2"):
+        name = name.removesuffix(suffix)
+    if name.endswith(".bin"):
+        return "binary"
+    first = _first_line(path)
+    return "word2vec" if _is_header(first) else "glove"
+
+
+def _is_fasttext_bin(path):
+    from gensim import utils
+
+    with utils.open(path, "rb") as file:
+        head = file.read(4)
+    return len(head) == 4 and int(np.frombuffer(head, "<i4")[0]) == _FASTTEXT_MAGIC
+
+
+def _first_line(path):
+    from gensim import utils
+
+    with utils.open(path, "rb") as file:
+        return file.readline()
+
+
+def _is_header(line):
+    parts = line.split()
+    return len(parts) == 2 and all(part.isdigit() for part in parts)
+
+
+def _check_binary_header(path):
+    first = _first_line(path)
+    if not _is_header(first):
+        raise DataError(f"{path}, line 1: expected the word2vec binary header 'COUNT "
+                        f"DIMENSION', found {_show(first)}.")
+
+
+def _check_text(path, header, limit):
+    """Check a text vectors file; the number of vectors gensim should read.
+
+    Every vector line must be the word and then DIMENSION values separated by
+    single spaces (gensim splits at " "). Blank lines at the end are allowed
+    (not read); a blank line before a vector is an error.
+    """
+    from gensim import utils
+
+    expected = declared = None
+    vectors = 0
+    blank = None  # the first blank line seen: an error if a vector follows
+    with utils.open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            if number == 1 and header:
+                if not _is_header(line):
+                    hint = ("; a file without a header line is GloVe format: pass "
+                            "format='glove' or 'auto'") if line.strip() else ""
+                    raise DataError(f"{path}, line 1: expected the word2vec header 'COUNT "
+                                    f"DIMENSION', found {_show(line)}{hint}.")
+                declared, expected = (int(part) for part in line.split())
+                if expected <= 0:
+                    raise DataError(f"{path}, line 1: the header declares dimension "
+                                    f"{expected}; expected a positive number.")
+                continue
+            fields = line.rstrip().split(b" ")
+            if fields == [b""]:
+                blank = blank or number
+                continue
+            if limit is not None and vectors >= limit:
+                break
+            if declared is not None and vectors >= declared:
+                raise DataError(f"{path}, line {number}: the header on line 1 declares "
+                                f"{declared} vectors, but the file has more; fix the count "
+                                "in the header.")
+            if blank is not None:
+                raise DataError(f"{path}, line {blank}: blank line; expected "
+                                "'WORD VALUE VALUE ...' on every line.")
+            try:
+                fields[0].decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(f"{path}, line {number}: the word is not valid UTF-8.") from None
+            found = len(fields) - 1
+            if expected is None:
+                if _is_header(line):
+                    raise DataError(
+                        f"{path}, line {number}: looks like a word2vec header ('COUNT "
+                        "DIMENSION'); pass format='word2vec' or 'auto'.")
+                if found == 0:
+                    raise DataError(f"{path}, line {number}: a word with no values; "
+                                    "expected 'WORD VALUE VALUE ...'.")
+                expected, first = found, number
+            elif found != expected:
+                source = "the header on line 1" if header else f"line {first}"
+                raise DataError(
+                    f"{path}, line {number}: expected {expected} values after the word "
+                    f"(the dimension of {source}), found {found}.")
+            vectors += 1
+    if vectors == 0:
+        raise DataError(f"{path}: no vectors; expected lines of 'WORD VALUE VALUE ...'.")
+    if declared is not None and vectors < declared and (limit is None or limit > vectors):
+        raise DataError(f"{path}: the header on line 1 declares {declared} vectors, the "
+                        f"file has {vectors}; fix the count in the header.")
+    return vectors
+
+
+def _find_bad_value(path, header, count):
+    """The error for the first value that is not a number (after gensim failed)."""
+    from gensim import utils
+
+    with utils.open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            if header and number == 1:
+                continue
+            if number - int(header) > count:
+                break
+            for value in line.rstrip().split(b" ")[1:]:
+                if not _is_number(value):
+                    return DataError(f"{path}, line {number}: value {_show(value)} is not "
+                                     "a number.")
+    return None
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _show(line, width=40):
+    text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+    return repr(text if len(text) <= width else text[:width] + "...")
+
+
+# === Training vectors ===
+
+def train_word2vec(texts, vector_size=100, window=5, min_count=2, epochs=10, seed=0,
+                   workers=1, **options):
+    """Train word2vec (skip-gram, negative sampling) on unlabelled texts with gensim.
+
+    Texts are split into words by `tokenize`, the tokenization of
+    `WordClassifier`. With `workers=1` (the default) the same texts and seed
+    give the same vectors.
+
+    Args:
+        texts: a list of unlabelled documents.
+        vector_size: the dimension of the vectors.
+        window: words either side of a word that count as its context.
+        min_count: words seen fewer times get no vector.
+        epochs: passes over the corpus.
+        **options: passed to `gensim.models.Word2Vec` (`sg=0` for CBOW,
+            `negative`, `sample`, ...).
+
+    Returns:
+        The trained `KeyedVectors` (`.save_word2vec_format` writes them).
+
+    Example:
+
+    ```python
+    vectors = train_word2vec(pretraining.read_corpus("reviews.txt"), vector_size=100)
+    vectors.most_similar("great", topn=3)
+    ```
+    """
+    from gensim.models import Word2Vec
+
+    for name, value in (("vector_size", vector_size), ("window", window),
+                        ("min_count", min_count), ("epochs", epochs), ("workers", workers)):
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise PolicyError(f"{name} must be a positive integer, got {value!r}.")
+    sentences = [words for words in tokenize(texts) if words]
+    if not sentences:
+        raise DataError(
+            "train_word2vec: the corpus is empty; expected at least one text with "
+            "words (after lower-casing, stripping punctuation and splitting on "
+            f"whitespace), got {len(texts)} text(s) with none.")
+    counts = collections.Counter(word for words in sentences for word in words)
+    if max(counts.values()) < min_count:
+        raise DataError(
+            f"train_word2vec: no word occurs min_count={min_count} times in the corpus "
+            f"({len(counts)} distinct words); pass min_count=1 or more text.")
+    options = {"sg": 1, **options}
+    model = Word2Vec(vector_size=vector_size, window=window, min_count=min_count,
+                     seed=seed, workers=workers, **options)
+    model.build_vocab(sentences)
+    model.train(sentences, total_examples=len(sentences), epochs=epochs)
+    return model.wv
+
+
+def save_vectors(vectors, path, binary=False):
+    """Write `KeyedVectors` in word2vec format (text, or C binary), atomically.
+
+    Example:
+
+    ```python
+    save_vectors(vectors, "reviews-w2v/vectors.txt")
+    load_vectors("reviews-w2v/vectors.txt")  # the same words and vectors
+    ```
+    """
+    path = os.path.abspath(os.fspath(path))
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
+    os.close(handle)
+    try:
+        vectors.save_word2vec_format(tmp, binary=binary)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def pretrain_word2vec(texts, folder, vector_size=100, window=5, min_count=2, epochs=10,
+                      seed=0, source=None):
+    """Train word2vec on `texts` and write `folder/vectors.txt` and `pretrain.json`.
+
+    What `tlnlp pretrain --kind word2vec` runs. The folder must be new,
+    empty, or a folder this function wrote before (its files are replaced).
+    `source` (a dict, e.g. the corpus file) is recorded first in the report.
+
+    Returns:
+        `(vectors, report)`: the `KeyedVectors` and the dict written as
+        `pretrain.json` (document, token and vocabulary counts, the options,
+        `train_seconds`).
+
+    Example:
+
+    ```python
+    vectors, report = pretrain_word2vec(read_corpus("reviews.txt"), "reviews-w2v")
+    ```
+    """
+    folder = os.fspath(folder)
+    check_output_folder(folder)
+    start = time.perf_counter()
+    vectors = train_word2vec(texts, vector_size=vector_size, window=window,
+                             min_count=min_count, epochs=epochs, seed=seed)
+    seconds = time.perf_counter() - start
+    tokens = sum(len(words) for words in tokenize(texts))
+    report = {
+        **(source or {}),
+        "kind": "word2vec",
+        "algorithm": "gensim Word2Vec, skip-gram with negative sampling",
+        "documents": len(texts),
+        "tokens": tokens,
+        "vocabulary_size": len(vectors),
+        "vector_size": vector_size,
+        "window": window,
+        "min_count": min_count,
+        "epochs": epochs,
+        "seed": seed,
+        "tokenization": "lower-case, ASCII punctuation stripped, split on whitespace "
+                        "(as WordClassifier)",
+        "vectors": VECTORS_FILE,
+        "train_seconds": round(seconds, 2),
+    }
+    save_vectors(vectors, os.path.join(folder, VECTORS_FILE))
+    outputs.write_json(os.path.join(folder, REPORT_FILE), report)
+    return vectors, report
+
+
+def check_output_folder(folder):
+    """Refuse an output folder that exists, is not empty and holds no vectors.txt."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise DataError(f"{folder}: exists and is not a folder; choose another output.")
+    if os.path.isdir(folder):
+        names = [n for n in os.listdir(folder) if not n.startswith(".")]
+        if names and VECTORS_FILE not in names:
+            raise DataError(
+                f"{folder}: exists, is not empty and holds no {VECTORS_FILE}; choose a new "
+                "output folder (a word2vec folder written before is replaced).")
+
+
+# === Vocabulary and embedding matrix ===
+
+def build_vocabulary(texts, max_tokens=20000, vectors=None):
+    """The words of a `WordClassifier`: padding, `[UNK]`, then words by frequency.
+
+    The training texts' words come first, most frequent first (ties in order
+    of first appearance). When `vectors` are given and room is left under
+    `max_tokens` (which counts the padding and `[UNK]` rows), the vectors'
+    own words follow in their file order (most frequent first), so that words
+    unseen in the labelled data keep their pretrained meaning.
+
+    Example:
+
+    ```python
+    build_vocabulary(["good film", "bad film"])  # ["", "[UNK]", "film", "good", "bad"]
+    ```
+    """
+    if not isinstance(max_tokens, (int, np.integer)) or max_tokens < 3:
+        raise PolicyError(f"max_tokens must be an integer >= 3, got {max_tokens!r}.")
+    counts = collections.Counter(word for words in tokenize(texts) for word in words)
+    words = [word for word, _ in counts.most_common()][:max_tokens - 2]
+    if vectors is not None and len(words) < max_tokens - 2:
+        seen = set(words)
+        for word in _vector_words(vectors):
+            if len(words) >= max_tokens - 2:
+                break
+            if word not in seen:
+                seen.add(word)
+                words.append(word)
+    return [PADDING, UNKNOWN] + words
+
+
+def embedding_matrix(vocabulary, vectors=None, seed=0, dim=None):
+    """The initial `Embedding` matrix for `vocabulary`, and which rows were found.
+
+    The out-of-vocabulary policy:
+
+    - row 0 (padding) and row 1 (`[UNK]`, every word outside the vocabulary)
+      are zeros;
+    - a word with a vector gets exactly that vector; a word is looked up as it
+      is, else as the most frequent vectors key that tokenizes to it ("Good"
+      or "good," for "good"); fastText `.bin` vectors compose a vector from
+      character n-grams for any other word;
+    - a vocabulary word without a vector gets a random row drawn from
+      U[-a, a], `a = sqrt(3) * std(found vectors)` (the vectors' variance, as
+      Kim 2014), seeded by `seed`;
+    - without vectors, every word row is drawn from U[-0.05, 0.05] (Keras's
+      default), seeded.
+
+    Returns:
+        `(matrix, found)`: float32 `[len(vocabulary), dim]` and a boolean
+        array, `True` for the rows taken from `vectors`.
+
+    Example:
+
+    ```python
+    matrix, found = embedding_matrix(build_vocabulary(texts, vectors=vectors), vectors)
+    ```
+    """
+    rng = np.random.default_rng(seed)
+    size = len(vocabulary)
+    found = np.zeros(size, dtype=bool)
+    if vectors is None:
+        dim = int(dim or 100)
+        matrix = rng.uniform(-0.05, 0.05, (size, dim)).astype("float32")
+        matrix[:2] = 0.0
+        return matrix, found
+    dim = int(vectors.vector_size)
+    matrix = np.zeros((size, dim), dtype="float32")
+    table = _lookup_table(vectors)
+    subwords = _has_subwords(vectors)
+    for row, word in enumerate(vocabulary):
+        if row < 2:
+            continue
+        index = table.get(word)
+        if index is not None:
+            matrix[row] = vectors.vectors[index]
+            found[row] = True
+        elif subwords and word:
+            matrix[row] = vectors.get_vector(word)
+            found[row] = True
+    scale = float(np.std(matrix[found])) * np.sqrt(3.0) if found.any() else 0.05
+    missing = ~found
+    missing[:2] = False
+    matrix[missing] = rng.uniform(-scale, scale, (int(missing.sum()), dim))
+    return matrix, found
+
+
+def _has_subwords(vectors):
+    return getattr(vectors, "bucket", 0) and hasattr(vectors, "vectors_ngrams")
+
+
+def _vector_words(vectors):
+    """The vectors' keys that are already words as `tokenize` makes them, in order."""
+    keys = list(vectors.index_to_key)
+    for start in range(0, len(keys), _BATCH * 4):
+        batch = [str(key) for key in keys[start:start + _BATCH * 4]]
+        for key, words in zip(batch, tokenize(batch)):
+            if words == [key]:
+                yield key
+
+
+def _lookup_table(vectors):
+    """word -> row of `vectors.vectors`: exact keys first, then normalised keys."""
+    keys = [str(key) for key in vectors.index_to_key]
+    table = {}
+    normal = []
+    for start in range(0, len(keys), _BATCH * 4):
+        batch = keys[start:start + _BATCH * 4]
+        normal.extend(words[0] if len(words) == 1 else None for words in tokenize(batch))
+    for index, (key, word) in enumerate(zip(keys, normal)):
+        if word == key:
+            table.setdefault(key, index)
+    for index, word in enumerate(normal):
+        if word is not None:
+            table.setdefault(word, index)
+    return table
