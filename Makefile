@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-slow bench clean
+.PHONY: install demo test test-slow bench bench-transfer clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sst2.py --limit 4000 --epochs 2 --runs finetune,frozen,raw
 	$(BIN)/python benchmarks/throughput.py
+
+bench-transfer: $(STAMP)
+	$(BIN)/python benchmarks/strategies.py
+	$(BIN)/python benchmarks/word_vectors.py
+	$(BIN)/python benchmarks/dapt_imdb.py
 
 clean:
 	rm -rf $(VENV) demo-output *.egg-info

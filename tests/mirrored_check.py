@@ -65,6 +65,19 @@ def tasks(folder):
         "span_extractor": (
             lambda: tl.SpanExtractor.from_backbone(folder, dropout=0.0, max_length=32),
             questions.to_dataset().batch(8)),
+        "multi_task": (
+            lambda: tl.MultiTaskModel.from_backbone(folder, {
+                "sentiment": {"kind": "text-classification", "labels": ["neg", "pos"],
+                              "dropout": 0.0},
+                "similarity": {"kind": "regression", "dropout": 0.0},
+            }),
+            lambda model: tl.data.mix_tasks({
+                "sentiment": model.task_dataset(
+                    "sentiment", tl.data.from_lists(texts, labels).batch(8)),
+                "similarity": model.task_dataset(
+                    "similarity", tf.data.Dataset.from_tensor_slices(
+                        ((texts[:16], texts[16:]), [float(i % 5) for i in range(16)])).batch(8)),
+            }, seed=0)),
     }
 
 
@@ -73,6 +86,8 @@ def train(build, data, strategy):
     with strategy.scope():
         model = build()
         model.compile(optimizer=keras.optimizers.SGD(0.05))
+    if callable(data):  # built from the model (MultiTaskModel.task_dataset)
+        data = data(model)
     history = model.fit(data, epochs=2, verbose=0)
     weights = {v.path: v for v in model.trainable_variables}
     in_sync = True
@@ -93,7 +108,8 @@ def main(out):
         single_loss, single, _, _ = train(build, data, tf.distribute.get_strategy())
         loss, weights, in_sync, model = train(build, data, mirrored)
         gap = max(float(np.max(np.abs(single[p] - weights[p]))) for p in single)
-        evaluated = model.evaluate(data, return_dict=True, verbose=0)
+        evaluated = model.evaluate(data(model) if callable(data) else data, return_dict=True,
+                                   verbose=0)
         report["tasks"][name] = {
             "single_loss": single_loss, "mirrored_loss": loss, "max_weight_gap": gap,
             "in_sync": in_sync, "evaluate_loss": float(evaluated["loss"]),

@@ -64,7 +64,8 @@ def test_mirrored_matches_single_device(tmp_path):
     assert out.exists(), output[-3000:]
     report = json.loads(out.read_text())
     assert report["replicas"] == 2
-    assert set(report["tasks"]) == {"classifier", "token_classifier", "span_extractor"}
+    assert set(report["tasks"]) == {"classifier", "token_classifier", "span_extractor",
+                                    "multi_task"}
     for name, task in report["tasks"].items():
         assert task["in_sync"], name
         # Same global batch, SGD, no dropout: one device and two replicas agree

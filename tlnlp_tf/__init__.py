@@ -35,6 +35,7 @@ from tlnlp_tf.heads import SequencePooling
 from tlnlp_tf.heads import SpanHead
 from tlnlp_tf.metrics import PearsonCorrelation
 from tlnlp_tf.metrics import SparseF1Score
+from tlnlp_tf.tasks import MultiTaskModel
 from tlnlp_tf.tasks import SpanExtractor
 from tlnlp_tf.tasks import SpanExtractorPreprocessor
 from tlnlp_tf.tasks import TextClassifier

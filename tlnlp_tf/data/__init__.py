@@ -12,6 +12,7 @@ from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import read_conll
 from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.data.lengths import choose_sequence_length
+from tlnlp_tf.data.mixing import mix_tasks
 from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.data.readers import from_lists
 from tlnlp_tf.data.readers import load_jsonl

@@ -26,7 +26,11 @@ class PearsonCorrelation(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         x = ops.reshape(ops.cast(y_pred, "float64"), (-1,))
         y = ops.reshape(ops.cast(y_true, "float64"), (-1,))
-        terms = (ops.ones_like(x), x, y, x * x, y * y, x * y)
+        # Weighted sums (weight 0 leaves a pair out, e.g. another task's rows).
+        w = ops.ones_like(x)
+        if sample_weight is not None:
+            w = ops.reshape(ops.cast(sample_weight, "float64"), (-1,))
+        terms = (w, w * x, w * y, w * x * x, w * y * y, w * x * y)
         for variable, term in zip(self._sums, terms):
             variable.assign_add(ops.sum(term))
 

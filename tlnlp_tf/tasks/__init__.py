@@ -1,5 +1,6 @@
 """Task models: a backbone, a head, a preprocessor and decoding."""
 
+from tlnlp_tf.tasks.multi_task import MultiTaskModel
 from tlnlp_tf.tasks.span_extractor import SpanExtractor
 from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
 from tlnlp_tf.tasks.text_classifier import TextClassifier

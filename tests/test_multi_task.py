@@ -1,0 +1,156 @@
+"""MultiTaskModel: one backbone, several heads, one fit; mix_tasks; .keras round trip."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tlnlp_tf as tl
+from conftest import toy_examples
+
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def _tagged(count, seed=0):
+    rng = np.random.default_rng(seed)
+    people, places = ["ann", "bob", "cy"], ["paris", "rome", "york"]
+    texts, tags = [], []
+    for _ in range(count):
+        texts.append(f"{people[rng.integers(3)]} was in {places[rng.integers(3)]} .")
+        tags.append("B-PER O O B-LOC O")
+    return texts, tags
+
+
+def _pairs(count, seed=0):
+    rng = np.random.default_rng(seed)
+    words = ["good", "bad", "film", "book", "great", "dull"]
+    first = [" ".join(rng.choice(words, 3)) for _ in range(count)]
+    second = [a if i % 2 else " ".join(rng.choice(words, 3)) for i, a in enumerate(first)]
+    return first, second, [5.0 if i % 2 else 1.0 for i in range(count)]
+
+
+@pytest.fixture
+def model(tiny_preset):
+    keras.utils.set_random_seed(0)
+    return tl.MultiTaskModel.from_backbone(tiny_preset, {
+        "sentiment": {"kind": "text-classification", "labels": ["neg", "pos"]},
+        "similarity": {"kind": "regression"},
+        "ner": {"kind": "token-classification", "tags": TAGS},
+    }, loss_weights={"similarity": 0.5})
+
+
+def _mixed(model, sampling="proportional"):
+    texts, labels = toy_examples(32, 0)
+    first, second, scores = _pairs(16)
+    sentences, tags = _tagged(16)
+    return tl.data.mix_tasks({
+        "sentiment": model.task_dataset(
+            "sentiment", tf.data.Dataset.from_tensor_slices((texts, labels)).batch(8)),
+        "similarity": model.task_dataset(
+            "similarity", tf.data.Dataset.from_tensor_slices(((first, second), scores)).batch(8)),
+        "ner": model.task_dataset(
+            "ner", tf.data.Dataset.from_tensor_slices((sentences, tags)).batch(8)),
+    }, sampling=sampling, seed=0)
+
+
+def test_one_backbone_every_head_trains_and_metrics_are_named(model):
+    tasks = model.tasks
+    assert all(task.backbone is model.backbone for task in tasks.values())
+    heads = {name: [w.numpy().copy() for w in task.head.trainable_weights]
+             for name, task in tasks.items()}
+    embedding = model.backbone.token_embedding.embeddings.numpy().copy()
+    history = model.fit(_mixed(model), epochs=2, verbose=0)
+    for name in ("sentiment_loss", "similarity_loss", "ner_loss", "sentiment_accuracy",
+                 "similarity_pearson", "ner_accuracy"):
+        assert name in history.history, sorted(history.history)
+    assert len(history.history["loss"]) == 2
+    for name, task in tasks.items():
+        assert any(not np.array_equal(before, after.numpy())
+                   for before, after in zip(heads[name], task.head.trainable_weights)), name
+    assert not np.array_equal(embedding, model.backbone.token_embedding.embeddings.numpy())
+
+
+def test_each_batch_trains_only_its_own_head(model):
+    """A batch of one task leaves the other heads' gradients at exactly zero."""
+    texts, labels = toy_examples(8, 0)
+    batch = next(iter(model.task_dataset(
+        "sentiment", tf.data.Dataset.from_tensor_slices((texts, labels)).batch(8))))
+    x, y, weights = batch
+    assert float(tf.reduce_sum(weights["similarity"])) == 0.0
+    assert float(tf.reduce_sum(weights["sentiment"])) == 8.0
+    with tf.GradientTape() as tape:
+        outputs = model(x, training=False)
+        loss = model.compute_loss(x=x, y=y, y_pred=outputs, sample_weight=weights)
+    variables = model.tasks["similarity"].head.trainable_variables + \
+        model.tasks["sentiment"].head.trainable_variables
+    gradients = tape.gradient(loss, variables)
+    similarity = len(model.tasks["similarity"].head.trainable_variables)
+    assert all(g is None or float(tf.reduce_max(tf.abs(g))) == 0.0 for g in gradients[:similarity])
+    assert any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0.0
+               for g in gradients[similarity:])
+
+
+def test_mix_tasks_sampling(model):
+    big = tf.data.Dataset.range(90).batch(1)   # 90 batches
+    small = tf.data.Dataset.range(10).batch(1)  # 10 batches
+    def counts(sampling, **kwargs):
+        data = tl.data.mix_tasks({"big": big.map(lambda x: (x, 0)),
+                                  "small": small.map(lambda x: (x, 1))},
+                                 sampling=sampling, steps=2000, seed=0, **kwargs)
+        drawn = np.array([int(t) for _, t in data])
+        assert len(drawn) == 2000 and int(data.cardinality()) == 2000
+        return float(np.mean(drawn == 1))
+    assert counts("proportional") == pytest.approx(0.1, abs=0.03)
+    assert counts("uniform") == pytest.approx(0.5, abs=0.05)
+    # temperature 2: sqrt(10) / (sqrt(90) + sqrt(10)) = 0.25
+    assert counts("temperature", temperature=2.0) == pytest.approx(0.25, abs=0.04)
+    assert int(tl.data.mix_tasks({"big": big, "small": small}).cardinality()) == 100
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        tl.data.mix_tasks({"big": big}, sampling="round-robin")
+    with pytest.raises(ValueError, match="no known, finite number of batches"):
+        tl.data.mix_tasks({"big": big.repeat()})
+
+
+def test_keras_round_trip_and_predict_per_task(model, tmp_path):
+    model.fit(_mixed(model), epochs=1, verbose=0)
+    texts = ["the film was great", "the book was dull"]
+    expected = model.predict(texts, task="sentiment")["probabilities"]
+    scores = model.predict((["good film"], ["good film"]), task="similarity")
+    entities = model.predict(["ann was in paris ."], task="ner")
+    path = tmp_path / "multi.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored, tl.MultiTaskModel)
+    assert sorted(restored.tasks) == ["ner", "sentiment", "similarity"]
+    assert all(t.backbone is restored.backbone for t in restored.tasks.values())
+    np.testing.assert_allclose(restored.predict(texts, task="sentiment")["probabilities"],
+                               expected, atol=1e-6)
+    np.testing.assert_allclose(restored.predict((["good film"], ["good film"]),
+                                                task="similarity")["value"], scores["value"],
+                               atol=1e-6)
+    assert restored.predict(["ann was in paris ."], task="ner") == entities
+    assert restored.task_loss_weights == {"sentiment": 1.0, "similarity": 0.5, "ner": 1.0}
+
+
+def test_freeze_applies_to_the_shared_backbone(model):
+    model.set_freeze("all")
+    assert not model.backbone.trainable_weights
+    before = [w.numpy().copy() for w in model.backbone.weights]
+    model.fit(_mixed(model), epochs=1, verbose=0)
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, model.backbone.weights))
+
+
+def test_bad_multi_task_set_ups(tiny_preset, model):
+    with pytest.raises(tl.PolicyError, match="kind 'summarize'"):
+        tl.MultiTaskModel.from_backbone(tiny_preset, {"a": {"kind": "summarize"}})
+    with pytest.raises(tl.PolicyError, match="needs 'labels'"):
+        tl.MultiTaskModel.from_backbone(tiny_preset, {"a": {"kind": "text-classification"}})
+    with pytest.raises(tl.PolicyError, match="loss weight for unknown task 'b'"):
+        tl.MultiTaskModel(model.tasks, loss_weights={"b": 1.0})
+    other = tl.TextRegressor.from_backbone(tiny_preset)
+    with pytest.raises(tl.PolicyError, match="has its own backbone"):
+        tl.MultiTaskModel({"sentiment": model.tasks["sentiment"], "other": other})
+    with pytest.raises(tl.PolicyError, match="Unknown task 'topic'"):
+        model.predict(["x"], task="topic")
+    with pytest.raises(tl.PolicyError, match="name the task"):
+        model.predict(["x"])
