@@ -154,3 +154,72 @@ def test_bad_multi_task_set_ups(tiny_preset, model):
         model.predict(["x"], task="topic")
     with pytest.raises(tl.PolicyError, match="name the task"):
         model.predict(["x"])
+
+
+def _write_config(folder, tasks, extra=""):
+    texts, labels = toy_examples(24, 0)
+    (folder / "sentiment.tsv").write_text(
+        "sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels)))
+    first, second, scores = _pairs(16)
+    (folder / "sts.tsv").write_text("a\tb\tscore\n" + "".join(
+        f"{a}\t{b}\t{s}\n" for a, b, s in zip(first, second, scores)))
+    path = folder / "tasks.yaml"
+    path.write_text(extra + "tasks:\n" + tasks)
+    return str(path)
+
+
+GOOD_TASKS = """\
+  sentiment:
+    type: text-classification
+    train: sentiment.tsv
+    validation: sentiment.tsv
+    text_column: sentence
+    label_column: label
+  similarity:
+    type: regression
+    train: sts.tsv
+    validation: sts.tsv
+    text_column: a
+    text_pair_column: b
+    label_column: score
+    weight: 0.5
+"""
+
+
+def test_cli_fit_multi(tiny_preset, tmp_path, capsys):
+    import json
+
+    from tlnlp_tf.cli import main
+
+    config = _write_config(tmp_path, GOOD_TASKS, "sampling: temperature\n")
+    output = tmp_path / "run"
+    assert main(["fit", "--task", "multi", "--config", config, "--backbone", tiny_preset,
+                 "--epochs", "1", "--batch-size", "8", "--output", str(output)]) == 0
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert set(metrics["validation"]) == {"sentiment", "similarity"}
+    assert set(metrics["validation"]["sentiment"]) == {"accuracy", "f1", "loss"}
+    assert set(metrics["validation"]["similarity"]) == {"pearson", "spearman", "mse"}
+    assert metrics["steps_per_epoch"] == 5  # 3 + 2 batches of 8
+    run = json.loads((output / "run.json").read_text())
+    assert run["tasks"]["similarity"]["weight"] == 0.5 and run["sampling"] == "temperature"
+    restored = keras.saving.load_model(output / "model.keras")
+    assert sorted(restored.tasks) == ["sentiment", "similarity"]
+
+
+@pytest.mark.parametrize("tasks, message", [
+    (GOOD_TASKS.replace("type: regression", "type: summarize"), "type 'summarize'"),
+    (GOOD_TASKS.replace("train: sts.tsv", "train: missing.tsv"), "missing.tsv does not exist"),
+    (GOOD_TASKS.replace("  similarity:", "  sentiment:"), "'sentiment' is given twice"),
+    (GOOD_TASKS.replace("weight: 0.5", "weight: -1"), "weight must be a number >= 0.0"),
+    (GOOD_TASKS.replace("weight: 0.5", "wieght: 0.5"), "unknown keys ['wieght']"),
+])
+def test_cli_multi_bad_configs(tiny_preset, tmp_path, capsys, tasks, message):
+    from tlnlp_tf.cli import main
+
+    config = _write_config(tmp_path, tasks)
+    output = tmp_path / "run"
+    assert main(["fit", "--task", "multi", "--config", config, "--backbone", tiny_preset,
+                 "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert message in error and "tasks.yaml" in error, error
+    assert not output.exists()

@@ -31,6 +31,7 @@ BACKUP = "backup"  # inside --output: the state to resume from after a kill
 TASKS = ("text-classification", "regression", "token-classification", "question-answering")
 TOKENS = "token-classification"
 QA = "question-answering"
+MULTI = "multi"
 
 
 def main(argv=None):
@@ -53,13 +54,15 @@ def _parser():
     commands = parser.add_subparsers(dest="command")
 
     fit = commands.add_parser("fit", help="fine-tune a model on a data file")
-    fit.add_argument("--task", choices=TASKS, default="text-classification",
+    fit.add_argument("--task", choices=TASKS + (MULTI,), default="text-classification",
                      help="text-classification (labels), regression (numeric targets), "
-                          "token-classification (CoNLL files, one tag per word) or "
-                          "question-answering (SQuAD JSON, v1.1 or v2)")
-    fit.add_argument("--train", required=True,
+                          "token-classification (CoNLL files, one tag per word), "
+                          "question-answering (SQuAD JSON, v1.1 or v2), or multi (several "
+                          "tasks on one backbone, listed in --config)")
+    fit.add_argument("--config", help="multi: the YAML file listing the tasks (docs/cli.md)")
+    fit.add_argument("--train",
                      help="training file (.csv, .tsv, .jsonl; CoNLL for token-classification; "
-                          "SQuAD .json for question-answering)")
+                          "SQuAD .json for question-answering); required but for --task multi")
     fit.add_argument("--validation", help="validation file, same layout")
     _add_columns(fit)
     fit.add_argument("--backbone", default="minilm",
@@ -233,6 +236,12 @@ def _positive(text):
 # === fit ===
 
 def _fit(args):
+    if args.task == MULTI:
+        return _fit_multi(args)
+    if args.config is not None:
+        raise PolicyError("--config is for --task multi.")
+    if args.train is None:
+        raise PolicyError("--train is required (a training file).")
     import keras
 
     from tlnlp_tf import outputs
@@ -407,6 +416,87 @@ def _check_targets(task, train, validation):
     if validation is not None:
         validation.check_labels(names)
     return names
+
+
+def _fit_multi(args):
+    """`tlnlp fit --task multi --config tasks.yaml`: every task on one backbone, one fit."""
+    import keras
+
+    from tlnlp_tf import outputs
+    from tlnlp_tf.data.mixing import mix_tasks
+    from tlnlp_tf.distribute import check_global_batch
+    from tlnlp_tf.distribute import strategy
+    from tlnlp_tf.freezing import parameter_counts
+    from tlnlp_tf.multi_task_config import read_config
+    from tlnlp_tf.tasks import MultiTaskModel
+
+    if args.config is None:
+        raise PolicyError("--task multi needs --config tasks.yaml (the tasks and their files).")
+    if args.train is not None or args.validation is not None:
+        raise PolicyError("--task multi takes its files from --config, not --train/--validation.")
+    config = read_config(args.config)
+    data, specs = {}, {}
+    for name, task in config["tasks"].items():
+        columns = {key: task.get(key) for key in (
+            "text_column", "text_pair_column", "label_column", "token_column", "tag_column",
+            "scheme")}
+        columns["skip_mismatched_answers"] = None
+        train = _read(task["type"], task["train"], columns).sample(
+            task.get("limit") or args.limit, seed=args.seed)
+        validation = (_read(task["type"], task["validation"], columns)
+                      if task.get("validation") else None)
+        names = _check_targets(task["type"], train, validation)
+        spec = {"kind": task["type"], "max_length": args.max_length}
+        if task["type"] == TOKENS:
+            spec["tags"] = names
+        elif task["type"] == QA:
+            spec["allow_no_answer"] = names["allow_no_answer"]
+            spec["doc_stride"] = args.doc_stride
+        elif task["type"] != "regression":
+            spec["labels"] = names
+        data[name], specs[name] = (train, validation), spec
+
+    keras.utils.set_random_seed(args.seed)
+    distribution = strategy(args.strategy)
+    check_global_batch(args.batch_size, distribution)
+    with distribution.scope():
+        model = MultiTaskModel.from_backbone(
+            args.backbone, specs, freeze=args.freeze, weights=args.weights,
+            loss_weights={name: task["weight"] for name, task in config["tasks"].items()})
+        if args.learning_rate is not None:
+            model.compile(learning_rate=args.learning_rate)
+    start = time.perf_counter()
+    batches = {}
+    for name, (train, _) in data.items():
+        dataset = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
+        batches[name] = model.task_dataset(name, dataset)
+    mixed = mix_tasks(batches, sampling=config["sampling"], temperature=config["temperature"],
+                      seed=args.seed)
+    model.fit(mixed, epochs=args.epochs)
+    seconds = time.perf_counter() - start
+
+    counts = parameter_counts(model)
+    metrics = {
+        "validation": {name: _scores(model.tasks[name], validation, 64)
+                       for name, (_, validation) in data.items() if validation is not None},
+        "train_seconds": round(seconds, 2),
+        "train_examples": {name: len(train) for name, (train, _) in data.items()},
+        "trainable_params": counts["trainable"], "total_params": counts["total"],
+        "steps_per_epoch": int(mixed.cardinality()),
+    }
+    metrics["train_examples_per_second"] = round(
+        metrics["steps_per_epoch"] * args.epochs * args.batch_size / seconds, 2)
+    run = {"task": MULTI, "config": args.config, "backbone": args.backbone,
+           "weights": args.weights, "freeze": model.freeze, "epochs": args.epochs,
+           "batch_size": args.batch_size, "sampling": config["sampling"],
+           "temperature": config["temperature"],
+           "tasks": config["tasks"],
+           "seed": args.seed, "limit": args.limit}
+    outputs.save_model(model, os.path.join(args.output, "model.keras"))
+    outputs.write_json(os.path.join(args.output, RUN_FILE), run)
+    outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
+    print(json.dumps(metrics, indent=2))
+    return 0
 
 
 # === evaluate ===
