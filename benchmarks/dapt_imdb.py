@@ -99,11 +99,7 @@ def fine_tune(spec, labelled, held_out, seed, args):
                                             max_length=args.max_length)
     start = time.perf_counter()
     tokens = model.tokenize_once(labelled.to_dataset())
-    data = tokens.shuffle(len(labelled), seed=seed)
-    if tl.data.choose_batching(len(labelled), args.batch_size) == "length":
-        data = tl.data.batch_by_length(data, args.batch_size, seed=seed)
-    else:
-        data = data.batch(args.batch_size)
+    data = tl.data.training_batches(tokens, args.batch_size, seed=seed)
     model.fit(data, epochs=args.epochs, verbose=2)
     seconds = time.perf_counter() - start
     predicted = model.predict(held_out.texts, batch_size=64, verbose=0)["label"]

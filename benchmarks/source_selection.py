@@ -165,11 +165,7 @@ def fine_tune(spec, train, held_out, args):
     model = tl.TextClassifier.from_backbone(spec, labels=train.label_names(),
                                             max_length=args.max_length)
     tokens = model.tokenize_once(train.to_dataset())
-    data = tokens.shuffle(len(train), seed=args.seed)
-    if tl.data.choose_batching(len(train), args.batch_size) == "length":
-        data = tl.data.batch_by_length(data, args.batch_size, seed=args.seed)
-    else:
-        data = data.batch(args.batch_size)
+    data = tl.data.training_batches(tokens, args.batch_size, seed=args.seed)
     model.fit(data, epochs=args.epochs, verbose=0)
     inputs = held_out.texts if held_out.pairs is None else (held_out.texts, held_out.pairs)
     predicted = model.predict(inputs, batch_size=64, verbose=0)["label"]

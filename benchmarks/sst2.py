@@ -95,12 +95,8 @@ def run_tlnlp(train, dev, labels, args, freeze, dtype=None, head_first=False):
                                                 dtype=dtype)
 
         def train_model():
-            data = model.tokenize_once(train.to_dataset()).shuffle(len(train), seed=args.seed)
-            batching = tl.data.choose_batching(len(train), args.batch_size, args.batching)
-            if batching == "length":
-                data = tl.data.batch_by_length(data, args.batch_size, seed=args.seed)
-            else:
-                data = data.batch(args.batch_size)
+            data = tl.data.training_batches(model.tokenize_once(train.to_dataset()),
+                                            args.batch_size, args.batching, seed=args.seed)
             if head_first:  # linear probe, then fine-tune (LP-FT)
                 model.set_freeze("all")
                 model.fit(data, epochs=args.head_epochs, verbose=2)

@@ -133,11 +133,7 @@ def train_one(strategy, train, dev, epochs, seed, args, probe):
         tl.L2SP(alpha=L2SP_ALPHA, beta=L2SP_BETA).apply(model)
     start = time.perf_counter()
     tokens = model.tokenize_once(train.to_dataset())
-    data = tokens.shuffle(len(train), seed=seed)
-    if tl.data.choose_batching(len(train), args.batch_size) == "length":
-        data = tl.data.batch_by_length(data, args.batch_size, seed=seed)
-    else:
-        data = data.batch(args.batch_size)
+    data = tl.data.training_batches(tokens, args.batch_size, seed=seed)
     model.fit(data, epochs=epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
     predicted = model.predict(dev.texts, batch_size=64, verbose=0)["label"]

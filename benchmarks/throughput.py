@@ -135,12 +135,8 @@ def run_tlnlp(train, held_out, epochs, args, batching="auto", dtype=None):
         model = tl.TextClassifier.from_backbone("minilm", labels=labels, dtype=dtype)
         start = time.perf_counter()
         tokens = model.tokenize_once(train.to_dataset())
-        data = tokens.shuffle(len(train), seed=args.seed)
+        data = tl.data.training_batches(tokens, args.batch_size, batching, seed=args.seed)
         batching = tl.data.choose_batching(len(train), args.batch_size, batching)
-        if batching == "length":
-            data = tl.data.batch_by_length(data, args.batch_size, seed=args.seed)
-        else:
-            data = data.batch(args.batch_size)
         model.fit(data, epochs=epochs, verbose=2)
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()

@@ -55,3 +55,25 @@ def test_choose_batching_groups_by_length_only_with_enough_batches():
     assert tl.data.choose_batching(enough, 32, "random") == "random"
     with pytest.raises(ValueError, match="batching must be one of"):
         tl.data.choose_batching(10, 32, "sorted")
+
+
+def test_training_batches_shuffles_and_batches_as_chosen():
+    values = tf.data.Dataset.range(3300).map(
+        lambda i: ({"token_ids": tf.fill([1 + i % 7], 1),
+                    "padding_mask": tf.ones([1 + i % 7], tf.int32)}, i))
+    values = values.apply(tf.data.experimental.assert_cardinality(3300))
+    padded = values.map(lambda x, i: ({k: tf.pad(v, [[0, 8 - tf.shape(v)[0]]])
+                                       for k, v in x.items()}, i))
+    grouped = tl.data.training_batches(padded, 32, seed=0)  # 104 batches: by length
+    seen, spreads = [], []
+    for x, i in grouped:
+        lengths = x["padding_mask"].numpy().sum(axis=1)
+        spreads.append(lengths.max() - lengths.min())
+        seen.extend(i.numpy().tolist())
+    assert sorted(seen) == list(range(3300)) and seen != sorted(seen)
+    assert np.mean(spreads) < 1.0  # rows of a batch share their length
+    plain = tl.data.training_batches(padded, 32, "random", seed=0)
+    spread = [np.ptp(x["padding_mask"].numpy().sum(axis=1)) for x, _ in plain.take(10)]
+    assert np.mean(spread) > 3
+    with pytest.raises(ValueError, match="known, finite length"):
+        tl.data.training_batches(tf.data.Dataset.range(5).repeat(), 2)

@@ -245,8 +245,8 @@ def _fit(args):
     import keras
 
     from tlnlp_tf import outputs
-    from tlnlp_tf.data.batching import batch_by_length
     from tlnlp_tf.data.batching import choose_batching
+    from tlnlp_tf.data.batching import training_batches
     from tlnlp_tf.training.regularizers import L2SP
     from tlnlp_tf.freezing import parameter_counts
 
@@ -275,13 +275,9 @@ def _fit(args):
     data = train.to_dataset()
     if args.task != QA:  # tokenized once, in memory; epochs reshuffle the cache
         data = model.tokenize_once(data)
-    data = data.shuffle(int(data.cardinality()), seed=args.seed)
     args.batching = choose_batching(int(data.cardinality()), args.batch_size, args.batching,
                                     token_level=args.task in (TOKENS, QA))
-    if args.batching == "length":
-        data = batch_by_length(data, args.batch_size, seed=args.seed)
-    else:
-        data = data.batch(args.batch_size)
+    data = training_batches(data, args.batch_size, args.batching, seed=args.seed)
     valid_data = None
     if validation is not None and args.task not in (TOKENS, QA):  # scored after fit
         valid_data = validation.to_dataset().batch(64)

@@ -8,6 +8,7 @@ model.fit(train.shuffle(10_000).batch(32))
 
 from tlnlp_tf.data.batching import batch_by_length
 from tlnlp_tf.data.batching import choose_batching
+from tlnlp_tf.data.batching import training_batches
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import read_conll
 from tlnlp_tf.data.examples import Examples

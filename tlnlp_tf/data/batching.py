@@ -42,6 +42,29 @@ def choose_batching(examples, batch_size, batching="auto", token_level=False):
     return "length"
 
 
+def training_batches(dataset, batch_size, batching="auto", seed=None, token_level=False):
+    """Shuffle an unbatched, finite training dataset and batch it as `tlnlp fit` does.
+
+    The whole dataset is shuffled (reshuffled every epoch), then batched as
+    `choose_batching` decides: `batch_by_length` or plain `.batch`.
+
+    Example:
+
+    ```python
+    tokens = model.tokenize_once(train.to_dataset())
+    model.fit(tl.data.training_batches(tokens, 32, seed=0), epochs=2)
+    ```
+    """
+    count = int(dataset.cardinality())
+    if count < 0:
+        raise ValueError("training_batches needs a dataset of known, finite length "
+                         "(e.g. from tokenize_once, or with assert_cardinality).")
+    dataset = dataset.shuffle(count, seed=seed)
+    if choose_batching(count, batch_size, batching, token_level) == "length":
+        return batch_by_length(dataset, batch_size, seed=seed)
+    return dataset.batch(batch_size)
+
+
 def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
     """Batch raw-text examples so that each batch holds texts of similar length.
 

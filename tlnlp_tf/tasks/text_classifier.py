@@ -170,19 +170,24 @@ class TextClassifier(TextTask):
         model.predict(["a gripping, funny film", "two hours lost"])["label"]
         ```
         """
-        logits = self.predict_outputs(x, batch_size=batch_size, **kwargs)
-        probabilities = np.asarray(keras.ops.softmax(logits.astype("float32")))
-        index = probabilities.argmax(axis=-1)
-        return {
-            "label": [self.labels[i] for i in index],
-            "score": probabilities[np.arange(len(index)), index],
-            "probabilities": probabilities,
-        }
+        return label_predictions(self.predict_outputs(x, batch_size=batch_size, **kwargs),
+                                 self.labels)
 
     def get_config(self):
         config = super().get_config()
         config["labels"] = list(self.labels)
         return config
+
+
+def label_predictions(logits, labels):
+    """`{"label", "score", "probabilities"}` from class logits `[examples, classes]`."""
+    probabilities = np.asarray(keras.ops.softmax(np.asarray(logits, "float32")))
+    index = probabilities.argmax(axis=-1)
+    return {
+        "label": [labels[i] for i in index],
+        "score": probabilities[np.arange(len(index)), index],
+        "probabilities": probabilities,
+    }
 
 
 def _label_names(labels):

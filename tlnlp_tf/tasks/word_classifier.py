@@ -11,7 +11,6 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from tlnlp_tf import word_vectors
 from tlnlp_tf.errors import DataError
@@ -19,6 +18,7 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.metrics.classification import SparseF1Score
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_classifier import _label_names
+from tlnlp_tf.tasks.text_classifier import label_predictions
 
 ENCODERS = ("cnn", "bilstm")
 MAX_SEQUENCE_LENGTH = 512  # the cap on a length chosen from the data
@@ -487,14 +487,8 @@ class WordClassifier(keras.Model):
         model.predict(["a gripping, funny film", "two hours lost"])["label"]
         ```
         """
-        logits = self.predict_outputs(x, batch_size=batch_size, **kwargs)
-        probabilities = np.asarray(ops.softmax(np.asarray(logits, "float32")))
-        index = probabilities.argmax(axis=-1)
-        return {
-            "label": [self.labels[i] for i in index],
-            "score": probabilities[np.arange(len(index)), index],
-            "probabilities": probabilities,
-        }
+        return label_predictions(self.predict_outputs(x, batch_size=batch_size, **kwargs),
+                                 self.labels)
 
     # === Config ===
 
