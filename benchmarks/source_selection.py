@@ -38,6 +38,7 @@ import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
 from tlnlp_tf.data.examples import Examples  # noqa: E402
+from tlnlp_tf.transferability.features import split_source  # noqa: E402
 
 SCORES = ("logme", "h_score", "probe_accuracy")
 
@@ -51,10 +52,13 @@ def main(argv=None):
     parser.add_argument("--held-out", type=int, default=800)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--pretrain-documents", type=int, default=1000)
+    parser.add_argument("--keep-sources", metavar="DIR",
+                        help="write the two sources pretrained here to DIR/minilm-imdb and "
+                             "DIR/tiny-imdb and keep them (default: a temporary folder, deleted)")
     args = parser.parse_args(argv)
 
     imdb_train, imdb_held_out = imdb_halves(args)
-    workspace = tempfile.mkdtemp(prefix="sources-")
+    workspace = args.keep_sources or tempfile.mkdtemp(prefix="sources-")
     try:
         sources, pretraining = build_sources(imdb_train.texts[:args.pretrain_documents],
                                              workspace, args)
@@ -65,7 +69,8 @@ def main(argv=None):
                                                          args)
             print(results["targets"][target], flush=True)
     finally:
-        shutil.rmtree(workspace, ignore_errors=True)
+        if not args.keep_sources:
+            shutil.rmtree(workspace, ignore_errors=True)
     _common.write_results(
         "source_selection", results,
         "Source selection: transferability scores vs fine-tuned accuracy (4 sources, "
@@ -162,7 +167,8 @@ def evaluate_target(target, train, held_out, sources, args):
 
 def fine_tune(spec, train, held_out, args):
     keras.utils.set_random_seed(args.seed)
-    model = tl.TextClassifier.from_backbone(spec, labels=train.label_names(),
+    spec, weights = split_source(spec)  # "minilm@random": the architecture, random weights
+    model = tl.TextClassifier.from_backbone(spec, labels=train.label_names(), weights=weights,
                                             max_length=args.max_length)
     tokens = model.tokenize_once(train.to_dataset())
     data = tl.data.training_batches(tokens, args.batch_size, seed=args.seed)

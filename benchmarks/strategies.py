@@ -2,6 +2,7 @@
 
     python benchmarks/strategies.py                         # all strategies, sizes, 3 seeds
     python benchmarks/strategies.py --sizes 100 --seeds 0 --strategies finetune,lora-8
+    python benchmarks/strategies.py --strategies lora-8 --update   # rerun one row, keep the rest
 
 Every run fine-tunes all-MiniLM-L6-v2 (`"minilm"`) as a `TextClassifier`
 with the library's defaults (mean pooling, AdamW with 10% warmup and
@@ -20,6 +21,8 @@ Strategies:
 - `finetune`: everything trains.
 - `gradual`: `GradualUnfreezing` (ULMFiT), one more layer group per epoch
   from the top; with fewer epochs than groups, the bottom never trains.
+- `gradual-steps`: `GradualUnfreezing(every_steps=N)`, N chosen so that all 7
+  groups (6 layers, embeddings) are open by the middle of training.
 - `layer-decay`: layer-wise learning-rate decay 0.8 (`compile(layer_decay=0.8)`).
 - `lora-8`: `freeze="lora-8"`, rank-8 LoRA on the query and value projections, and the head.
 - `l2sp`: fine-tune with `L2SP(alpha=0.01, beta=0.01)` toward the pretrained weights.
@@ -37,6 +40,7 @@ Writes `benchmarks/results/strategies.json`, a table in
 accuracy against the number of labels).
 """
 
+import json
 import os
 import sys
 import time
@@ -50,7 +54,8 @@ import _common  # noqa: E402
 import tlnlp_tf as tl  # noqa: E402
 from tlnlp_tf.freezing import parameter_counts  # noqa: E402
 
-STRATEGIES = ("random", "frozen", "bottom-3", "finetune", "gradual", "layer-decay",
+STRATEGIES = ("random", "frozen", "bottom-3", "finetune", "gradual", "gradual-steps",
+              "layer-decay",
               "lora-8", "l2sp")
 LAYER_DECAY = 0.8
 L2SP_ALPHA, L2SP_BETA = 0.01, 0.01
@@ -68,6 +73,10 @@ def main(argv=None):
     parser.add_argument("--epochs-per-size", default="100:8,500:4,2000:2")
     parser.add_argument("--forgetting-pairs", type=int, default=500,
                         help="STS-B dev pairs of the forgetting probe (0: no probe)")
+    parser.add_argument("--update", action="store_true",
+                        help="rerun only --strategies and keep the other strategies' runs "
+                             "from benchmarks/results/strategies.json (same sizes, seeds, "
+                             "epochs and batch size)")
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -94,14 +103,32 @@ def main(argv=None):
                 print(run, flush=True)
                 runs.append(run)
                 keras.backend.clear_session()
+    before = probe and probe["before"]
+    if args.update:
+        kept, before = kept_runs(here, strategies, sizes, seeds, epochs, args)
+        runs = kept + runs
+        strategies = [s for s in STRATEGIES if any(r["strategy"] == s for r in runs)]
     results = {"sizes": sizes, "seeds": seeds, "epochs": epochs, "batch_size": args.batch_size,
-               "forgetting_before": probe and probe["before"], "runs": runs,
+               "forgetting_before": before, "runs": runs,
                "table": summarize(runs, strategies, sizes)}
     plot(results, os.path.join(here, "results", "strategies.png"))
     _common.write_results(
         "strategies", results,
         "Transfer strategies on SST-2 (MiniLM): dev accuracy by number of labels",
         table(results, strategies, sizes, args), _common.command("strategies.py", argv))
+
+
+def kept_runs(here, strategies, sizes, seeds, epochs, args):
+    """The saved runs of the strategies not rerun, and the saved probe baseline (`--update`)."""
+    with open(os.path.join(here, "results", "strategies.json")) as file:
+        saved = json.load(file)
+    same = {"sizes": sizes, "seeds": seeds, "batch_size": args.batch_size,
+            "epochs": {str(k): v for k, v in epochs.items()}}
+    differ = [key for key, value in same.items() if saved[key] != value]
+    if differ:
+        raise SystemExit(f"--update: the saved results differ in {differ}; rerun everything.")
+    kept = [run for run in saved["runs"] if run["strategy"] not in strategies]
+    return kept, saved["forgetting_before"]
 
 
 def forgetting_probe(args):
@@ -129,6 +156,11 @@ def train_one(strategy, train, dev, epochs, seed, args, probe):
         model.compile(layer_decay=LAYER_DECAY)
     if strategy == "gradual":
         callbacks.append(tl.GradualUnfreezing(verbose=False))
+    if strategy == "gradual-steps":  # every group open by the middle of training
+        steps = epochs * -(-len(train) // args.batch_size)
+        groups = len(tl.layer_groups(model.backbone)) - 1  # the unused pooler never opens
+        callbacks.append(tl.GradualUnfreezing(every_steps=max(1, steps // (2 * groups)),
+                                              verbose=False))
     if strategy == "l2sp":
         tl.L2SP(alpha=L2SP_ALPHA, beta=L2SP_BETA).apply(model)
     start = time.perf_counter()
@@ -139,7 +171,7 @@ def train_one(strategy, train, dev, epochs, seed, args, probe):
     predicted = model.predict(dev.texts, batch_size=64, verbose=0)["label"]
     accuracy = float(np.mean([str(p) == str(t) for p, t in zip(predicted, dev.labels)]))
     counts = parameter_counts(model)
-    if strategy == "gradual":  # what trained by the end (the callback's last epoch)
+    if strategy.startswith("gradual"):  # what trained by the end (the callback's last change)
         counts = {"trainable": callbacks[0].log[-1][2], "total": counts["total"]}
     run = {"strategy": strategy, "epochs": epochs, "dev_accuracy": round(accuracy, 4),
            "trainable_params": int(counts["trainable"]), "total_params": int(counts["total"]),

@@ -128,8 +128,8 @@ def test_bad_integer_option_is_rejected_by_argparse(toy_files, tmp_path, capsys)
 
 
 def test_pairs_fit_and_predict(tiny_preset, tmp_path, capsys):
-    rows = ["q\ta\tlabel"] + [f"the film was good\tthe movie was great\tsame",
-                              f"the food was bad\tthe food was great\tdifferent"] * 8
+    rows = ["q\ta\tlabel"] + ["the film was good\tthe movie was great\tsame",
+                              "the food was bad\tthe food was great\tdifferent"] * 8
     train = tmp_path / "pairs.tsv"
     train.write_text("\n".join(rows) + "\n")
     output = tmp_path / "run"

@@ -1,4 +1,5 @@
-"""The forgetting report: the zero-shot sentence-similarity probe, its callback, the CLI."""
+"""The forgetting report: the zero-shot sentence-similarity and masked-LM probes,
+their callbacks, the CLI."""
 
 import json
 import os
@@ -9,7 +10,10 @@ import pytest
 
 import tlnlp_tf as tl
 from tlnlp_tf.cli import main
+from tlnlp_tf import pretraining
 from tlnlp_tf.forgetting import ForgettingReport
+from tlnlp_tf.forgetting import MaskedLMForgettingReport
+from tlnlp_tf.forgetting import masked_lm_probe
 from tlnlp_tf.forgetting import forgetting_report
 from tlnlp_tf.forgetting import sentence_similarity_probe
 
@@ -212,3 +216,104 @@ def _conll(tmp_path):
     path = tmp_path / "train.conll"
     path.write_text("the O\nfilm B-MISC\n\nthe O\nbook B-MISC\n")
     return str(path)
+
+
+# === the masked-LM probe ===
+
+def _held_out():
+    from conftest import toy_examples
+
+    return toy_examples(24, seed=7)[0]
+
+
+@pytest.fixture(scope="module")
+def mlm_source(tiny_preset, tmp_path_factory):
+    """A folder written as `tlnlp pretrain` does: the tiny BERT and its masked-LM head."""
+    from conftest import toy_examples
+
+    masked_lm, report = pretraining.pretrain_masked_lm(
+        tiny_preset, toy_examples(32)[0], epochs=1, batch_size=8, learning_rate=1e-2,
+        validation_fraction=0.1, verbose=0)
+    return pretraining.save_pretrained(
+        masked_lm, tmp_path_factory.mktemp("mlm") / "tiny-mlm", report)
+
+
+@pytest.mark.parametrize("freeze", ["none", "all"])
+def test_masked_lm_callback_before_and_after_fit(mlm_source, freeze):
+    texts = _held_out()
+    source, _ = tl.load_backbone(mlm_source)
+    start = masked_lm_probe(source, mlm_source, texts)
+    keras.utils.set_random_seed(0)
+    model = tl.TextClassifier.from_backbone(mlm_source, num_classes=2, freeze=freeze)
+    model.compile(learning_rate=1e-2)
+    train, labels = _toy_dataset()
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices(
+        (train, np.array([int(label == "pos") for label in labels]))).batch(8)
+    report = MaskedLMForgettingReport(mlm_source, texts)
+    model.fit(data, epochs=1, callbacks=[report], verbose=0)
+
+    result = report.result
+    assert result["probe"] == "masked-lm-loss" and result["examples"] == len(texts)
+    assert result["masked_tokens"] == start["masked_tokens"] > 0
+    assert (result["before"], result["accuracy_before"]) == (start["loss"], start["accuracy"])
+    after = masked_lm_probe(model.backbone, mlm_source, texts)
+    assert (result["after"], result["accuracy_after"]) == (after["loss"], after["accuracy"])
+    assert result["change"] == pytest.approx(result["after"] - result["before"])
+    if freeze == "all":  # the backbone did not move: the same loss, exactly
+        assert result["after"] == result["before"] and result["change"] == 0.0
+    else:
+        assert result["after"] != result["before"]
+    assert report.seconds > 0
+
+
+def test_masked_lm_probe_needs_a_saved_head(tiny_preset, mlm_source):
+    with pytest.raises(tl.BackboneError, match="no masked_lm_head.weights.h5") as error:
+        MaskedLMForgettingReport(tiny_preset, _held_out())
+    assert tiny_preset in str(error.value) and "tlnlp pretrain" in str(error.value)
+    assert "sentence-similarity probe" in str(error.value)
+    backbone, _ = tl.load_backbone(tiny_preset)
+    with pytest.raises(tl.BackboneError, match="no masked_lm_head.weights.h5"):
+        masked_lm_probe(backbone, tiny_preset, _held_out())
+    with pytest.raises(tl.DataError, match="texts is empty"):
+        MaskedLMForgettingReport(mlm_source, ["", "  "])
+
+
+def test_cli_masked_lm_forgetting(mlm_source, toy_files, tmp_path):
+    corpus = tmp_path / "held_out.txt"
+    corpus.write_text("\n".join(_held_out()) + "\n")
+    output = tmp_path / "run"
+    assert main(_fit_args(toy_files, mlm_source, output, "--report-forgetting", str(corpus),
+                          "--forgetting-probe", "mlm")) == 0
+    forgetting = json.loads((output / "metrics.json").read_text())["forgetting"]
+    assert forgetting["probe"] == "masked-lm-loss" and forgetting["file"] == str(corpus)
+    assert forgetting["examples"] == len(_held_out()) and forgetting["seconds"] >= 0
+    source, _ = tl.load_backbone(mlm_source)
+    before = masked_lm_probe(source, mlm_source, _held_out())
+    assert forgetting["before"] == pytest.approx(before["loss"], abs=1e-6)
+    model = keras.saving.load_model(str(output / "model.keras"))
+    after = masked_lm_probe(model.backbone, mlm_source, _held_out())
+    assert forgetting["after"] == pytest.approx(after["loss"], abs=1e-5)
+    assert forgetting["accuracy_after"] == pytest.approx(after["accuracy"], abs=1e-5)
+
+
+@pytest.mark.parametrize("source, name, extra, message", [
+    ("tiny", "held_out.txt", [], "no masked_lm_head.weights.h5"),
+    ("mlm", "held_out.jsonl", [], "name its text column with --forgetting-columns"),
+    ("mlm", "held_out.txt", ["--forgetting-columns", "a,b"], "names one column"),
+    ("mlm", "empty.txt", [], "the pretraining corpus is empty"),
+    ("mlm", "held_out.txt", ["--weights", "random"], "does not apply to --weights random"),
+])
+def test_cli_masked_lm_forgetting_errors(tiny_preset, mlm_source, toy_files, tmp_path, capsys,
+                                         source, name, extra, message):
+    corpus = tmp_path / name
+    corpus.write_text("" if name == "empty.txt" else "the film was good .\n")
+    output = tmp_path / "run"
+    backbone = tiny_preset if source == "tiny" else mlm_source
+    assert main(_fit_args(toy_files, backbone, output, "--report-forgetting", str(corpus),
+                          "--forgetting-probe", "mlm", *extra)) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tlnlp fit: error: ") and message in error
+    assert len(error.strip().splitlines()) == 1 and "Traceback" not in error
+    assert not os.path.exists(output / "model.keras")

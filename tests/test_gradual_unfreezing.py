@@ -2,16 +2,22 @@
 
 import keras
 import numpy as np
+import pytest
 
 import tlnlp_tf as tl
 
 
-def test_unfreezes_from_the_top_and_keeps_optimizer_state(tiny_preset, toy_sentiment):
+def _model_and_data(tiny_preset, toy_sentiment):
+    """A tiny classifier, 4 batches of toy sentiment, and its backbone's layer groups."""
     keras.utils.set_random_seed(0)
     model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"])
     texts, labels = toy_sentiment
     data = tl.data.from_lists(texts, labels).batch(16)  # 4 steps per epoch
-    groups = tl.layer_groups(model.backbone)
+    return model, data, tl.layer_groups(model.backbone)
+
+
+def test_unfreezes_from_the_top_and_keeps_optimizer_state(tiny_preset, toy_sentiment):
+    model, data, groups = _model_and_data(tiny_preset, toy_sentiment)
     snapshots = []
 
     class Snapshot(keras.callbacks.Callback):
@@ -45,3 +51,19 @@ def test_unfreezes_from_the_top_and_keeps_optimizer_state(tiny_preset, toy_senti
     assert [s["iterations"] for s in snapshots] == [4, 8, 12, 16]
     assert np.abs(snapshots[0]["head_moment"]).sum() > 0
     assert model.freeze == "none"
+
+
+def test_unfreezes_every_n_steps(tiny_preset, toy_sentiment):
+    model, data, groups = _model_and_data(tiny_preset, toy_sentiment)
+    weights = lambda name: [np.array(w.numpy()) for layer in groups[name] for w in layer.weights]
+    start = {name: weights(name) for name in groups}
+    unfreezing = tl.GradualUnfreezing(every_steps=3, verbose=False)
+    model.fit(data, epochs=1, callbacks=[unfreezing], verbose=0)  # steps 0-2 frozen, 3 opens one
+    assert [(step, names) for step, names, _ in unfreezing.log] == [(0, []), (3, ["layer_1"])]
+    moved = {name: any(not np.array_equal(a, b) for a, b in zip(start[name], weights(name)))
+             for name in groups}
+    assert moved["layer_1"] and not moved["layer_0"] and not moved["embeddings"]
+    assert model.freeze == "bottom-1"
+    assert tl.GradualUnfreezing(every_steps=5).get_config()["every_steps"] == 5
+    with pytest.raises(ValueError, match="every_steps must be a positive number"):
+        tl.GradualUnfreezing(every_steps=0)

@@ -33,6 +33,8 @@ def _probabilities(model, texts):
 def test_only_lora_factors_and_head_train(tiny_preset, toy_sentiment):
     keras.utils.set_random_seed(0)
     model = _lora_model(tiny_preset)
+    assert model.default_learning_rate() == 5e-3  # LoRA's own default peak rate
+    assert float(model.optimizer._learning_rate.peak) == 5e-3
     trainable = {w.path for w in model.trainable_weights}
     lora = {w.path for w in model.backbone.weights if w.name in LORA_FACTORS}
     head = {w.path for w in model.head.weights}

@@ -10,6 +10,7 @@
     tlnlp predict --model run/ --input texts.txt
     tlnlp demo --output demo-output/
     tlnlp pretrain --text reviews.txt --backbone minilm --output minilm-reviews/
+    tlnlp pretrain --text zh.txt --new-vocabulary 8000 --epochs 10 --output zh-bert/
 
 Every command writes JSON; bad input exits with status 2 and one line saying
 what was wrong, before any training starts.
@@ -108,15 +109,24 @@ def _parser():
                      choices=("auto", "default", "one-device", "mirrored", "multi-worker", "tpu"),
                      help="tf.distribute strategy (default: one device; auto picks TPU, "
                           "multi-worker, mirrored GPUs in that order)")
-    fit.add_argument("--report-forgetting", metavar="STS_FILE",
-                     help="forgetting report in metrics.json: zero-shot Spearman of the "
-                          "backbone's mean-pooled sentence embeddings on these scored "
-                          "pairs (.csv, .tsv, .jsonl; e.g. STS-B dev), before vs after fit")
-    fit.add_argument("--forgetting-columns", default="sentence1,sentence2,score",
-                     help="the STS_FILE columns: first sentence, second sentence, score "
-                          "(default: sentence1,sentence2,score, as GLUE STS-B)")
+    fit.add_argument("--report-forgetting", metavar="FILE",
+                     help="forgetting report in metrics.json, before vs after fit: with "
+                          "--forgetting-probe sts, zero-shot Spearman of the backbone's "
+                          "mean-pooled sentence embeddings on FILE's scored pairs (.csv, "
+                          ".tsv, .jsonl; e.g. STS-B dev); with mlm, masked-LM loss on FILE's "
+                          "held-out text (one document per line, or .csv/.tsv/.jsonl)")
+    fit.add_argument("--forgetting-probe", choices=("sts", "mlm"), default="sts",
+                     help="sts (default): sentence similarity, for sentence-embedding "
+                          "sources such as minilm; mlm: masked-LM loss under the source's "
+                          "saved masked-LM head, for a --backbone folder written by "
+                          "`tlnlp pretrain`")
+    fit.add_argument("--forgetting-columns",
+                     help="sts: FILE's first-sentence, second-sentence and score columns "
+                          "(default: sentence1,sentence2,score, as GLUE STS-B); mlm: the "
+                          "text column of a .csv/.tsv/.jsonl FILE")
     fit.add_argument("--forgetting-limit", type=_positive, default=1500,
-                     help="score a seeded random sample of N pairs of STS_FILE (default 1500)")
+                     help="probe a seeded random sample of N pairs (sts) or documents "
+                          "(mlm) of FILE (default 1500)")
     fit.add_argument("--output", required=True, help="folder for model.keras and JSON results")
     fit.set_defaults(handler=_fit)
 
@@ -175,9 +185,21 @@ def _parser():
                           help="the corpus: a text file (one document per line) or "
                                ".csv/.tsv/.jsonl with --text-column")
     pretrain.add_argument("--text-column", help="column of --text, for .csv/.tsv/.jsonl")
-    pretrain.add_argument("--backbone", default="minilm",
-                          help="preset name, preset or Hugging Face folder, or 'minilm'")
-    pretrain.add_argument("--weights", choices=("pretrained", "random"), default="pretrained")
+    pretrain.add_argument("--backbone",
+                          help="preset name, preset or Hugging Face folder, or 'minilm' "
+                               "(default)")
+    pretrain.add_argument("--weights", choices=("pretrained", "random"),
+                          help="pretrained (default) or random")
+    pretrain.add_argument("--new-vocabulary", type=_positive, metavar="N",
+                          help="mlm: learn an N-token WordPiece vocabulary from --text and "
+                               "pretrain a new BERT from random weights (no --backbone)")
+    pretrain.add_argument("--num-layers", type=_positive, metavar="N",
+                          help="with --new-vocabulary: transformer layers (default 2)")
+    pretrain.add_argument("--hidden-dim", type=_positive, metavar="N",
+                          help="with --new-vocabulary: hidden size, a multiple of "
+                               "--num-heads (default 128)")
+    pretrain.add_argument("--num-heads", type=_positive, metavar="N",
+                          help="with --new-vocabulary: attention heads (default 2)")
     pretrain.add_argument("--kind", choices=("mlm", "word2vec"), default="mlm",
                           help="mlm (default): masked language modelling of --backbone; "
                                "word2vec: static word vectors (gensim, skip-gram), written as "
@@ -340,18 +362,25 @@ def _fit(args):
 
 
 def _forgetting_report(args):
-    """The `ForgettingReport` callback for --report-forgetting, or None."""
+    """The forgetting-report callback for --report-forgetting, or None."""
     if args.report_forgetting is None:
+        if args.forgetting_probe != "sts" or args.forgetting_columns is not None:
+            flag = ("--forgetting-probe" if args.forgetting_probe != "sts"
+                    else "--forgetting-columns")
+            raise PolicyError(f"{flag} needs --report-forgetting FILE.")
         return None
+    if args.forgetting_probe == "mlm":
+        return _masked_lm_forgetting_report(args)
     from tlnlp_tf.forgetting import ForgettingReport
 
     if args.task not in ("text-classification", "regression"):
         raise PolicyError(f"--report-forgetting needs --task text-classification or "
                           f"regression (a raw-text preprocessor), got --task {args.task}.")
-    columns = [name.strip() for name in args.forgetting_columns.split(",")]
+    names = args.forgetting_columns or "sentence1,sentence2,score"
+    columns = [name.strip() for name in names.split(",")]
     if len(columns) != 3 or not all(columns):
         raise DataError(f"--forgetting-columns must name three columns, sentence1,"
-                        f"sentence2,score; got '{args.forgetting_columns}'.")
+                        f"sentence2,score; got '{names}'.")
     first, second, score = columns
     probe = _load_text(args.report_forgetting, first, score, second).sample(
         args.forgetting_limit, seed=args.seed)
@@ -361,6 +390,37 @@ def _forgetting_report(args):
                                 [float(value) for value in probe.labels])
     except DataError as error:
         raise DataError(f"{args.report_forgetting}: {error}") from None
+
+
+def _masked_lm_forgetting_report(args):
+    """--forgetting-probe mlm: masked-LM loss on FILE under --backbone's saved head."""
+    import numpy as np
+
+    from tlnlp_tf.forgetting import MaskedLMForgettingReport
+    from tlnlp_tf.pretraining import read_corpus
+
+    column = args.forgetting_columns
+    if column is not None and ("," in column or not column.strip()):
+        raise DataError(f"--forgetting-columns with --forgetting-probe mlm names one "
+                        f"column, the text of FILE; got '{column}'.")
+    if args.weights == "random":
+        raise PolicyError("--forgetting-probe mlm measures what fine-tuning cost the "
+                          "pretrained source; it does not apply to --weights random.")
+    path = args.report_forgetting
+    if column is None and path.lower().endswith((".csv", ".tsv", ".jsonl")):
+        raise DataError(f"{path}: name its text column with --forgetting-columns TEXT "
+                        "(--forgetting-probe mlm reads one document per line of a plain "
+                        "text file, or one per row of that column).")
+    texts = read_corpus(path, column and column.strip())
+    if len(texts) > args.forgetting_limit:
+        order = np.random.default_rng(args.seed).permutation(len(texts))
+        texts = [texts[i] for i in sorted(order[:args.forgetting_limit])]
+    try:
+        return MaskedLMForgettingReport(args.backbone, texts)
+    except DataError as error:
+        raise DataError(f"{args.report_forgetting}: {error}") from None
+    except BackboneError as error:
+        raise BackboneError(f"--forgetting-probe mlm: {error}") from None
 
 
 def _backed_up_epoch(backup):
@@ -654,11 +714,14 @@ def _score_sources(args):
 # === pretrain ===
 
 def _pretrain(args):
+    import tempfile
+
     import numpy as np
 
     from tlnlp_tf import pretraining
     from tlnlp_tf import word_vectors
 
+    new = _check_new_backbone_options(args)
     if args.kind == "word2vec":
         word_vectors.check_output_folder(args.output)
     else:
@@ -674,17 +737,55 @@ def _pretrain(args):
             source={"text": args.text, "text_column": args.text_column, "limit": args.limit})
         print(json.dumps(report, indent=2))
         return 0
-    masked_lm, report = pretraining.pretrain_masked_lm(
-        args.backbone, texts, epochs=args.epochs or 1, batch_size=args.batch_size,
-        max_length=args.max_length, mask_rate=args.mask_rate,
-        learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
-        seed=args.seed, weights=args.weights)
+    options = {"epochs": args.epochs or 1, "batch_size": args.batch_size,
+               "max_length": args.max_length, "mask_rate": args.mask_rate,
+               "learning_rate": args.learning_rate,
+               "validation_fraction": args.validation_fraction, "seed": args.seed}
+    if new is None:
+        masked_lm, report = pretraining.pretrain_masked_lm(
+            args.backbone or "minilm", texts, weights=args.weights or "pretrained", **options)
+    else:
+        with tempfile.TemporaryDirectory(prefix="tlnlp-new-backbone.") as tmp:
+            preset = os.path.join(tmp, "preset")
+            new_backbone = pretraining.new_backbone_preset(
+                preset, texts, max_sequence_length=max(512, args.max_length or 0),
+                seed=args.seed, **new)
+            masked_lm, report = pretraining.pretrain_masked_lm(preset, texts, **options)
+        # The preset was temporary: the run started from new random weights.
+        report.update(backbone=None, weights="random", new_backbone=new_backbone)
     report = {"text": args.text, "text_column": args.text_column, "kind": args.kind,
               "limit": args.limit, **report}
     pretraining.save_pretrained(masked_lm, args.output, report)
     print(json.dumps({key: value for key, value in report.items() if key != "history"},
                      indent=2))
     return 0
+
+
+def _check_new_backbone_options(args):
+    """The `new_backbone_preset` options of `--new-vocabulary`, or None without it."""
+    architecture = {"--num-layers": args.num_layers, "--hidden-dim": args.hidden_dim,
+                    "--num-heads": args.num_heads}
+    if args.new_vocabulary is None:
+        for flag, value in architecture.items():
+            if value is not None:
+                raise PolicyError(
+                    f"{flag} sets the architecture of a new backbone: it needs "
+                    "--new-vocabulary N (without it, --backbone gives the architecture).")
+        return None
+    if args.kind != "mlm":
+        raise PolicyError("--new-vocabulary builds a new BERT for --kind mlm; "
+                          f"it does not apply to --kind {args.kind}.")
+    if args.backbone is not None:
+        raise PolicyError(
+            f"--backbone {args.backbone} cannot be used with --new-vocabulary, which "
+            "builds a new BERT with a vocabulary learned from --text; leave out --backbone.")
+    if args.weights == "pretrained":
+        raise PolicyError("--weights pretrained cannot be used with --new-vocabulary: the "
+                          "new BERT starts from random weights; leave out --weights.")
+    return {"vocabulary_size": args.new_vocabulary,
+            "num_layers": 2 if args.num_layers is None else args.num_layers,
+            "hidden_dim": 128 if args.hidden_dim is None else args.hidden_dim,
+            "num_heads": 2 if args.num_heads is None else args.num_heads}
 
 
 # === helpers ===

@@ -1,25 +1,34 @@
 """The forgetting report: what fine-tuning cost the source model's own ability.
 
-A sentence-embedding source (all-MiniLM-L6-v2, `"minilm"`) is good at one
-thing before fine-tuning: its mean-pooled embeddings of similar sentences
-are close. The probe scores that zero-shot, with no training: the Spearman
-correlation between the cosine similarity of each pair's embeddings and
-gold similarity scores (STS-B). Measured on the backbone before and after
-fine-tuning on another task, the difference is what was forgotten.
+Two probes measure that ability, on the backbone before and after fine-tuning
+on another task; the difference is what was forgotten.
 
-Only this sentence-similarity probe exists. A masked-LM probe (loss on
-held-out text) needs the source's masked-LM head, which sentence-embedding
-checkpoints and the task models here do not carry.
+- Sentence similarity (`"sts-zero-shot"`), for a sentence-embedding source
+  (all-MiniLM-L6-v2, `"minilm"`): its mean-pooled embeddings of similar
+  sentences are close. The probe scores that zero-shot, with no training:
+  the Spearman correlation between the cosine similarity of each pair's
+  embeddings and gold similarity scores (STS-B). Higher is better:
+  a negative `change` is forgotten.
+- Masked-LM loss (`"masked-lm-loss"`), for a masked-LM source pretrained
+  with `tlnlp pretrain` (`tlnlp_tf.pretraining.save_pretrained` keeps its
+  masked-LM head): the loss of the backbone under that saved head on
+  held-out text, the same masked tokens before and after. Lower is better:
+  a positive `change` is forgotten.
 
 ```python
 report = tl.forgetting.ForgettingReport(pairs, scores)
 model.fit(train.batch(32), epochs=1, callbacks=[report])
 report.result  # {"probe": "sts-zero-shot", "before": 0.82, "after": 0.61, ...}
+
+report = tl.forgetting.MaskedLMForgettingReport("minilm-reviews", held_out_texts)
+model.fit(train.batch(32), epochs=1, callbacks=[report])
+report.result  # {"probe": "masked-lm-loss", "before": 2.1, "after": 3.4, ...}
 ```
 """
 
 import math
 import numbers
+import os
 import time
 
 import keras
@@ -33,6 +42,7 @@ from tlnlp_tf.transferability.features import encode
 from tlnlp_tf.transferability.features import resolve_layers
 
 PROBE = "sts-zero-shot"
+MASKED_LM_PROBE = "masked-lm-loss"
 
 
 def sentence_similarity_probe(backbone, preprocessor, pairs, scores, batch_size=64):
@@ -106,7 +116,77 @@ def forgetting_report(before_backbone, after_backbone, preprocessor, probe_data,
     return _report(before, after, len(pairs))
 
 
-class ForgettingReport(keras.callbacks.Callback):
+def masked_lm_probe(backbone, source_folder, texts, batch_size=32, seed=0):
+    """Masked-LM loss and accuracy of `backbone` under the source's saved head.
+
+    `source_folder` is a folder written by `tlnlp pretrain` (or
+    `tlnlp_tf.pretraining.save_pretrained`); its masked-LM head (dense,
+    layer norm, output bias; the output projection is `backbone`'s token
+    embedding) is put on `backbone` (`load_masked_lm`) and scored on `texts`
+    with `masked_lm_scores`. The masks are drawn from `seed` (this resets
+    TensorFlow's global seed; Python's is left as it was), so two backbones,
+    or one before and after fine-tuning, are scored on the same masked
+    tokens. Nothing is trained; the backbone runs in inference mode.
+
+    Args:
+        backbone: a keras-hub backbone (e.g. `model.backbone`) of the same
+            architecture and vocabulary as the source's.
+        source_folder: the pretrained preset folder, with its
+            `masked_lm_head.weights.h5`.
+        texts: held-out documents (not the pretraining corpus, not the task's
+            training data).
+        batch_size: documents per forward pass.
+
+    Returns:
+        `{"loss", "accuracy", "masked_tokens"}`: the mean cross-entropy and
+        the accuracy over the masked tokens, and their number.
+
+    Raises:
+        BackboneError: the folder has no saved head (sentence-embedding
+            sources such as `"minilm"` have none: use the sentence-similarity
+            probe), or the head does not fit `backbone`.
+        DataError: `texts` is empty or has no token to mask.
+
+    Example:
+
+    ```python
+    model = tl.TextClassifier.from_backbone("minilm-reviews", labels=["neg", "pos"])
+    before = tl.forgetting.masked_lm_probe(model.backbone, "minilm-reviews", texts)
+    model.fit(...)
+    after = tl.forgetting.masked_lm_probe(model.backbone, "minilm-reviews", texts)
+    after["loss"] - before["loss"]  # > 0: forgotten
+    ```
+    """
+    from tlnlp_tf import pretraining
+
+    texts = check_texts(texts)
+    masked_lm = pretraining.load_masked_lm(source_folder, backbone)
+    scores = pretraining.masked_lm_scores(masked_lm, texts, batch_size, seed)
+    if not scores["masked_tokens"]:
+        raise DataError(_no_masked_tokens(len(texts)))
+    return scores
+
+
+class _ProbeReport(keras.callbacks.Callback):
+    """A probe measured when `fit` starts (`before`) and when it ends (`result`)."""
+
+    def on_train_begin(self, logs=None):
+        self.result = None
+        self.seconds = 0.0
+        self.before = self._timed()
+
+    def on_train_end(self, logs=None):
+        self.result = self._result(self.before, self._timed())
+
+    def _timed(self):
+        start = time.perf_counter()
+        try:
+            return self._measure()
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+class ForgettingReport(_ProbeReport):
     """Measure the sentence-similarity probe when `fit` starts and when it ends.
 
     The model is a task model (`TextClassifier`, `TextRegressor`) with a
@@ -114,7 +194,8 @@ class ForgettingReport(keras.callbacks.Callback):
     `{"probe": "sts-zero-shot", "before", "after", "change", "examples"}`,
     and `seconds` the time both measurements took (counted in `fit`'s).
     With `BackupAndRestore`, list this callback first, so that "before" is
-    measured before a backup is restored.
+    measured before a backup is restored. For a masked-LM source, see
+    `MaskedLMForgettingReport`.
 
     Args:
         pairs: a list of `(sentence1, sentence2)` string pairs.
@@ -140,21 +221,131 @@ class ForgettingReport(keras.callbacks.Callback):
         self.result = None
         self.seconds = 0.0
 
-    def on_train_begin(self, logs=None):
+    def _measure(self):
+        task = task_model(self.model)
+        return sentence_similarity_probe(task.backbone, task.preprocessor, self.pairs,
+                                         self.scores, self.batch_size)
+
+    def _result(self, before, after):
+        return _report(before, after, len(self.pairs))
+
+
+class MaskedLMForgettingReport(_ProbeReport):
+    """Measure the masked-LM probe when `fit` starts and when it ends.
+
+    For a source pretrained with `tlnlp pretrain`: its folder keeps the
+    masked-LM head, which is put on the task model's backbone to score
+    masked-LM loss on held-out `texts` (`masked_lm_probe`). The masks are
+    drawn once, here, from `seed` (this resets TensorFlow's global seed):
+    "before" and "after" score the same masked tokens, the ones
+    `masked_lm_probe(..., batch_size, seed)` scores. The model is any
+    single-task model built from `source_folder` (`TextClassifier`,
+    `TextRegressor`, `TokenClassifier`, `SpanExtractor`).
+
+    After `fit`, `result` holds `{"probe": "masked-lm-loss", "before",
+    "after", "change", "examples", "masked_tokens", "accuracy_before",
+    "accuracy_after", "accuracy_change"}`: `before`/`after` are losses, so
+    a positive `change` (`after - before`) is what was forgotten (the
+    opposite sign of the sentence-similarity probe's); `examples` is the
+    number of documents. `seconds` is the time both measurements took.
+    List it first with `BackupAndRestore`, as `ForgettingReport`.
+
+    Args:
+        source_folder: the folder written by `tlnlp pretrain` (or
+            `tlnlp_tf.pretraining.save_pretrained`) that the model was built
+            from.
+        texts: held-out documents.
+        batch_size: documents per forward pass.
+        seed: the seed of the masks.
+
+    Raises:
+        BackboneError: (here, before training) the folder has no saved head,
+            e.g. `"minilm"` or another sentence-embedding source: use
+            `ForgettingReport` (the sentence-similarity probe) for those.
+        DataError: `texts` is empty or has no token to mask.
+
+    Example:
+
+    ```python
+    report = tl.forgetting.MaskedLMForgettingReport("minilm-reviews", held_out_texts)
+    model = tl.TextClassifier.from_backbone("minilm-reviews", labels=["neg", "pos"])
+    model.fit(train.batch(32), epochs=1, callbacks=[report])
+    report.result["change"]  # > 0: the masked-LM loss went up (forgotten)
+    ```
+    """
+
+    def __init__(self, source_folder, texts, batch_size=32, seed=0):
+        super().__init__()
+        from tlnlp_tf import pretraining
+
+        self.texts = check_texts(texts)
+        # Before training: the folder's head is there, and its preprocessor
+        # draws the masks once, so "before" and "after" score the same tokens.
+        path, _, config = pretraining.read_head(source_folder)
+        self.source_folder = os.path.dirname(path)
+        preprocessor = pretraining._head_preprocessor(self.source_folder, path, config)
+        self.batch_size = batch_size
+        self.seed = seed
+        self._batches = pretraining._masked_batches(preprocessor, self.texts,
+                                                    batch_size, seed)
+        self.masked_tokens = int(sum(float(np.sum(weight)) for _, _, weight in self._batches))
+        if not self.masked_tokens:
+            raise DataError(_no_masked_tokens(len(self.texts)))
+        self.before = None
         self.result = None
         self.seconds = 0.0
-        self.before = self._measure()
-
-    def on_train_end(self, logs=None):
-        self.result = _report(self.before, self._measure(), len(self.pairs))
 
     def _measure(self):
-        start = time.perf_counter()
-        task = task_model(self.model)
-        score = sentence_similarity_probe(task.backbone, task.preprocessor, self.pairs,
-                                          self.scores, self.batch_size)
-        self.seconds += time.perf_counter() - start
-        return score
+        from tlnlp_tf import pretraining
+
+        masked_lm = pretraining.load_masked_lm(self.source_folder,
+                                               task_backbone(self.model))
+        return pretraining._scores(masked_lm, self._batches)
+
+    def _result(self, before, after):
+        return masked_lm_report(before, after, len(self.texts))
+
+
+def masked_lm_report(before, after, examples):
+    """The report of two `masked_lm_probe` results: before and after fine-tuning.
+
+    `change` is `after - before` of the loss: positive is forgotten.
+    """
+    return {"probe": MASKED_LM_PROBE, "before": float(before["loss"]),
+            "after": float(after["loss"]),
+            "change": float(after["loss"]) - float(before["loss"]),
+            "examples": int(examples), "masked_tokens": int(after["masked_tokens"]),
+            "accuracy_before": float(before["accuracy"]),
+            "accuracy_after": float(after["accuracy"]),
+            "accuracy_change": float(after["accuracy"]) - float(before["accuracy"])}
+
+
+def task_backbone(model):
+    """The backbone of the task model `fit` runs for (see `task_model`)."""
+    source = getattr(model, "source_task", None)
+    task = source() if callable(source) else model
+    backbone = getattr(task, "backbone", None)
+    if backbone is None or not isinstance(getattr(backbone, "input", None), dict):
+        raise PolicyError(
+            f"The forgetting report has no source probe for a "
+            f"{type(task).__name__}: the masked-LM probe needs a task model with a "
+            "keras-hub backbone (TextClassifier, TextRegressor, TokenClassifier, "
+            "SpanExtractor).")
+    return backbone
+
+
+def check_texts(texts):
+    """The held-out documents of the masked-LM probe, a list of strings, or a `DataError`."""
+    if isinstance(texts, str) or not hasattr(texts, "__iter__"):
+        raise DataError(f"texts must be a list of documents, got {type(texts).__name__}.")
+    texts = list(texts)
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"texts[{index}] is {text!r}; expected a string.")
+    texts = [text for text in texts if text.strip()]
+    if not texts:
+        raise DataError("texts is empty; the masked-LM probe needs held-out documents.")
+    return texts
 
 
 def task_model(model):
@@ -218,6 +409,11 @@ def _split_probe_data(probe_data):
 def _report(before, after, examples):
     return {"probe": PROBE, "before": float(before), "after": float(after),
             "change": float(after) - float(before), "examples": int(examples)}
+
+
+def _no_masked_tokens(count):
+    return (f"The {count} held-out document(s) have no token to mask; the masked-LM "
+            "probe needs text (a few hundred documents for a stable loss).")
 
 
 def _takes_raw_text(preprocessor):

@@ -11,11 +11,10 @@ from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
 from tlnlp_tf.tasks.span_extractor import SpanExtractor
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_regressor import TextRegressor
-from tlnlp_tf.tasks.text_task import _steps_per_epoch
+from tlnlp_tf.tasks.text_task import set_schedule_length
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
-from tlnlp_tf.training.schedules import FineTuningSchedule
 
 FEATURES = ("token_ids", "padding_mask", "segment_ids")
 TASK_CLASSES = (TextClassifier, TextRegressor, TokenClassifier, SpanExtractor)
@@ -262,11 +261,7 @@ class MultiTaskModel(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """`keras.Model.fit` on a `mix_tasks` dataset; sets the LR decay from its steps."""
-        schedule = getattr(self.optimizer, "_learning_rate", None)
-        if isinstance(schedule, FineTuningSchedule) and schedule.total_steps is None:
-            steps = kwargs.get("steps_per_epoch") or _steps_per_epoch(x, batch_size)
-            if steps:
-                schedule.total_steps = int(steps) * int(epochs)
+        set_schedule_length(self.optimizer, x, batch_size, epochs, kwargs)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)

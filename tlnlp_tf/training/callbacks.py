@@ -16,31 +16,40 @@ class GradualUnfreezing(keras.callbacks.Callback):
     """Unfreeze the backbone one layer group at a time, from the top (ULMFiT).
 
     Training starts with the backbone frozen (only the head learns); every
-    `every` epochs the next group below joins: the top transformer layer,
-    then the one under it, …, then the embeddings. The optimizer is built
-    once over every weight that will ever train, so the moments of weights
-    already training are kept when a group joins (a new group's moments
-    start at zero); the train step is re-traced so that the new group
-    really trains. `log` holds `(epoch, trainable groups, trainable
-    parameters)` for each epoch, also printed when `verbose`.
+    `every` epochs (or every `every_steps` training steps) the next group
+    below joins: the top transformer layer, then the one under it, …, then
+    the embeddings. The optimizer is built once over every weight that will
+    ever train, so the moments of weights already training are kept when a
+    group joins (a new group's moments start at zero); the train step is
+    re-traced so that the new group really trains. `log` holds `(epoch or
+    step, trainable groups, trainable parameters)` for each change, also
+    printed when `verbose`.
 
     Args:
         every: epochs between two unfreezings.
-        verbose: print what trains at the start of each epoch.
+        every_steps: steps between two unfreezings instead (counted from the
+            start of `fit`), for runs with fewer epochs than layer groups.
+        verbose: print what trains when it changes.
 
     Example:
 
     ```python
     model = TextClassifier.from_backbone("minilm", labels=labels)
     model.fit(train, epochs=8, callbacks=[GradualUnfreezing()])
+    model.fit(train, epochs=2, callbacks=[GradualUnfreezing(every_steps=20)])
     ```
     """
 
-    def __init__(self, every=1, verbose=True):
+    def __init__(self, every=1, every_steps=None, verbose=True):
         super().__init__()
         if int(every) < 1:
             raise ValueError(f"every must be a positive number of epochs, got {every}.")
+        if every_steps is not None and (isinstance(every_steps, bool)
+                                        or not isinstance(every_steps, int) or every_steps < 1):
+            raise ValueError(f"every_steps must be a positive number of steps or None, "
+                             f"got {every_steps!r}.")
         self.every = int(every)
+        self.every_steps = every_steps
         self.verbose = verbose
         self.log = []
 
@@ -77,10 +86,24 @@ class GradualUnfreezing(keras.callbacks.Callback):
                     "compile the model again (with its backbone trainable) before fit."
                 )
         model.freeze = "all"
+        self._step, self._count = 0, None
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.every_steps is None:
+            self._unfreeze(epoch // self.every, epoch, "epoch")
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.every_steps is not None:
+            count = self._step // self.every_steps
+            if count != self._count:
+                self._unfreeze(count, self._step, "step")
+            self._step += 1
+
+    def _unfreeze(self, count, when, unit):
+        """Make the top `count` groups trainable and re-trace the train step."""
         model = self.model
-        count = min(epoch // self.every, len(self._order))
+        count = min(count, len(self._order))
+        self._count = count
         names = []
         for index, (name, layers) in enumerate(self._order):
             for layer in layers:
@@ -90,13 +113,13 @@ class GradualUnfreezing(keras.callbacks.Callback):
         model.freeze = _policy(self._order, count)
         model.make_train_function(force=True)
         trainable = sum(int(v.numpy().size) for v in model.trainable_variables)
-        self.log.append((epoch, names, trainable))
+        self.log.append((when, names, trainable))
         if self.verbose:
-            print(f"GradualUnfreezing: epoch {epoch + 1}: backbone groups training: "
+            print(f"GradualUnfreezing: {unit} {when + 1}: backbone groups training: "
                   f"{', '.join(names) or 'none'} ({trainable:,} trainable parameters)")
 
     def get_config(self):
-        return {"every": self.every, "verbose": self.verbose}
+        return {"every": self.every, "every_steps": self.every_steps, "verbose": self.verbose}
 
 
 def _policy(order, count):
