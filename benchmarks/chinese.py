@@ -182,8 +182,9 @@ def table(results, args):
             "train s (cls / ner) |", "|---|---|---|---|---|---|"]
     for source in results["sources"]:
         cls, ner = by.get(("chnsenticorp", source)), by.get(("msra_ner", source))
+        obtained = (results["pretraining"] or {}).get("new_backbone", {}).get("vocabulary_size")
         vocabulary = ("English uncased BERT (30,522)" if source.startswith("minilm")
-                      else f"Chinese WordPiece from the corpus ({args.vocabulary:,})")
+                      else f"WordPiece learned from the Chinese text ({obtained:,} tokens)")
         rows.append(
             f"| {source} | {vocabulary} | {cls['value']:.4f} | {ner['value']:.4f} "
             f"({ner['precision']:.3f} / {ner['recall']:.3f}) | {cls['unknown_rate']:.3f} | "
