@@ -28,7 +28,6 @@ report.result  # {"probe": "masked-lm-loss", "before": 2.1, "after": 3.4, ...}
 
 import math
 import numbers
-import os
 import time
 
 import keras
@@ -281,13 +280,10 @@ class MaskedLMForgettingReport(_ProbeReport):
         self.texts = check_texts(texts)
         # Before training: the folder's head is there, and its preprocessor
         # draws the masks once, so "before" and "after" score the same tokens.
-        path, _, config = pretraining.read_head(source_folder)
-        self.source_folder = os.path.dirname(path)
-        preprocessor = pretraining._head_preprocessor(self.source_folder, path, config)
+        self.source_folder, self._batches = pretraining.head_masked_batches(
+            source_folder, self.texts, batch_size, seed)
         self.batch_size = batch_size
         self.seed = seed
-        self._batches = pretraining._masked_batches(preprocessor, self.texts,
-                                                    batch_size, seed)
         self.masked_tokens = int(sum(float(np.sum(weight)) for _, _, weight in self._batches))
         if not self.masked_tokens:
             raise DataError(_no_masked_tokens(len(self.texts)))
@@ -300,7 +296,7 @@ class MaskedLMForgettingReport(_ProbeReport):
 
         masked_lm = pretraining.load_masked_lm(self.source_folder,
                                                task_backbone(self.model))
-        return pretraining._scores(masked_lm, self._batches)
+        return pretraining.score_masked_batches(masked_lm, self._batches)
 
     def _result(self, before, after):
         return masked_lm_report(before, after, len(self.texts))

@@ -451,6 +451,24 @@ def load_masked_lm(folder, backbone=None):
     return masked_lm
 
 
+def head_masked_batches(folder, texts, batch_size=32, seed=0):
+    """`(folder, batches)`: `texts` masked once, from `seed`, as the saved head was trained.
+
+    `folder` is the resolved source folder; score the batches with
+    `score_masked_batches` on any backbone the head fits (before and after
+    fine-tuning: the same masked tokens).
+    """
+    path, _, config = read_head(folder)
+    folder = os.path.dirname(path)
+    preprocessor = _head_preprocessor(folder, path, config)
+    return folder, _masked_batches(preprocessor, list(texts), batch_size, seed)
+
+
+def score_masked_batches(masked_lm, batches):
+    """`{"loss", "accuracy", "masked_tokens"}` of `masked_lm` on batches of `head_masked_batches`."""
+    return _scores(masked_lm, batches)
+
+
 def read_head(folder):
     """`(path, {variable path: array}, config)` of a folder's saved masked-LM head.
 
