@@ -18,6 +18,8 @@ Runs:
 - `tlnlp-length`, `tlnlp-random`: the same, always with length-grouped or
   plain shuffled batches.
 - `tlnlp-bf16`: `tlnlp` in `mixed_bfloat16` (this CPU has AVX512_BF16).
+- `tlnlp-attn-dropout`: `tlnlp` with the backbone's own attention dropout
+  (`attention_dropout=None`; MiniLM: 0.1) instead of the default 0.0.
 - `raw-128`, `raw-512`: `keras_hub.models.BertTextClassifier.from_preset`
   with its own preprocessor at that `sequence_length` and its default
   `compile()`, as a keras-hub tutorial does.
@@ -128,11 +130,11 @@ def load(dataset, args):
 
 # === Runs ===
 
-def run_tlnlp(train, held_out, epochs, args, batching="auto", dtype=None):
+def run_tlnlp(train, held_out, epochs, args, batching="auto", dtype=None, **options):
     keras.utils.set_random_seed(args.seed)
     labels = train.label_names()
     with _common.PeakRSS() as rss:
-        model = tl.TextClassifier.from_backbone("minilm", labels=labels, dtype=dtype)
+        model = tl.TextClassifier.from_backbone("minilm", labels=labels, dtype=dtype, **options)
         start = time.perf_counter()
         tokens = model.tokenize_once(train.to_dataset())
         data = tl.data.training_batches(tokens, args.batch_size, batching, seed=args.seed)
@@ -181,6 +183,7 @@ RUNS = {
     "tlnlp-length": lambda *a: run_tlnlp(*a, batching="length"),
     "tlnlp-random": lambda *a: run_tlnlp(*a, batching="random"),
     "tlnlp-bf16": lambda *a: run_tlnlp(*a, dtype="mixed_bfloat16"),
+    "tlnlp-attn-dropout": lambda *a: run_tlnlp(*a, attention_dropout=None),
     "raw-128": lambda *a: run_raw(*a, sequence_length=128),
     "raw-512": lambda *a: run_raw(*a, sequence_length=512),
 }

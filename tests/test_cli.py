@@ -3,8 +3,10 @@ import os
 import subprocess
 import sys
 
+import keras
 import pytest
 
+from tlnlp_tf.attention import attention_dropout
 from tlnlp_tf.cli import main
 
 
@@ -28,7 +30,8 @@ def trained(tiny_preset, tmp_path_factory):
         path.write_text("sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels)))
         files[name] = str(path)
     output = folder / "run"
-    assert main(_fit_args(files, tiny_preset, output, "--limit", "40", "--freeze", "bottom-1")) == 0
+    assert main(_fit_args(files, tiny_preset, output, "--limit", "40", "--freeze", "bottom-1",
+                          "--attention-dropout", "backbone")) == 0
     return files, output
 
 
@@ -45,6 +48,10 @@ def test_fit_writes_model_labels_and_metrics(trained):
     run = json.loads((output / "run.json").read_text())
     assert run["freeze"] == "bottom-1"
     assert run["batching"] == "random"  # --batching auto: 2 batches per epoch, under 100
+    assert run["attention_dropout"] is None
+    model = keras.saving.load_model(output / "model.keras")
+    assert model.attention_dropout is None  # --attention-dropout backbone: BERT's own 0.1
+    assert attention_dropout(model.backbone) == pytest.approx(0.1)
 
 
 def test_evaluate_prints_the_same_metrics(trained, capsys):
@@ -125,6 +132,14 @@ def test_bad_integer_option_is_rejected_by_argparse(toy_files, tmp_path, capsys)
         main(_fit_args(toy_files, "minilm", tmp_path / "o", "--limit", "0"))
     assert exit_info.value.code == 2
     assert "expected a positive integer, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rate", ["1", "-0.1", "none"])
+def test_bad_attention_dropout_is_rejected_by_argparse(toy_files, tmp_path, capsys, rate):
+    with pytest.raises(SystemExit) as exit_info:
+        main(_fit_args(toy_files, "minilm", tmp_path / "o", "--attention-dropout", rate))
+    assert exit_info.value.code == 2
+    assert f"expected a rate in [0, 1), 'backbone' or 'auto', got {rate}" in capsys.readouterr().err
 
 
 def test_pairs_fit_and_predict(tiny_preset, tmp_path, capsys):
