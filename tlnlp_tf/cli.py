@@ -329,8 +329,9 @@ def _fit(args):
         step = resumed_from * int(data.cardinality())
         print(f"tlnlp fit: resuming from the end of epoch {resumed_from} of {args.epochs} "
               f"(optimizer step {step}; backup in {backup})", file=sys.stderr)
-    callbacks = [keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
-                 RandomStateBackup(backup)]
+    # The random state first: it is written before Keras's checkpoint of each epoch.
+    callbacks = [RandomStateBackup(backup),
+                 keras.callbacks.BackupAndRestore(backup, double_checkpoint=True)]
     if forgetting is not None:  # first: "before" is measured before a backup is restored
         callbacks.insert(0, forgetting)
     options = {}

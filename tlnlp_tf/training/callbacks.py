@@ -138,47 +138,76 @@ class RandomStateBackup(keras.callbacks.Callback):
 
     Keras checkpoints hold the weights and the optimizer, not the state of
     the layers' `SeedGenerator`s, so a resumed run draws the dropout masks
-    of its first epoch again and drifts from an uninterrupted one. Put this
-    callback after `keras.callbacks.BackupAndRestore(folder)`: it saves the
-    states after every epoch into `folder` (written to a temporary file,
-    then renamed) and restores them when the checkpoint it matches is
-    restored.
+    of its first epoch again and drifts from an uninterrupted one. This
+    callback saves the states after every epoch into `folder` and restores,
+    when the first epoch begins (after `BackupAndRestore` has restored its
+    checkpoint), the state of the epoch that checkpoint ends.
+
+    List it before `BackupAndRestore`: each epoch's state is then written
+    (to a temporary file, then renamed) before Keras's checkpoint of that
+    epoch, and the previous epoch's is kept, so a kill at any moment leaves
+    the state of whichever checkpoint survives.
 
     Example:
 
     ```python
-    callbacks = [keras.callbacks.BackupAndRestore("run/backup"),
-                 RandomStateBackup("run/backup")]
+    callbacks = [RandomStateBackup("run/backup"),
+                 keras.callbacks.BackupAndRestore("run/backup")]
     ```
     """
 
     FILE = "random_state.npz"
+    PREVIOUS = "random_state.previous.npz"
 
     def __init__(self, folder):
         super().__init__()
         self.folder = folder
+        self._restore_pending = False
 
     def _states(self):
         return [generator.state for layer in self.model._flatten_layers()
                 for generator in getattr(layer, "_seed_generators", [])]
 
     def on_train_begin(self, logs=None):
-        path = os.path.join(self.folder, self.FILE)
+        self._restore_pending = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._restore_pending:
+            self._restore_pending = False
+            self.restore()
+
+    def restore(self):
+        """Restore the saved state of the epoch the checkpoint ends, if there is one.
+
+        Returns whether a state was restored.
+        """
         metadata = os.path.join(self.folder, "training_metadata.json")
-        if not (os.path.isfile(path) and os.path.isfile(metadata)):
-            return
-        with open(metadata, encoding="utf-8") as file:
-            epoch = int(json.load(file).get("epoch", -1))
-        with np.load(path) as saved:
-            states = self._states()
-            if int(saved["epoch"]) != epoch or len(states) != len(saved.files) - 1:
-                return  # not the state of the restored checkpoint
-            for index, state in enumerate(states):
-                state.assign(saved[f"state_{index}"])
+        if not os.path.isfile(metadata):
+            return False
+        try:
+            with open(metadata, encoding="utf-8") as file:
+                epoch = int(json.load(file).get("epoch", -1))
+        except (OSError, ValueError):
+            return False
+        states = self._states()
+        for name in (self.FILE, self.PREVIOUS):
+            path = os.path.join(self.folder, name)
+            if not os.path.isfile(path):
+                continue
+            with np.load(path) as saved:
+                if int(saved["epoch"]) != epoch or len(states) != len(saved.files) - 1:
+                    continue  # not the state of the restored checkpoint
+                for index, state in enumerate(states):
+                    state.assign(saved[f"state_{index}"])
+            return True
+        return False
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.folder, exist_ok=True)
         arrays = {f"state_{i}": np.asarray(s.numpy()) for i, s in enumerate(self._states())}
         temporary = os.path.join(self.folder, f".{self.FILE}.tmp.npz")
         np.savez(temporary, epoch=np.int64(epoch + 1), **arrays)
-        os.replace(temporary, os.path.join(self.folder, self.FILE))
+        current = os.path.join(self.folder, self.FILE)
+        if os.path.isfile(current):
+            os.replace(current, os.path.join(self.folder, self.PREVIOUS))
+        os.replace(temporary, current)
