@@ -31,10 +31,8 @@ def attention_layers(backbone):
 
 def attention_dropout(backbone):
     """The backbone's attention-probability dropout rate (`None` if it has no attention)."""
-    rates = {float(layer.dropout) for layer in attention_layers(backbone)}
-    if not rates:
-        return None
-    return rates.pop() if len(rates) == 1 else max(rates)
+    rates = [float(layer.dropout) for layer in attention_layers(backbone)]
+    return max(rates) if rates else None
 
 
 def set_attention_dropout(backbone, rate):

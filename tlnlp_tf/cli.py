@@ -261,8 +261,10 @@ def _positive(text):
 
 
 def _attention_dropout(text):
-    if text in ("auto", "backbone"):
-        return None if text == "backbone" else text
+    if text == "auto":
+        return text
+    if text == "backbone":
+        return None
     try:
         value = float(text)
     except ValueError:
@@ -299,6 +301,7 @@ def _fit(args):
 
     from tlnlp_tf.distribute import check_global_batch
     from tlnlp_tf.training.callbacks import RandomStateBackup
+    from tlnlp_tf.training.callbacks import backed_up_epoch
     from tlnlp_tf.distribute import strategy
 
     keras.utils.set_random_seed(args.seed)
@@ -324,7 +327,7 @@ def _fit(args):
     # Fault tolerance: the weights, optimizer state and epoch are saved after
     # every epoch; the same command run again after a kill resumes there.
     backup = os.path.join(args.output, BACKUP)
-    resumed_from = _backed_up_epoch(backup)
+    resumed_from = backed_up_epoch(backup) or 0  # 0: a fresh run
     if resumed_from:
         step = resumed_from * int(data.cardinality())
         print(f"tlnlp fit: resuming from the end of epoch {resumed_from} of {args.epochs} "
@@ -440,18 +443,6 @@ def _masked_lm_forgetting_report(args):
         raise DataError(f"{args.report_forgetting}: {error}") from None
     except BackboneError as error:
         raise BackboneError(f"--forgetting-probe mlm: {error}") from None
-
-
-def _backed_up_epoch(backup):
-    """The last epoch saved in `backup` by an interrupted run, else 0."""
-    path = os.path.join(backup, "training_metadata.json")
-    if not os.path.isfile(path):
-        return 0
-    try:
-        with open(path, encoding="utf-8") as file:
-            return int(json.load(file).get("epoch", 0))
-    except (OSError, ValueError):
-        return 0
 
 
 def _new_model(args, names):

@@ -133,6 +133,16 @@ def _policy(order, count):
     return "none" if count == len(order) else "embeddings"
 
 
+def backed_up_epoch(folder):
+    """The epoch `BackupAndRestore`'s checkpoint in `folder` ends; `None` if there is none."""
+    path = os.path.join(folder, "training_metadata.json")
+    try:
+        with open(path, encoding="utf-8") as file:
+            return int(json.load(file).get("epoch", 0))
+    except (OSError, ValueError):
+        return None
+
+
 class RandomStateBackup(keras.callbacks.Callback):
     """Back up the dropout random state next to `BackupAndRestore`'s checkpoint.
 
@@ -181,13 +191,8 @@ class RandomStateBackup(keras.callbacks.Callback):
 
         Returns whether a state was restored.
         """
-        metadata = os.path.join(self.folder, "training_metadata.json")
-        if not os.path.isfile(metadata):
-            return False
-        try:
-            with open(metadata, encoding="utf-8") as file:
-                epoch = int(json.load(file).get("epoch", -1))
-        except (OSError, ValueError):
+        epoch = backed_up_epoch(self.folder)
+        if epoch is None:
             return False
         states = self._states()
         for name in (self.FILE, self.PREVIOUS):
