@@ -60,13 +60,23 @@ def write_results(name, results, table_title, table_rows, command):
     """Write `benchmarks/results/NAME.json` and replace the section in RESULTS.md."""
     here = os.path.dirname(os.path.abspath(__file__))
     os.makedirs(os.path.join(here, "results"), exist_ok=True)
-    results = dict(results, date=datetime.date.today().isoformat(),
-                   machine=machine(), command=command)
+    results = dict(
+        results,
+        date=datetime.date.today().isoformat(),
+        machine=machine(),
+        command=command,
+    )
     with open(os.path.join(here, "results", f"{name}.json"), "w") as file:
         json.dump(results, file, indent=2)
-    section = [f"<!-- {name}:start -->", f"## {table_title}", "",
-               f"- Command: `{command}`", f"- Date: {results['date']}",
-               f"- Machine: {results['machine']}", ""]
+    section = [
+        f"<!-- {name}:start -->",
+        f"## {table_title}",
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {results['date']}",
+        f"- Machine: {results['machine']}",
+        "",
+    ]
     section += table_rows + [f"<!-- {name}:end -->"]
     path = os.path.join(here, "RESULTS.md")
     text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
@@ -91,8 +101,12 @@ def parser(doc, data_folder, epochs):
     """The options every benchmark takes; `--data` defaults to ../shared/data/FOLDER."""
     here = os.path.dirname(os.path.abspath(__file__))
     result = argparse.ArgumentParser(description=doc.splitlines()[0])
-    result.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data", data_folder))
-    result.add_argument("--limit", type=int, help="train on a seeded sample of N examples")
+    result.add_argument(
+        "--data", default=os.path.join(here, "..", "..", "shared", "data", data_folder)
+    )
+    result.add_argument(
+        "--limit", type=int, help="train on a seeded sample of N examples"
+    )
     result.add_argument("--epochs", type=int, default=epochs)
     result.add_argument("--batch-size", type=int, default=32)
     result.add_argument("--seed", type=int, default=0)
@@ -101,4 +115,7 @@ def parser(doc, data_folder, epochs):
 
 def command(script, argv):
     """The command line that reproduces this run."""
-    return " ".join(["python", f"benchmarks/{script}"] + list(argv if argv is not None else sys.argv[1:]))
+    return " ".join(
+        ["python", f"benchmarks/{script}"]
+        + list(argv if argv is not None else sys.argv[1:])
+    )

@@ -62,13 +62,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sources = args.sources.split(",")
 
-    reviews = tl.data.load_table(os.path.join(args.data, "chnsenticorp", "train.tsv"),
-                                 "text_a", "label")
-    review_test = tl.data.load_table(os.path.join(args.data, "chnsenticorp", "dev.tsv"),
-                                     "text_a", "label").sample(args.test_size, seed=args.seed)
+    reviews = tl.data.load_table(
+        os.path.join(args.data, "chnsenticorp", "train.tsv"), "text_a", "label"
+    )
+    review_test = tl.data.load_table(
+        os.path.join(args.data, "chnsenticorp", "dev.tsv"), "text_a", "label"
+    ).sample(args.test_size, seed=args.seed)
     ner = tl.data.read_conll(os.path.join(args.data, "msra_ner", "dev.ner"))
     ner_test = tl.data.read_conll(os.path.join(args.data, "msra_ner", "test.ner"))
-    ner_test = ner_test.sample(args.test_size, seed=args.seed).check_tags(ner.tag_names())
+    ner_test = ner_test.sample(args.test_size, seed=args.seed).check_tags(
+        ner.tag_names()
+    )
     corpus = reviews.texts + ["".join(words) for words in ner.words]
 
     workspace = tempfile.mkdtemp(prefix="chinese-")
@@ -88,12 +92,20 @@ def main(argv=None):
             keras.backend.clear_session()
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
-    results = {"sources": sources, "pretraining": pretraining, "runs": runs,
-               "train_size": args.train_size, "test_size": args.test_size}
+    results = {
+        "sources": sources,
+        "pretraining": pretraining,
+        "runs": runs,
+        "train_size": args.train_size,
+        "test_size": args.test_size,
+    }
     _common.write_results(
-        "chinese", results,
+        "chinese",
+        results,
         "Chinese: ChnSentiCorp and MSRA NER, cross-lingual (MiniLM) vs in-language pretraining",
-        table(results, args), _common.command("chinese.py", argv))
+        table(results, args),
+        _common.command("chinese.py", argv),
+    )
 
 
 def build_sources(corpus, workspace, args, sources):
@@ -105,19 +117,34 @@ def build_sources(corpus, workspace, args, sources):
         start = time.perf_counter()
         fresh = os.path.join(workspace, "zh-tiny-start")
         made = tl.pretraining.new_backbone_preset(
-            fresh, corpus, vocabulary_size=args.vocabulary, num_layers=args.layers,
-            hidden_dim=args.hidden, num_heads=max(1, args.hidden // 64), seed=args.seed)
+            fresh,
+            corpus,
+            vocabulary_size=args.vocabulary,
+            num_layers=args.layers,
+            hidden_dim=args.hidden,
+            num_heads=max(1, args.hidden // 64),
+            seed=args.seed,
+        )
         masked_lm, report = tl.pretraining.pretrain_masked_lm(
-            fresh, corpus, epochs=args.pretrain_epochs, batch_size=32,
-            max_length=args.max_length, learning_rate=1e-3, verbose=2)
+            fresh,
+            corpus,
+            epochs=args.pretrain_epochs,
+            batch_size=32,
+            max_length=args.max_length,
+            learning_rate=1e-3,
+            verbose=2,
+        )
         pretrained = os.path.join(workspace, "zh-tiny")
         tl.pretraining.save_pretrained(masked_lm, pretrained, report)
         keras.backend.clear_session()
-        pretraining = {"documents": report.get("train_documents"),
-                       "new_backbone": made, "epochs": args.pretrain_epochs,
-                       "seconds": round(time.perf_counter() - start, 1),
-                       "masked_lm_loss": report["masked_lm_loss"],
-                       "masked_accuracy": report["masked_accuracy"]}
+        pretraining = {
+            "documents": report.get("train_documents"),
+            "new_backbone": made,
+            "epochs": args.pretrain_epochs,
+            "seconds": round(time.perf_counter() - start, 1),
+            "masked_lm_loss": report["masked_lm_loss"],
+            "masked_accuracy": report["masked_accuracy"],
+        }
         specs["zh-tiny"] = (pretrained, "pretrained")
         specs["zh-tiny@random"] = (pretrained, "random")
     return specs, pretraining
@@ -134,26 +161,37 @@ def unknown_rate(preprocessor, texts):
 
 def classify(name, spec, weights, rate, train, test, args):
     keras.utils.set_random_seed(args.seed)
-    model = tl.TextClassifier.from_backbone(spec, labels=train.label_names(), weights=weights,
-                                            max_length=args.max_length)
+    model = tl.TextClassifier.from_backbone(
+        spec, labels=train.label_names(), weights=weights, max_length=args.max_length
+    )
     model.compile(learning_rate=rate)
     start = time.perf_counter()
-    data = tl.data.training_batches(model.tokenize_once(train.to_dataset()), args.batch_size,
-                                    seed=args.seed)
+    data = tl.data.training_batches(
+        model.tokenize_once(train.to_dataset()), args.batch_size, seed=args.seed
+    )
     model.fit(data, epochs=args.epochs, verbose=0)
     seconds = time.perf_counter() - start
     predicted = model.predict(test.texts, batch_size=64, verbose=0)["label"]
-    accuracy = float(np.mean([str(p) == str(t) for p, t in zip(predicted, test.labels)]))
-    return {"target": "chnsenticorp", "source": name, "metric": "accuracy",
-            "value": round(accuracy, 4), "epochs": args.epochs,
-            "learning_rate": model.default_learning_rate() if rate == "auto" else rate,
-            "unknown_rate": unknown_rate(model.preprocessor, train.texts),
-            "train_seconds": round(seconds, 1)}
+    accuracy = float(
+        np.mean([str(p) == str(t) for p, t in zip(predicted, test.labels)])
+    )
+    return {
+        "target": "chnsenticorp",
+        "source": name,
+        "metric": "accuracy",
+        "value": round(accuracy, 4),
+        "epochs": args.epochs,
+        "learning_rate": model.default_learning_rate() if rate == "auto" else rate,
+        "unknown_rate": unknown_rate(model.preprocessor, train.texts),
+        "train_seconds": round(seconds, 1),
+    }
 
 
 def tag(name, spec, weights, rate, train, test, args):
     keras.utils.set_random_seed(args.seed)
-    model = tl.TokenClassifier.from_backbone(spec, tags=train.tag_names(), weights=weights)
+    model = tl.TokenClassifier.from_backbone(
+        spec, tags=train.tag_names(), weights=weights
+    )
     model.compile(learning_rate=rate)
     start = time.perf_counter()
     data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
@@ -161,43 +199,65 @@ def tag(name, spec, weights, rate, train, test, args):
     seconds = time.perf_counter() - start
     predicted, _ = model.predict_tags(test.words)
     scores = tl.metrics.entity_scores(test.tags, predicted)
-    return {"target": "msra_ner", "source": name, "metric": "entity_f1",
-            "value": round(scores["f1"], 4), "precision": round(scores["precision"], 4),
-            "recall": round(scores["recall"], 4), "epochs": args.ner_epochs,
-            "per_type_f1": {k: round(v["f1"], 4) for k, v in scores["per_type"].items()},
-            "learning_rate": model.default_learning_rate() if rate == "auto" else rate,
-            "unknown_rate": unknown_rate(model.preprocessor,
-                                         ["".join(words) for words in train.words]),
-            "train_seconds": round(seconds, 1)}
+    return {
+        "target": "msra_ner",
+        "source": name,
+        "metric": "entity_f1",
+        "value": round(scores["f1"], 4),
+        "precision": round(scores["precision"], 4),
+        "recall": round(scores["recall"], 4),
+        "epochs": args.ner_epochs,
+        "per_type_f1": {k: round(v["f1"], 4) for k, v in scores["per_type"].items()},
+        "learning_rate": model.default_learning_rate() if rate == "auto" else rate,
+        "unknown_rate": unknown_rate(
+            model.preprocessor, ["".join(words) for words in train.words]
+        ),
+        "train_seconds": round(seconds, 1),
+    }
 
 
 def table(results, args):
     by = {(r["target"], r["source"]): r for r in results["runs"]}
-    rows = [f"Training sample {args.train_size} per target (ChnSentiCorp {args.epochs} epochs, "
-            f"max length {args.max_length}; MSRA NER {args.ner_epochs} epochs), batch "
-            f"{args.batch_size}, seed {args.seed}; scored on {args.test_size} held-out examples "
-            "(ChnSentiCorp dev, MSRA test.ner). [UNK] share: tokens of the training text the "
-            "source's vocabulary cannot represent.", "",
-            "| source | vocabulary | ChnSentiCorp acc | MSRA NER entity F1 (P / R) | [UNK] share | "
-            "train s (cls / ner) |", "|---|---|---|---|---|---|"]
+    rows = [
+        f"Training sample {args.train_size} per target (ChnSentiCorp {args.epochs} epochs, "
+        f"max length {args.max_length}; MSRA NER {args.ner_epochs} epochs), batch "
+        f"{args.batch_size}, seed {args.seed}; scored on {args.test_size} held-out examples "
+        "(ChnSentiCorp dev, MSRA test.ner). [UNK] share: tokens of the training text the "
+        "source's vocabulary cannot represent.",
+        "",
+        "| source | vocabulary | ChnSentiCorp acc | MSRA NER entity F1 (P / R) | [UNK] share | "
+        "train s (cls / ner) |",
+        "|---|---|---|---|---|---|",
+    ]
     for source in results["sources"]:
         cls, ner = by.get(("chnsenticorp", source)), by.get(("msra_ner", source))
-        obtained = (results["pretraining"] or {}).get("new_backbone", {}).get("vocabulary_size")
-        vocabulary = ("English uncased BERT (30,522)" if source.startswith("minilm")
-                      else f"WordPiece learned from the Chinese text ({obtained:,} tokens)")
+        obtained = (
+            (results["pretraining"] or {})
+            .get("new_backbone", {})
+            .get("vocabulary_size")
+        )
+        vocabulary = (
+            "English uncased BERT (30,522)"
+            if source.startswith("minilm")
+            else f"WordPiece learned from the Chinese text ({obtained:,} tokens)"
+        )
         rows.append(
             f"| {source} | {vocabulary} | {cls['value']:.4f} | {ner['value']:.4f} "
             f"({ner['precision']:.3f} / {ner['recall']:.3f}) | {cls['unknown_rate']:.3f} | "
-            f"{cls['train_seconds']} / {ner['train_seconds']} |")
+            f"{cls['train_seconds']} / {ner['train_seconds']} |"
+        )
     pre = results["pretraining"]
     if pre:
-        rows += ["", f"`zh-tiny`: {args.layers} layers, hidden {args.hidden}, "
-                     f"{pre['new_backbone'].get('parameters', '?')} parameters, masked LM on "
-                     f"{pre['documents']} documents for {pre['epochs']} epochs "
-                     f"({pre['seconds']} s): held-out masked-LM loss "
-                     f"{pre['masked_lm_loss']['before']} → {pre['masked_lm_loss']['after']}, "
-                     f"masked accuracy {pre['masked_accuracy']['before']} → "
-                     f"{pre['masked_accuracy']['after']}."]
+        rows += [
+            "",
+            f"`zh-tiny`: {args.layers} layers, hidden {args.hidden}, "
+            f"{pre['new_backbone'].get('parameters', '?')} parameters, masked LM on "
+            f"{pre['documents']} documents for {pre['epochs']} epochs "
+            f"({pre['seconds']} s): held-out masked-LM loss "
+            f"{pre['masked_lm_loss']['before']} → {pre['masked_lm_loss']['after']}, "
+            f"masked accuracy {pre['masked_accuracy']['before']} → "
+            f"{pre['masked_accuracy']['after']}.",
+        ]
     return rows
 
 

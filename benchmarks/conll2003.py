@@ -21,14 +21,17 @@ import _common  # noqa: E402
 import tlnlp_tf as tl  # noqa: E402
 
 
-
 def main(argv=None):
     parser = _common.parser(__doc__, "conll2003", epochs=4)
     parser.add_argument("--batching", choices=("random", "length"), default="random")
     args = parser.parse_args(argv)
 
-    train = tl.data.read_conll(os.path.join(args.data, "train.txt")).sample(args.limit, args.seed)
-    test = tl.data.read_conll(os.path.join(args.data, "test.txt")).check_tags(train.tag_names())
+    train = tl.data.read_conll(os.path.join(args.data, "train.txt")).sample(
+        args.limit, args.seed
+    )
+    test = tl.data.read_conll(os.path.join(args.data, "test.txt")).check_tags(
+        train.tag_names()
+    )
     keras.utils.set_random_seed(args.seed)
     with _common.PeakRSS() as rss:
         model = tl.TokenClassifier.from_backbone("minilm", tags=train.tag_names())
@@ -37,32 +40,46 @@ def main(argv=None):
             data = tl.data.batch_by_length(data, args.batch_size, seed=args.seed)
         else:
             data = data.batch(args.batch_size)
-        _, seconds = _common.timed(lambda: model.fit(data, epochs=args.epochs, verbose=2))
+        _, seconds = _common.timed(
+            lambda: model.fit(data, epochs=args.epochs, verbose=2)
+        )
         start = time.perf_counter()
         predicted, _ = model.predict_tags(test.words)
         predict_seconds = time.perf_counter() - start
     scores = tl.metrics.entity_scores(test.tags, predicted)
     print(tl.metrics.format_report(scores))
     run = {
-        "train_sentences": len(train), "epochs": args.epochs, "max_length": model.max_length,
-        "learning_rate": model.default_learning_rate(), "layer_decay": model.default_layer_decay(),
+        "train_sentences": len(train),
+        "epochs": args.epochs,
+        "max_length": model.max_length,
+        "learning_rate": model.default_learning_rate(),
+        "layer_decay": model.default_layer_decay(),
         "batching": args.batching,
-        "test_precision": round(scores["precision"], 4), "test_recall": round(scores["recall"], 4),
+        "test_precision": round(scores["precision"], 4),
+        "test_recall": round(scores["recall"], 4),
         "test_f1": round(scores["f1"], 4),
         "per_type_f1": {k: round(v["f1"], 4) for k, v in scores["per_type"].items()},
         "train_seconds": round(seconds, 1),
         "train_sentences_per_second": round(len(train) * args.epochs / seconds, 2),
-        "predict_seconds": round(predict_seconds, 1), "peak_rss_mb": rss.peak_mb,
+        "predict_seconds": round(predict_seconds, 1),
+        "peak_rss_mb": rss.peak_mb,
     }
-    rows = ["| train sentences | epochs | LR / layer decay | max length | test P | test R | **test F1** | per-type F1 | train s | peak RSS MB |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-            f"| {run['train_sentences']} | {args.epochs} | {run['learning_rate']} / {run['layer_decay']} | "
-            f"{run['max_length']} | {run['test_precision']:.4f} | "
-            f"{run['test_recall']:.4f} | **{run['test_f1']:.4f}** | "
-            + ", ".join(f"{k} {v:.3f}" for k, v in run["per_type_f1"].items())
-            + f" | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |"]
-    _common.write_results("conll2003", run, "CoNLL-2003 NER, MiniLM TokenClassifier, test entity F1 (CoNLL semantics)",
-                          rows, _common.command("conll2003.py", argv))
+    rows = [
+        "| train sentences | epochs | LR / layer decay | max length | test P | test R | **test F1** | per-type F1 | train s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| {run['train_sentences']} | {args.epochs} | {run['learning_rate']} / {run['layer_decay']} | "
+        f"{run['max_length']} | {run['test_precision']:.4f} | "
+        f"{run['test_recall']:.4f} | **{run['test_f1']:.4f}** | "
+        + ", ".join(f"{k} {v:.3f}" for k, v in run["per_type_f1"].items())
+        + f" | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |",
+    ]
+    _common.write_results(
+        "conll2003",
+        run,
+        "CoNLL-2003 NER, MiniLM TokenClassifier, test entity F1 (CoNLL semantics)",
+        rows,
+        _common.command("conll2003.py", argv),
+    )
     print(run)
 
 

@@ -47,30 +47,47 @@ def main(argv=None):
     parser.add_argument("--held-out", type=int, default=1000)
     args = parser.parse_args(argv)
 
-    reviews = tl.data.load_jsonl(os.path.join(args.data, "test_subset_2000.jsonl"), "text",
-                                 "label")
+    reviews = tl.data.load_jsonl(
+        os.path.join(args.data, "test_subset_2000.jsonl"), "text", "label"
+    )
     order = np.random.default_rng(0).permutation(len(reviews))
     half = len(reviews) // 2
-    part = lambda rows: Examples([reviews.texts[i] for i in rows], None,
-                                 [reviews.labels[i] for i in rows], reviews.source,
-                                 [reviews.lines[i] for i in rows])
-    pool, held_out = part(order[:half]), part(order[half:]).sample(args.held_out, seed=0)
+    part = lambda rows: Examples(
+        [reviews.texts[i] for i in rows],
+        None,
+        [reviews.labels[i] for i in rows],
+        reviews.source,
+        [reviews.lines[i] for i in rows],
+    )
+    pool, held_out = (
+        part(order[:half]),
+        part(order[half:]).sample(args.held_out, seed=0),
+    )
     labelled = pool.sample(args.labels, seed=0)
 
     folder = tempfile.mkdtemp(prefix="minilm-imdb-")
     start = time.perf_counter()
     keras.utils.set_random_seed(0)
     masked_lm, report = tl.pretraining.pretrain_masked_lm(
-        "minilm", pool.texts, epochs=args.pretrain_epochs, batch_size=16,
-        max_length=args.max_length, learning_rate=args.pretrain_learning_rate, verbose=2)
+        "minilm",
+        pool.texts,
+        epochs=args.pretrain_epochs,
+        batch_size=16,
+        max_length=args.max_length,
+        learning_rate=args.pretrain_learning_rate,
+        verbose=2,
+    )
     tl.pretraining.save_pretrained(masked_lm, folder, report)
     pretrain_seconds = time.perf_counter() - start
     del masked_lm
     keras.backend.clear_session()
-    pretraining = {"documents": len(pool), "epochs": args.pretrain_epochs,
-                   "seconds": round(pretrain_seconds, 1),
-                   "masked_lm_loss": report["masked_lm_loss"],
-                   "masked_accuracy": report["masked_accuracy"]}
+    pretraining = {
+        "documents": len(pool),
+        "epochs": args.pretrain_epochs,
+        "seconds": round(pretrain_seconds, 1),
+        "masked_lm_loss": report["masked_lm_loss"],
+        "masked_accuracy": report["masked_accuracy"],
+    }
     print(pretraining, flush=True)
 
     runs = []
@@ -84,46 +101,63 @@ def main(argv=None):
                 keras.backend.clear_session()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    results = {"labels": args.labels, "held_out": len(held_out), "max_length": args.max_length,
-               "epochs": args.epochs, "batch_size": args.batch_size,
-               "pretraining": pretraining, "runs": runs}
+    results = {
+        "labels": args.labels,
+        "held_out": len(held_out),
+        "max_length": args.max_length,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "pretraining": pretraining,
+        "runs": runs,
+    }
     _common.write_results(
-        "dapt_imdb", results,
+        "dapt_imdb",
+        results,
         f"Domain-adaptive pretraining (IMDB text), then {args.labels} IMDB labels",
-        table(results), _common.command("dapt_imdb.py", argv))
+        table(results),
+        _common.command("dapt_imdb.py", argv),
+    )
 
 
 def fine_tune(spec, labelled, held_out, seed, args):
     keras.utils.set_random_seed(seed)
-    model = tl.TextClassifier.from_backbone(spec, labels=labelled.label_names(),
-                                            max_length=args.max_length)
+    model = tl.TextClassifier.from_backbone(
+        spec, labels=labelled.label_names(), max_length=args.max_length
+    )
     start = time.perf_counter()
     tokens = model.tokenize_once(labelled.to_dataset())
     data = tl.data.training_batches(tokens, args.batch_size, seed=seed)
     model.fit(data, epochs=args.epochs, verbose=2)
     seconds = time.perf_counter() - start
     predicted = model.predict(held_out.texts, batch_size=64, verbose=0)["label"]
-    accuracy = float(np.mean([str(p) == str(t) for p, t in zip(predicted, held_out.labels)]))
+    accuracy = float(
+        np.mean([str(p) == str(t) for p, t in zip(predicted, held_out.labels)])
+    )
     return {"held_out_accuracy": round(accuracy, 4), "train_seconds": round(seconds, 1)}
 
 
 def table(results):
     pre = results["pretraining"]
-    rows = [f"Masked-LM adaptation: {pre['documents']} IMDB reviews (training half, texts only), "
-            f"{pre['epochs']} epochs, {pre['seconds']} s; held-out masked-LM loss "
-            f"{pre['masked_lm_loss']['before']} → {pre['masked_lm_loss']['after']}, masked "
-            f"accuracy {pre['masked_accuracy']['before']} → {pre['masked_accuracy']['after']}. "
-            f"Fine-tuning: {results['labels']} labelled reviews, {results['epochs']} epochs, "
-            f"batch {results['batch_size']}, max length {results['max_length']}; held-out "
-            f"accuracy on {results['held_out']} reviews.", "",
-            "| source | seeds | held-out accuracy per seed | mean | train s (mean) |",
-            "|---|---|---|---|---|"]
+    rows = [
+        f"Masked-LM adaptation: {pre['documents']} IMDB reviews (training half, texts only), "
+        f"{pre['epochs']} epochs, {pre['seconds']} s; held-out masked-LM loss "
+        f"{pre['masked_lm_loss']['before']} → {pre['masked_lm_loss']['after']}, masked "
+        f"accuracy {pre['masked_accuracy']['before']} → {pre['masked_accuracy']['after']}. "
+        f"Fine-tuning: {results['labels']} labelled reviews, {results['epochs']} epochs, "
+        f"batch {results['batch_size']}, max length {results['max_length']}; held-out "
+        f"accuracy on {results['held_out']} reviews.",
+        "",
+        "| source | seeds | held-out accuracy per seed | mean | train s (mean) |",
+        "|---|---|---|---|---|",
+    ]
     for source in dict.fromkeys(r["source"] for r in results["runs"]):
         some = [r for r in results["runs"] if r["source"] == source]
         accuracy = [r["held_out_accuracy"] for r in some]
-        rows.append(f"| {source} | {len(some)} | {', '.join(f'{a:.4f}' for a in accuracy)} | "
-                    f"**{np.mean(accuracy):.4f}** | "
-                    f"{np.mean([r['train_seconds'] for r in some]):.0f} |")
+        rows.append(
+            f"| {source} | {len(some)} | {', '.join(f'{a:.4f}' for a in accuracy)} | "
+            f"**{np.mean(accuracy):.4f}** | "
+            f"{np.mean([r['train_seconds'] for r in some]):.0f} |"
+        )
     return rows
 
 

@@ -32,30 +32,50 @@ def main(argv=None):
     pool = tl.data.load_table(os.path.join(args.data, "train.tsv"), "sentence", "label")
     train = pool.sample(2000, seed=0)
     used = set(train.lines)
-    rest = [i for i, (text, line) in enumerate(zip(pool.texts, pool.lines))
-            if line not in used and len(text.split()) >= 6]
+    rest = [
+        i
+        for i, (text, line) in enumerate(zip(pool.texts, pool.lines))
+        if line not in used and len(text.split()) >= 6
+    ]
     pick = sorted(np.random.default_rng(1).permutation(len(rest))[:1000])
-    held = Examples([pool.texts[rest[i]] for i in pick], labels=[pool.labels[rest[i]] for i in pick])
+    held = Examples(
+        [pool.texts[rest[i]] for i in pick], labels=[pool.labels[rest[i]] for i in pick]
+    )
     dev = tl.data.load_table(os.path.join(args.data, "dev.tsv"), "sentence", "label")
     for spec in args.runs:
         freeze, rate, seed = spec.split(":")
         keras.utils.set_random_seed(int(seed))
-        model = tl.TextClassifier.from_backbone("minilm", labels=train.label_names(),
-                                                freeze=freeze)
+        model = tl.TextClassifier.from_backbone(
+            "minilm", labels=train.label_names(), freeze=freeze
+        )
         model.compile(learning_rate=float(rate))
         start = time.perf_counter()
-        data = tl.data.training_batches(model.tokenize_once(train.to_dataset()),
-                                        args.batch_size, seed=int(seed))
+        data = tl.data.training_batches(
+            model.tokenize_once(train.to_dataset()), args.batch_size, seed=int(seed)
+        )
         model.fit(data, epochs=args.epochs, verbose=0)
-        print(json.dumps({"freeze": freeze, "rate": float(rate), "seed": int(seed),
-                          "held": accuracy(model, held), "dev": accuracy(model, dev),
-                          "train_seconds": round(time.perf_counter() - start, 1)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "freeze": freeze,
+                    "rate": float(rate),
+                    "seed": int(seed),
+                    "held": accuracy(model, held),
+                    "dev": accuracy(model, dev),
+                    "train_seconds": round(time.perf_counter() - start, 1),
+                }
+            ),
+            flush=True,
+        )
         keras.backend.clear_session()
 
 
 def accuracy(model, examples):
     predicted = model.predict(examples.texts, batch_size=64, verbose=0)["label"]
-    return round(float(np.mean([str(p) == str(t) for p, t in zip(predicted, examples.labels)])), 4)
+    return round(
+        float(np.mean([str(p) == str(t) for p, t in zip(predicted, examples.labels)])),
+        4,
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     def read(name):
-        return tl.data.load_table(os.path.join(args.data, name), "#1 String", "Quality", "#2 String")
+        return tl.data.load_table(
+            os.path.join(args.data, name), "#1 String", "Quality", "#2 String"
+        )
 
     train = read("msr_paraphrase_train.txt").sample(args.limit, args.seed)
     test = read("msr_paraphrase_test.txt")
@@ -31,11 +33,21 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     with _common.PeakRSS() as rss:
         model = tl.TextClassifier.from_backbone("minilm", labels=labels)
-        data = train.to_dataset().shuffle(len(train), seed=args.seed).batch(args.batch_size)
-        _, seconds = _common.timed(lambda: model.fit(data, epochs=args.epochs, verbose=2))
-        metrics = model.evaluate(test.to_dataset().batch(64), return_dict=True, verbose=0)
+        data = (
+            train.to_dataset()
+            .shuffle(len(train), seed=args.seed)
+            .batch(args.batch_size)
+        )
+        _, seconds = _common.timed(
+            lambda: model.fit(data, epochs=args.epochs, verbose=2)
+        )
+        metrics = model.evaluate(
+            test.to_dataset().batch(64), return_dict=True, verbose=0
+        )
     run = {
-        "train_pairs": len(train), "epochs": args.epochs, "max_length": model.max_length,
+        "train_pairs": len(train),
+        "epochs": args.epochs,
+        "max_length": model.max_length,
         "learning_rate": model.default_learning_rate(),
         "test_accuracy": round(float(metrics["accuracy"]), 4),
         "test_f1": round(float(metrics["f1"]), 4),
@@ -43,12 +55,19 @@ def main(argv=None):
         "train_pairs_per_second": round(len(train) * args.epochs / seconds, 2),
         "peak_rss_mb": rss.peak_mb,
     }
-    rows = ["| train pairs | epochs | max length | **test accuracy** | **test F1** | train s | peak RSS MB |",
-            "|---|---|---|---|---|---|---|",
-            f"| {run['train_pairs']} | {args.epochs} | {run['max_length']} | **{run['test_accuracy']:.4f}** | "
-            f"**{run['test_f1']:.4f}** | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |"]
-    _common.write_results("mrpc", run, "MRPC, MiniLM TextClassifier on sentence pairs, test accuracy and F1",
-                          rows, _common.command("mrpc.py", argv))
+    rows = [
+        "| train pairs | epochs | max length | **test accuracy** | **test F1** | train s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+        f"| {run['train_pairs']} | {args.epochs} | {run['max_length']} | **{run['test_accuracy']:.4f}** | "
+        f"**{run['test_f1']:.4f}** | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |",
+    ]
+    _common.write_results(
+        "mrpc",
+        run,
+        "MRPC, MiniLM TextClassifier on sentence pairs, test accuracy and F1",
+        rows,
+        _common.command("mrpc.py", argv),
+    )
     print(run)
 
 

@@ -23,7 +23,11 @@ def main(argv=None):
     parser = _common.parser(__doc__, "squad_v1.1", epochs=2)
     parser.set_defaults(batch_size=16)
     parser.add_argument("--train-articles", type=int, default=38)
-    parser.add_argument("--max-length", type=int, help="tokens per window (default: chosen, at most 384)")
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        help="tokens per window (default: chosen, at most 384)",
+    )
     parser.add_argument("--doc-stride", type=int, default=128)
     parser.add_argument("--learning-rate", default="auto")
     parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
@@ -34,38 +38,58 @@ def main(argv=None):
     train = train.sample(args.limit, args.seed)
     keras.utils.set_random_seed(args.seed)
     with _common.PeakRSS() as rss:
-        model = tl.SpanExtractor.from_backbone("minilm", doc_stride=args.doc_stride,
-                                               max_length=args.max_length)
+        model = tl.SpanExtractor.from_backbone(
+            "minilm", doc_stride=args.doc_stride, max_length=args.max_length
+        )
         if args.learning_rate != "auto":
             model.compile(learning_rate=float(args.learning_rate))
         dataset = tl.data.batch_by_length(
-            train.to_dataset().shuffle(len(train), seed=args.seed), args.batch_size, seed=args.seed)
-        _, seconds = _common.timed(lambda: model.fit(dataset, epochs=args.epochs, verbose=args.verbose))
+            train.to_dataset().shuffle(len(train), seed=args.seed),
+            args.batch_size,
+            seed=args.seed,
+        )
+        _, seconds = _common.timed(
+            lambda: model.fit(dataset, epochs=args.epochs, verbose=args.verbose)
+        )
         start = time.perf_counter()
         predictions = model.predict(evaluation.inputs())
         predict_seconds = time.perf_counter() - start
-    scores = tl.metrics.squad_scores([p["answer"] for p in predictions], evaluation.answer_texts())
+    scores = tl.metrics.squad_scores(
+        [p["answer"] for p in predictions], evaluation.answer_texts()
+    )
     run = {
-        "train_questions": len(train), "eval_questions": len(evaluation),
-        "train_articles": args.train_articles, "epochs": args.epochs,
-        "batch_size": args.batch_size, "max_length": model.max_length,
+        "train_questions": len(train),
+        "eval_questions": len(evaluation),
+        "train_articles": args.train_articles,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "max_length": model.max_length,
         "doc_stride": args.doc_stride,
-        "learning_rate": model.default_learning_rate() if args.learning_rate == "auto" else float(args.learning_rate),
-        "eval_exact_match": round(scores["exact_match"], 4), "eval_f1": round(scores["f1"], 4),
+        "learning_rate": model.default_learning_rate()
+        if args.learning_rate == "auto"
+        else float(args.learning_rate),
+        "eval_exact_match": round(scores["exact_match"], 4),
+        "eval_f1": round(scores["f1"], 4),
         "train_seconds": round(seconds, 1),
         "train_questions_per_second": round(len(train) * args.epochs / seconds, 2),
-        "predict_seconds": round(predict_seconds, 1), "peak_rss_mb": rss.peak_mb,
+        "predict_seconds": round(predict_seconds, 1),
+        "peak_rss_mb": rss.peak_mb,
     }
-    rows = ["| train questions | epochs | batch | max length / stride | LR | eval EM | **eval F1** | train s | peak RSS MB |",
-            "|---|---|---|---|---|---|---|---|---|",
-            f"| {run['train_questions']} | {args.epochs} | {args.batch_size} | {run['max_length']} / "
-            f"{args.doc_stride} | {run['learning_rate']} | {run['eval_exact_match']:.4f} | "
-            f"**{run['eval_f1']:.4f}** | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |"]
+    rows = [
+        "| train questions | epochs | batch | max length / stride | LR | eval EM | **eval F1** | train s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {run['train_questions']} | {args.epochs} | {args.batch_size} | {run['max_length']} / "
+        f"{args.doc_stride} | {run['learning_rate']} | {run['eval_exact_match']:.4f} | "
+        f"**{run['eval_f1']:.4f}** | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |",
+    ]
     _common.write_results(
-        "squad", run,
+        "squad",
+        run,
         f"SQuAD v1.1, MiniLM SpanExtractor, {args.train_articles} articles train / "
         f"{len(set(evaluation.titles))} evaluate ({len(evaluation)} questions), official EM/F1",
-        rows, _common.command("squad.py", argv))
+        rows,
+        _common.command("squad.py", argv),
+    )
     print(run)
 
 

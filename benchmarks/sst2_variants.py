@@ -26,7 +26,9 @@ import keras
 
 import tlnlp_tf as tl
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "sst2")
+DATA = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "sst2"
+)
 
 
 def main(argv):
@@ -34,13 +36,23 @@ def main(argv):
     train = full.sample(4000, seed=0)
     dev = tl.data.load_table(os.path.join(DATA, "dev.tsv"), "sentence", "label")
     seen = set(train.texts)
-    held = [i for i, text in enumerate(full.texts) if text not in seen and len(text.split()) >= 8]
+    held = [
+        i
+        for i, text in enumerate(full.texts)
+        if text not in seen and len(text.split()) >= 8
+    ]
     random.Random(1).shuffle(held)
     held = held[:2000]
-    held_out = tl.data.from_lists([full.texts[i] for i in held], [full.labels[i] for i in held])
+    held_out = tl.data.from_lists(
+        [full.texts[i] for i in held], [full.labels[i] for i in held]
+    )
     for argument in argv:
         options, seed = argument.rsplit(":", 1)
-        print("RESULT", json.dumps(run(train, dev, held_out, options, int(seed))), flush=True)
+        print(
+            "RESULT",
+            json.dumps(run(train, dev, held_out, options, int(seed))),
+            flush=True,
+        )
 
 
 def run(train, dev, held_out, options, seed):
@@ -49,10 +61,16 @@ def run(train, dev, held_out, options, seed):
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     model = tl.TextClassifier.from_backbone(
-        "minilm", labels=train.label_names(),
-        attention_dropout=None if attention == "backbone" else float(attention))
-    data = tl.data.training_batches(model.tokenize_once(train.to_dataset()), 16,
-                                    opts.get("batching", "auto"), seed=seed)
+        "minilm",
+        labels=train.label_names(),
+        attention_dropout=None if attention == "backbone" else float(attention),
+    )
+    data = tl.data.training_batches(
+        model.tokenize_once(train.to_dataset()),
+        16,
+        opts.get("batching", "auto"),
+        seed=seed,
+    )
     if int(opts.get("lp", 0)):
         model.set_freeze("all")
         model.fit(data, epochs=int(opts["lp"]), verbose=0)
@@ -63,10 +81,18 @@ def run(train, dev, held_out, options, seed):
     model.compile(optimizer=optimizer)
     model.fit(data, epochs=2, verbose=0)
     seconds = time.perf_counter() - start
-    scores = {name: model.evaluate(examples.batch(64), return_dict=True, verbose=0)["accuracy"]
-              for name, examples in (("held_out", held_out), ("dev", dev.to_dataset()))}
-    return {"options": options, "seed": seed, **{k: round(float(v), 4) for k, v in scores.items()},
-            "seconds": round(seconds, 1)}
+    scores = {
+        name: model.evaluate(examples.batch(64), return_dict=True, verbose=0)[
+            "accuracy"
+        ]
+        for name, examples in (("held_out", held_out), ("dev", dev.to_dataset()))
+    }
+    return {
+        "options": options,
+        "seed": seed,
+        **{k: round(float(v), 4) for k, v in scores.items()},
+        "seconds": round(seconds, 1),
+    }
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ Epochs grow as the data shrinks (`--epochs-per-size`, default 100:8,
 500:4, 2000:2) so that even 100 labels get some 50 updates at batch 16.
 
 The forgetting column (issue 6): after training on the largest size, the
-backbone's zero-shot STS-B Spearman (`tl.forgetting.sentence_similarity_probe`,
+backbone's zero-shot STS-B Spearman (`tl.probes.sentence_similarity_probe`,
 mean-pooled embeddings, `--forgetting-pairs` dev pairs) against the
 pretrained backbone's.
 
@@ -52,11 +52,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
-from tlnlp_tf.freezing import parameter_counts  # noqa: E402
+from tlnlp_tf.backbones.freezing import parameter_counts  # noqa: E402
 
-STRATEGIES = ("random", "frozen", "bottom-3", "finetune", "gradual", "gradual-steps",
-              "layer-decay",
-              "lora-8", "l2sp")
+STRATEGIES = (
+    "random",
+    "frozen",
+    "bottom-3",
+    "finetune",
+    "gradual",
+    "gradual-steps",
+    "layer-decay",
+    "lora-8",
+    "l2sp",
+)
 LAYER_DECAY = 0.8
 L2SP_ALPHA, L2SP_BETA = 0.01, 0.01
 
@@ -64,28 +72,45 @@ L2SP_ALPHA, L2SP_BETA = 0.01, 0.01
 def main(argv=None):
     parser = _common.parser(__doc__, "", epochs=0)
     here = os.path.dirname(os.path.abspath(__file__))
-    parser.set_defaults(data=os.path.join(here, "..", "..", "shared", "data"), batch_size=16)
+    parser.set_defaults(
+        data=os.path.join(here, "..", "..", "shared", "data"), batch_size=16
+    )
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--sizes", default="100,500,2000")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--sample-seed", type=int, default=0,
-                        help="seed of the training sample (the same for every run)")
+    parser.add_argument(
+        "--sample-seed",
+        type=int,
+        default=0,
+        help="seed of the training sample (the same for every run)",
+    )
     parser.add_argument("--epochs-per-size", default="100:8,500:4,2000:2")
-    parser.add_argument("--forgetting-pairs", type=int, default=500,
-                        help="STS-B dev pairs of the forgetting probe (0: no probe)")
-    parser.add_argument("--update", action="store_true",
-                        help="rerun only --strategies and keep the other strategies' runs "
-                             "from benchmarks/results/strategies.json (same sizes, seeds, "
-                             "epochs and batch size)")
+    parser.add_argument(
+        "--forgetting-pairs",
+        type=int,
+        default=500,
+        help="STS-B dev pairs of the forgetting probe (0: no probe)",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="rerun only --strategies and keep the other strategies' runs "
+        "from benchmarks/results/strategies.json (same sizes, seeds, "
+        "epochs and batch size)",
+    )
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
-        parser.error(f"unknown strategies {unknown}; expected some of {', '.join(STRATEGIES)}")
+        parser.error(
+            f"unknown strategies {unknown}; expected some of {', '.join(STRATEGIES)}"
+        )
     sizes = [int(s) for s in args.sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    epochs = {int(k): int(v) for k, v in
-              (item.split(":") for item in args.epochs_per_size.split(","))}
+    epochs = {
+        int(k): int(v)
+        for k, v in (item.split(":") for item in args.epochs_per_size.split(","))
+    }
 
     sst2 = os.path.join(args.data, "sst2")
     pool = tl.data.load_table(os.path.join(sst2, "train.tsv"), "sentence", "label")
@@ -97,8 +122,15 @@ def main(argv=None):
         train = pool.sample(size, seed=args.sample_seed)
         for strategy in strategies:
             for seed in seeds:
-                run = train_one(strategy, train, dev, epochs.get(size, 2), seed, args,
-                                probe if size == max(sizes) else None)
+                run = train_one(
+                    strategy,
+                    train,
+                    dev,
+                    epochs.get(size, 2),
+                    seed,
+                    args,
+                    probe if size == max(sizes) else None,
+                )
                 run.update(size=size, seed=seed)
                 print(run, flush=True)
                 runs.append(run)
@@ -108,25 +140,40 @@ def main(argv=None):
         kept, before = kept_runs(here, strategies, sizes, seeds, epochs, args)
         runs = kept + runs
         strategies = [s for s in STRATEGIES if any(r["strategy"] == s for r in runs)]
-    results = {"sizes": sizes, "seeds": seeds, "epochs": epochs, "batch_size": args.batch_size,
-               "forgetting_before": before, "runs": runs,
-               "table": summarize(runs, strategies, sizes)}
+    results = {
+        "sizes": sizes,
+        "seeds": seeds,
+        "epochs": epochs,
+        "batch_size": args.batch_size,
+        "forgetting_before": before,
+        "runs": runs,
+        "table": summarize(runs, strategies, sizes),
+    }
     plot(results, os.path.join(here, "results", "strategies.png"))
     _common.write_results(
-        "strategies", results,
+        "strategies",
+        results,
         "Transfer strategies on SST-2 (MiniLM): dev accuracy by number of labels",
-        table(results, strategies, sizes, args), _common.command("strategies.py", argv))
+        table(results, strategies, sizes, args),
+        _common.command("strategies.py", argv),
+    )
 
 
 def kept_runs(here, strategies, sizes, seeds, epochs, args):
     """The saved runs of the strategies not rerun, and the saved probe baseline (`--update`)."""
     with open(os.path.join(here, "results", "strategies.json")) as file:
         saved = json.load(file)
-    same = {"sizes": sizes, "seeds": seeds, "batch_size": args.batch_size,
-            "epochs": {str(k): v for k, v in epochs.items()}}
+    same = {
+        "sizes": sizes,
+        "seeds": seeds,
+        "batch_size": args.batch_size,
+        "epochs": {str(k): v for k, v in epochs.items()},
+    }
     differ = [key for key, value in same.items() if saved[key] != value]
     if differ:
-        raise SystemExit(f"--update: the saved results differ in {differ}; rerun everything.")
+        raise SystemExit(
+            f"--update: the saved results differ in {differ}; rerun everything."
+        )
     kept = [run for run in saved["runs"] if run["strategy"] not in strategies]
     return kept, saved["forgetting_before"]
 
@@ -134,23 +181,32 @@ def kept_runs(here, strategies, sizes, seeds, epochs, args):
 def forgetting_probe(args):
     if not args.forgetting_pairs:
         return None
-    stsb = tl.data.load_table(os.path.join(args.data, "stsb", "dev.tsv"), "sentence1", "score",
-                              text_pair="sentence2")
+    stsb = tl.data.load_table(
+        os.path.join(args.data, "stsb", "dev.tsv"),
+        "sentence1",
+        "score",
+        text_pair="sentence2",
+    )
     stsb = stsb.sample(args.forgetting_pairs, seed=0)
     pairs = list(zip(stsb.texts, stsb.pairs))
     scores = [float(s) for s in stsb.labels]
     backbone, preprocessor = tl.load_backbone("minilm")
-    before = tl.forgetting.sentence_similarity_probe(backbone, preprocessor, pairs, scores)
+    before = tl.probes.sentence_similarity_probe(backbone, preprocessor, pairs, scores)
     keras.backend.clear_session()
     return {"pairs": pairs, "scores": scores, "before": round(float(before), 4)}
 
 
 def train_one(strategy, train, dev, epochs, seed, args, probe):
     keras.utils.set_random_seed(seed)
-    freeze = {"frozen": "all", "bottom-3": "bottom-3", "lora-8": "lora-8"}.get(strategy, "none")
+    freeze = {"frozen": "all", "bottom-3": "bottom-3", "lora-8": "lora-8"}.get(
+        strategy, "none"
+    )
     model = tl.TextClassifier.from_backbone(
-        "minilm", labels=train.label_names(),
-        weights="random" if strategy == "random" else "pretrained", freeze=freeze)
+        "minilm",
+        labels=train.label_names(),
+        weights="random" if strategy == "random" else "pretrained",
+        freeze=freeze,
+    )
     callbacks = []
     if strategy == "layer-decay":
         model.compile(layer_decay=LAYER_DECAY)
@@ -158,9 +214,14 @@ def train_one(strategy, train, dev, epochs, seed, args, probe):
         callbacks.append(tl.GradualUnfreezing(verbose=False))
     if strategy == "gradual-steps":  # every group open by the middle of training
         steps = epochs * -(-len(train) // args.batch_size)
-        groups = len(tl.layer_groups(model.backbone)) - 1  # the unused pooler never opens
-        callbacks.append(tl.GradualUnfreezing(every_steps=max(1, steps // (2 * groups)),
-                                              verbose=False))
+        groups = (
+            len(tl.backbones.layer_groups(model.backbone)) - 1
+        )  # the unused pooler never opens
+        callbacks.append(
+            tl.GradualUnfreezing(
+                every_steps=max(1, steps // (2 * groups)), verbose=False
+            )
+        )
     if strategy == "l2sp":
         tl.L2SP(alpha=L2SP_ALPHA, beta=L2SP_BETA).apply(model)
     start = time.perf_counter()
@@ -171,14 +232,23 @@ def train_one(strategy, train, dev, epochs, seed, args, probe):
     predicted = model.predict(dev.texts, batch_size=64, verbose=0)["label"]
     accuracy = float(np.mean([str(p) == str(t) for p, t in zip(predicted, dev.labels)]))
     counts = parameter_counts(model)
-    if strategy.startswith("gradual"):  # what trained by the end (the callback's last change)
+    if strategy.startswith(
+        "gradual"
+    ):  # what trained by the end (the callback's last change)
         counts = {"trainable": callbacks[0].log[-1][2], "total": counts["total"]}
-    run = {"strategy": strategy, "epochs": epochs, "dev_accuracy": round(accuracy, 4),
-           "trainable_params": int(counts["trainable"]), "total_params": int(counts["total"]),
-           "learning_rate": model.default_learning_rate(), "train_seconds": round(seconds, 1)}
+    run = {
+        "strategy": strategy,
+        "epochs": epochs,
+        "dev_accuracy": round(accuracy, 4),
+        "trainable_params": int(counts["trainable"]),
+        "total_params": int(counts["total"]),
+        "learning_rate": model.default_learning_rate(),
+        "train_seconds": round(seconds, 1),
+    }
     if probe is not None and strategy != "random":
-        after = tl.forgetting.sentence_similarity_probe(
-            model.backbone, model.preprocessor, probe["pairs"], probe["scores"])
+        after = tl.probes.sentence_similarity_probe(
+            model.backbone, model.preprocessor, probe["pairs"], probe["scores"]
+        )
         run["forgetting_after"] = round(float(after), 4)
     return run
 
@@ -193,43 +263,67 @@ def summarize(runs, strategies, sizes):
                 continue
             accuracy = [r["dev_accuracy"] for r in some]
             after = [r["forgetting_after"] for r in some if "forgetting_after" in r]
-            rows.append({
-                "strategy": strategy, "size": size, "n": len(some),
-                "mean": round(float(np.mean(accuracy)), 4),
-                "std": round(float(np.std(accuracy)), 4),
-                "trainable_params": some[0]["trainable_params"],
-                "total_params": some[0]["total_params"],
-                "train_seconds": round(float(np.mean([r["train_seconds"] for r in some])), 1),
-                "forgetting_after": round(float(np.mean(after)), 4) if after else None,
-            })
+            rows.append(
+                {
+                    "strategy": strategy,
+                    "size": size,
+                    "n": len(some),
+                    "mean": round(float(np.mean(accuracy)), 4),
+                    "std": round(float(np.std(accuracy)), 4),
+                    "trainable_params": some[0]["trainable_params"],
+                    "total_params": some[0]["total_params"],
+                    "train_seconds": round(
+                        float(np.mean([r["train_seconds"] for r in some])), 1
+                    ),
+                    "forgetting_after": round(float(np.mean(after)), 4)
+                    if after
+                    else None,
+                }
+            )
     return rows
 
 
 def table(results, strategies, sizes, args):
     by = {(r["strategy"], r["size"]): r for r in results["table"]}
-    head = ("| strategy | trainable params | "
-            + " | ".join(f"{s} labels: dev acc (mean ± std)" for s in sizes)
-            + f" | train s ({max(sizes)}) | STS-B zero-shot after ({max(sizes)}) |")
-    rows = [f"SST-2 dev accuracy (872 sentences), MiniLM `TextClassifier` defaults, batch "
-            f"{results['batch_size']}, epochs per size {results['epochs']}, "
-            f"{len(results['seeds'])} training seeds (seeds {results['seeds']}) on one "
-            f"training sample per size (sample seed {args.sample_seed}). The last column is "
-            f"the forgetting probe: zero-shot STS-B Spearman of the fine-tuned backbone "
-            f"(pretrained MiniLM: {results['forgetting_before']}).", "", head,
-            "|" + "---|" * (len(sizes) + 4)]
+    head = (
+        "| strategy | trainable params | "
+        + " | ".join(f"{s} labels: dev acc (mean ± std)" for s in sizes)
+        + f" | train s ({max(sizes)}) | STS-B zero-shot after ({max(sizes)}) |"
+    )
+    rows = [
+        f"SST-2 dev accuracy (872 sentences), MiniLM `TextClassifier` defaults, batch "
+        f"{results['batch_size']}, epochs per size {results['epochs']}, "
+        f"{len(results['seeds'])} training seeds (seeds {results['seeds']}) on one "
+        f"training sample per size (sample seed {args.sample_seed}). The last column is "
+        f"the forgetting probe: zero-shot STS-B Spearman of the fine-tuned backbone "
+        f"(pretrained MiniLM: {results['forgetting_before']}).",
+        "",
+        head,
+        "|" + "---|" * (len(sizes) + 4),
+    ]
     for strategy in strategies:
         cells = []
         for size in sizes:
             row = by.get((strategy, size))
-            cells.append("–" if row is None else f"{row['mean']:.4f} ± {row['std']:.4f}")
+            cells.append(
+                "–" if row is None else f"{row['mean']:.4f} ± {row['std']:.4f}"
+            )
         last = by.get((strategy, max(sizes))) or {}
         first = next((by[(strategy, s)] for s in sizes if (strategy, s) in by), {})
         params = first.get("trainable_params")
-        share = f"{params:,} ({100 * params / first['total_params']:.2f}%)" if params else "–"
+        share = (
+            f"{params:,} ({100 * params / first['total_params']:.2f}%)"
+            if params
+            else "–"
+        )
         after = last.get("forgetting_after")
-        rows.append(f"| {strategy} | {share} | " + " | ".join(cells)
-                    + f" | {last.get('train_seconds', '–')} | "
-                    + ("–" if after is None else f"{after:.4f}") + " |")
+        rows.append(
+            f"| {strategy} | {share} | "
+            + " | ".join(cells)
+            + f" | {last.get('train_seconds', '–')} | "
+            + ("–" if after is None else f"{after:.4f}")
+            + " |"
+        )
     rows += ["", "![accuracy against labels](results/strategies.png)"]
     return rows
 
@@ -243,8 +337,14 @@ def plot(results, path):
     figure, axis = pyplot.subplots(figsize=(7, 4.5))
     for strategy in dict.fromkeys(r["strategy"] for r in results["table"]):
         rows = [r for r in results["table"] if r["strategy"] == strategy]
-        axis.errorbar([r["size"] for r in rows], [r["mean"] for r in rows],
-                      yerr=[r["std"] for r in rows], marker="o", capsize=3, label=strategy)
+        axis.errorbar(
+            [r["size"] for r in rows],
+            [r["mean"] for r in rows],
+            yerr=[r["std"] for r in rows],
+            marker="o",
+            capsize=3,
+            label=strategy,
+        )
     axis.set_xscale("log")
     axis.set_xlabel("labelled SST-2 training examples")
     axis.set_ylabel("dev accuracy")

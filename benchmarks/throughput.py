@@ -54,35 +54,54 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
-from tlnlp_tf.backbones import resolve_spec  # noqa: E402
+from tlnlp_tf.backbones.freezing import layer_groups  # noqa: E402
+from tlnlp_tf.backbones.loading import resolve_spec  # noqa: E402
 from tlnlp_tf.data.examples import Examples  # noqa: E402
-from tlnlp_tf.freezing import layer_groups  # noqa: E402
 
-DEFAULT_RUNS = {"sst2": "tlnlp,tlnlp-random,tlnlp-bf16,raw-128",
-                "imdb": "tlnlp,tlnlp-length,raw-512,raw-128"}
+DEFAULT_RUNS = {
+    "sst2": "tlnlp,tlnlp-random,tlnlp-bf16,raw-128",
+    "imdb": "tlnlp,tlnlp-length,raw-512,raw-128",
+}
 
 
 def main(argv=None):
     parser = _common.parser(__doc__, "", epochs=0)
-    parser.set_defaults(data=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                          "..", "..", "shared", "data"))
+    parser.set_defaults(
+        data=os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"
+        )
+    )
     parser.add_argument("--datasets", default="sst2,imdb")
-    parser.add_argument("--runs", help="comma list of runs for every dataset "
-                                       f"(default per dataset: {DEFAULT_RUNS})")
+    parser.add_argument(
+        "--runs",
+        help="comma list of runs for every dataset "
+        f"(default per dataset: {DEFAULT_RUNS})",
+    )
     parser.add_argument("--sst2-limit", type=int, default=4000)
     parser.add_argument("--sst2-epochs", type=int, default=2)
     parser.add_argument("--imdb-limit", type=int, default=1000)
     parser.add_argument("--imdb-epochs", type=int, default=1)
-    parser.add_argument("--imdb-held-out", type=int, default=1000,
-                        help="IMDB reviews to predict, from the held-out half")
-    parser.add_argument("--held-out-limit", type=int,
-                        help="predict on a seeded sample of N held-out examples (smoke runs)")
+    parser.add_argument(
+        "--imdb-held-out",
+        type=int,
+        default=1000,
+        help="IMDB reviews to predict, from the held-out half",
+    )
+    parser.add_argument(
+        "--held-out-limit",
+        type=int,
+        help="predict on a seeded sample of N held-out examples (smoke runs)",
+    )
     args = parser.parse_args(argv)
 
     # Measured at the start and again at the end; the higher counts.
     peaks = {"float32": matmul_peak("float32"), "bfloat16": matmul_peak("bfloat16")}
     print("matmul peak GFLOP/s", peaks, flush=True)
-    results = {"matmul_peak_gflops": peaks, "batch_size": args.batch_size, "datasets": {}}
+    results = {
+        "matmul_peak_gflops": peaks,
+        "batch_size": args.batch_size,
+        "datasets": {},
+    }
     for dataset in args.datasets.split(","):
         train, held_out, epochs = load(dataset, args)
         if args.held_out_limit:
@@ -96,8 +115,12 @@ def main(argv=None):
             keras.backend.clear_session()
             gc.collect()
         results["datasets"][dataset] = {
-            "train_examples": len(train), "held_out_examples": len(held_out),
-            "epochs": epochs, "runs": runs, "ratios": ratios(runs)}
+            "train_examples": len(train),
+            "held_out_examples": len(held_out),
+            "epochs": epochs,
+            "runs": runs,
+            "ratios": ratios(runs),
+        }
     for dtype in peaks:
         peaks[dtype] = max(peaks[dtype], matmul_peak(dtype))
     for part in results["datasets"].values():
@@ -108,20 +131,30 @@ def main(argv=None):
 
 # === Data ===
 
+
 def load(dataset, args):
     if dataset == "sst2":
         folder = os.path.join(args.data, "sst2")
-        train = tl.data.load_table(os.path.join(folder, "train.tsv"), "sentence", "label")
-        held_out = tl.data.load_table(os.path.join(folder, "dev.tsv"), "sentence", "label")
+        train = tl.data.load_table(
+            os.path.join(folder, "train.tsv"), "sentence", "label"
+        )
+        held_out = tl.data.load_table(
+            os.path.join(folder, "dev.tsv"), "sentence", "label"
+        )
         return train.sample(args.sst2_limit, seed=args.seed), held_out, args.sst2_epochs
     if dataset == "imdb":
         reviews = tl.data.load_jsonl(
-            os.path.join(args.data, "imdb", "test_subset_2000.jsonl"), "text", "label")
+            os.path.join(args.data, "imdb", "test_subset_2000.jsonl"), "text", "label"
+        )
         order = np.random.default_rng(args.seed).permutation(len(reviews))
         half = len(reviews) // 2
-        part = lambda rows: Examples([reviews.texts[i] for i in rows], None,
-                                     [reviews.labels[i] for i in rows], reviews.source,
-                                     [reviews.lines[i] for i in rows])
+        part = lambda rows: Examples(
+            [reviews.texts[i] for i in rows],
+            None,
+            [reviews.labels[i] for i in rows],
+            reviews.source,
+            [reviews.lines[i] for i in rows],
+        )
         train = part(order[:half]).sample(args.imdb_limit, seed=args.seed)
         held_out = part(order[half:]).sample(args.imdb_held_out, seed=args.seed)
         return train, held_out, args.imdb_epochs
@@ -130,14 +163,19 @@ def load(dataset, args):
 
 # === Runs ===
 
+
 def run_tlnlp(train, held_out, epochs, args, batching="auto", dtype=None, **options):
     keras.utils.set_random_seed(args.seed)
     labels = train.label_names()
     with _common.PeakRSS() as rss:
-        model = tl.TextClassifier.from_backbone("minilm", labels=labels, dtype=dtype, **options)
+        model = tl.TextClassifier.from_backbone(
+            "minilm", labels=labels, dtype=dtype, **options
+        )
         start = time.perf_counter()
         tokens = model.tokenize_once(train.to_dataset())
-        data = tl.data.training_batches(tokens, args.batch_size, batching, seed=args.seed)
+        data = tl.data.training_batches(
+            tokens, args.batch_size, batching, seed=args.seed
+        )
         batching = tl.data.choose_batching(len(train), args.batch_size, batching)
         model.fit(data, epochs=epochs, verbose=2)
         train_seconds = time.perf_counter() - start
@@ -146,10 +184,21 @@ def run_tlnlp(train, held_out, epochs, args, batching="auto", dtype=None, **opti
         predict_seconds = time.perf_counter() - start
     lengths = token_lengths(model.preprocessor.tokenizer, train.texts)
     held_lengths = token_lengths(model.preprocessor.tokenizer, held_out.texts)
-    return summary(model.backbone, model.max_length, train, held_out, epochs, lengths,
-                   held_lengths, train_seconds, predict_seconds,
-                   accuracy(predicted, held_out.labels), rss.peak_mb,
-                   dtype or "float32", batching)
+    return summary(
+        model.backbone,
+        model.max_length,
+        train,
+        held_out,
+        epochs,
+        lengths,
+        held_lengths,
+        train_seconds,
+        predict_seconds,
+        accuracy(predicted, held_out.labels),
+        rss.peak_mb,
+        dtype or "float32",
+        batching,
+    )
 
 
 def run_raw(train, held_out, epochs, args, sequence_length):
@@ -158,24 +207,42 @@ def run_raw(train, held_out, epochs, args, sequence_length):
     ids = {name: i for i, name in enumerate(labels)}
     with _common.PeakRSS() as rss:
         preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
-            resolve_spec("minilm"), sequence_length=sequence_length)
+            resolve_spec("minilm"), sequence_length=sequence_length
+        )
         model = keras_hub.models.BertTextClassifier.from_preset(
-            resolve_spec("minilm"), num_classes=len(labels), preprocessor=preprocessor)
+            resolve_spec("minilm"), num_classes=len(labels), preprocessor=preprocessor
+        )
         data = tf.data.Dataset.from_tensor_slices(
-            (train.texts, [ids[label] for label in train.labels]))
+            (train.texts, [ids[label] for label in train.labels])
+        )
         start = time.perf_counter()
-        model.fit(data.shuffle(len(train), seed=args.seed).batch(args.batch_size),
-                  epochs=epochs, verbose=2)
+        model.fit(
+            data.shuffle(len(train), seed=args.seed).batch(args.batch_size),
+            epochs=epochs,
+            verbose=2,
+        )
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
         logits = model.predict(held_out.texts, batch_size=64, verbose=0)
         predict_seconds = time.perf_counter() - start
     predicted = [labels[i] for i in np.argmax(logits, axis=-1)]
     tokenizer = preprocessor.tokenizer
-    return summary(model.backbone, sequence_length, train, held_out, epochs,
-                   token_lengths(tokenizer, train.texts), token_lengths(tokenizer, held_out.texts),
-                   train_seconds, predict_seconds, accuracy(predicted, held_out.labels),
-                   rss.peak_mb, "float32", "random", padded_to=sequence_length)
+    return summary(
+        model.backbone,
+        sequence_length,
+        train,
+        held_out,
+        epochs,
+        token_lengths(tokenizer, train.texts),
+        token_lengths(tokenizer, held_out.texts),
+        train_seconds,
+        predict_seconds,
+        accuracy(predicted, held_out.labels),
+        rss.peak_mb,
+        "float32",
+        "random",
+        padded_to=sequence_length,
+    )
 
 
 RUNS = {
@@ -191,6 +258,7 @@ RUNS = {
 
 # === Measures ===
 
+
 def token_lengths(tokenizer, texts):
     """Tokens per text with [CLS] and [SEP], before truncation."""
     batches = tf.data.Dataset.from_tensor_slices(texts).batch(512).map(tokenizer)
@@ -201,15 +269,29 @@ def accuracy(predicted, labels):
     return float(np.mean([str(p) == str(t) for p, t in zip(predicted, labels)]))
 
 
-def summary(backbone, max_length, train, held_out, epochs, lengths, held_lengths,
-            train_seconds, predict_seconds, held_out_accuracy, peak_rss_mb, dtype,
-            batching, padded_to=None):
+def summary(
+    backbone,
+    max_length,
+    train,
+    held_out,
+    epochs,
+    lengths,
+    held_lengths,
+    train_seconds,
+    predict_seconds,
+    held_out_accuracy,
+    peak_rss_mb,
+    dtype,
+    batching,
+    padded_to=None,
+):
     real = np.minimum(lengths, max_length)
     held_real = np.minimum(held_lengths, max_length)
     return {
         "max_length": int(max_length),
-        "padding": f"every row to {padded_to}" if padded_to else
-                   f"each batch to its longest row ({batching} batches)",
+        "padding": f"every row to {padded_to}"
+        if padded_to
+        else f"each batch to its longest row ({batching} batches)",
         "dtype": dtype,
         "held_out_accuracy": round(held_out_accuracy, 4),
         "train_seconds": round(train_seconds, 1),
@@ -227,9 +309,17 @@ def summary(backbone, max_length, train, held_out, epochs, lengths, held_lengths
 def model_sizes(backbone):
     groups = layer_groups(backbone)
     layers = [name for name in groups if name.startswith("layer_")]
-    params = sum(w.numpy().size for name in layers for layer in groups[name] for w in layer.weights)
-    return {"transformer_params": int(params), "layers": len(layers),
-            "hidden": int(backbone.hidden_dim)}
+    params = sum(
+        w.numpy().size
+        for name in layers
+        for layer in groups[name]
+        for w in layer.weights
+    )
+    return {
+        "transformer_params": int(params),
+        "layers": len(layers),
+        "hidden": int(backbone.hidden_dim),
+    }
 
 
 def mfu(run, peaks):
@@ -246,20 +336,26 @@ def mfu(run, peaks):
     peak = peaks[peak_dtype]
     train_gflops = train_flops / train_seconds / 1e9
     predict_gflops = predict_flops / predict_seconds / 1e9
-    return {"transformer_params": n,
-            "train_gflops_real_tokens": round(train_gflops, 1),
-            "train_mfu": round(train_gflops / peak, 3),
-            "predict_gflops_real_tokens": round(predict_gflops, 1),
-            "predict_mfu": round(predict_gflops / peak, 3),
-            "peak_gflops": peak, "peak_dtype": peak_dtype}
+    return {
+        "transformer_params": n,
+        "train_gflops_real_tokens": round(train_gflops, 1),
+        "train_mfu": round(train_gflops / peak, 3),
+        "predict_gflops_real_tokens": round(predict_gflops, 1),
+        "predict_mfu": round(predict_gflops / peak, 3),
+        "peak_gflops": peak,
+        "peak_dtype": peak_dtype,
+    }
 
 
 def rescale(flops, peaks):
     """MFU against the final (highest) peak measurement."""
     peak = peaks["bfloat16" if flops["peak_dtype"] == "bfloat16" else "float32"]
-    return dict(flops, peak_gflops=peak,
-                train_mfu=round(flops["train_gflops_real_tokens"] / peak, 3),
-                predict_mfu=round(flops["predict_gflops_real_tokens"] / peak, 3))
+    return dict(
+        flops,
+        peak_gflops=peak,
+        train_mfu=round(flops["train_gflops_real_tokens"] / peak, 3),
+        predict_mfu=round(flops["predict_gflops_real_tokens"] / peak, 3),
+    )
 
 
 def matmul_peak(dtype, size=2048, repeats=20):
@@ -267,7 +363,9 @@ def matmul_peak(dtype, size=2048, repeats=20):
     a = tf.random.normal((size, size), dtype=tf.float32)
     a = tf.cast(a, dtype)
     b = tf.cast(tf.random.normal((size, size), dtype=tf.float32), dtype)
-    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
+    matmul = tf.function(
+        lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32))
+    )
     matmul(a, b).numpy()
     best = float("inf")
     for _ in range(repeats):
@@ -285,28 +383,41 @@ def ratios(runs):
             if ours in by_name and raw in by_name:
                 a, b = by_name[ours], by_name[raw]
                 result[f"{ours}/{raw}"] = {
-                    "train_speed": round(a["train_examples_per_second"]
-                                         / b["train_examples_per_second"], 2),
-                    "predict_speed": round(a["predict_examples_per_second"]
-                                           / b["predict_examples_per_second"], 2),
-                    "accuracy_points": round(100 * (a["held_out_accuracy"]
-                                                    - b["held_out_accuracy"]), 2)}
+                    "train_speed": round(
+                        a["train_examples_per_second"] / b["train_examples_per_second"],
+                        2,
+                    ),
+                    "predict_speed": round(
+                        a["predict_examples_per_second"]
+                        / b["predict_examples_per_second"],
+                        2,
+                    ),
+                    "accuracy_points": round(
+                        100 * (a["held_out_accuracy"] - b["held_out_accuracy"]), 2
+                    ),
+                }
     return result
 
 
 def write(results, args, argv):
     """One JSON file and one RESULTS.md section per dataset (`throughput_sst2`, …)."""
-    peaks = (f"Matmul peak measured in the same run (2,048², best of 20 at the start and 20 at "
-             f"the end): float32 {results['matmul_peak_gflops']['float32']} GFLOP/s, bfloat16 "
-             f"{results['matmul_peak_gflops']['bfloat16']} GFLOP/s. Global batch "
-             f"{args.batch_size} for every run.")
+    peaks = (
+        f"Matmul peak measured in the same run (2,048², best of 20 at the start and 20 at "
+        f"the end): float32 {results['matmul_peak_gflops']['float32']} GFLOP/s, bfloat16 "
+        f"{results['matmul_peak_gflops']['bfloat16']} GFLOP/s. Global batch "
+        f"{args.batch_size} for every run."
+    )
     for dataset, part in results["datasets"].items():
-        rows = [peaks, "",
-                f"**{dataset.upper()}**: {part['train_examples']} training examples × "
-                f"{part['epochs']} epoch(s), {part['held_out_examples']} held out.", "",
-                "| run | padding | max length | held-out acc | train ex/s | predict ex/s | "
-                "train MFU (real tokens) | train s | truncated | peak RSS MB |",
-                "|---|---|---|---|---|---|---|---|---|---|"]
+        rows = [
+            peaks,
+            "",
+            f"**{dataset.upper()}**: {part['train_examples']} training examples × "
+            f"{part['epochs']} epoch(s), {part['held_out_examples']} held out.",
+            "",
+            "| run | padding | max length | held-out acc | train ex/s | predict ex/s | "
+            "train MFU (real tokens) | train s | truncated | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for run in part["runs"]:
             rows.append(
                 f"| {run['name']} ({run['dtype']}) | {run['padding']} | {run['max_length']} | "
@@ -315,16 +426,23 @@ def write(results, args, argv):
                 f"{100 * run['flops']['train_mfu']:.1f}% "
                 f"({run['flops']['train_gflops_real_tokens']} GFLOP/s) | "
                 f"{run['train_seconds']:.0f} | {run['truncated_train_examples']} | "
-                f"{run['peak_rss_mb']:.0f} |")
+                f"{run['peak_rss_mb']:.0f} |"
+            )
         rows.append("")
         for pair, ratio in part["ratios"].items():
-            rows.append(f"- {pair}: training speed **{ratio['train_speed']:.2f}×**, "
-                        f"prediction speed {ratio['predict_speed']:.2f}×, held-out accuracy "
-                        f"{ratio['accuracy_points']:+.2f} points")
+            rows.append(
+                f"- {pair}: training speed **{ratio['train_speed']:.2f}×**, "
+                f"prediction speed {ratio['predict_speed']:.2f}×, held-out accuracy "
+                f"{ratio['accuracy_points']:+.2f} points"
+            )
         _common.write_results(
-            f"throughput_{dataset}", dict(results, datasets={dataset: part}),
+            f"throughput_{dataset}",
+            dict(results, datasets={dataset: part}),
             f"Throughput on {dataset.upper()}: tlnlp_tf default pipeline vs raw keras-hub "
-            "(MiniLM), with MFU", rows, _common.command("throughput.py", argv))
+            "(MiniLM), with MFU",
+            rows,
+            _common.command("throughput.py", argv),
+        )
 
 
 if __name__ == "__main__":

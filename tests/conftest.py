@@ -22,9 +22,12 @@ WORDS = (
     "good great fun love loved lovely wonderful best "
     "bad awful boring hate hated dull worst terrible ."
 ).split()
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopqrstuvwxyz") + [
-    "##" + c for c in "abcdefghijklmnopqrstuvwxyz"
-] + WORDS
+VOCAB = (
+    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    + list("abcdefghijklmnopqrstuvwxyz")
+    + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"]
+    + WORDS
+)
 HIDDEN, LAYERS, HEADS, INTERMEDIATE, MAX_LENGTH = 16, 2, 2, 32, 64
 
 POSITIVE = ["good", "great", "fun", "love", "loved", "lovely", "wonderful", "best"]
@@ -34,8 +37,12 @@ SUBJECTS = ["the film", "the movie", "this book", "the plot", "the cast", "the f
 
 def tiny_backbone():
     return keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCAB), num_layers=LAYERS, num_heads=HEADS,
-        hidden_dim=HIDDEN, intermediate_dim=INTERMEDIATE, max_sequence_length=MAX_LENGTH,
+        vocabulary_size=len(VOCAB),
+        num_layers=LAYERS,
+        num_heads=HEADS,
+        hidden_dim=HIDDEN,
+        intermediate_dim=INTERMEDIATE,
+        max_sequence_length=MAX_LENGTH,
     )
 
 
@@ -55,16 +62,21 @@ def tiny_preset(tmp_path_factory):
 
 def hf_weights(rng):
     """Random weights under the Hugging Face BERT names, tiny shapes."""
+
     def dense(out_dim, in_dim, name):
-        return {f"{name}.weight": rng.normal(0, 0.02, (out_dim, in_dim)),
-                f"{name}.bias": np.zeros(out_dim)}
+        return {
+            f"{name}.weight": rng.normal(0, 0.02, (out_dim, in_dim)),
+            f"{name}.bias": np.zeros(out_dim),
+        }
 
     def norm(name):
         return {f"{name}.weight": np.ones(HIDDEN), f"{name}.bias": np.zeros(HIDDEN)}
 
     weights = {
         "embeddings.word_embeddings.weight": rng.normal(0, 0.02, (len(VOCAB), HIDDEN)),
-        "embeddings.position_embeddings.weight": rng.normal(0, 0.02, (MAX_LENGTH, HIDDEN)),
+        "embeddings.position_embeddings.weight": rng.normal(
+            0, 0.02, (MAX_LENGTH, HIDDEN)
+        ),
         "embeddings.token_type_embeddings.weight": rng.normal(0, 0.02, (2, HIDDEN)),
         **norm("embeddings.LayerNorm"),
         **dense(HIDDEN, HIDDEN, "pooler.dense"),
@@ -88,20 +100,28 @@ def tiny_hf_folder(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("tiny_hf")
     config = {
-        "architectures": ["BertModel"], "model_type": "bert",
-        "hidden_size": HIDDEN, "num_hidden_layers": LAYERS,
-        "num_attention_heads": HEADS, "intermediate_size": INTERMEDIATE,
-        "max_position_embeddings": MAX_LENGTH, "vocab_size": len(VOCAB),
-        "type_vocab_size": 2, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1, "layer_norm_eps": 1e-12,
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "hidden_size": HIDDEN,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": HEADS,
+        "intermediate_size": INTERMEDIATE,
+        "max_position_embeddings": MAX_LENGTH,
+        "vocab_size": len(VOCAB),
+        "type_vocab_size": 2,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "layer_norm_eps": 1e-12,
     }
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
     (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
     save_file(hf_weights(np.random.default_rng(0)), str(folder / "model.safetensors"))
     (folder / "1_Pooling").mkdir()
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}))
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True})
+    )
     return str(folder)
 
 
@@ -129,7 +149,8 @@ def toy_files(tmp_path):
     for name, seed, count in (("train", 0, 48), ("valid", 1, 16)):
         texts, labels = toy_examples(count, seed)
         path = tmp_path / f"{name}.tsv"
-        path.write_text("sentence\tlabel\n" + "".join(
-            f"{t}\t{l}\n" for t, l in zip(texts, labels)))
+        path.write_text(
+            "sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels))
+        )
         paths[name] = str(path)
     return paths

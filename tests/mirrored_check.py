@@ -14,7 +14,9 @@ import tensorflow as tf  # noqa: E402
 
 # Two logical CPU devices: must happen before TensorFlow initialises.
 _cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 import keras  # noqa: E402
 import keras_hub  # noqa: E402
@@ -22,9 +24,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import conftest  # noqa: E402
-import tlnlp_tf as tl  # noqa: E402
 from test_span_extractor import toy_questions  # noqa: E402
 from test_token_classifier import toy_tagged  # noqa: E402
+
+import tlnlp_tf as tl  # noqa: E402
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
@@ -35,10 +38,16 @@ def preset():
     keras.utils.set_random_seed(1)
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=conftest.VOCAB)
     keras_hub.models.BertTextClassifierPreprocessor(
-        tokenizer=tokenizer, sequence_length=conftest.MAX_LENGTH).save_to_preset(folder)
+        tokenizer=tokenizer, sequence_length=conftest.MAX_LENGTH
+    ).save_to_preset(folder)
     keras_hub.models.BertBackbone(
-        vocabulary_size=len(conftest.VOCAB), num_layers=2, num_heads=2, hidden_dim=16,
-        intermediate_dim=32, max_sequence_length=conftest.MAX_LENGTH, dropout=0.0,
+        vocabulary_size=len(conftest.VOCAB),
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=conftest.MAX_LENGTH,
+        dropout=0.0,
     ).save_to_preset(folder)
     return folder
 
@@ -52,32 +61,57 @@ def tasks(folder):
     words = [" ".join(w) for w in tagged.words[:16]] * 2
     tags = [" ".join(t) for t in tagged.tags[:16]] * 2
     # Batch k of 8 = sentences 4k..4k+3, then the same four again (indices + 16).
-    order = [4 * k + j + 16 * half for k in range(4) for half in range(2) for j in range(4)]
+    order = [
+        4 * k + j + 16 * half for k in range(4) for half in range(2) for j in range(4)
+    ]
     questions = toy_questions(32, seed=0)
     return {
         "classifier": (
-            lambda: tl.TextClassifier.from_backbone(folder, labels=["neg", "pos"], dropout=0.0),
-            tl.data.from_lists(texts, labels).batch(8)),
+            lambda: tl.TextClassifier.from_backbone(
+                folder, labels=["neg", "pos"], dropout=0.0
+            ),
+            tl.data.from_lists(texts, labels).batch(8),
+        ),
         "token_classifier": (
             lambda: tl.TokenClassifier.from_backbone(folder, tags=TAGS, dropout=0.0),
             tf.data.Dataset.from_tensor_slices(
-                ([words[i] for i in order], [tags[i] for i in order])).batch(8)),
+                ([words[i] for i in order], [tags[i] for i in order])
+            ).batch(8),
+        ),
         "span_extractor": (
             lambda: tl.SpanExtractor.from_backbone(folder, dropout=0.0, max_length=32),
-            questions.to_dataset().batch(8)),
+            questions.to_dataset().batch(8),
+        ),
         "multi_task": (
-            lambda: tl.MultiTaskModel.from_backbone(folder, {
-                "sentiment": {"kind": "text-classification", "labels": ["neg", "pos"],
-                              "dropout": 0.0},
-                "similarity": {"kind": "regression", "dropout": 0.0},
-            }),
-            lambda model: tl.data.mix_tasks({
-                "sentiment": model.task_dataset(
-                    "sentiment", tl.data.from_lists(texts, labels).batch(8)),
-                "similarity": model.task_dataset(
-                    "similarity", tf.data.Dataset.from_tensor_slices(
-                        ((texts[:16], texts[16:]), [float(i % 5) for i in range(16)])).batch(8)),
-            }, seed=0)),
+            lambda: tl.MultiTaskModel.from_backbone(
+                folder,
+                {
+                    "sentiment": {
+                        "kind": "text-classification",
+                        "labels": ["neg", "pos"],
+                        "dropout": 0.0,
+                    },
+                    "similarity": {"kind": "regression", "dropout": 0.0},
+                },
+            ),
+            lambda model: tl.data.mix_tasks(
+                {
+                    "sentiment": model.task_dataset(
+                        "sentiment", tl.data.from_lists(texts, labels).batch(8)
+                    ),
+                    "similarity": model.task_dataset(
+                        "similarity",
+                        tf.data.Dataset.from_tensor_slices(
+                            (
+                                (texts[:16], texts[16:]),
+                                [float(i % 5) for i in range(16)],
+                            )
+                        ).batch(8),
+                    ),
+                },
+                seed=0,
+            ),
+        ),
     }
 
 
@@ -108,11 +142,15 @@ def main(out):
         single_loss, single, _, _ = train(build, data, tf.distribute.get_strategy())
         loss, weights, in_sync, model = train(build, data, mirrored)
         gap = max(float(np.max(np.abs(single[p] - weights[p]))) for p in single)
-        evaluated = model.evaluate(data(model) if callable(data) else data, return_dict=True,
-                                   verbose=0)
+        evaluated = model.evaluate(
+            data(model) if callable(data) else data, return_dict=True, verbose=0
+        )
         report["tasks"][name] = {
-            "single_loss": single_loss, "mirrored_loss": loss, "max_weight_gap": gap,
-            "in_sync": in_sync, "evaluate_loss": float(evaluated["loss"]),
+            "single_loss": single_loss,
+            "mirrored_loss": loss,
+            "max_weight_gap": gap,
+            "in_sync": in_sync,
+            "evaluate_loss": float(evaluated["loss"]),
         }
     with open(out, "w") as file:
         json.dump(report, file, indent=2)

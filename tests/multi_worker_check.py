@@ -14,10 +14,12 @@ import sys
 import tempfile
 
 index, port0, port1, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-os.environ["TF_CONFIG"] = json.dumps({
-    "cluster": {"worker": [f"127.0.0.1:{port0}", f"127.0.0.1:{port1}"]},
-    "task": {"type": "worker", "index": index},
-})
+os.environ["TF_CONFIG"] = json.dumps(
+    {
+        "cluster": {"worker": [f"127.0.0.1:{port0}", f"127.0.0.1:{port1}"]},
+        "task": {"type": "worker", "index": index},
+    }
+)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
@@ -27,6 +29,7 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import conftest  # noqa: E402
+
 import tlnlp_tf as tl  # noqa: E402
 
 strategy = tl.distribute.strategy("auto")  # TF_CONFIG names 2 workers: multi-worker
@@ -36,7 +39,8 @@ folder = tempfile.mkdtemp()
 keras.utils.set_random_seed(1)
 tokenizer = keras_hub.models.BertTokenizer(vocabulary=conftest.VOCAB)
 keras_hub.models.BertTextClassifierPreprocessor(
-    tokenizer=tokenizer, sequence_length=conftest.MAX_LENGTH).save_to_preset(folder)
+    tokenizer=tokenizer, sequence_length=conftest.MAX_LENGTH
+).save_to_preset(folder)
 conftest.tiny_backbone().save_to_preset(folder)
 
 texts, labels = conftest.toy_examples(32)
@@ -48,6 +52,12 @@ digest = hashlib.sha256()
 for variable in model.weights:
     digest.update(np.asarray(variable.numpy()).tobytes())
 with open(out, "w") as file:
-    json.dump({"worker": index, "replicas": strategy.num_replicas_in_sync,
-               "loss": [float(x) for x in history.history["loss"]],
-               "weights_sha256": digest.hexdigest()}, file)
+    json.dump(
+        {
+            "worker": index,
+            "replicas": strategy.num_replicas_in_sync,
+            "loss": [float(x) for x in history.history["loss"]],
+            "weights_sha256": digest.hexdigest(),
+        },
+        file,
+    )

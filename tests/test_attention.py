@@ -1,12 +1,12 @@
 import keras
 import numpy as np
 import pytest
+from conftest import tiny_backbone
 
 import tlnlp_tf as tl
-from tlnlp_tf.attention import attention_dropout
-from tlnlp_tf.attention import attention_layers
-from tlnlp_tf.attention import set_attention_dropout
-from conftest import tiny_backbone
+from tlnlp_tf.backbones.attention import attention_dropout
+from tlnlp_tf.backbones.attention import attention_layers
+from tlnlp_tf.backbones.attention import set_attention_dropout
 
 
 def _attention_twice(layer, seed=0):
@@ -40,13 +40,15 @@ def test_task_defaults_keep_option_and_round_trip(tiny_preset, tmp_path):
     assert tagger.attention_dropout is None  # "auto": the backbone's own elsewhere
     assert attention_dropout(tagger.backbone) == pytest.approx(0.1)
 
-    kept = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"],
-                                           attention_dropout=None)
+    kept = tl.TextClassifier.from_backbone(
+        tiny_preset, labels=["neg", "pos"], attention_dropout=None
+    )
     assert kept.attention_dropout is None
     assert attention_dropout(kept.backbone) == pytest.approx(0.1)
 
-    chosen = tl.TokenClassifier.from_backbone(tiny_preset, tags=["O", "B-X", "I-X"],
-                                              attention_dropout=0.2)
+    chosen = tl.TokenClassifier.from_backbone(
+        tiny_preset, tags=["O", "B-X", "I-X"], attention_dropout=0.2
+    )
     path = str(tmp_path / "tagger.keras")
     chosen.save(path)
     restored = keras.saving.load_model(path)
@@ -56,5 +58,6 @@ def test_task_defaults_keep_option_and_round_trip(tiny_preset, tmp_path):
 
 def test_bad_rate_is_a_clear_error(tiny_preset):
     with pytest.raises(ValueError, match="attention_dropout must be in"):
-        tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"],
-                                        attention_dropout=1.5)
+        tl.TextClassifier.from_backbone(
+            tiny_preset, labels=["neg", "pos"], attention_dropout=1.5
+        )

@@ -4,13 +4,12 @@ import socket
 
 import numpy as np
 import pytest
+from conftest import VOCAB
 from safetensors.numpy import load_file
 
 import tlnlp_tf as tl
-from tlnlp_tf.backbones import default_pooling
-from tlnlp_tf.backbones import resolve_spec
-
-from conftest import VOCAB
+from tlnlp_tf.backbones.loading import default_pooling
+from tlnlp_tf.backbones.loading import resolve_spec
 
 
 def test_load_keras_hub_preset_folder(tiny_preset):
@@ -52,7 +51,8 @@ def test_pooling_follows_sentence_transformers_config(tiny_hf_folder, tmp_path):
     copy = tmp_path / "cls_model"
     shutil.copytree(tiny_hf_folder, copy)
     (copy / "1_Pooling" / "config.json").write_text(
-        '{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}')
+        '{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}'
+    )
     assert default_pooling(str(copy)) == "cls"
 
 

@@ -22,7 +22,9 @@ def test_every_example_once_and_batches_of_similar_length():
     for x, y in batches:
         lengths = tf.strings.length(x).numpy()
         spreads.append(lengths.max() - lengths.min())
-        assert all(len(data[i]) == n for i, n in zip(y.numpy(), lengths))  # x and y stay paired
+        assert all(
+            len(data[i]) == n for i, n in zip(y.numpy(), lengths)
+        )  # x and y stay paired
         seen.extend(y.numpy().tolist())
     assert sorted(seen) == labels
     for x, _ in dataset.batch(10):
@@ -35,10 +37,14 @@ def test_partial_last_batch_dict_features_and_unlabelled():
     questions = tf.constant(texts(23, 1))
     contexts = tf.constant(texts(23, 2))
     spans = tf.zeros([23, 2], tf.int32)
-    dataset = tf.data.Dataset.from_tensor_slices(({"question": questions, "context": contexts}, spans))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ({"question": questions, "context": contexts}, spans)
+    )
     batches = list(tl.data.batch_by_length(dataset, 5, group=2))
     assert [int(b[1].shape[0]) for b in batches].count(5) == 4 and len(batches) == 5
-    alone = tl.data.batch_by_length(tf.data.Dataset.from_tensor_slices(questions), 5, group=1)
+    alone = tl.data.batch_by_length(
+        tf.data.Dataset.from_tensor_slices(questions), 5, group=1
+    )
     assert [b.shape[0] for b in alone] == [5, 5, 5, 5, 3]
     with pytest.raises(ValueError, match="features are strings"):
         tl.data.batch_by_length(tf.data.Dataset.range(5), 2)
@@ -59,11 +65,21 @@ def test_choose_batching_groups_by_length_only_with_enough_batches():
 
 def test_training_batches_shuffles_and_batches_as_chosen():
     values = tf.data.Dataset.range(3300).map(
-        lambda i: ({"token_ids": tf.fill([1 + i % 7], 1),
-                    "padding_mask": tf.ones([1 + i % 7], tf.int32)}, i))
+        lambda i: (
+            {
+                "token_ids": tf.fill([1 + i % 7], 1),
+                "padding_mask": tf.ones([1 + i % 7], tf.int32),
+            },
+            i,
+        )
+    )
     values = values.apply(tf.data.experimental.assert_cardinality(3300))
-    padded = values.map(lambda x, i: ({k: tf.pad(v, [[0, 8 - tf.shape(v)[0]]])
-                                       for k, v in x.items()}, i))
+    padded = values.map(
+        lambda x, i: (
+            {k: tf.pad(v, [[0, 8 - tf.shape(v)[0]]]) for k, v in x.items()},
+            i,
+        )
+    )
     grouped = tl.data.training_batches(padded, 32, seed=0)  # 104 batches: by length
     seen, spreads = [], []
     for x, i in grouped:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tlnlp_tf as tl
-from tlnlp_tf.cli import main
+from tlnlp_tf.cli.main import main
 
 PEOPLE = ["张三", "李四", "王小明", "赵"]
 PLACES = ["北京", "上海", "广州", "港"]
@@ -33,15 +33,21 @@ def sentences(count, seed=0):
         person, verb = PEOPLE[rng.integers(4)], VERBS[rng.integers(3)]
         place = PLACES[rng.integers(4)]
         chars = list(person + verb + place + "工作。")
-        tags = (tags_of(person, "NR") + ["O"] * len(verb) + tags_of(place, "NS")
-                + ["O"] * 3)
+        tags = (
+            tags_of(person, "NR") + ["O"] * len(verb) + tags_of(place, "NS") + ["O"] * 3
+        )
         rows.append((chars, tags))
     return rows
 
 
 def write_msra(rows, path):
-    path.write_text("\n\n".join("\n".join(f"{c} {t}" for c, t in zip(chars, tags))
-                                for chars, tags in rows) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n\n".join(
+            "\n".join(f"{c} {t}" for c, t in zip(chars, tags)) for chars, tags in rows
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return str(path)
 
 
@@ -51,20 +57,32 @@ def zh_preset(tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("zh") / "preset")
     corpus = ["".join(chars) for chars, _ in sentences(40)] + GOOD + BAD
     report = tl.pretraining.new_backbone_preset(
-        folder, corpus, vocabulary_size=300, num_layers=1, hidden_dim=32, num_heads=2,
-        max_sequence_length=64)
+        folder,
+        corpus,
+        vocabulary_size=300,
+        num_layers=1,
+        hidden_dim=32,
+        num_heads=2,
+        max_sequence_length=64,
+    )
     assert report["unknown_token_rate"] == 0.0
     return folder
 
 
 def test_msra_files_read_as_iob2(tmp_path):
-    path = write_msra([(list("赵在港工作。"), ["S-NR", "O", "S-NS", "O", "O", "O"]),
-                       (list("张三去北京"), ["B-NR", "I-NR", "O", "B-NS", "I-NS"])],
-                      tmp_path / "dev.ner")
+    path = write_msra(
+        [
+            (list("赵在港工作。"), ["S-NR", "O", "S-NS", "O", "O", "O"]),
+            (list("张三去北京"), ["B-NR", "I-NR", "O", "B-NS", "I-NS"]),
+        ],
+        tmp_path / "dev.ner",
+    )
     data = tl.data.read_conll(path)
     assert data.words[0] == list("赵在港工作。")
-    assert data.tags == [["B-NR", "O", "B-NS", "O", "O", "O"],
-                         ["B-NR", "I-NR", "O", "B-NS", "I-NS"]]
+    assert data.tags == [
+        ["B-NR", "O", "B-NS", "O", "O", "O"],
+        ["B-NR", "I-NR", "O", "B-NS", "I-NS"],
+    ]
     assert data.tag_names() == ["O", "B-NR", "I-NR", "B-NS", "I-NS"]
 
 
@@ -76,22 +94,48 @@ def test_tagger_learns_chinese_entities_with_offsets(zh_preset, tmp_path):
     tagger.fit(train.to_dataset().shuffle(48, seed=0).batch(16), epochs=15, verbose=0)
     text = "李四 住在 上海工作。"  # spaces: not tokens, but they shift the offsets
     [entities] = tagger.predict([text])
-    assert [(e["text"], e["type"]) for e in entities] == [("李四", "NR"), ("上海", "NS")]
+    assert [(e["text"], e["type"]) for e in entities] == [
+        ("李四", "NR"),
+        ("上海", "NS"),
+    ]
     for entity in entities:
-        assert text[entity["start"]:entity["end"]] == entity["text"]
+        assert text[entity["start"] : entity["end"]] == entity["text"]
     truth = tl.data.read_conll(write_msra(sentences(16, seed=1), tmp_path / "test.ner"))
     predicted, _ = tagger.predict_tags(truth.words)
     assert tl.metrics.entity_scores(truth.tags, predicted)["f1"] > 0.9
 
 
 def test_chinese_sentiment_and_ner_through_the_cli(zh_preset, tmp_path, capsys):
-    rows = [f"{label}\t{text}" for label, texts in (("1", GOOD), ("0", BAD)) for text in texts]
+    rows = [
+        f"{label}\t{text}"
+        for label, texts in (("1", GOOD), ("0", BAD))
+        for text in texts
+    ]
     reviews = tmp_path / "reviews.tsv"
     reviews.write_text("label\ttext_a\n" + "\n".join(rows * 4) + "\n", encoding="utf-8")
     output = tmp_path / "sentiment"
-    assert main(["fit", "--train", str(reviews), "--validation", str(reviews),
-                 "--text-column", "text_a", "--label-column", "label", "--backbone", zh_preset,
-                 "--epochs", "1", "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--train",
+                str(reviews),
+                "--validation",
+                str(reviews),
+                "--text-column",
+                "text_a",
+                "--label-column",
+                "label",
+                "--backbone",
+                zh_preset,
+                "--epochs",
+                "1",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     texts = tmp_path / "texts.txt"
     texts.write_text("服务很好。\n房间太小。\n", encoding="utf-8")
     capsys.readouterr()
@@ -103,11 +147,37 @@ def test_chinese_sentiment_and_ner_through_the_cli(zh_preset, tmp_path, capsys):
     train = write_msra(sentences(32), tmp_path / "train.ner")
     valid = write_msra(sentences(8, seed=1), tmp_path / "valid.ner")
     output = tmp_path / "ner"
-    assert main(["fit", "--task", "token-classification", "--train", train,
-                 "--validation", valid, "--backbone", zh_preset, "--epochs", "1",
-                 "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--task",
+                "token-classification",
+                "--train",
+                train,
+                "--validation",
+                valid,
+                "--backbone",
+                zh_preset,
+                "--epochs",
+                "1",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     # S- tags became B- (IOB2) when read: the model's tags.
     assert json.loads((output / "labels.json").read_text()) == [
-        "O", "B-NR", "I-NR", "B-NS", "I-NS"]
+        "O",
+        "B-NR",
+        "I-NR",
+        "B-NS",
+        "I-NS",
+    ]
     assert set(json.loads((output / "metrics.json").read_text())["validation"]) == {
-        "precision", "recall", "f1", "per_type"}
+        "precision",
+        "recall",
+        "f1",
+        "per_type",
+    }

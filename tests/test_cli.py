@@ -6,15 +6,31 @@ import sys
 import keras
 import pytest
 
-from tlnlp_tf.attention import attention_dropout
-from tlnlp_tf.cli import main
+from tlnlp_tf.backbones.attention import attention_dropout
+from tlnlp_tf.cli.main import main
 
 
 def _fit_args(toy_files, preset, output, *extra):
-    return ["fit", "--train", toy_files["train"], "--validation", toy_files["valid"],
-            "--text-column", "sentence", "--label-column", "label",
-            "--backbone", preset, "--epochs", "1", "--batch-size", "16",
-            "--output", str(output), *extra]
+    return [
+        "fit",
+        "--train",
+        toy_files["train"],
+        "--validation",
+        toy_files["valid"],
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "label",
+        "--backbone",
+        preset,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--output",
+        str(output),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +43,38 @@ def trained(tiny_preset, tmp_path_factory):
     for name, seed, count in (("train", 0, 48), ("valid", 1, 16)):
         texts, labels = toy_examples(count, seed)
         path = folder / f"{name}.tsv"
-        path.write_text("sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels)))
+        path.write_text(
+            "sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels))
+        )
         files[name] = str(path)
     output = folder / "run"
-    assert main(_fit_args(files, tiny_preset, output, "--limit", "40", "--freeze", "bottom-1",
-                          "--attention-dropout", "backbone")) == 0
+    assert (
+        main(
+            _fit_args(
+                files,
+                tiny_preset,
+                output,
+                "--limit",
+                "40",
+                "--freeze",
+                "bottom-1",
+                "--attention-dropout",
+                "backbone",
+            )
+        )
+        == 0
+    )
     return files, output
 
 
 def test_fit_writes_model_labels_and_metrics(trained):
     _, output = trained
-    assert sorted(os.listdir(output)) == ["labels.json", "metrics.json", "model.keras", "run.json"]
+    assert sorted(os.listdir(output)) == [
+        "labels.json",
+        "metrics.json",
+        "model.keras",
+        "run.json",
+    ]
     metrics = json.loads((output / "metrics.json").read_text())
     assert set(metrics["validation"]) == {"accuracy", "f1", "loss"}
     assert 0.0 <= metrics["validation"]["accuracy"] <= 1.0
@@ -47,10 +84,14 @@ def test_fit_writes_model_labels_and_metrics(trained):
     assert json.loads((output / "labels.json").read_text()) == ["neg", "pos"]
     run = json.loads((output / "run.json").read_text())
     assert run["freeze"] == "bottom-1"
-    assert run["batching"] == "random"  # --batching auto: 2 batches per epoch, under 100
+    assert (
+        run["batching"] == "random"
+    )  # --batching auto: 2 batches per epoch, under 100
     assert run["attention_dropout"] is None
     model = keras.saving.load_model(output / "model.keras")
-    assert model.attention_dropout is None  # --attention-dropout backbone: BERT's own 0.1
+    assert (
+        model.attention_dropout is None
+    )  # --attention-dropout backbone: BERT's own 0.1
     assert attention_dropout(model.backbone) == pytest.approx(0.1)
 
 
@@ -70,29 +111,61 @@ def test_predict_text_lines_and_table(trained, tmp_path, capsys):
     texts.write_text("the film was very good .\n\nthe food was awful .\n")
     assert main(["predict", "--model", str(output), "--input", str(texts)]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["text"] for r in records] == ["the film was very good .", "the food was awful ."]
+    assert [r["text"] for r in records] == [
+        "the film was very good .",
+        "the food was awful .",
+    ]
     assert all(r["label"] in ("neg", "pos") and 0.5 <= r["score"] <= 1 for r in records)
     out_file = tmp_path / "predictions.jsonl"
-    assert main(["predict", "--model", str(output), "--input", files["valid"],
-                 "--output", str(out_file)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(output),
+                "--input",
+                files["valid"],
+                "--output",
+                str(out_file),
+            ]
+        )
+        == 0
+    )
     assert len(out_file.read_text().splitlines()) == 16
 
 
 def test_console_script_is_installed():
-    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "tlnlp"), "--help"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "tlnlp"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and "fit" in result.stdout and "demo" in result.stdout
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda f: {**f, "train": f["train"] + ".missing"}, "train.tsv.missing: no such file"),
-    ("--text-column=review", "no column 'review'; the header has: sentence, label"),
-    ("--freeze=bottom-99", "asks for 99 layers, but the backbone has 2 transformer layers"),
-    ("--freeze=sideways", "Unknown freeze policy 'sideways'"),
-    ("--strategy=tpu", "strategy 'tpu': no TPU found"),
-])
-def test_bad_options_fail_before_training(tiny_preset, toy_files, tmp_path, capsys, change, message):
-    files, extra = (change(toy_files), []) if callable(change) else (toy_files, [change])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda f: {**f, "train": f["train"] + ".missing"},
+            "train.tsv.missing: no such file",
+        ),
+        ("--text-column=review", "no column 'review'; the header has: sentence, label"),
+        (
+            "--freeze=bottom-99",
+            "asks for 99 layers, but the backbone has 2 transformer layers",
+        ),
+        ("--freeze=sideways", "Unknown freeze policy 'sideways'"),
+        ("--strategy=tpu", "strategy 'tpu': no TPU found"),
+    ],
+)
+def test_bad_options_fail_before_training(
+    tiny_preset, toy_files, tmp_path, capsys, change, message
+):
+    files, extra = (
+        (change(toy_files), []) if callable(change) else (toy_files, [change])
+    )
     output = tmp_path / "out"
     assert main(_fit_args(files, tiny_preset, output, *extra)) == 2
     err = capsys.readouterr().err
@@ -101,15 +174,28 @@ def test_bad_options_fail_before_training(tiny_preset, toy_files, tmp_path, caps
     assert not output.exists() or not os.listdir(output)
 
 
-@pytest.mark.parametrize("valid_body, message", [
-    ("sentence\tlabel\nfine\tpos\nhmm\tmeh\n", "valid.tsv, line 3: label 'meh' was not seen in training"),
-    ("sentence\tlabel\n\tpos\n", "valid.tsv, line 2: column 'sentence' is empty"),
-    ("sentence\tlabel\ngood\tpos\textra\n", "valid.tsv, line 2: expected 2 fields"),
-    (b"sentence\tlabel\ngood\tpos\nna\xefve\tneg\n", "valid.tsv, line 3, column 3: byte 0xef is not valid UTF-8"),
-])
-def test_bad_validation_file(tiny_preset, toy_files, tmp_path, capsys, valid_body, message):
+@pytest.mark.parametrize(
+    "valid_body, message",
+    [
+        (
+            "sentence\tlabel\nfine\tpos\nhmm\tmeh\n",
+            "valid.tsv, line 3: label 'meh' was not seen in training",
+        ),
+        ("sentence\tlabel\n\tpos\n", "valid.tsv, line 2: column 'sentence' is empty"),
+        ("sentence\tlabel\ngood\tpos\textra\n", "valid.tsv, line 2: expected 2 fields"),
+        (
+            b"sentence\tlabel\ngood\tpos\nna\xefve\tneg\n",
+            "valid.tsv, line 3, column 3: byte 0xef is not valid UTF-8",
+        ),
+    ],
+)
+def test_bad_validation_file(
+    tiny_preset, toy_files, tmp_path, capsys, valid_body, message
+):
     path = tmp_path / "valid.tsv"
-    path.write_bytes(valid_body if isinstance(valid_body, bytes) else valid_body.encode())
+    path.write_bytes(
+        valid_body if isinstance(valid_body, bytes) else valid_body.encode()
+    )
     output = tmp_path / "out"
     files = {**toy_files, "valid": str(path)}
     assert main(_fit_args(files, tiny_preset, output)) == 2
@@ -135,22 +221,50 @@ def test_bad_integer_option_is_rejected_by_argparse(toy_files, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("rate", ["1", "-0.1", "none"])
-def test_bad_attention_dropout_is_rejected_by_argparse(toy_files, tmp_path, capsys, rate):
+def test_bad_attention_dropout_is_rejected_by_argparse(
+    toy_files, tmp_path, capsys, rate
+):
     with pytest.raises(SystemExit) as exit_info:
-        main(_fit_args(toy_files, "minilm", tmp_path / "o", "--attention-dropout", rate))
+        main(
+            _fit_args(toy_files, "minilm", tmp_path / "o", "--attention-dropout", rate)
+        )
     assert exit_info.value.code == 2
-    assert f"expected a rate in [0, 1), 'backbone' or 'auto', got {rate}" in capsys.readouterr().err
+    assert (
+        f"expected a rate in [0, 1), 'backbone' or 'auto', got {rate}"
+        in capsys.readouterr().err
+    )
 
 
 def test_pairs_fit_and_predict(tiny_preset, tmp_path, capsys):
-    rows = ["q\ta\tlabel"] + ["the film was good\tthe movie was great\tsame",
-                              "the food was bad\tthe food was great\tdifferent"] * 8
+    rows = ["q\ta\tlabel"] + [
+        "the film was good\tthe movie was great\tsame",
+        "the food was bad\tthe food was great\tdifferent",
+    ] * 8
     train = tmp_path / "pairs.tsv"
     train.write_text("\n".join(rows) + "\n")
     output = tmp_path / "run"
-    assert main(["fit", "--train", str(train), "--text-column", "q", "--text-pair-column", "a",
-                 "--label-column", "label", "--backbone", tiny_preset, "--epochs", "1",
-                 "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--train",
+                str(train),
+                "--text-column",
+                "q",
+                "--text-pair-column",
+                "a",
+                "--label-column",
+                "label",
+                "--backbone",
+                tiny_preset,
+                "--epochs",
+                "1",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["predict", "--model", str(output), "--input", str(train)]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -159,30 +273,73 @@ def test_pairs_fit_and_predict(tiny_preset, tmp_path, capsys):
 
 
 def test_regression_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
-    rows = ["sentence1\tsentence2\tscore"] + ["the film was good\tthe film was good\t5.0",
-                                               "the food was bad\tthe book was best\t0.5"] * 8
+    rows = ["sentence1\tsentence2\tscore"] + [
+        "the film was good\tthe film was good\t5.0",
+        "the food was bad\tthe book was best\t0.5",
+    ] * 8
     train = tmp_path / "sts.tsv"
     train.write_text("\n".join(rows) + "\n")
     output = tmp_path / "run"
-    assert main(["fit", "--task", "regression", "--train", str(train), "--validation", str(train),
-                 "--text-column", "sentence1", "--text-pair-column", "sentence2",
-                 "--label-column", "score", "--backbone", tiny_preset, "--epochs", "1",
-                 "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--task",
+                "regression",
+                "--train",
+                str(train),
+                "--validation",
+                str(train),
+                "--text-column",
+                "sentence1",
+                "--text-pair-column",
+                "sentence2",
+                "--label-column",
+                "score",
+                "--backbone",
+                tiny_preset,
+                "--epochs",
+                "1",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     assert sorted(os.listdir(output)) == ["metrics.json", "model.keras", "run.json"]
     metrics = json.loads((output / "metrics.json").read_text())
     assert set(metrics["validation"]) == {"pearson", "spearman", "mse"}
     capsys.readouterr()
     assert main(["evaluate", "--model", str(output), "--data", str(train)]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["spearman"] == pytest.approx(metrics["validation"]["spearman"], abs=1e-5)
+    assert result["spearman"] == pytest.approx(
+        metrics["validation"]["spearman"], abs=1e-5
+    )
     assert main(["predict", "--model", str(output), "--input", str(train)]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 16 and isinstance(records[0]["value"], float)
     bad = tmp_path / "bad.tsv"
     bad.write_text("sentence1\tsentence2\tscore\na\tb\t4\nc\td\thigh\n")
-    assert main(["fit", "--task", "regression", "--train", str(bad), "--text-column", "sentence1",
-                 "--label-column", "score", "--backbone", tiny_preset,
-                 "--output", str(tmp_path / "o2")]) == 2
+    assert (
+        main(
+            [
+                "fit",
+                "--task",
+                "regression",
+                "--train",
+                str(bad),
+                "--text-column",
+                "sentence1",
+                "--label-column",
+                "score",
+                "--backbone",
+                tiny_preset,
+                "--output",
+                str(tmp_path / "o2"),
+            ]
+        )
+        == 2
+    )
     assert "bad.tsv, line 3: target 'high' is not a number" in capsys.readouterr().err
 
 
@@ -190,18 +347,47 @@ def test_token_classification_fit_evaluate_predict(tiny_preset, tmp_path, capsys
     from test_token_classifier import toy_tagged
 
     def conll(data, path):
-        blocks = ["\n".join(f"{w} X {t}" for w, t in zip(words, tags))
-                  for words, tags in zip(data.words, data.tags)]
+        blocks = [
+            "\n".join(f"{w} X {t}" for w, t in zip(words, tags))
+            for words, tags in zip(data.words, data.tags)
+        ]
         path.write_text("-DOCSTART- X O\n\n" + "\n\n".join(blocks) + "\n")
         return str(path)
 
-    train, valid = conll(toy_tagged(32), tmp_path / "train.txt"), conll(toy_tagged(8, 1), tmp_path / "valid.txt")
+    train, valid = (
+        conll(toy_tagged(32), tmp_path / "train.txt"),
+        conll(toy_tagged(8, 1), tmp_path / "valid.txt"),
+    )
     output = tmp_path / "ner"
-    assert main(["fit", "--task", "token-classification", "--train", train, "--validation", valid,
-                 "--backbone", tiny_preset, "--epochs", "1", "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--task",
+                "token-classification",
+                "--train",
+                train,
+                "--validation",
+                valid,
+                "--backbone",
+                tiny_preset,
+                "--epochs",
+                "1",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((output / "metrics.json").read_text())
     assert set(metrics["validation"]) == {"precision", "recall", "f1", "per_type"}
-    assert json.loads((output / "labels.json").read_text()) == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    assert json.loads((output / "labels.json").read_text()) == [
+        "O",
+        "B-LOC",
+        "I-LOC",
+        "B-PER",
+        "I-PER",
+    ]
     capsys.readouterr()
     assert main(["evaluate", "--model", str(output), "--data", valid]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -210,20 +396,52 @@ def test_token_classification_fit_evaluate_predict(tiny_preset, tmp_path, capsys
     texts.write_text("bob lee was in new york .\nann was in paris .\n")
     assert main(["predict", "--model", str(output), "--input", str(texts)]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["text"] for r in records] == ["bob lee was in new york .", "ann was in paris ."]
+    assert [r["text"] for r in records] == [
+        "bob lee was in new york .",
+        "ann was in paris .",
+    ]
     for record in records:
         for entity in record["entities"]:
-            assert record["text"][entity["start"]:entity["end"]] == entity["text"]
+            assert record["text"][entity["start"] : entity["end"]] == entity["text"]
     bad = tmp_path / "bad.txt"
     bad.write_text("EU X B-ORG\nrejects X\n")
-    assert main(["fit", "--task", "token-classification", "--train", str(bad),
-                 "--backbone", tiny_preset, "--output", str(tmp_path / "o")]) == 2
-    assert "bad.txt, line 2: expected 3 columns like the first token line, found 2" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "fit",
+                "--task",
+                "token-classification",
+                "--train",
+                str(bad),
+                "--backbone",
+                tiny_preset,
+                "--output",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        "bad.txt, line 2: expected 3 columns like the first token line, found 2"
+        in capsys.readouterr().err
+    )
 
 
 def test_text_task_needs_its_columns(tiny_preset, toy_files, tmp_path, capsys):
-    assert main(["fit", "--train", toy_files["train"], "--backbone", tiny_preset,
-                 "--output", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "fit",
+                "--train",
+                toy_files["train"],
+                "--backbone",
+                tiny_preset,
+                "--output",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "name the text column with --text-column" in capsys.readouterr().err
 
 
@@ -233,23 +451,66 @@ def test_question_answering_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
     def squad(data, path):
         articles = {}
         for i in range(len(data)):
-            articles.setdefault(data.titles[i], []).append({
-                "context": data.contexts[i],
-                "qas": [{"id": data.ids[i], "question": data.questions[i],
-                         "answers": [{"text": a["text"], "answer_start": a["start"]}
-                                     for a in data.answers[i]]}]})
-        path.write_text(json.dumps({"version": "1.1", "data": [
-            {"title": title, "paragraphs": paragraphs} for title, paragraphs in articles.items()]}))
+            articles.setdefault(data.titles[i], []).append(
+                {
+                    "context": data.contexts[i],
+                    "qas": [
+                        {
+                            "id": data.ids[i],
+                            "question": data.questions[i],
+                            "answers": [
+                                {"text": a["text"], "answer_start": a["start"]}
+                                for a in data.answers[i]
+                            ],
+                        }
+                    ],
+                }
+            )
+        path.write_text(
+            json.dumps(
+                {
+                    "version": "1.1",
+                    "data": [
+                        {"title": title, "paragraphs": paragraphs}
+                        for title, paragraphs in articles.items()
+                    ],
+                }
+            )
+        )
         return str(path)
 
     train_data, valid_data = toy_questions(48, 0).split_articles(6)
-    train, valid = squad(train_data, tmp_path / "train.json"), squad(valid_data, tmp_path / "dev.json")
+    train, valid = (
+        squad(train_data, tmp_path / "train.json"),
+        squad(valid_data, tmp_path / "dev.json"),
+    )
     output = tmp_path / "qa"
-    assert main(["fit", "--task", "question-answering", "--train", train, "--validation", valid,
-                 "--backbone", tiny_preset, "--epochs", "1", "--doc-stride", "8",
-                 "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--task",
+                "question-answering",
+                "--train",
+                train,
+                "--validation",
+                valid,
+                "--backbone",
+                tiny_preset,
+                "--epochs",
+                "1",
+                "--doc-stride",
+                "8",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     assert sorted(os.listdir(output)) == ["metrics.json", "model.keras", "run.json"]
-    assert json.loads((output / "run.json").read_text())["batching"] == "random"  # auto, QA
+    assert (
+        json.loads((output / "run.json").read_text())["batching"] == "random"
+    )  # auto, QA
     metrics = json.loads((output / "metrics.json").read_text())
     assert set(metrics["validation"]) == {"exact_match", "f1"}
     capsys.readouterr()
@@ -258,39 +519,99 @@ def test_question_answering_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
     assert result["f1"] == pytest.approx(metrics["validation"]["f1"], abs=1e-6)
     questions = tmp_path / "questions.jsonl"
     questions.write_text(
-        json.dumps({"id": "a", "question": "what was it ?", "context": "the film was good."}) + "\n"
-        + json.dumps({"question": "what ?", "context": "the plot… 好 the cast: dull!"}) + "\n")
+        json.dumps(
+            {"id": "a", "question": "what was it ?", "context": "the film was good."}
+        )
+        + "\n"
+        + json.dumps({"question": "what ?", "context": "the plot… 好 the cast: dull!"})
+        + "\n"
+    )
     assert main(["predict", "--model", str(output), "--input", str(questions)]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r.get("id") for r in records] == ["a", None]
     for record in records:
-        assert record["context"][record["start"]:record["end"]] == record["answer"] != ""
+        assert (
+            record["context"][record["start"] : record["end"]] == record["answer"] != ""
+        )
     questions.write_text(json.dumps({"question": " ", "context": "the film"}) + "\n")
     assert main(["predict", "--model", str(output), "--input", str(questions)]) == 2
     assert "questions.jsonl, line 1: the question is empty" in capsys.readouterr().err
     broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "the film was good", "qas": [
-        {"id": "x1", "question": "what ?", "answers": [{"text": "good", "answer_start": 3}]}]}]}]}))
-    assert main(["fit", "--task", "question-answering", "--train", str(broken),
-                 "--backbone", tiny_preset, "--output", str(tmp_path / "o")]) == 2
-    assert "question x1: answer_start 3 does not point at the answer 'good'" in capsys.readouterr().err
+    broken.write_text(
+        json.dumps(
+            {
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [
+                            {
+                                "context": "the film was good",
+                                "qas": [
+                                    {
+                                        "id": "x1",
+                                        "question": "what ?",
+                                        "answers": [
+                                            {"text": "good", "answer_start": 3}
+                                        ],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    assert (
+        main(
+            [
+                "fit",
+                "--task",
+                "question-answering",
+                "--train",
+                str(broken),
+                "--backbone",
+                tiny_preset,
+                "--output",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        "question x1: answer_start 3 does not point at the answer 'good'"
+        in capsys.readouterr().err
+    )
 
 
-def test_fit_killed_mid_training_resumes_from_the_last_epoch(tiny_preset, toy_files, tmp_path):
+def test_fit_killed_mid_training_resumes_from_the_last_epoch(
+    tiny_preset, toy_files, tmp_path
+):
     import signal
     import time
 
     EPOCHS = 40  # long enough to be killed after epoch 2, short enough to run twice
 
     output = tmp_path / "run"
-    command = [sys.executable, "-m", "tlnlp_tf.cli", *_fit_args(toy_files, tiny_preset, output),
-               "--epochs", str(EPOCHS)]
+    command = [
+        sys.executable,
+        "-m",
+        "tlnlp_tf.cli",
+        *_fit_args(toy_files, tiny_preset, output),
+        "--epochs",
+        str(EPOCHS),
+    ]
     metadata = output / "backup" / "training_metadata.json"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.time() + 240
         while time.time() < deadline and process.poll() is None:
-            if metadata.exists() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 2:
+            if (
+                metadata.exists()
+                and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 2
+            ):
                 break
             time.sleep(0.02)
         assert process.poll() is None, "training ended before it could be killed"
@@ -317,4 +638,5 @@ def test_fit_killed_mid_training_resumes_from_the_last_epoch(tiny_preset, toy_fi
     assert uninterrupted["epochs_run"] == EPOCHS
     for name in ("loss", "accuracy"):
         assert metrics["validation"][name] == pytest.approx(
-            uninterrupted["validation"][name], abs=1e-6)
+            uninterrupted["validation"][name], abs=1e-6
+        )

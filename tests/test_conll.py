@@ -26,46 +26,80 @@ def _write(tmp_path, text, name="a.txt"):
 
 def test_reads_conll2003_layout(tmp_path):
     data = read_conll(_write(tmp_path, CONLL))
-    assert data.words == [["EU", "rejects", "German", "call", "."], ["Peter", "Blackburn"]]
+    assert data.words == [
+        ["EU", "rejects", "German", "call", "."],
+        ["Peter", "Blackburn"],
+    ]
     assert data.tags[1] == ["B-PER", "I-PER"]
     assert data.lines == [3, 9] and data.scheme == "iob2"
-    assert data.tag_names() == ["O", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    assert data.tag_names() == [
+        "O",
+        "B-MISC",
+        "I-MISC",
+        "B-ORG",
+        "I-ORG",
+        "B-PER",
+        "I-PER",
+    ]
     sentence, tags = next(iter(data.to_dataset()))
-    assert sentence.numpy() == b"EU rejects German call ." and tags.numpy() == b"B-ORG O B-MISC O O"
+    assert (
+        sentence.numpy() == b"EU rejects German call ."
+        and tags.numpy() == b"B-ORG O B-MISC O O"
+    )
 
 
 def test_other_columns_and_chinese_characters(tmp_path):
-    data = read_conll(_write(tmp_path, "NNP EU B-ORG\nVBZ x O\n"), token_column=1, tag_column=2)
+    data = read_conll(
+        _write(tmp_path, "NNP EU B-ORG\nVBZ x O\n"), token_column=1, tag_column=2
+    )
     assert data.words == [["EU", "x"]]
     msra = read_conll(_write(tmp_path, "中 B-NS\n国 I-NS\n人 O\n\n京 S-NS\n", "m.ner"))
     assert msra.words == [["中", "国", "人"], ["京"]] and msra.scheme == "bioes"
     assert msra.tags == [["B-NS", "I-NS", "O"], ["B-NS"]]
 
 
-@pytest.mark.parametrize("tags, scheme, iob2", [
-    (["I-PER", "I-PER", "O", "I-LOC", "B-LOC"], "iob1", ["B-PER", "I-PER", "O", "B-LOC", "B-LOC"]),
-    (["B-PER", "E-PER", "S-LOC", "O"], "bioes", ["B-PER", "I-PER", "B-LOC", "O"]),
-    (["B-NR", "M-NR", "E-NR", "S-NS"], "bmes", ["B-NR", "I-NR", "I-NR", "B-NS"]),
-    (["B-PER", "I-PER", "O", "B-LOC"], "iob2", ["B-PER", "I-PER", "O", "B-LOC"]),
-])
+@pytest.mark.parametrize(
+    "tags, scheme, iob2",
+    [
+        (
+            ["I-PER", "I-PER", "O", "I-LOC", "B-LOC"],
+            "iob1",
+            ["B-PER", "I-PER", "O", "B-LOC", "B-LOC"],
+        ),
+        (["B-PER", "E-PER", "S-LOC", "O"], "bioes", ["B-PER", "I-PER", "B-LOC", "O"]),
+        (["B-NR", "M-NR", "E-NR", "S-NS"], "bmes", ["B-NR", "I-NR", "I-NR", "B-NS"]),
+        (["B-PER", "I-PER", "O", "B-LOC"], "iob2", ["B-PER", "I-PER", "O", "B-LOC"]),
+    ],
+)
 def test_schemes_detected_and_converted(tags, scheme, iob2):
     assert detect_scheme([tags]) == scheme
     assert to_iob2(tags, scheme) == iob2
 
 
 def test_bad_conll_input(tmp_path):
-    with pytest.raises(tl.DataError, match=r"a.txt, line 4: expected 4 columns like the first token line, found 2"):
+    with pytest.raises(
+        tl.DataError,
+        match=r"a.txt, line 4: expected 4 columns like the first token line, found 2",
+    ):
         read_conll(_write(tmp_path, "EU NNP B-NP B-ORG\nx y z O\n\nPeter B-PER\n"))
-    with pytest.raises(tl.DataError, match=r"a.txt, line 2: tag 'PER' is not 'O' or PREFIX-TYPE"):
+    with pytest.raises(
+        tl.DataError, match=r"a.txt, line 2: tag 'PER' is not 'O' or PREFIX-TYPE"
+    ):
         read_conll(_write(tmp_path, "EU B-ORG\nPeter PER\n"))
-    with pytest.raises(tl.DataError, match=r"a.txt, line 2: tag 'S-PER' is not in the IOB2 scheme"):
+    with pytest.raises(
+        tl.DataError, match=r"a.txt, line 2: tag 'S-PER' is not in the IOB2 scheme"
+    ):
         read_conll(_write(tmp_path, "EU B-ORG\nPeter S-PER\n"), scheme="iob2")
-    with pytest.raises(tl.DataError, match="tag column 5 does not exist; the line has 2 columns"):
+    with pytest.raises(
+        tl.DataError, match="tag column 5 does not exist; the line has 2 columns"
+    ):
         read_conll(_write(tmp_path, "EU B-ORG\n"), tag_column=5)
     with pytest.raises(tl.DataError, match="no sentences found"):
         read_conll(_write(tmp_path, "-DOCSTART- -X- O\n\n"))
     data = read_conll(_write(tmp_path, "EU B-ORG\n\nParis B-LOC\n"))
-    with pytest.raises(tl.DataError, match=r"line 3: tag 'B-LOC' was not seen in training"):
+    with pytest.raises(
+        tl.DataError, match=r"line 3: tag 'B-LOC' was not seen in training"
+    ):
         data.check_tags(["O", "B-ORG", "I-ORG"])
 
 
@@ -73,5 +107,12 @@ def test_split_words_offsets_slice_the_text():
     text = "Angela Merkel visited Paris, didn't she? 北京欢迎你"
     words = tl.data.split_words(text)
     assert all(text[start:end] == word for word, start, end in words)
-    assert [w for w, _, _ in words][:6] == ["Angela", "Merkel", "visited", "Paris", ",", "didn"]
+    assert [w for w, _, _ in words][:6] == [
+        "Angela",
+        "Merkel",
+        "visited",
+        "Paris",
+        ",",
+        "didn",
+    ]
     assert [w for w, _, _ in words][-5:] == ["北", "京", "欢", "迎", "你"]

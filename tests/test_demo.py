@@ -1,9 +1,9 @@
 import json
 
-from tlnlp_tf.cli import main
+from tlnlp_tf.cli.demo import TRAIN_FILE
+from tlnlp_tf.cli.demo import VALID_FILE
+from tlnlp_tf.cli.main import main
 from tlnlp_tf.data import load_table
-from tlnlp_tf.demo import TRAIN_FILE
-from tlnlp_tf.demo import VALID_FILE
 
 
 def test_shipped_demo_data_is_balanced_and_disjoint():
@@ -16,10 +16,27 @@ def test_shipped_demo_data_is_balanced_and_disjoint():
 
 def test_demo_runs_three_runs_and_writes_json_and_plot(tiny_preset, tmp_path, capsys):
     output = tmp_path / "demo"
-    assert main(["demo", "--backbone", tiny_preset, "--epochs", "1", "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--backbone",
+                tiny_preset,
+                "--epochs",
+                "1",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     results = json.loads((output / "demo.json").read_text())
     runs = {(r["weights"], r["freeze"]): r for r in results["runs"]}
-    assert set(runs) == {("pretrained", "none"), ("pretrained", "all"), ("random", "none")}
+    assert set(runs) == {
+        ("pretrained", "none"),
+        ("pretrained", "all"),
+        ("random", "none"),
+    }
     for run in results["runs"]:
         assert 0.0 <= run["accuracy"] <= 1.0 and len(run["accuracy_per_epoch"]) == 1
         assert run["train_seconds"] > 0

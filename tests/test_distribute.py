@@ -24,11 +24,20 @@ def test_strategy_names(monkeypatch):
     with pytest.raises(PolicyError, match="Unknown strategy 'gpus'"):
         tl.distribute.strategy("gpus")
     assert tl.distribute.strategy("default") is tf.distribute.get_strategy()
-    assert isinstance(tl.distribute.strategy("one-device"), tf.distribute.OneDeviceStrategy)
+    assert isinstance(
+        tl.distribute.strategy("one-device"), tf.distribute.OneDeviceStrategy
+    )
     with pytest.raises(PolicyError, match="no TPU found"):
         tl.distribute.strategy("tpu")
-    monkeypatch.setenv("TF_CONFIG", json.dumps(
-        {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}))
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {
+                "cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                "task": {"type": "worker", "index": 0},
+            }
+        ),
+    )
     assert tl.distribute._auto_kind() == "multi-worker"
     monkeypatch.setenv("TF_CONFIG", "{broken")
     with pytest.raises(PolicyError, match="TF_CONFIG is not valid JSON"):
@@ -38,8 +47,14 @@ def test_strategy_names(monkeypatch):
 
 
 def _run(args, env=None, timeout=TIMEOUT):
-    process = subprocess.Popen([sys.executable, *args], cwd=HERE, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     return process
 
 
@@ -64,14 +79,20 @@ def test_mirrored_matches_single_device(tmp_path):
     assert out.exists(), output[-3000:]
     report = json.loads(out.read_text())
     assert report["replicas"] == 2
-    assert set(report["tasks"]) == {"classifier", "token_classifier", "span_extractor",
-                                    "multi_task"}
+    assert set(report["tasks"]) == {
+        "classifier",
+        "token_classifier",
+        "span_extractor",
+        "multi_task",
+    }
     for name, task in report["tasks"].items():
         assert task["in_sync"], name
         # Same global batch, SGD, no dropout: one device and two replicas agree
         # up to float summation order.
         assert task["max_weight_gap"] < 1e-4, (name, task)
-        assert task["mirrored_loss"] == pytest.approx(task["single_loss"], rel=1e-3, abs=1e-5), name
+        assert task["mirrored_loss"] == pytest.approx(
+            task["single_loss"], rel=1e-3, abs=1e-5
+        ), name
         assert task["evaluate_loss"] == pytest.approx(task["evaluate_loss"])  # finite
 
 
@@ -91,8 +112,10 @@ def _two_workers(tmp_path, shims=True):
     env = dict(os.environ, TLNLP_KERAS_SHIMS="1" if shims else "0")
     env.pop("TF_CONFIG", None)
     outs = [tmp_path / f"worker{i}.json" for i in range(2)]
-    processes = [_run(["multi_worker_check.py", str(i), *ports, str(outs[i])], env=env)
-                 for i in range(2)]
+    processes = [
+        _run(["multi_worker_check.py", str(i), *ports, str(outs[i])], env=env)
+        for i in range(2)
+    ]
     outputs = _finish(processes)
     return outs, outputs, [p.returncode for p in processes]
 
@@ -114,23 +137,37 @@ def test_keras_multi_worker_bug_still_needs_the_shim(tmp_path):
     """
     _, outputs, codes = _two_workers(tmp_path, shims=False)
     if codes == [0, 0]:
-        pytest.fail("MultiWorkerMirroredStrategy fit works without tlnlp_tf's shim: Keras "
-                    "has fixed keras-team/keras#20585; remove distribute.install_keras_shims.")
-    known = ("with an unsupported type (<class 'dict'>) to a Tensor",  # first-batch build
-             "Invalid reduction dimension")                          # metric reduction
-    assert any(k in output for k in known for output in outputs), \
-        "\n".join(o[-2000:] for o in outputs)
+        pytest.fail(
+            "MultiWorkerMirroredStrategy fit works without tlnlp_tf's shim: Keras "
+            "has fixed keras-team/keras#20585; remove distribute.install_keras_shims."
+        )
+    known = (
+        "with an unsupported type (<class 'dict'>) to a Tensor",  # first-batch build
+        "Invalid reduction dimension",
+    )  # metric reduction
+    assert any(k in output for k in known for output in outputs), "\n".join(
+        o[-2000:] for o in outputs
+    )
 
 
-@pytest.mark.parametrize("config, message", [
-    ('{"cluster": {}}', "names no workers"),
-    ('{"cluster": {"worker": ["127.0.0.1"]}, "task": {"type": "worker", "index": 0}}',
-     'must be a list of "host:port"'),
-    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}',
-     "task must name a role"),
-    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}',
-     r"task index 1 is not in \[0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ('{"cluster": {}}', "names no workers"),
+        (
+            '{"cluster": {"worker": ["127.0.0.1"]}, "task": {"type": "worker", "index": 0}}',
+            'must be a list of "host:port"',
+        ),
+        (
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}',
+            "task must name a role",
+        ),
+        (
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}',
+            r"task index 1 is not in \[0, 1\)",
+        ),
+    ],
+)
 def test_malformed_tf_config_is_an_error_not_a_hang(monkeypatch, config, message):
     monkeypatch.setenv("TF_CONFIG", config)
     with pytest.raises(PolicyError, match=message):
@@ -141,7 +178,9 @@ def test_global_batch_must_split_across_replicas(tiny_preset):
     class TwoReplicas:
         num_replicas_in_sync = 2
 
-    with pytest.raises(PolicyError, match="global batch size 3 does not split evenly across 2"):
+    with pytest.raises(
+        PolicyError, match="global batch size 3 does not split evenly across 2"
+    ):
         tl.distribute.check_global_batch(3, TwoReplicas())
     tl.distribute.check_global_batch(4, TwoReplicas())
     tl.distribute.check_global_batch(3)  # one replica: anything goes

@@ -12,17 +12,30 @@ TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
 
 
 def test_hand_made_spans():
-    assert get_entities(["B-PER", "I-PER", "O", "B-LOC"]) == [("PER", 0, 2), ("LOC", 3, 4)]
-    assert get_entities(["I-PER", "I-LOC", "B-LOC", "I-LOC"]) == [("PER", 0, 1), ("LOC", 1, 2), ("LOC", 2, 4)]
+    assert get_entities(["B-PER", "I-PER", "O", "B-LOC"]) == [
+        ("PER", 0, 2),
+        ("LOC", 3, 4),
+    ]
+    assert get_entities(["I-PER", "I-LOC", "B-LOC", "I-LOC"]) == [
+        ("PER", 0, 1),
+        ("LOC", 1, 2),
+        ("LOC", 2, 4),
+    ]
     assert get_entities(["O", "O"]) == []
 
 
 def test_matches_seqeval_on_random_tag_sequences():
     rng = np.random.default_rng(0)
-    truth = [[str(t) for t in rng.choice(TAGS, size=rng.integers(1, 15))] for _ in range(300)]
-    guess = [[t if rng.random() < 0.7 else str(rng.choice(TAGS)) for t in s] for s in truth]
+    truth = [
+        [str(t) for t in rng.choice(TAGS, size=rng.integers(1, 15))] for _ in range(300)
+    ]
+    guess = [
+        [t if rng.random() < 0.7 else str(rng.choice(TAGS)) for t in s] for s in truth
+    ]
     for sentence in truth[:100]:
-        expected = [(kind, start, end + 1) for kind, start, end in seqeval_entities(sentence)]
+        expected = [
+            (kind, start, end + 1) for kind, start, end in seqeval_entities(sentence)
+        ]
         assert get_entities(sentence) == expected
     scores = entity_scores(truth, guess)
     assert scores["precision"] == pytest.approx(precision_score(truth, guess))
@@ -30,4 +43,5 @@ def test_matches_seqeval_on_random_tag_sequences():
     assert scores["f1"] == pytest.approx(f1_score(truth, guess))
     for kind in ("PER", "LOC", "ORG"):
         assert scores["per_type"][kind]["f1"] == pytest.approx(
-            f1_score(truth, guess, average=None)[["LOC", "ORG", "PER"].index(kind)])
+            f1_score(truth, guess, average=None)[["LOC", "ORG", "PER"].index(kind)]
+        )

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import tlnlp_tf as tl
-from tlnlp_tf.cli import main
 from tlnlp_tf import pretraining
-from tlnlp_tf.forgetting import ForgettingReport
-from tlnlp_tf.forgetting import MaskedLMForgettingReport
-from tlnlp_tf.forgetting import masked_lm_probe
-from tlnlp_tf.forgetting import forgetting_report
-from tlnlp_tf.forgetting import sentence_similarity_probe
+from tlnlp_tf.cli.main import main
+from tlnlp_tf.probes.forgetting import ForgettingReport
+from tlnlp_tf.probes.forgetting import MaskedLMForgettingReport
+from tlnlp_tf.probes.forgetting import forgetting_report
+from tlnlp_tf.probes.forgetting import masked_lm_probe
+from tlnlp_tf.probes.forgetting import sentence_similarity_probe
 
 PAIRS = [
     ("the film was good .", "the movie was great ."),
@@ -87,8 +87,12 @@ def test_forgetting_report_of_two_backbones(tiny_preset):
     scratch, _ = tl.load_backbone(tiny_preset, weights="random")
     report = forgetting_report(source, scratch, preprocessor, (PAIRS, SCORES))
     assert report["probe"] == "sts-zero-shot" and report["examples"] == len(PAIRS)
-    assert report["before"] == sentence_similarity_probe(source, preprocessor, PAIRS, SCORES)
-    assert report["after"] == sentence_similarity_probe(scratch, preprocessor, PAIRS, SCORES)
+    assert report["before"] == sentence_similarity_probe(
+        source, preprocessor, PAIRS, SCORES
+    )
+    assert report["after"] == sentence_similarity_probe(
+        scratch, preprocessor, PAIRS, SCORES
+    )
     assert report["change"] == pytest.approx(report["after"] - report["before"])
     assert report["after"] != report["before"]
 
@@ -124,21 +128,40 @@ def test_callback_measures_before_and_after_fit(tiny_preset, freeze):
 
 def _sts_file(tmp_path, pairs=PAIRS, scores=SCORES, name="sts.tsv"):
     path = tmp_path / name
-    path.write_text("sentence1\tsentence2\tscore\n" + "".join(
-        f"{a}\t{b}\t{s}\n" for (a, b), s in zip(pairs, scores)))
+    path.write_text(
+        "sentence1\tsentence2\tscore\n"
+        + "".join(f"{a}\t{b}\t{s}\n" for (a, b), s in zip(pairs, scores))
+    )
     return str(path)
 
 
 def _fit_args(toy_files, preset, output, *extra):
-    return ["fit", "--train", toy_files["train"], "--text-column", "sentence",
-            "--label-column", "label", "--backbone", preset, "--epochs", "1",
-            "--batch-size", "16", "--output", str(output), *extra]
+    return [
+        "fit",
+        "--train",
+        toy_files["train"],
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "label",
+        "--backbone",
+        preset,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--output",
+        str(output),
+        *extra,
+    ]
 
 
 def test_cli_report_forgetting_writes_metrics(tiny_preset, toy_files, tmp_path, capsys):
     output = tmp_path / "run"
     sts = _sts_file(tmp_path)
-    assert main(_fit_args(toy_files, tiny_preset, output, "--report-forgetting", sts)) == 0
+    assert (
+        main(_fit_args(toy_files, tiny_preset, output, "--report-forgetting", sts)) == 0
+    )
     forgetting = json.loads((output / "metrics.json").read_text())["forgetting"]
     assert forgetting["probe"] == "sts-zero-shot" and forgetting["file"] == sts
     assert forgetting["examples"] == len(PAIRS)
@@ -155,26 +178,50 @@ def test_cli_report_forgetting_writes_metrics(tiny_preset, toy_files, tmp_path, 
 def test_cli_forgetting_columns_limit_and_jsonl(tiny_preset, toy_files, tmp_path):
     output = tmp_path / "run"
     path = tmp_path / "sts.jsonl"
-    path.write_text("".join(json.dumps({"a": a, "b": b, "gold": s}) + "\n"
-                            for (a, b), s in zip(PAIRS, SCORES)))
-    assert main(_fit_args(toy_files, tiny_preset, output, "--freeze", "all",
-                          "--report-forgetting", str(path), "--forgetting-columns", "a,b,gold",
-                          "--forgetting-limit", "8")) == 0
+    path.write_text(
+        "".join(
+            json.dumps({"a": a, "b": b, "gold": s}) + "\n"
+            for (a, b), s in zip(PAIRS, SCORES)
+        )
+    )
+    assert (
+        main(
+            _fit_args(
+                toy_files,
+                tiny_preset,
+                output,
+                "--freeze",
+                "all",
+                "--report-forgetting",
+                str(path),
+                "--forgetting-columns",
+                "a,b,gold",
+                "--forgetting-limit",
+                "8",
+            )
+        )
+        == 0
+    )
     forgetting = json.loads((output / "metrics.json").read_text())["forgetting"]
     assert forgetting["examples"] == 8
     assert forgetting["change"] == 0.0 and forgetting["after"] == forgetting["before"]
 
 
-@pytest.mark.parametrize("pairs, scores, message", [
-    ([], [], "pairs is empty"),
-    (PAIRS, SCORES[:-1], "12 pairs but 11 scores"),
-    (PAIRS, [3.0] * len(PAIRS), "scores are all 3.0"),
-    (PAIRS[:1] + [("only one",)] + PAIRS[2:], SCORES, "pairs[1]"),
-    (PAIRS, SCORES[:3] + ["high"] + SCORES[4:], "scores[3]"),
-    (PAIRS, SCORES[:3] + [float("nan")] + SCORES[4:], "scores[3]"),
-])
+@pytest.mark.parametrize(
+    "pairs, scores, message",
+    [
+        ([], [], "pairs is empty"),
+        (PAIRS, SCORES[:-1], "12 pairs but 11 scores"),
+        (PAIRS, [3.0] * len(PAIRS), "scores are all 3.0"),
+        (PAIRS[:1] + [("only one",)] + PAIRS[2:], SCORES, "pairs[1]"),
+        (PAIRS, SCORES[:3] + ["high"] + SCORES[4:], "scores[3]"),
+        (PAIRS, SCORES[:3] + [float("nan")] + SCORES[4:], "scores[3]"),
+    ],
+)
 def test_bad_probe_data(pairs, scores, message):
-    with pytest.raises(tl.DataError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        tl.DataError, match=message.replace("[", r"\[").replace("]", r"\]")
+    ):
         ForgettingReport(pairs, scores)
 
 
@@ -186,26 +233,54 @@ def test_probe_of_an_unusable_model_is_a_clear_error():
         model.fit(np.zeros((4, 3)), np.zeros((4, 1)), callbacks=[report], verbose=0)
 
 
-@pytest.mark.parametrize("body, extra, message", [
-    ("sentence1\tsentence2\tscore\n", [], "no examples after the header"),
-    ("sentence1\tsentence2\tscore\na\tb\t3\nc\td\t3\n", [], "scores are all 3.0"),
-    ("sentence1\tsentence2\tscore\na\tb\thigh\n", [], "line 2: target 'high' is not a number"),
-    ("s1\ts2\tscore\na\tb\t3\n", [], "no column 'sentence1'"),
-    ("sentence1\tsentence2\tscore\na\tb\t3\n", ["--forgetting-columns", "a,b"],
-     "--forgetting-columns must name three columns"),
-    ("sentence1\tsentence2\tscore\na\tb\t3\n", ["--task", "token-classification"],
-     "--report-forgetting needs --task"),
-])
-def test_cli_bad_probe_file_fails_before_training(tiny_preset, toy_files, tmp_path, capsys,
-                                                  body, extra, message):
+@pytest.mark.parametrize(
+    "body, extra, message",
+    [
+        ("sentence1\tsentence2\tscore\n", [], "no examples after the header"),
+        ("sentence1\tsentence2\tscore\na\tb\t3\nc\td\t3\n", [], "scores are all 3.0"),
+        (
+            "sentence1\tsentence2\tscore\na\tb\thigh\n",
+            [],
+            "line 2: target 'high' is not a number",
+        ),
+        ("s1\ts2\tscore\na\tb\t3\n", [], "no column 'sentence1'"),
+        (
+            "sentence1\tsentence2\tscore\na\tb\t3\n",
+            ["--forgetting-columns", "a,b"],
+            "--forgetting-columns must name three columns",
+        ),
+        (
+            "sentence1\tsentence2\tscore\na\tb\t3\n",
+            ["--task", "token-classification"],
+            "--report-forgetting needs --task",
+        ),
+    ],
+)
+def test_cli_bad_probe_file_fails_before_training(
+    tiny_preset, toy_files, tmp_path, capsys, body, extra, message
+):
     path = tmp_path / "bad.tsv"
     path.write_text(body)
     output = tmp_path / "run"
-    args = _fit_args(toy_files, tiny_preset, output, "--report-forgetting", str(path), *extra)
-    if "--task" in extra:  # CoNLL needs no text columns; the probe check still comes first
-        args = ["fit", "--task", "token-classification", "--train", _conll(tmp_path),
-                "--backbone", tiny_preset, "--output", str(output),
-                "--report-forgetting", str(path)]
+    args = _fit_args(
+        toy_files, tiny_preset, output, "--report-forgetting", str(path), *extra
+    )
+    if (
+        "--task" in extra
+    ):  # CoNLL needs no text columns; the probe check still comes first
+        args = [
+            "fit",
+            "--task",
+            "token-classification",
+            "--train",
+            _conll(tmp_path),
+            "--backbone",
+            tiny_preset,
+            "--output",
+            str(output),
+            "--report-forgetting",
+            str(path),
+        ]
     assert main(args) == 2
     error = capsys.readouterr().err
     assert error.startswith("tlnlp fit: error: ") and message in error
@@ -220,6 +295,7 @@ def _conll(tmp_path):
 
 # === the masked-LM probe ===
 
+
 def _held_out():
     from conftest import toy_examples
 
@@ -232,10 +308,17 @@ def mlm_source(tiny_preset, tmp_path_factory):
     from conftest import toy_examples
 
     masked_lm, report = pretraining.pretrain_masked_lm(
-        tiny_preset, toy_examples(32)[0], epochs=1, batch_size=8, learning_rate=1e-2,
-        validation_fraction=0.1, verbose=0)
+        tiny_preset,
+        toy_examples(32)[0],
+        epochs=1,
+        batch_size=8,
+        learning_rate=1e-2,
+        validation_fraction=0.1,
+        verbose=0,
+    )
     return pretraining.save_pretrained(
-        masked_lm, tmp_path_factory.mktemp("mlm") / "tiny-mlm", report)
+        masked_lm, tmp_path_factory.mktemp("mlm") / "tiny-mlm", report
+    )
 
 
 @pytest.mark.parametrize("freeze", ["none", "all"])
@@ -250,16 +333,23 @@ def test_masked_lm_callback_before_and_after_fit(mlm_source, freeze):
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices(
-        (train, np.array([int(label == "pos") for label in labels]))).batch(8)
+        (train, np.array([int(label == "pos") for label in labels]))
+    ).batch(8)
     report = MaskedLMForgettingReport(mlm_source, texts)
     model.fit(data, epochs=1, callbacks=[report], verbose=0)
 
     result = report.result
     assert result["probe"] == "masked-lm-loss" and result["examples"] == len(texts)
     assert result["masked_tokens"] == start["masked_tokens"] > 0
-    assert (result["before"], result["accuracy_before"]) == (start["loss"], start["accuracy"])
+    assert (result["before"], result["accuracy_before"]) == (
+        start["loss"],
+        start["accuracy"],
+    )
     after = masked_lm_probe(model.backbone, mlm_source, texts)
-    assert (result["after"], result["accuracy_after"]) == (after["loss"], after["accuracy"])
+    assert (result["after"], result["accuracy_after"]) == (
+        after["loss"],
+        after["accuracy"],
+    )
     assert result["change"] == pytest.approx(result["after"] - result["before"])
     if freeze == "all":  # the backbone did not move: the same loss, exactly
         assert result["after"] == result["before"] and result["change"] == 0.0
@@ -284,8 +374,20 @@ def test_cli_masked_lm_forgetting(mlm_source, toy_files, tmp_path):
     corpus = tmp_path / "held_out.txt"
     corpus.write_text("\n".join(_held_out()) + "\n")
     output = tmp_path / "run"
-    assert main(_fit_args(toy_files, mlm_source, output, "--report-forgetting", str(corpus),
-                          "--forgetting-probe", "mlm")) == 0
+    assert (
+        main(
+            _fit_args(
+                toy_files,
+                mlm_source,
+                output,
+                "--report-forgetting",
+                str(corpus),
+                "--forgetting-probe",
+                "mlm",
+            )
+        )
+        == 0
+    )
     forgetting = json.loads((output / "metrics.json").read_text())["forgetting"]
     assert forgetting["probe"] == "masked-lm-loss" and forgetting["file"] == str(corpus)
     assert forgetting["examples"] == len(_held_out()) and forgetting["seconds"] >= 0
@@ -298,21 +400,43 @@ def test_cli_masked_lm_forgetting(mlm_source, toy_files, tmp_path):
     assert forgetting["accuracy_after"] == pytest.approx(after["accuracy"], abs=1e-5)
 
 
-@pytest.mark.parametrize("source, name, extra, message", [
-    ("tiny", "held_out.txt", [], "no masked_lm_head.weights.h5"),
-    ("mlm", "held_out.jsonl", [], "name its text column with --forgetting-columns"),
-    ("mlm", "held_out.txt", ["--forgetting-columns", "a,b"], "names one column"),
-    ("mlm", "empty.txt", [], "the pretraining corpus is empty"),
-    ("mlm", "held_out.txt", ["--weights", "random"], "does not apply to --weights random"),
-])
-def test_cli_masked_lm_forgetting_errors(tiny_preset, mlm_source, toy_files, tmp_path, capsys,
-                                         source, name, extra, message):
+@pytest.mark.parametrize(
+    "source, name, extra, message",
+    [
+        ("tiny", "held_out.txt", [], "no masked_lm_head.weights.h5"),
+        ("mlm", "held_out.jsonl", [], "name its text column with --forgetting-columns"),
+        ("mlm", "held_out.txt", ["--forgetting-columns", "a,b"], "names one column"),
+        ("mlm", "empty.txt", [], "the pretraining corpus is empty"),
+        (
+            "mlm",
+            "held_out.txt",
+            ["--weights", "random"],
+            "does not apply to --weights random",
+        ),
+    ],
+)
+def test_cli_masked_lm_forgetting_errors(
+    tiny_preset, mlm_source, toy_files, tmp_path, capsys, source, name, extra, message
+):
     corpus = tmp_path / name
     corpus.write_text("" if name == "empty.txt" else "the film was good .\n")
     output = tmp_path / "run"
     backbone = tiny_preset if source == "tiny" else mlm_source
-    assert main(_fit_args(toy_files, backbone, output, "--report-forgetting", str(corpus),
-                          "--forgetting-probe", "mlm", *extra)) == 2
+    assert (
+        main(
+            _fit_args(
+                toy_files,
+                backbone,
+                output,
+                "--report-forgetting",
+                str(corpus),
+                "--forgetting-probe",
+                "mlm",
+                *extra,
+            )
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert error.startswith("tlnlp fit: error: ") and message in error
     assert len(error.strip().splitlines()) == 1 and "Traceback" not in error

@@ -12,9 +12,9 @@ def test_multipliers_follow_depth(tiny_preset):
     backbone, _ = tl.load_backbone(tiny_preset)
     multipliers = layer_decay_multipliers(backbone, 0.5)
     by_path = lambda path: next(m for p, m in multipliers.items() if p.startswith(path))
-    assert by_path("transformer_layer_1/") == 0.5          # top layer of 2
+    assert by_path("transformer_layer_1/") == 0.5  # top layer of 2
     assert by_path("transformer_layer_0/") == 0.25
-    assert by_path("token_embedding/") == 0.125           # below the bottom layer
+    assert by_path("token_embedding/") == 0.125  # below the bottom layer
     assert by_path("pooled_dense/") == 0.5
     with pytest.raises(ValueError, match=r"layer decay must be in \(0, 1\]"):
         layer_decay_multipliers(backbone, 1.5)
@@ -26,19 +26,29 @@ def test_bottom_layer_steps_are_smaller(tiny_preset, toy_sentiment):
     model.compile(learning_rate=1e-2, layer_decay=0.5)
     texts, labels = toy_sentiment
     data = tl.data.from_lists(texts[:16], labels[:16]).batch(16)
-    prefixes = {"bottom": "transformer_layer_0/", "top": "transformer_layer_1/",
-                "head": "classification_head/"}
+    prefixes = {
+        "bottom": "transformer_layer_0/",
+        "top": "transformer_layer_1/",
+        "head": "classification_head/",
+    }
     # Biases and LayerNorm weights take no weight decay: Adam's first step
     # moves each by lr * multiplier where the gradient is well above epsilon,
     # so the largest move in a layer is its multiplier times the rate.
-    watched = {name: [v for v in model.trainable_variables if v.path.startswith(prefix)
-                      and v.path.endswith(("bias", "gamma", "beta"))]
-               for name, prefix in prefixes.items()}
+    watched = {
+        name: [
+            v
+            for v in model.trainable_variables
+            if v.path.startswith(prefix) and v.path.endswith(("bias", "gamma", "beta"))
+        ]
+        for name, prefix in prefixes.items()
+    }
     assert all(watched.values())
     before = {name: [np.array(v.numpy()) for v in vs] for name, vs in watched.items()}
     model.fit(data, epochs=1, verbose=0)
-    step = {name: max(np.abs(v.numpy() - b).max() for v, b in zip(vs, before[name]))
-            for name, vs in watched.items()}
+    step = {
+        name: max(np.abs(v.numpy() - b).max() for v, b in zip(vs, before[name]))
+        for name, vs in watched.items()
+    }
     assert step["head"] == pytest.approx(1e-2, rel=0.02)
     assert step["top"] == pytest.approx(0.5e-2, rel=0.02)
     assert step["bottom"] == pytest.approx(0.25e-2, rel=0.02)

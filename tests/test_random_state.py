@@ -8,7 +8,9 @@ import tlnlp_tf as tl
 from tlnlp_tf.training.callbacks import RandomStateBackup
 
 
-def test_dropout_state_is_saved_and_restored_with_its_epoch(tiny_preset, toy_sentiment, tmp_path):
+def test_dropout_state_is_saved_and_restored_with_its_epoch(
+    tiny_preset, toy_sentiment, tmp_path
+):
     texts, labels = toy_sentiment
     data = tl.data.from_lists(texts, labels).batch(16)
     model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"])
@@ -34,7 +36,9 @@ def test_dropout_state_is_saved_and_restored_with_its_epoch(tiny_preset, toy_sen
 
     metadata = tmp_path / "training_metadata.json"
     metadata.write_text(json.dumps({"epoch": 3}))
-    assert not backup.restore()  # a checkpoint of an epoch with no saved state: left alone
+    assert (
+        not backup.restore()
+    )  # a checkpoint of an epoch with no saved state: left alone
     assert not equal(after_2, snapshot())
     metadata.write_text(json.dumps({"epoch": 2}))
     assert backup.restore()
@@ -56,6 +60,8 @@ def test_restores_when_the_first_epoch_begins(tiny_preset, toy_sentiment, tmp_pa
     (tmp_path / "training_metadata.json").write_text(json.dumps({"epoch": 1}))
     model.fit(tl.data.from_lists(texts, labels).batch(16), epochs=1, verbose=0)
     backup.on_train_begin()  # after BackupAndRestore's restore: nothing yet
-    assert not all(np.array_equal(a, s.numpy()) for a, s in zip(saved, backup._states()))
+    assert not all(
+        np.array_equal(a, s.numpy()) for a, s in zip(saved, backup._states())
+    )
     backup.on_epoch_begin(1)
     assert all(np.array_equal(a, s.numpy()) for a, s in zip(saved, backup._states()))

@@ -20,14 +20,20 @@ def test_warmup_then_linear_decay():
 
 def test_unknown_length_warms_up_then_holds():
     schedule = WarmupLinearDecay(2e-5)
-    np.testing.assert_allclose([float(schedule(0)), float(schedule(10_000))], 2e-5, rtol=1e-6)
+    np.testing.assert_allclose(
+        [float(schedule(0)), float(schedule(10_000))], 2e-5, rtol=1e-6
+    )
 
 
 def test_serializable():
     optimizer = fine_tuning_adamw(1e-4, total_steps=50)
     clone = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
     assert isinstance(clone._learning_rate, WarmupLinearDecay)
-    assert clone._learning_rate.get_config() == {"peak": 1e-4, "total_steps": 50, "warmup": 0.1}
+    assert clone._learning_rate.get_config() == {
+        "peak": 1e-4,
+        "total_steps": 50,
+        "warmup": 0.1,
+    }
 
 
 def test_scaled_adamw_changes_the_step_not_just_the_gradient():
@@ -37,9 +43,13 @@ def test_scaled_adamw_changes_the_step_not_just_the_gradient():
     fast = keras.Variable(np.zeros(3, "float32"), name="head_kernel")
     slow = keras.Variable(np.zeros(3, "float32"), name="body_kernel")
     fast_path = fast.path
-    optimizer = ScaledAdamW({"^" + fast_path + "$": 10.0}, learning_rate=1e-3,
-                            weight_decay=0.0)
-    assert optimizer.multiplier(fast.path) == 10.0 and optimizer.multiplier(slow.path) == 1.0
+    optimizer = ScaledAdamW(
+        {"^" + fast_path + "$": 10.0}, learning_rate=1e-3, weight_decay=0.0
+    )
+    assert (
+        optimizer.multiplier(fast.path) == 10.0
+        and optimizer.multiplier(slow.path) == 1.0
+    )
     gradient = np.array([0.5, -2.0, 3.0], "float32")
     optimizer.apply_gradients([(gradient, fast), (gradient * 100, slow)])
     np.testing.assert_allclose(fast.numpy(), -10 * 1e-3 * np.sign(gradient), rtol=1e-3)
@@ -53,7 +63,9 @@ def test_scaled_adamw_scales_weight_decay_too():
 
     fast = keras.Variable(np.ones(2, "float32"), name="fast_kernel")
     slow = keras.Variable(np.ones(2, "float32"), name="slow_kernel")
-    optimizer = ScaledAdamW({"^" + slow.path + "$": 0.5}, learning_rate=0.1, weight_decay=0.1)
+    optimizer = ScaledAdamW(
+        {"^" + slow.path + "$": 0.5}, learning_rate=0.1, weight_decay=0.1
+    )
     zero = np.zeros(2, "float32")  # no gradient: only the decay moves the weights
     optimizer.apply_gradients([(zero, fast), (zero, slow)])
     np.testing.assert_allclose(fast.numpy(), 1 - 0.1 * 0.1, rtol=1e-6)
@@ -82,32 +94,56 @@ def test_warmup_cosine_unknown_length_warms_up_then_holds():
 def test_slanted_triangular_is_ulmfit_equation_3():
     schedule = SlantedTriangular(0.01, total_steps=1000, cut_frac=0.1, ratio=32)
     # cut = 100; p = t / 100 up to it, then 1 - (t - 100) / 900; rate 0.01 (1 + 31 p) / 32.
-    expected = {0: 0.01 / 32, 50: 0.01 * 16.5 / 32, 100: 0.01, 550: 0.01 * 16.5 / 32,
-                820: 0.01 * (1 + 31 * 0.2) / 32, 1000: 0.01 / 32, 5000: 0.01 / 32}
+    expected = {
+        0: 0.01 / 32,
+        50: 0.01 * 16.5 / 32,
+        100: 0.01,
+        550: 0.01 * 16.5 / 32,
+        820: 0.01 * (1 + 31 * 0.2) / 32,
+        1000: 0.01 / 32,
+        5000: 0.01 / 32,
+    }
     for step, value in expected.items():
         assert float(schedule(step)) == pytest.approx(value, rel=1e-5), step
     assert float(SlantedTriangular(0.01)(123)) == pytest.approx(0.01)  # length unknown
 
 
-@pytest.mark.parametrize("schedule", [
-    WarmupCosineDecay(2e-5, total_steps=300, warmup=0.06),
-    SlantedTriangular(1e-3, total_steps=400, cut_frac=0.2, ratio=16),
-    WarmupLinearDecay(1e-4),
-])
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        WarmupCosineDecay(2e-5, total_steps=300, warmup=0.06),
+        SlantedTriangular(1e-3, total_steps=400, cut_frac=0.2, ratio=16),
+        WarmupLinearDecay(1e-4),
+    ],
+)
 def test_schedule_config_round_trip(schedule):
-    clone = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    clone = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(schedule)
+    )
     assert type(clone) is type(schedule)
     assert clone.get_config() == schedule.get_config()
     assert float(clone(37)) == pytest.approx(float(schedule(37)))
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: WarmupCosineDecay(1e-4, warmup=1.0), r"warmup must be in \[0, 1\)"),
-    (lambda: SlantedTriangular(1e-4, cut_frac=0.0), r"cut_frac must be in \(0, 1\)"),
-    (lambda: SlantedTriangular(1e-4, cut_frac=1.5), r"cut_frac must be in \[0, 1\)"),
-    (lambda: SlantedTriangular(1e-4, ratio=0.5), "ratio must be at least 1"),
-    (lambda: WarmupCosineDecay(1e-4, total_steps=0), "total_steps must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: WarmupCosineDecay(1e-4, warmup=1.0), r"warmup must be in \[0, 1\)"),
+        (
+            lambda: SlantedTriangular(1e-4, cut_frac=0.0),
+            r"cut_frac must be in \(0, 1\)",
+        ),
+        (
+            lambda: SlantedTriangular(1e-4, cut_frac=1.5),
+            r"cut_frac must be in \[0, 1\)",
+        ),
+        (lambda: SlantedTriangular(1e-4, ratio=0.5), "ratio must be at least 1"),
+        (
+            lambda: WarmupCosineDecay(1e-4, total_steps=0),
+            "total_steps must be a positive integer",
+        ),
+    ],
+)
 def test_schedule_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()

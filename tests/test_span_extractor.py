@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import NEGATIVE
+from conftest import POSITIVE
+from conftest import SUBJECTS
 
 import tlnlp_tf as tl
-from conftest import NEGATIVE, POSITIVE, SUBJECTS
 from tlnlp_tf.errors import DataError
 
 
@@ -42,7 +44,9 @@ def test_windows_cover_the_context_and_keep_word_ids(extractor):
 
 def test_long_context_becomes_overlapping_windows(extractor):
     context = "was ann was in was ann was in was ann"  # 18 context tokens
-    features, positions, windows = windows_of(extractor, "was", context, [9, 9], length=12)
+    features, positions, windows = windows_of(
+        extractor, "was", context, [9, 9], length=12
+    )
     # budget = 12 - 3 - 1 = 8 tokens, stride 4: starts 0, 4, 8, 12 cover 18 tokens.
     assert list(windows["example"].numpy()) == [0, 0, 0, 0]
     words = windows["token_words"].numpy()
@@ -56,12 +60,15 @@ def test_answer_cut_by_a_window_edge_points_to_cls(extractor):
     # Context tokens: was was was a ##n ##n was; windows of 4 tokens, stride 2:
     # [0, 4) and [4, 7) cut "ann" (tokens 3..5); [2, 6) holds it whole.
     extractor.preprocessor.doc_stride = 2
-    _, positions, _ = windows_of(extractor, "was", "was was was ann was", [3, 3], length=8)
+    _, positions, _ = windows_of(
+        extractor, "was", "was was was ann was", [3, 3], length=8
+    )
     assert positions.numpy().tolist() == [[0, 0], [4, 6], [0, 0]]
 
 
 def fake_logits(model, start_token, end_token):
     """Make `predict_on_batch` prefer spans from `start_token` to `end_token` ids."""
+
     def predict_on_batch(features):
         ids = np.asarray(features["token_ids"])
         logits = np.zeros((len(ids), 2, ids.shape[1]), "float32")
@@ -69,6 +76,7 @@ def fake_logits(model, start_token, end_token):
         logits[:, 1][ids == end_token] = 5.0
         logits[:, :, 0] = 1.0  # [CLS]: the "no answer" score
         return logits
+
     model.predict_on_batch = predict_on_batch
 
 
@@ -76,18 +84,23 @@ def token_id(model, word):
     return int(model.preprocessor.tokenizer.token_to_id(word))
 
 
-@pytest.mark.parametrize("context", [
-    "the cast was good, and the plot was dull.",
-    "the film... the plot — 好 the cast: good!",
-    "was was was was was was the cast was good was was was was was",  # several windows
-])
+@pytest.mark.parametrize(
+    "context",
+    [
+        "the cast was good, and the plot was dull.",
+        "the film... the plot — 好 the cast: good!",
+        "was was was was was was the cast was good was was was was was",  # several windows
+    ],
+)
 def test_predict_returns_offsets_that_slice_the_context(extractor, context):
     extractor.max_length = 12
     extractor.preprocessor.sequence_length = 12
     fake_logits(extractor, token_id(extractor, "cast"), token_id(extractor, "good"))
     [result] = extractor.predict([{"question": "cast", "context": context}])
-    assert context[result["start"]:result["end"]] == result["answer"]
-    assert result["answer"].lower().startswith("cast") and result["answer"].lower().endswith("good")
+    assert context[result["start"] : result["end"]] == result["answer"]
+    assert result["answer"].lower().startswith("cast") and result[
+        "answer"
+    ].lower().endswith("good")
     assert 0.0 < result["score"] <= 1.0
 
 
@@ -99,7 +112,7 @@ def test_chinese_characters_are_words_with_offsets(extractor):
     [result] = extractor.predict({"question": "was", "context": "was 北京 was"})
     # Each CJK character is a word of its own ([UNK] here): a one-character answer.
     assert result["answer"] in ("北", "京", "北京")
-    assert "was 北京 was"[result["start"]:result["end"]] == result["answer"]
+    assert "was 北京 was"[result["start"] : result["end"]] == result["answer"]
 
 
 def test_max_answer_length_limits_spans(extractor):
@@ -107,7 +120,9 @@ def test_max_answer_length_limits_spans(extractor):
     extractor.max_length = 16
     extractor.preprocessor.sequence_length = 16
     fake_logits(extractor, token_id(extractor, "cast"), token_id(extractor, "good"))
-    [result] = extractor.predict({"question": "was", "context": "cast was was was good"})
+    [result] = extractor.predict(
+        {"question": "was", "context": "cast was was was good"}
+    )
     assert len(result["answer"].split()) <= 2
 
 
@@ -123,11 +138,14 @@ def test_no_answer_when_allowed_and_cls_wins(extractor):
     assert 0.0 < result["score"] <= 1.0
 
 
-@pytest.mark.parametrize("item, message", [
-    ({"question": "", "context": "the film"}, "Input 0: the question is empty"),
-    ({"question": "what", "context": "  "}, "Input 0: the context is empty"),
-    ("what", "expected a dict with 'question' and 'context'"),
-])
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ({"question": "", "context": "the film"}, "Input 0: the question is empty"),
+        ({"question": "what", "context": "  "}, "Input 0: the context is empty"),
+        ("what", "expected a dict with 'question' and 'context'"),
+    ],
+)
 def test_bad_prediction_inputs(extractor, item, message):
     with pytest.raises(DataError, match=message):
         extractor.predict([item])
@@ -154,13 +172,20 @@ def test_learns_toy_answers_and_round_trips(extractor, tmp_path):
     data = toy_questions(160, seed=0)
     train, dev = data.split_articles(6)
     extractor.compile(learning_rate=1e-2)
-    history = extractor.fit(train.to_dataset().shuffle(200, seed=0).batch(16), epochs=6, verbose=0)
+    history = extractor.fit(
+        train.to_dataset().shuffle(200, seed=0).batch(16), epochs=6, verbose=0
+    )
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     predictions = extractor.predict(dev.inputs())
-    scores = tl.metrics.squad_scores([p["answer"] for p in predictions], dev.answer_texts())
+    scores = tl.metrics.squad_scores(
+        [p["answer"] for p in predictions], dev.answer_texts()
+    )
     assert scores["f1"] > 0.8
     for prediction, item in zip(predictions, dev.inputs()):
-        assert item["context"][prediction["start"]:prediction["end"]] == prediction["answer"]
+        assert (
+            item["context"][prediction["start"] : prediction["end"]]
+            == prediction["answer"]
+        )
     path = str(tmp_path / "qa.keras")
     extractor.save(path)
     restored = keras.saving.load_model(path)

@@ -22,11 +22,15 @@ def test_fit_on_raw_strings_learns(model, toy_sentiment):
     history = model.fit(data, epochs=15, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0] - 0.2
     assert history.history["accuracy"][-1] > 0.9
-    predictions = model.predict(["the film was very wonderful .", "the plot was very dull ."])
+    predictions = model.predict(
+        ["the film was very wonderful .", "the plot was very dull ."]
+    )
     assert predictions["label"] == ["pos", "neg"]
     assert predictions["probabilities"].shape == (2, 2)
     np.testing.assert_allclose(predictions["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(predictions["score"], predictions["probabilities"].max(axis=1))
+    np.testing.assert_allclose(
+        predictions["score"], predictions["probabilities"].max(axis=1)
+    )
 
 
 def test_integer_labels_and_num_classes(tiny_preset, toy_sentiment):
@@ -56,30 +60,49 @@ def test_save_and_reload_same_predictions(model, toy_sentiment, tmp_path):
     assert restored.labels == LABELS
     assert restored.freeze == "bottom-1"
     assert restored.max_length == model.max_length
-    assert tl.parameter_counts(restored) == tl.parameter_counts(model)
+    assert tl.backbones.parameter_counts(restored) == tl.backbones.parameter_counts(
+        model
+    )
     a, b = model.predict(texts[:8]), restored.predict(texts[:8])
     assert a["label"] == b["label"]
     np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-6)
     assert int(restored.optimizer.iterations) == int(model.optimizer.iterations)
     # A reloaded model compiled again trains (its F1 metric is built up front).
     restored.compile(learning_rate=1e-3)
-    history = restored.fit(tl.data.from_lists(texts, labels).batch(16), epochs=1, verbose=0)
+    history = restored.fit(
+        tl.data.from_lists(texts, labels).batch(16), epochs=1, verbose=0
+    )
     assert 0.0 <= history.history["f1"][0] <= 1.0
 
 
 def test_text_pairs(tiny_preset):
     model = tl.TextClassifier.from_backbone(tiny_preset, labels=["different", "same"])
-    firsts = ["the film was good", "the food was bad", "the cast was fun", "the plot was dull"]
-    seconds = ["the movie was great", "the food was great", "the cast was bad", "the plot was boring"]
-    data = tl.data.from_lists(firsts, ["same", "different", "different", "same"], text_pairs=seconds)
+    firsts = [
+        "the film was good",
+        "the food was bad",
+        "the cast was fun",
+        "the plot was dull",
+    ]
+    seconds = [
+        "the movie was great",
+        "the food was great",
+        "the cast was bad",
+        "the plot was boring",
+    ]
+    data = tl.data.from_lists(
+        firsts, ["same", "different", "different", "same"], text_pairs=seconds
+    )
     model.fit(data.batch(2), epochs=1, verbose=0)
     tokens = model.preprocessor(x=(tf.constant(firsts[:1]), tf.constant(seconds[:1])))
     assert 1 in tokens["segment_ids"].numpy()  # the second text is segment 1
     predicted = model.predict((firsts, seconds))
     assert len(predicted["label"]) == 4
     unlabelled = tl.data.from_lists(firsts, text_pairs=seconds).batch(2)
-    np.testing.assert_allclose(model.predict(unlabelled)["probabilities"],
-                               predicted["probabilities"], atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(unlabelled)["probabilities"],
+        predicted["probabilities"],
+        atol=1e-6,
+    )
     swapped = model.predict((seconds, firsts))["probabilities"]
     assert not np.allclose(swapped, predicted["probabilities"])  # both texts are read
 
@@ -87,17 +110,27 @@ def test_text_pairs(tiny_preset):
 def test_max_length_covers_the_data_and_batches_pad_dynamically(model):
     texts = ["good"] * 99 + ["the film was very good and the cast was fun"]
     model.fit(tl.data.from_lists(texts, ["pos"] * 100).batch(50), epochs=1, verbose=0)
-    assert model.max_length == 16  # the longest text: 10 tokens + [CLS] [SEP], rounded to 8
-    x, _ = model.preprocess_samples(tf.constant(["good", "bad"]), tf.constant(["pos", "neg"]))
+    assert (
+        model.max_length == 16
+    )  # the longest text: 10 tokens + [CLS] [SEP], rounded to 8
+    x, _ = model.preprocess_samples(
+        tf.constant(["good", "bad"]), tf.constant(["pos", "neg"])
+    )
     assert x["token_ids"].shape == (2, 8)  # this batch pays for 3 tokens, not 16
-    x, _ = model.preprocess_samples(tf.constant(texts[-2:]), tf.constant(["pos", "pos"]))
+    x, _ = model.preprocess_samples(
+        tf.constant(texts[-2:]), tf.constant(["pos", "pos"])
+    )
     assert x["token_ids"].shape == (2, 16)
 
 
 def test_texts_beyond_the_backbone_limit_warn(model):
     texts = ["good"] * 99 + ["good " * 80]
-    with pytest.warns(UserWarning, match="1 of 100 sampled texts are longer than max_length=64"):
-        model.fit(tl.data.from_lists(texts, ["pos"] * 100).batch(50), epochs=1, verbose=0)
+    with pytest.warns(
+        UserWarning, match="1 of 100 sampled texts are longer than max_length=64"
+    ):
+        model.fit(
+            tl.data.from_lists(texts, ["pos"] * 100).batch(50), epochs=1, verbose=0
+        )
     assert model.max_length == 64  # the tiny backbone's max_sequence_length
 
 
@@ -159,5 +192,7 @@ def test_predict_batches_by_length_and_keeps_input_order(tiny_preset, toy_sentim
     texts = [t + " very" * (i % 9) for i, t in enumerate(texts)]
     model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"])
     batched = model.predict(texts, batch_size=8)["probabilities"]
-    one_by_one = np.concatenate([model.predict([t])["probabilities"] for t in texts[:10]])
+    one_by_one = np.concatenate(
+        [model.predict([t])["probabilities"] for t in texts[:10]]
+    )
     np.testing.assert_allclose(batched[:10], one_by_one, atol=1e-5)

@@ -11,10 +11,14 @@ from tlnlp_tf.metrics import spearman
 
 def test_spearman_and_pearson_against_hand_computed_values():
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert spearman([1, 2, 3, 4], [1, 4, 9, 16]) == pytest.approx(1.0)  # monotone, not linear
+    assert spearman([1, 2, 3, 4], [1, 4, 9, 16]) == pytest.approx(
+        1.0
+    )  # monotone, not linear
     assert pearson([1, 2, 3, 4], [1, 4, 9, 16]) == pytest.approx(0.984374, abs=1e-6)
     # ties share their average rank: ranks of [1, 2, 2, 3] are [1, 2.5, 2.5, 4]
-    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(pearson([1, 2.5, 2.5, 4], [1, 2, 3, 4]))
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(
+        pearson([1, 2.5, 2.5, 4], [1, 2, 3, 4])
+    )
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
 
 
@@ -24,18 +28,30 @@ def test_streaming_pearson_matches_whole_set():
     p = p + y
     metric = PearsonCorrelation()
     for start in range(0, 100, 30):
-        metric.update_state(y[start:start + 30], p[start:start + 30])
+        metric.update_state(y[start : start + 30], p[start : start + 30])
     assert float(metric.result()) == pytest.approx(pearson(y, p), abs=1e-5)
     metric.reset_state()
     metric.update_state([1.0, 2.0, 3.0], [2.0, 4.0, 6.5])
-    assert float(metric.result()) == pytest.approx(pearson([1, 2, 3], [2, 4, 6.5]), abs=1e-6)
+    assert float(metric.result()) == pytest.approx(
+        pearson([1, 2, 3], [2, 4, 6.5]), abs=1e-6
+    )
 
 
 def test_regressor_learns_pair_scores_and_round_trips(tiny_preset, tmp_path):
     keras.utils.set_random_seed(0)
     model = tl.TextRegressor.from_backbone(tiny_preset)
-    firsts = ["the film was good", "the food was bad", "the cast was fun", "the plot was dull"] * 6
-    seconds = ["the film was good", "the food was great", "the cast was fun", "the book was best"] * 6
+    firsts = [
+        "the film was good",
+        "the food was bad",
+        "the cast was fun",
+        "the plot was dull",
+    ] * 6
+    seconds = [
+        "the film was good",
+        "the food was great",
+        "the cast was fun",
+        "the book was best",
+    ] * 6
     scores = ["5.0", "1.5", "5", "0.0"] * 6  # numeric strings, as read from a TSV
     data = tl.data.from_lists(firsts, scores, text_pairs=seconds).batch(8)
     model.compile(learning_rate=1e-2)
@@ -49,8 +65,13 @@ def test_regressor_learns_pair_scores_and_round_trips(tiny_preset, tmp_path):
     path = str(tmp_path / "regressor.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
-    assert isinstance(restored, tl.TextRegressor) and restored.max_length == model.max_length
-    np.testing.assert_allclose(restored.predict((firsts[:4], seconds[:4]))["value"], values, atol=1e-5)
+    assert (
+        isinstance(restored, tl.TextRegressor)
+        and restored.max_length == model.max_length
+    )
+    np.testing.assert_allclose(
+        restored.predict((firsts[:4], seconds[:4]))["value"], values, atol=1e-5
+    )
 
 
 def test_non_numeric_target_fails_in_the_pipeline(tiny_preset):

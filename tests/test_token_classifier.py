@@ -20,8 +20,14 @@ def toy_tagged(count=48, seed=0):
         person = PEOPLE[rng.integers(len(PEOPLE))]
         place = PLACES[rng.integers(len(PLACES))]
         words.append(person + ["was", "in"] + place + ["."])
-        tags.append(["B-PER"] + ["I-PER"] * (len(person) - 1) + ["O", "O"]
-                    + ["B-LOC"] + ["I-LOC"] * (len(place) - 1) + ["O"])
+        tags.append(
+            ["B-PER"]
+            + ["I-PER"] * (len(person) - 1)
+            + ["O", "O"]
+            + ["B-LOC"]
+            + ["I-LOC"] * (len(place) - 1)
+            + ["O"]
+        )
     return TaggedSentences(words, tags)
 
 
@@ -34,9 +40,16 @@ def tagger(tiny_preset):
 def test_labels_on_first_sub_word_only(tagger):
     words = ["ann", "was", "in", "paris", "."]
     counts = tagger.preprocessor.word_pieces(tf.constant(words)).row_lengths().numpy()
-    assert list(counts) == [3, 1, 2, 5, 1]  # a ##n ##n, was, i ##n, p ##a ##r ##i ##s, .
+    assert list(counts) == [
+        3,
+        1,
+        2,
+        5,
+        1,
+    ]  # a ##n ##n, was, i ##n, p ##a ##r ##i ##s, .
     x, y, w = tagger.preprocess_samples(
-        tf.constant([" ".join(words)]), tf.constant(["B-PER O O B-LOC O"]))
+        tf.constant([" ".join(words)]), tf.constant(["B-PER O O B-LOC O"])
+    )
     real = int(x["padding_mask"].numpy()[0].sum())
     assert real == 2 + counts.sum()  # [CLS] … [SEP]
     expected = [0]
@@ -54,7 +67,9 @@ def test_long_training_sentence_is_windowed_not_truncated(tagger):
     # of 8 - 2 = 6 tokens, 3 apart: starts 0, 3, 6.
     tagger.preprocessor.sequence_length = 8
     x, y, w = tagger.preprocess_samples(
-        tf.constant(["ann was in paris .", "ann ."]), tf.constant(["B-PER O O B-LOC O", "B-PER O"]))
+        tf.constant(["ann was in paris .", "ann ."]),
+        tf.constant(["B-PER O O B-LOC O", "B-PER O"]),
+    )
     assert x["token_ids"].shape[0] == 4  # three windows + the short sentence
     tagged = [list(y.numpy()[row][w.numpy()[row] == 1]) for row in range(4)]
     assert tagged == [[1, 0, 0], [0, 0, 3], [3, 0], [1, 0]]
@@ -71,9 +86,12 @@ def test_learns_and_decodes_entities_with_offsets(tagger):
     assert history.history["accuracy"][-1] > 0.95
     text = "bob lee was in new york ."
     [entities] = tagger.predict([text])
-    assert [(e["text"], e["type"]) for e in entities] == [("bob lee", "PER"), ("new york", "LOC")]
+    assert [(e["text"], e["type"]) for e in entities] == [
+        ("bob lee", "PER"),
+        ("new york", "LOC"),
+    ]
     for entity in entities:
-        assert text[entity["start"]:entity["end"]] == entity["text"]
+        assert text[entity["start"] : entity["end"]] == entity["text"]
         assert 0.5 < entity["score"] <= 1.0
     truth = toy_tagged(16, seed=1)
     predicted, _ = tagger.predict_tags(truth.words)
@@ -119,4 +137,4 @@ def test_tagging_defaults_from_the_conll_sweep(tagger):
     assert tagger.default_learning_rate() == 2e-4
     assert tagger.default_layer_decay() == 0.9
     multipliers = tagger.optimizer.multipliers
-    assert min(multipliers.values()) == 0.9 ** 3  # embeddings of a 2-layer backbone
+    assert min(multipliers.values()) == 0.9**3  # embeddings of a 2-layer backbone

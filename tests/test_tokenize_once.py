@@ -29,7 +29,9 @@ def test_raw_text_is_read_once_for_all_epochs(tiny_preset, toy_sentiment):
     # One pass to choose max_length from the texts, one to tokenize and cache.
     assert len(reads) == 2 and int(tokens.cardinality()) == len(texts)
     assert model.max_length is not None
-    history = model.fit(tokens.shuffle(len(texts), seed=0).batch(16), epochs=3, verbose=0)
+    history = model.fit(
+        tokens.shuffle(len(texts), seed=0).batch(16), epochs=3, verbose=0
+    )
     assert len(reads) == 2  # three epochs read the cache, not the text
     assert len(history.history["loss"]) == 3
     assert history.history["loss"][-1] < history.history["loss"][0]
@@ -40,8 +42,9 @@ def test_training_on_tokens_matches_training_on_text(tiny_preset, toy_sentiment)
     weights = []
     for tokenized in (False, True):
         keras.utils.set_random_seed(0)
-        model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"],
-                                                max_length=24, dropout=0.0)
+        model = tl.TextClassifier.from_backbone(
+            tiny_preset, labels=["neg", "pos"], max_length=24, dropout=0.0
+        )
         data = tl.data.from_lists(texts, labels)
         if tokenized:
             data = model.tokenize_once(data)
@@ -60,14 +63,17 @@ def test_token_classifier_windows_are_cached(tiny_preset):
     sentences = ["the film was good", "the cast was very bad and the plot was dull"] * 4
     tags = [" ".join("O" for _ in s.split()) for s in sentences]
     tags[0] = "B-PER O O O"
-    model = tl.TokenClassifier.from_backbone(tiny_preset, tags=["O", "B-PER", "I-PER"],
-                                             max_length=8)
+    model = tl.TokenClassifier.from_backbone(
+        tiny_preset, tags=["O", "B-PER", "I-PER"], max_length=8
+    )
     raw = tl.data.from_lists(sentences, tags)
     tokens = model.tokenize_once(raw)
     # Sentences longer than max_length - 2 pieces become several windows.
     assert int(tokens.cardinality()) > len(sentences)
     raw_scores = model.evaluate(raw.batch(4), return_dict=True, verbose=0)
-    windows = model.preprocessor(x=tf.constant(sentences), y=model.encode_targets(tf.constant(tags)))
+    windows = model.preprocessor(
+        x=tf.constant(sentences), y=model.encode_targets(tf.constant(tags))
+    )
     assert int(tokens.cardinality()) == int(windows[0]["token_ids"].shape[0])
     token_scores = model.evaluate(tokens.batch(64), return_dict=True, verbose=0)
     np.testing.assert_allclose(raw_scores["loss"], token_scores["loss"], rtol=1e-5)
@@ -86,7 +92,9 @@ def test_length_batching_sorts_tokens_by_count(tiny_preset, toy_sentiment):
 
 
 def test_tokenize_once_wants_raw_text(tiny_preset):
-    model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"], max_length=8)
+    model = tl.TextClassifier.from_backbone(
+        tiny_preset, labels=["neg", "pos"], max_length=8
+    )
     numbers = tf.data.Dataset.from_tensor_slices(([1.0, 2.0], [0, 1]))
     with pytest.raises(DataError, match="unbatched dataset of raw-text examples"):
         model.tokenize_once(numbers)

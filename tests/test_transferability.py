@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 import tlnlp_tf as tl
-from tlnlp_tf.cli import main
+from tlnlp_tf.cli.main import main
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.transferability import extract_features
-from tlnlp_tf.transferability import h_score
-from tlnlp_tf.transferability import linear_probe
-from tlnlp_tf.transferability import logme
-from tlnlp_tf.transferability import score_sources
+from tlnlp_tf.probes.transferability import extract_features
+from tlnlp_tf.probes.transferability import h_score
+from tlnlp_tf.probes.transferability import linear_probe
+from tlnlp_tf.probes.transferability import logme
+from tlnlp_tf.probes.transferability import score_sources
 
 
 def reference_evidence(features, y, iterations=20_000):
@@ -33,21 +33,31 @@ def reference_evidence(features, y, iterations=20_000):
         gamma = d - alpha * np.trace(a_inv)  # sum_i beta s_i / (alpha + beta s_i)
         new_alpha = gamma / (m @ m)
         new_beta = (n - gamma) / np.sum((features @ m - y) ** 2)
-        done = abs(new_alpha - alpha) <= 1e-13 * alpha and abs(new_beta - beta) <= 1e-13 * beta
+        done = (
+            abs(new_alpha - alpha) <= 1e-13 * alpha
+            and abs(new_beta - beta) <= 1e-13 * beta
+        )
         alpha, beta = new_alpha, new_beta
         if done:
             converged = True
             break
     a = alpha * np.eye(d) + beta * gram
     m = beta * np.linalg.inv(a) @ features.T @ y
-    evidence = (n / 2 * np.log(beta) + d / 2 * np.log(alpha) - n / 2 * np.log(2 * np.pi)
-                - beta / 2 * np.sum((features @ m - y) ** 2) - alpha / 2 * (m @ m)
-                - 0.5 * np.linalg.slogdet(a)[1])
+    evidence = (
+        n / 2 * np.log(beta)
+        + d / 2 * np.log(alpha)
+        - n / 2 * np.log(2 * np.pi)
+        - beta / 2 * np.sum((features @ m - y) ** 2)
+        - alpha / 2 * (m @ m)
+        - 0.5 * np.linalg.slogdet(a)[1]
+    )
     return evidence / n, converged
 
 
 def reference_logme(features, targets):
-    results = [reference_evidence(features, targets[:, j]) for j in range(targets.shape[1])]
+    results = [
+        reference_evidence(features, targets[:, j]) for j in range(targets.shape[1])
+    ]
     assert all(converged for _, converged in results), "the reference did not converge"
     return float(np.mean([value for value, _ in results]))
 
@@ -65,6 +75,7 @@ def signal_features(labels, dims, strength, rng):
 
 # === LogME ===
 
+
 def test_logme_matches_the_equations_with_more_examples_than_dimensions():
     rng = np.random.default_rng(0)
     labels = classes(150, 3, rng)
@@ -72,7 +83,9 @@ def test_logme_matches_the_equations_with_more_examples_than_dimensions():
     expected = reference_logme(features, np.eye(3)[labels])
     assert logme(features, labels) == pytest.approx(expected, abs=1e-6)
     # String labels are classes too, whatever their names.
-    assert logme(features, np.array(["a", "b", "c"])[labels]) == pytest.approx(expected, abs=1e-6)
+    assert logme(features, np.array(["a", "b", "c"])[labels]) == pytest.approx(
+        expected, abs=1e-6
+    )
 
 
 def test_logme_matches_the_equations_with_fewer_examples_than_dimensions():
@@ -80,10 +93,14 @@ def test_logme_matches_the_equations_with_fewer_examples_than_dimensions():
     features = rng.normal(size=(30, 70))
     targets = features[:, :5] @ rng.normal(size=(5, 2)) + 2.0 * rng.normal(size=(30, 2))
     expected = reference_logme(features, targets)
-    assert logme(features, targets, task="regression") == pytest.approx(expected, abs=1e-6)
+    assert logme(features, targets, task="regression") == pytest.approx(
+        expected, abs=1e-6
+    )
     # One column as a 1-D array is the same as its [N, 1] form.
     single = reference_logme(features, targets[:, :1])
-    assert logme(features, targets[:, 0], task="regression") == pytest.approx(single, abs=1e-6)
+    assert logme(features, targets[:, 0], task="regression") == pytest.approx(
+        single, abs=1e-6
+    )
 
 
 def test_logme_classification_with_fewer_examples_than_dimensions():
@@ -107,7 +124,9 @@ def test_logme_ignores_the_scale_of_the_features():
     rng = np.random.default_rng(4)
     labels = classes(100, 2, rng)
     features = signal_features(labels, 8, 1.0, rng)
-    assert logme(100.0 * features, labels) == pytest.approx(logme(features, labels), abs=1e-8)
+    assert logme(100.0 * features, labels) == pytest.approx(
+        logme(features, labels), abs=1e-8
+    )
 
 
 def test_logme_of_useless_features_is_the_noise_only_model():
@@ -121,6 +140,7 @@ def test_logme_of_useless_features_is_the_noise_only_model():
 
 
 # === Baselines ===
+
 
 def test_h_score_is_the_between_class_share_in_whitened_units():
     labels = np.array([0, 1] * 20)
@@ -147,6 +167,7 @@ def test_linear_probe_accuracy_and_r2():
 
 # === Errors ===
 
+
 def test_errors_name_what_is_wrong():
     features = np.random.default_rng(7).normal(size=(6, 4))
     single = "LogME needs at least two classes; the labels hold only 'pos'"
@@ -170,6 +191,7 @@ def test_errors_name_what_is_wrong():
 
 # === Features from a backbone ===
 
+
 def _pooled_directly(model, preprocessor, texts, pairs=None):
     """Masked mean of `model`'s token vectors, the whole batch padded to full length."""
     x = preprocessor(x=texts if pairs is None else (texts, pairs))
@@ -180,23 +202,34 @@ def _pooled_directly(model, preprocessor, texts, pairs=None):
 
 def test_extract_features_matches_a_direct_masked_mean(tiny_preset, toy_sentiment):
     texts, _ = toy_sentiment
-    texts = texts[:10] + ["the film was very good and the cast was great but the plot dull ."]
+    texts = texts[:10] + [
+        "the film was very good and the cast was great but the plot dull ."
+    ]
     backbone, preprocessor = tl.load_backbone(tiny_preset)
     last = keras.Model(backbone.input, backbone.output["sequence_output"])
-    first = keras.Model(backbone.input, backbone.get_layer("transformer_layer_0").output)
+    first = keras.Model(
+        backbone.input, backbone.get_layer("transformer_layer_0").output
+    )
 
     features = extract_features(tiny_preset, texts, batch_size=4)
     assert features.shape == (11, 16) and features.dtype == np.float64
-    np.testing.assert_allclose(features, _pooled_directly(last, preprocessor, texts), atol=1e-5)
+    np.testing.assert_allclose(
+        features, _pooled_directly(last, preprocessor, texts), atol=1e-5
+    )
     layer0 = extract_features(tiny_preset, texts, layer=0, batch_size=4)
-    np.testing.assert_allclose(layer0, _pooled_directly(first, preprocessor, texts), atol=1e-5)
+    np.testing.assert_allclose(
+        layer0, _pooled_directly(first, preprocessor, texts), atol=1e-5
+    )
     assert not np.allclose(layer0, features, atol=1e-3)
-    np.testing.assert_allclose(extract_features(tiny_preset, texts, layer=-1), features, atol=1e-5)
+    np.testing.assert_allclose(
+        extract_features(tiny_preset, texts, layer=-1), features, atol=1e-5
+    )
 
     pairs = ["it was fun ."] * len(texts)
     paired = extract_features(tiny_preset, texts, text_pairs=pairs, batch_size=4)
-    np.testing.assert_allclose(paired, _pooled_directly(last, preprocessor, texts, pairs),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        paired, _pooled_directly(last, preprocessor, texts, pairs), atol=1e-5
+    )
 
 
 def test_extract_features_random_weights_and_errors(tiny_preset):
@@ -204,8 +237,12 @@ def test_extract_features_random_weights_and_errors(tiny_preset):
     pretrained = extract_features(tiny_preset, texts)
     keras.utils.set_random_seed(0)
     random = extract_features(tiny_preset + "@random", texts)
-    assert random.shape == pretrained.shape and not np.allclose(random, pretrained, atol=1e-3)
-    with pytest.raises(PolicyError, match="layer 2 is out of range: .* has 2 transformer layers"):
+    assert random.shape == pretrained.shape and not np.allclose(
+        random, pretrained, atol=1e-3
+    )
+    with pytest.raises(
+        PolicyError, match="layer 2 is out of range: .* has 2 transformer layers"
+    ):
         extract_features(tiny_preset, texts, layer=2)
     with pytest.raises(DataError, match="2 texts but 1 text_pairs"):
         extract_features(tiny_preset, texts, text_pairs=["x"])
@@ -214,19 +251,27 @@ def test_extract_features_random_weights_and_errors(tiny_preset):
 def test_score_sources_ranks_every_layer_of_every_source(tiny_preset, toy_sentiment):
     texts, labels = toy_sentiment
     keras.utils.set_random_seed(0)
-    ranking = score_sources([tiny_preset, tiny_preset + "@random"], texts, labels, layers="all")
+    ranking = score_sources(
+        [tiny_preset, tiny_preset + "@random"], texts, labels, layers="all"
+    )
     assert [list(record) for record in ranking] == [
-        ["source", "layer", "logme", "h_score", "probe_accuracy", "seconds"]] * 4
+        ["source", "layer", "logme", "h_score", "probe_accuracy", "seconds"]
+    ] * 4
     assert sorted((r["source"], r["layer"]) for r in ranking) == [
-        (tiny_preset, 0), (tiny_preset, 1), (tiny_preset + "@random", 0),
-        (tiny_preset + "@random", 1)]
+        (tiny_preset, 0),
+        (tiny_preset, 1),
+        (tiny_preset + "@random", 0),
+        (tiny_preset + "@random", 1),
+    ]
     scores = [record["logme"] for record in ranking]
     assert scores == sorted(scores, reverse=True)
     first = next(r for r in ranking if r["source"] == tiny_preset and r["layer"] == 0)
     features = extract_features(tiny_preset, texts, layer=0)
     assert first["logme"] == pytest.approx(logme(features, labels), abs=1e-6)
     assert first["h_score"] == pytest.approx(h_score(features, labels), abs=1e-6)
-    assert first["probe_accuracy"] == pytest.approx(linear_probe(features, labels), abs=1e-9)
+    assert first["probe_accuracy"] == pytest.approx(
+        linear_probe(features, labels), abs=1e-9
+    )
     with pytest.raises(PolicyError, match="layers must be None, 'all'"):
         score_sources([tiny_preset], texts, labels, layers="first")
 
@@ -236,31 +281,65 @@ def test_score_sources_regression_reports_r2(tiny_preset, toy_sentiment):
     targets = ["4.5" if label == "pos" else "1.0" for label in labels]
     ranking = score_sources([tiny_preset], texts, targets, task="regression")
     assert [list(record) for record in ranking] == [
-        ["source", "layer", "logme", "probe_r2", "seconds"]]
+        ["source", "layer", "logme", "probe_r2", "seconds"]
+    ]
     features = extract_features(tiny_preset, texts)
     numbers = np.array(targets, dtype=float)
     assert ranking[0]["logme"] == pytest.approx(
-        logme(features, numbers, task="regression"), abs=1e-6)
+        logme(features, numbers, task="regression"), abs=1e-6
+    )
     assert ranking[0]["probe_r2"] == pytest.approx(
-        linear_probe(features, numbers, task="regression"), abs=1e-9)
+        linear_probe(features, numbers, task="regression"), abs=1e-9
+    )
 
 
 # === Command line ===
 
-def test_cli_score_sources_prints_and_writes_the_ranking(tiny_preset, toy_files, tmp_path, capsys):
+
+def test_cli_score_sources_prints_and_writes_the_ranking(
+    tiny_preset, toy_files, tmp_path, capsys
+):
     output = tmp_path / "scores.json"
-    assert main(["score-sources", "--train", toy_files["train"], "--text-column", "sentence",
-                 "--label-column", "label", "--backbones", tiny_preset, tiny_preset + "@random",
-                 "--layers=-1", "--limit", "40", "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "score-sources",
+                "--train",
+                toy_files["train"],
+                "--text-column",
+                "sentence",
+                "--label-column",
+                "label",
+                "--backbones",
+                tiny_preset,
+                tiny_preset + "@random",
+                "--layers=-1",
+                "--limit",
+                "40",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     result = json.loads(output.read_text())
     assert result["examples"] == 40 and result["task"] == "classification"
     ranking = result["ranking"]
-    assert sorted(r["source"] for r in ranking) == sorted([tiny_preset, tiny_preset + "@random"])
+    assert sorted(r["source"] for r in ranking) == sorted(
+        [tiny_preset, tiny_preset + "@random"]
+    )
     assert all(r["layer"] == 1 for r in ranking)  # the last of 2 layers
     assert ranking[0]["logme"] >= ranking[1]["logme"]
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["rank", "source", "layer", "logme", "h_score",
-                                "probe_accuracy", "seconds"]
+    assert table[0].split() == [
+        "rank",
+        "source",
+        "layer",
+        "logme",
+        "h_score",
+        "probe_accuracy",
+        "seconds",
+    ]
     assert table[1].split()[:2] == ["1", ranking[0]["source"]]
     assert table[2].split()[:2] == ["2", ranking[1]["source"]]
 
@@ -268,10 +347,21 @@ def test_cli_score_sources_prints_and_writes_the_ranking(tiny_preset, toy_files,
 def test_cli_score_sources_errors_exit_2(tiny_preset, tmp_path, capsys):
     one_class = tmp_path / "pos.tsv"
     one_class.write_text("sentence\tlabel\n" + "the film was good .\tpos\n" * 4)
-    args = ["score-sources", "--train", str(one_class), "--text-column", "sentence",
-            "--label-column", "label", "--backbones", tiny_preset]
+    args = [
+        "score-sources",
+        "--train",
+        str(one_class),
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "label",
+        "--backbones",
+        tiny_preset,
+    ]
     assert main(args) == 2
-    assert ("tlnlp score-sources: error: LogME needs at least two classes; the labels hold "
-            "only 'pos'.") in capsys.readouterr().err
+    assert (
+        "tlnlp score-sources: error: LogME needs at least two classes; the labels hold "
+        "only 'pos'."
+    ) in capsys.readouterr().err
     assert main(args + ["--layers", "top"]) == 2
     assert "--layers must be 'last', 'all' or a comma list" in capsys.readouterr().err

@@ -30,8 +30,11 @@ def save_model(model, path):
 
 def save_figure(figure, path):
     """`figure.savefig(path)` through a temporary file, atomically."""
-    _write(path, lambda tmp: figure.savefig(tmp, dpi=110, bbox_inches="tight"),
-           suffix=os.path.splitext(path)[1])
+    _write(
+        path,
+        lambda tmp: figure.savefig(tmp, dpi=110, bbox_inches="tight"),
+        suffix=os.path.splitext(path)[1],
+    )
 
 
 def _dump_json(path, value):

@@ -32,9 +32,9 @@ import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
 import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
-
 from entities import entity_scores  # noqa: E402
-from heads import ClassificationHead, TokenClassificationHead  # noqa: E402
+from heads import ClassificationHead  # noqa: E402
+from heads import TokenClassificationHead  # noqa: E402
 from optimizers import fine_tuning_adamw  # noqa: E402
 
 BATCH = 32
@@ -53,7 +53,7 @@ def multipliers(d, head_mult, head_name):
     if d != 1.0:
         for i in range(6):
             m[f"transformer_layer_{i}/"] = d ** (6 - i)
-        m[EMB] = d ** 7
+        m[EMB] = d**7
     return m or None
 
 
@@ -86,7 +86,8 @@ class Task:
             self.eval_nwords = z["test_nwords"]
             self.head_name = "token_classification_head"
             self.loss = keras.losses.SparseCategoricalCrossentropy(
-                from_logits=True, reduction="mean_with_sample_weight")
+                from_logits=True, reduction="mean_with_sample_weight"
+            )
         self.n = len(ids)
         self.steps_per_epoch = -(-self.n // BATCH)
         # One extra row (a copy of row 0 with weight 0) fills the last partial
@@ -100,8 +101,10 @@ class Task:
         self.paths = self.norm_paths(self.template)
         self.epoch_fns = {}
         self.predict_fn = self._make_predict()
-        log(f"{name}: {self.n} train rows, {self.steps_per_epoch} steps/epoch, "
-            f"seq {ids.shape[1]}, {len(self.template.trainable_variables)} trainable vars")
+        log(
+            f"{name}: {self.n} train rows, {self.steps_per_epoch} steps/epoch, "
+            f"seq {ids.shape[1]}, {len(self.template.trainable_variables)} trainable vars"
+        )
 
     def build(self, seed):
         keras.utils.set_random_seed(seed)
@@ -110,42 +113,63 @@ class Task:
         backbone.get_layer("pooled_dense").trainable = False  # unused pooler
         inputs = backbone.input
         outputs = backbone(inputs)
-        head_inputs = {"sequence_output": outputs["sequence_output"],
-                       "padding_mask": inputs["padding_mask"]}
+        head_inputs = {
+            "sequence_output": outputs["sequence_output"],
+            "padding_mask": inputs["padding_mask"],
+        }
         if self.name == "sst2":
-            head = ClassificationHead(num_classes=self.n_out, pooling="mean", dropout=0.1,
-                                      dtype=backbone.dtype_policy, name=self.head_name)
+            head = ClassificationHead(
+                num_classes=self.n_out,
+                pooling="mean",
+                dropout=0.1,
+                dtype=backbone.dtype_policy,
+                name=self.head_name,
+            )
         else:
-            head = TokenClassificationHead(self.n_out, dropout=0.1,
-                                           dtype=backbone.dtype_policy, name=self.head_name)
+            head = TokenClassificationHead(
+                self.n_out,
+                dropout=0.1,
+                dtype=backbone.dtype_policy,
+                name=self.head_name,
+            )
         return keras.Model(inputs, head(head_inputs))
 
     @staticmethod
     def norm_paths(model):
         # seed generators get globally numbered names: compare without the number
-        return ([v.path for v in model.trainable_variables],
-                [re.sub(r"seed_generator_\d+", "seed_generator", v.path)
-                 for v in model.non_trainable_variables])
+        return (
+            [v.path for v in model.trainable_variables],
+            [
+                re.sub(r"seed_generator_\d+", "seed_generator", v.path)
+                for v in model.non_trainable_variables
+            ],
+        )
 
     @staticmethod
     def features(ids):
-        return {"token_ids": ids, "padding_mask": ids != 0,
-                "segment_ids": jnp.zeros_like(ids)}
+        return {
+            "token_ids": ids,
+            "padding_mask": ids != 0,
+            "segment_ids": jnp.zeros_like(ids),
+        }
 
     def _make_predict(self):
         model = self.template
 
         @jax.jit
         def predict(tv, ntv, ids):
-            logits, _ = model.stateless_call(tv, ntv, self.features(ids), training=False)
+            logits, _ = model.stateless_call(
+                tv, ntv, self.features(ids), training=False
+            )
             return jnp.argmax(logits, -1).astype(jnp.int32)
+
         return predict
 
     def predict(self, tv, ntv, ids, chunk=512):
         """Argmax predictions in fixed-size chunks (one compiled shape)."""
         out = []
         for a in range(0, len(ids), chunk):
-            part = ids[a:a + chunk]
+            part = ids[a : a + chunk]
             n = len(part)
             if n < chunk:
                 part = np.concatenate([part, np.repeat(part[:1], chunk - n, 0)])
@@ -160,8 +184,9 @@ class Task:
         total = -(-self.n // batch) * epochs
         if self.args.quick:
             total = self.args.quick * epochs
-        opt = fine_tuning_adamw(lr, total_steps=total,
-                                multipliers=multipliers(d, head_mult, self.head_name))
+        opt = fine_tuning_adamw(
+            lr, total_steps=total, multipliers=multipliers(d, head_mult, self.head_name)
+        )
         opt.build(model.trainable_variables)
         ov0 = [np.asarray(v.value) for v in opt.variables]
 
@@ -172,6 +197,7 @@ class Task:
             else:
                 loss = loss_fn(y, logits, sample_weight=w)
             return loss, ntv
+
         grad_fn = jax.value_and_grad(loss_of, has_aux=True)
 
         @jax.jit
@@ -184,8 +210,10 @@ class Task:
                 (loss, ntv), grads = grad_fn(tv, ntv, x, y_all[idx], w_all[idx])
                 tv, ov = opt.stateless_apply(ov, grads, tv)
                 return (tv, ntv, ov), loss
+
             (tv, ntv, ov), losses = jax.lax.scan(body, (tv, ntv, ov), batches)
             return tv, ntv, ov, losses
+
         self.epoch_fns[key] = (run_epoch, ov0, opt)
         return self.epoch_fns[key]
 
@@ -222,8 +250,17 @@ class Task:
             losses.append(float(l.mean()))
         steps = int(np.asarray(ov[0]))  # iterations
         te = time.time()
-        result = dict(task=self.name, lr=lr, llrd=d, head_mult=head_mult, epochs=epochs,
-                      seed=seed, batch=batch, steps=steps, epoch_loss=losses)
+        result = dict(
+            task=self.name,
+            lr=lr,
+            llrd=d,
+            head_mult=head_mult,
+            epochs=epochs,
+            seed=seed,
+            batch=batch,
+            steps=steps,
+            epoch_loss=losses,
+        )
         if self.name == "sst2":
             ids = self.eval_ids if not self.args.quick else self.eval_ids[:64]
             pred = self.predict(tv, ntv, ids)
@@ -240,9 +277,13 @@ class Task:
             result["f1_device"] = entity_scores(g, p)["f1"]
             result["token_acc"] = float((flat == gold).mean())
             result["pred"] = flat.astype(np.int8)
-        result.update(t_build=round(t_build, 2), epoch_times=[round(x, 2) for x in epoch_times],
-                      t_eval=round(time.time() - te, 2), t_total=round(time.time() - t, 2),
-                      compiled=fresh)
+        result.update(
+            t_build=round(t_build, 2),
+            epoch_times=[round(x, 2) for x in epoch_times],
+            t_eval=round(time.time() - te, 2),
+            t_total=round(time.time() - t, 2),
+            compiled=fresh,
+        )
         return result
 
 
@@ -253,14 +294,26 @@ def main():
     p.add_argument("--quick", type=int, default=0, help="steps per epoch (dry run)")
     p.add_argument("--deadline", type=float, default=560.0)
     p.add_argument("--sst_seeds", type=int, default=5)
-    p.add_argument("--plan", default="grid", choices=("grid", "extra", "extra2", "extra3"))
+    p.add_argument(
+        "--plan", default="grid", choices=("grid", "extra", "extra2", "extra3")
+    )
     p.add_argument("--prev", default=os.path.join(HERE, "prev_results.jsonl"))
     p.add_argument("--minilm", default=os.path.join(HERE, "minilm"))
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    log("jax", jax.__version__, jax.devices(), "keras", keras.__version__,
-        "keras_hub", keras_hub.__version__, "backend", keras.backend.backend(),
-        "matmul precision", jax.config.jax_default_matmul_precision)
+    log(
+        "jax",
+        jax.__version__,
+        jax.devices(),
+        "keras",
+        keras.__version__,
+        "keras_hub",
+        keras_hub.__version__,
+        "backend",
+        keras.backend.backend(),
+        "matmul precision",
+        jax.config.jax_default_matmul_precision,
+    )
     bb = keras_hub.models.BertBackbone.from_preset(args.minilm)
     assert {v.dtype for v in bb.weights} == {"float32"}, {v.dtype for v in bb.weights}
     config, weights = bb.get_config(), [np.asarray(w) for w in bb.get_weights()]
@@ -279,9 +332,11 @@ def main():
         with open(res_path, "a") as f:
             f.write(json.dumps(r) + "\n")
         metric = r.get("acc", r.get("f1_device"))
-        log(f"{r['task']} lr={r['lr']:g} d={r['llrd']:g} head={r['head_mult']:g} "
+        log(
+            f"{r['task']} lr={r['lr']:g} d={r['llrd']:g} head={r['head_mult']:g} "
             f"ep={r['epochs']} b={r['batch']} seed={r['seed']}: {metric:.4f}  loss/ep={np.round(r['epoch_loss'], 4).tolist()} "
-            f"epochs={r['epoch_times']}s build={r['t_build']}s total={r['t_total']}s")
+            f"epochs={r['epoch_times']}s build={r['t_build']}s total={r['t_total']}s"
+        )
 
     def time_left():
         return args.deadline - (time.time() - T0)
@@ -290,8 +345,17 @@ def main():
     if args.prev and os.path.exists(args.prev):
         for line in open(args.prev):
             r = json.loads(line)
-            prev[(r["task"], r["lr"], r["llrd"], r["head_mult"], r["epochs"], r["seed"],
-                  r.get("batch", BATCH))] = r
+            prev[
+                (
+                    r["task"],
+                    r["lr"],
+                    r["llrd"],
+                    r["head_mult"],
+                    r["epochs"],
+                    r["seed"],
+                    r.get("batch", BATCH),
+                )
+            ] = r
         log(f"{len(prev)} earlier results from {args.prev}: not re-run")
 
     def go(task, lr, d, hm, ep, seed, batch=BATCH):
@@ -302,7 +366,11 @@ def main():
         if per_epoch is None and (task.name, BATCH) in est:
             per_epoch = est[(task.name, BATCH)] * 1.8  # smaller batch, more steps
         compiled = (lr, d, hm, ep, batch) in task.epoch_fns
-        need = (per_epoch or 10.0) * ep + (0 if compiled else est.get(task.name + "_c", 30.0)) + 5
+        need = (
+            (per_epoch or 10.0) * ep
+            + (0 if compiled else est.get(task.name + "_c", 30.0))
+            + 5
+        )
         if time_left() < need:
             log(f"SKIP {key} seed={seed}: need ~{need:.0f}s, {time_left():.0f}s left")
             return None
@@ -311,13 +379,17 @@ def main():
         if steady:
             est[(task.name, batch)] = float(np.mean(steady)) + r["t_eval"] / ep
             if r["compiled"]:
-                est[task.name + "_c"] = r["epoch_times"][0] - float(np.mean(steady)) + r["t_build"]
+                est[task.name + "_c"] = (
+                    r["epoch_times"][0] - float(np.mean(steady)) + r["t_build"]
+                )
         record(r)
         return r
 
     tasks = args.tasks.split(",")
     if args.plan in ("extra", "extra2", "extra3"):
-        {"extra": extra, "extra2": extra2, "extra3": extra3}[args.plan](args, config, weights, go)
+        {"extra": extra, "extra2": extra2, "extra3": extra3}[args.plan](
+            args, config, weights, go
+        )
         log("done")
         return
     if "sst2" in tasks:
@@ -332,8 +404,10 @@ def main():
             accs = [r["acc"] for s in seeds if (r := go(task, lr, d, 1.0, 2, s))]
             if accs:
                 means[(lr, d)] = (np.mean(accs), np.min(accs))
-                log(f"SST2 lr={lr:g} d={d:g}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} "
-                    f"min {np.min(accs):.4f} n={len(accs)}")
+                log(
+                    f"SST2 lr={lr:g} d={d:g}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} "
+                    f"min {np.min(accs):.4f} n={len(accs)}"
+                )
         if means:
             best = max(means, key=lambda k: means[k])
             log("SST2 best (mean, min):", best, means[best], "-> head x10")
@@ -343,7 +417,9 @@ def main():
         del task
     if "conll" in tasks:
         task = Task("conll", args, config, weights)
-        grid = [(lr, ep, d) for lr in (1e-4, 2e-4) for d in (1.0, 0.9) for ep in (3, 4, 5)]
+        grid = [
+            (lr, ep, d) for lr in (1e-4, 2e-4) for d in (1.0, 0.9) for ep in (3, 4, 5)
+        ]
         if args.quick:
             grid = [(2e-4, 2, 0.9), (1e-4, 1, 1.0)]
         f1 = {}
@@ -364,24 +440,47 @@ def extra(args, config, weights, go):
 
     def summary(name, accs):
         if accs:
-            log(f"{name}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} min {np.min(accs):.4f} n={len(accs)}")
+            log(
+                f"{name}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} min {np.min(accs):.4f} n={len(accs)}"
+            )
 
     # (a) SST-2, batch 32: seeds 5-9 for the leaders and the current default
     for lr, d in ((2e-4, 0.9), (3e-4, 0.9), (2e-4, 1.0), (1e-4, 1.0))[: 1 if q else 4]:
-        accs = [r["acc"] for s in range(0, 2 if q else 10) if (r := go(sst, lr, d, 1.0, 2, s))]
+        accs = [
+            r["acc"]
+            for s in range(0, 2 if q else 10)
+            if (r := go(sst, lr, d, 1.0, 2, s))
+        ]
         summary(f"SST2 b32 lr={lr:g} d={d:g}", accs)
     # (c) CoNLL: seeds 2, 3 for the leader at 4 and 5 epochs
-    for ep in ((1,) if q else (4, 5)):
-        for s in ((2,) if q else (2, 3)):
+    for ep in (1,) if q else (4, 5):
+        for s in (2,) if q else (2, 3):
             go(conll, 2e-4, 0.9, 1.0, ep, s)
     # (b) SST-2, batch 16 (250 steps/epoch), 10 seeds
-    for lr, d in ((1e-4, 1.0), (1e-4, 0.9), (2e-4, 0.9), (2e-4, 1.0), (5e-5, 1.0), (3e-4, 0.9))[: 1 if q else 6]:
-        accs = [r["acc"] for s in range(0, 2 if q else 10) if (r := go(sst, lr, d, 1.0, 2, s, 16))]
+    for lr, d in (
+        (1e-4, 1.0),
+        (1e-4, 0.9),
+        (2e-4, 0.9),
+        (2e-4, 1.0),
+        (5e-5, 1.0),
+        (3e-4, 0.9),
+    )[: 1 if q else 6]:
+        accs = [
+            r["acc"]
+            for s in range(0, 2 if q else 10)
+            if (r := go(sst, lr, d, 1.0, 2, s, 16))
+        ]
         summary(f"SST2 b16 lr={lr:g} d={d:g}", accs)
     # (d) CoNLL: lr 3e-4 with LLRD 0.9 (4, 5 epochs; seeds 0, 1), LLRD 0.8 at 4 epochs
-    runs = [(3e-4, 0.9, 4, 0), (3e-4, 0.9, 5, 0), (3e-4, 0.8, 4, 0), (2e-4, 0.8, 4, 0),
-            (3e-4, 0.9, 4, 1), (3e-4, 0.9, 5, 1)]
-    for lr, d, ep, s in (runs[:1] if q else runs):
+    runs = [
+        (3e-4, 0.9, 4, 0),
+        (3e-4, 0.9, 5, 0),
+        (3e-4, 0.8, 4, 0),
+        (2e-4, 0.8, 4, 0),
+        (3e-4, 0.9, 4, 1),
+        (3e-4, 0.9, 5, 1),
+    ]
+    for lr, d, ep, s in runs[:1] if q else runs:
         go(conll, lr, d, 1.0, 1 if q else ep, s)
 
 
@@ -390,10 +489,16 @@ def extra2(args, config, weights, go):
     sst = Task("sst2", args, config, weights)
     q = bool(args.quick)
     for lr, d, b in ((1e-4, 1.0, 16), (2e-4, 0.9, 32))[: 1 if q else 2]:
-        accs = [r["acc"] for s in range(0, 2 if q else 10) if (r := go(sst, lr, d, 1.0, 3, s, b))]
+        accs = [
+            r["acc"]
+            for s in range(0, 2 if q else 10)
+            if (r := go(sst, lr, d, 1.0, 3, s, b))
+        ]
         if accs:
-            log(f"SST2 3 epochs b{b} lr={lr:g} d={d:g}: mean {np.mean(accs):.4f} "
-                f"std {np.std(accs):.4f} min {np.min(accs):.4f} n={len(accs)}")
+            log(
+                f"SST2 3 epochs b{b} lr={lr:g} d={d:g}: mean {np.mean(accs):.4f} "
+                f"std {np.std(accs):.4f} min {np.min(accs):.4f} n={len(accs)}"
+            )
     if not q:
         conll = Task("conll", args, config, weights)
         go(conll, 3e-4, 0.9, 1.0, 5, 1)
@@ -405,11 +510,16 @@ def extra3(args, config, weights, go):
     q = bool(args.quick)
     plan = ((1e-4, 8, range(10)), (5e-5, 8, range(10)), (1e-4, 16, range(10, 20)))
     for lr, b, seeds in plan[: 1 if q else 3]:
-        accs = [r["acc"] for s in (list(seeds)[:2] if q else seeds)
-                if (r := go(sst, lr, 1.0, 1.0, 2, s, b))]
+        accs = [
+            r["acc"]
+            for s in (list(seeds)[:2] if q else seeds)
+            if (r := go(sst, lr, 1.0, 1.0, 2, s, b))
+        ]
         if accs:
-            log(f"SST2 b{b} lr={lr:g}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} "
-                f"min {np.min(accs):.4f} n={len(accs)} >=0.86: {sum(a >= 0.86 for a in accs)}")
+            log(
+                f"SST2 b{b} lr={lr:g}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} "
+                f"min {np.min(accs):.4f} n={len(accs)} >=0.86: {sum(a >= 0.86 for a in accs)}"
+            )
 
 
 if __name__ == "__main__":

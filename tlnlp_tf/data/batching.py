@@ -34,7 +34,9 @@ def choose_batching(examples, batch_size, batching="auto", token_level=False):
     ```
     """
     if batching not in BATCHINGS:
-        raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}.")
+        raise ValueError(
+            f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}."
+        )
     if batching != "auto":
         return batching
     if token_level or -(-examples // batch_size) < MIN_LENGTH_BATCHES:
@@ -42,7 +44,9 @@ def choose_batching(examples, batch_size, batching="auto", token_level=False):
     return "length"
 
 
-def training_batches(dataset, batch_size, batching="auto", seed=None, token_level=False):
+def training_batches(
+    dataset, batch_size, batching="auto", seed=None, token_level=False
+):
     """Shuffle an unbatched, finite training dataset and batch it as `tlnlp fit` does.
 
     The whole dataset is shuffled (reshuffled every epoch), then batched as
@@ -57,8 +61,10 @@ def training_batches(dataset, batch_size, batching="auto", seed=None, token_leve
     """
     count = int(dataset.cardinality())
     if count < 0:
-        raise ValueError("training_batches needs a dataset of known, finite length "
-                         "(e.g. from tokenize_once, or with assert_cardinality).")
+        raise ValueError(
+            "training_batches needs a dataset of known, finite length "
+            "(e.g. from tokenize_once, or with assert_cardinality)."
+        )
     dataset = dataset.shuffle(count, seed=seed)
     if choose_batching(count, batch_size, batching, token_level) == "length":
         return batch_by_length(dataset, batch_size, seed=seed)
@@ -93,7 +99,9 @@ def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
     ```
     """
     if batch_size < 1 or group < 1:
-        raise ValueError(f"batch_size and group must be positive, got {batch_size} and {group}.")
+        raise ValueError(
+            f"batch_size and group must be positive, got {batch_size} and {group}."
+        )
     count = int(dataset.cardinality())
     if count == tf.data.INFINITE_CARDINALITY:
         raise ValueError("batch_by_length needs a finite dataset.")
@@ -102,7 +110,9 @@ def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
 
     def sort_by_length(*element):
         order = tf.argsort(_lengths(element[0]), stable=True)
-        element = tuple(tf.nest.map_structure(lambda t: tf.gather(t, order), e) for e in element)
+        element = tuple(
+            tf.nest.map_structure(lambda t: tf.gather(t, order), e) for e in element
+        )
         return element[0] if single else element
 
     batches = dataset.batch(batch_size * group).map(sort_by_length, tf.data.AUTOTUNE)
@@ -110,7 +120,9 @@ def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
     if group > 1:
         batches = batches.shuffle(group, seed=seed)
     if count >= 0:
-        batches = batches.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+        batches = batches.apply(
+            tf.data.experimental.assert_cardinality(-(-count // batch_size))
+        )
     return batches.prefetch(tf.data.AUTOTUNE)
 
 

@@ -58,7 +58,9 @@ class TaggedSentences:
 
     def tag_names(self):
         """`"O"` first, then entity types in order, `B-` before `I-`."""
-        types = sorted({tag[2:] for sentence in self.tags for tag in sentence if tag != "O"})
+        types = sorted(
+            {tag[2:] for sentence in self.tags for tag in sentence if tag != "O"}
+        )
         return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
 
     def check_tags(self, names):

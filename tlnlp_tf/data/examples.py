@@ -52,6 +52,25 @@ class Examples:
                 raise unseen(self.source, line, "label", label, allowed)
         return self
 
+    def check_numeric(self):
+        """Raise `DataError` at the first label that is not a finite number."""
+        if self.labels is None:
+            raise DataError(f"{self.source}: has no targets.")
+        for label, line in zip(self.labels, self.lines):
+            try:
+                value = float(label)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"{self.source}, line {line}: target '{label}' is not a number; "
+                    "regression needs numeric targets."
+                ) from None
+            if not np.isfinite(value):
+                raise DataError(
+                    f"{self.source}, line {line}: target '{label}' is not a finite "
+                    "number; regression needs finite targets."
+                )
+        return self
+
     def sample(self, count, seed=0):
         """A seeded random sample of `count` examples (all if fewer)."""
         return sampled(self, ("texts", "pairs", "labels", "lines"), count, seed)

@@ -43,7 +43,7 @@ def choose_sequence_length(
 def _token_counts(tokenizer, texts):
     counts = []
     for start in range(0, len(texts), 512):
-        tokens = tokenizer(tf.constant(texts[start:start + 512]))
+        tokens = tokenizer(tf.constant(texts[start : start + 512]))
         if hasattr(tokens, "row_lengths"):
             counts.append(tokens.row_lengths().numpy())
         else:  # keras-hub returns Python lists when called eagerly

@@ -5,7 +5,9 @@ import tensorflow as tf
 SAMPLINGS = ("proportional", "uniform", "temperature")
 
 
-def mix_tasks(datasets, sampling="proportional", temperature=2.0, steps=None, seed=None):
+def mix_tasks(
+    datasets, sampling="proportional", temperature=2.0, steps=None, seed=None
+):
     """Interleave several tasks' batched datasets: each batch comes from one task.
 
     Task `i` with `n_i` batches per pass is drawn with probability
@@ -35,9 +37,13 @@ def mix_tasks(datasets, sampling="proportional", temperature=2.0, steps=None, se
     ```
     """
     if not isinstance(datasets, dict) or not datasets:
-        raise ValueError("mix_tasks takes a non-empty dict {task name: batched dataset}.")
+        raise ValueError(
+            "mix_tasks takes a non-empty dict {task name: batched dataset}."
+        )
     if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}; got {sampling!r}.")
+        raise ValueError(
+            f"sampling must be one of {', '.join(SAMPLINGS)}; got {sampling!r}."
+        )
     if sampling == "temperature" and not float(temperature) >= 1.0:
         raise ValueError(f"temperature must be >= 1, got {temperature!r}.")
     sizes = {}
@@ -47,7 +53,8 @@ def mix_tasks(datasets, sampling="proportional", temperature=2.0, steps=None, se
             raise ValueError(
                 f"mix_tasks: the dataset of task {name!r} has no known, finite number of "
                 f"batches (cardinality {count}); batch a finite dataset (or apply "
-                "tf.data.experimental.assert_cardinality).")
+                "tf.data.experimental.assert_cardinality)."
+            )
         sizes[name] = count
     if sampling == "proportional":
         weights = [float(n) for n in sizes.values()]
@@ -59,6 +66,9 @@ def mix_tasks(datasets, sampling="proportional", temperature=2.0, steps=None, se
     steps = int(steps or sum(sizes.values()))
     mixed = tf.data.Dataset.sample_from_datasets(
         [dataset.repeat() for dataset in datasets.values()],
-        weights=[w / total for w in weights], seed=seed, rerandomize_each_iteration=False)
+        weights=[w / total for w in weights],
+        seed=seed,
+        rerandomize_each_iteration=False,
+    )
     mixed = mixed.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
     return mixed.prefetch(tf.data.AUTOTUNE)

@@ -47,8 +47,7 @@ def load_table(path, text, label=None, text_pair=None, delimiter=None):
     for column in wanted:
         if column not in header:
             raise DataError(
-                f"{path}: no column '{column}'; the header has: "
-                f"{', '.join(header)}."
+                f"{path}: no column '{column}'; the header has: {', '.join(header)}."
             )
     index = {name: header.index(name) for name in wanted}
     columns = {name: [] for name in wanted}
@@ -148,7 +147,10 @@ def from_lists(texts, labels=None, text_pairs=None):
             )
     lines = list(range(1, len(columns["text"]) + 1))
     examples = _examples(
-        "<lists>", columns, lines, "text",
+        "<lists>",
+        columns,
+        lines,
+        "text",
         "label" if labels is not None else None,
         "text_pair" if text_pairs is not None else None,
     )

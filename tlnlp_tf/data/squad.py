@@ -41,8 +41,10 @@ class QuestionAnswers:
         return len(self.ids)
 
     def __repr__(self):
-        return (f"<QuestionAnswers {len(self)} questions on {len(set(self.contexts))} "
-                f"contexts from {self.source}>")
+        return (
+            f"<QuestionAnswers {len(self)} questions on {len(set(self.contexts))} "
+            f"contexts from {self.source}>"
+        )
 
     @property
     def has_impossible(self):
@@ -52,8 +54,14 @@ class QuestionAnswers:
     def select(self, indices):
         """The examples at `indices`, in that order."""
         pick = lambda values: [values[i] for i in indices]
-        return QuestionAnswers(pick(self.ids), pick(self.titles), pick(self.questions),
-                               pick(self.contexts), pick(self.answers), self.source)
+        return QuestionAnswers(
+            pick(self.ids),
+            pick(self.titles),
+            pick(self.questions),
+            pick(self.contexts),
+            pick(self.answers),
+            self.source,
+        )
 
     def sample(self, limit, seed=0):
         """A seeded random sample of `limit` questions (all of them when `None`)."""
@@ -69,7 +77,9 @@ class QuestionAnswers:
         """
         order = list(dict.fromkeys(self.titles))
         if not 0 < count < len(order):
-            raise DataError(f"{self.source}: cannot take {count} of {len(order)} articles.")
+            raise DataError(
+                f"{self.source}: cannot take {count} of {len(order)} articles."
+            )
         chosen = set(order[:count])
         first = [i for i, title in enumerate(self.titles) if title in chosen]
         rest = [i for i, title in enumerate(self.titles) if title not in chosen]
@@ -77,7 +87,9 @@ class QuestionAnswers:
 
     def inputs(self):
         """`[{"question", "context"}]`, the form `SpanExtractor.predict` takes."""
-        return [{"question": q, "context": c} for q, c in zip(self.questions, self.contexts)]
+        return [
+            {"question": q, "context": c} for q, c in zip(self.questions, self.contexts)
+        ]
 
     def answer_texts(self):
         """Per question, its gold answer texts (`[""]` for no answer)."""
@@ -98,8 +110,10 @@ class QuestionAnswers:
         words = self.words(self.contexts[index])
         inside = [k for k, (_, a, b) in enumerate(words) if a < end and b > begin]
         if not inside:
-            raise DataError(f"{self.source}: question {self.ids[index]}: the answer "
-                            f"{answer['text']!r} holds no word.")
+            raise DataError(
+                f"{self.source}: question {self.ids[index]}: the answer "
+                f"{answer['text']!r} holds no word."
+            )
         return inside[0], inside[-1]
 
     def to_dataset(self):
@@ -110,10 +124,13 @@ class QuestionAnswers:
         """
         spans = [self.answer_words(i) for i in range(len(self))]
         contexts = [" ".join(w for w, _, _ in self.words(c)) for c in self.contexts]
-        features = {"question": tf.constant(self.questions, tf.string),
-                    "context": tf.constant(contexts, tf.string)}
+        features = {
+            "question": tf.constant(self.questions, tf.string),
+            "context": tf.constant(contexts, tf.string),
+        }
         return tf.data.Dataset.from_tensor_slices(
-            (features, tf.constant(spans, tf.int32, shape=[len(spans), 2])))
+            (features, tf.constant(spans, tf.int32, shape=[len(spans), 2]))
+        )
 
 
 def read_squad(path, skip_mismatched=False):
@@ -135,15 +152,21 @@ def read_squad(path, skip_mismatched=False):
     try:
         document = json.loads(content)
     except json.JSONDecodeError as error:
-        raise DataError(f"{path}, line {error.lineno}, column {error.colno}: "
-                        f"not valid JSON ({error.msg}).") from None
+        raise DataError(
+            f"{path}, line {error.lineno}, column {error.colno}: "
+            f"not valid JSON ({error.msg})."
+        ) from None
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
-        raise DataError(f"{path}: expected a SQuAD JSON object with a 'data' list of articles.")
+        raise DataError(
+            f"{path}: expected a SQuAD JSON object with a 'data' list of articles."
+        )
     columns = {"ids": [], "titles": [], "questions": [], "contexts": [], "answers": []}
     skipped = 0
     for a, article in enumerate(document["data"]):
         title = str(article.get("title", f"article {a}"))
-        for p, paragraph in enumerate(_field(article, "paragraphs", list, path, f"article {title!r}")):
+        for p, paragraph in enumerate(
+            _field(article, "paragraphs", list, path, f"article {title!r}")
+        ):
             where = f"article {title!r}, paragraph {p}"
             context = _field(paragraph, "context", str, path, where)
             if not context.strip():
@@ -153,7 +176,9 @@ def read_squad(path, skip_mismatched=False):
                 question = _field(qa, "question", str, path, f"question {qid}")
                 if not question.strip():
                     raise DataError(f"{path}: question {qid}: the question is empty.")
-                answers = [] if qa.get("is_impossible") else _answers(qa, qid, context, path)
+                answers = (
+                    [] if qa.get("is_impossible") else _answers(qa, qid, context, path)
+                )
                 if not qa.get("is_impossible"):
                     kept = [x for x in answers if x["ok"]]
                     if len(kept) < len(answers) and not skip_mismatched:
@@ -161,9 +186,10 @@ def read_squad(path, skip_mismatched=False):
                         raise DataError(
                             f"{path}: question {qid}: answer_start {bad['start']} does not "
                             f"point at the answer {bad['text']!r} (the context there reads "
-                            f"{context[bad['start']:bad['start'] + len(bad['text'])]!r}); "
+                            f"{context[bad['start'] : bad['start'] + len(bad['text'])]!r}); "
                             "pass skip_mismatched=True (CLI: --skip-mismatched-answers) to "
-                            "count and skip such answers.")
+                            "count and skip such answers."
+                        )
                     if len(kept) < len(answers):
                         skipped += 1
                     if not kept:
@@ -175,8 +201,11 @@ def read_squad(path, skip_mismatched=False):
                 columns["contexts"].append(context)
                 columns["answers"].append(answers)
     if skipped:
-        warnings.warn(f"{path}: {skipped} questions had answers whose answer_start does "
-                      "not match the context; those answers were skipped.", stacklevel=2)
+        warnings.warn(
+            f"{path}: {skipped} questions had answers whose answer_start does "
+            "not match the context; those answers were skipped.",
+            stacklevel=2,
+        )
     if not columns["ids"]:
         raise DataError(f"{path}: no questions found.")
     return QuestionAnswers(source=path, **columns)
@@ -185,23 +214,28 @@ def read_squad(path, skip_mismatched=False):
 def _field(record, name, kind, path, where):
     value = record.get(name) if isinstance(record, dict) else None
     if not isinstance(value, kind):
-        raise DataError(f"{path}: {where}: expected a field '{name}' holding a "
-                        f"{kind.__name__}, found {type(value).__name__}.")
+        raise DataError(
+            f"{path}: {where}: expected a field '{name}' holding a "
+            f"{kind.__name__}, found {type(value).__name__}."
+        )
     return value
 
 
 def _answers(qa, qid, context, path):
     answers = _field(qa, "answers", list, path, f"question {qid}")
     if not answers:
-        raise DataError(f"{path}: question {qid}: no answers, and it is not marked "
-                        "is_impossible.")
+        raise DataError(
+            f"{path}: question {qid}: no answers, and it is not marked is_impossible."
+        )
     result = []
     for answer in answers:
         text = answer.get("text") if isinstance(answer, dict) else None
         start = answer.get("answer_start") if isinstance(answer, dict) else None
         if not isinstance(text, str) or not isinstance(start, int) or not text.strip():
-            raise DataError(f"{path}: question {qid}: each answer needs a non-empty "
-                            f"'text' and an integer 'answer_start', found {answer!r}.")
-        ok = context[start:start + len(text)] == text
+            raise DataError(
+                f"{path}: question {qid}: each answer needs a non-empty "
+                f"'text' and an integer 'answer_start', found {answer!r}."
+            )
+        ok = context[start : start + len(text)] == text
         result.append({"text": text, "start": start, "ok": ok})
     return result

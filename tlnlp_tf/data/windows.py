@@ -35,5 +35,7 @@ def window_spans(lengths, budget, stride):
 def take_windows(values, example, start, size):
     """The windows `(example, start, size)` of a ragged `[batch, (tokens)]` tensor."""
     row_starts = tf.cast(values.row_splits[:-1], tf.int32)
-    index = tf.ragged.range(start, start + size) + tf.gather(row_starts, example)[:, None]
+    index = (
+        tf.ragged.range(start, start + size) + tf.gather(row_starts, example)[:, None]
+    )
     return tf.gather(values.flat_values, index)

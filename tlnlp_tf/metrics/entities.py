@@ -42,11 +42,15 @@ def entity_scores(true_tags, predicted_tags):
         "recall", "f1", "support"}}}`.
     """
     if len(true_tags) != len(predicted_tags):
-        raise ValueError(f"{len(true_tags)} true sentences but {len(predicted_tags)} predicted.")
+        raise ValueError(
+            f"{len(true_tags)} true sentences but {len(predicted_tags)} predicted."
+        )
     truth, guess = set(), set()
     for index, (a, b) in enumerate(zip(true_tags, predicted_tags)):
         if len(a) != len(b):
-            raise ValueError(f"Sentence {index}: {len(a)} true tags but {len(b)} predicted.")
+            raise ValueError(
+                f"Sentence {index}: {len(a)} true tags but {len(b)} predicted."
+            )
         truth.update((index, *entity) for entity in get_entities(a))
         guess.update((index, *entity) for entity in get_entities(b))
     per_type = {}
@@ -64,8 +68,10 @@ def format_report(scores):
     rows = collections.OrderedDict(sorted(scores["per_type"].items()))
     rows["(all)"] = dict(scores, support=sum(r["support"] for r in rows.values()))
     for kind, row in rows.items():
-        lines.append(f"{kind:<10} {row['precision']:>9.4f} {row['recall']:>9.4f} "
-                     f"{row['f1']:>9.4f} {row['support']:>8}")
+        lines.append(
+            f"{kind:<10} {row['precision']:>9.4f} {row['recall']:>9.4f} "
+            f"{row['f1']:>9.4f} {row['support']:>8}"
+        )
     return "\n".join(lines)
 
 

@@ -47,7 +47,9 @@ class PearsonCorrelation(keras.metrics.Metric):
 
 def pearson(y_true, y_pred):
     """Pearson's r of two 1-D arrays."""
-    return float(np.corrcoef(np.asarray(y_true, float), np.asarray(y_pred, float))[0, 1])
+    return float(
+        np.corrcoef(np.asarray(y_true, float), np.asarray(y_pred, float))[0, 1]
+    )
 
 
 def spearman(y_true, y_pred):

@@ -23,7 +23,10 @@ def exact_match(prediction, truth):
 
 def token_f1(prediction, truth):
     """F1 of the normalised answers' word overlap (an empty answer matches only an empty one)."""
-    predicted, gold = normalize_answer(prediction).split(), normalize_answer(truth).split()
+    predicted, gold = (
+        normalize_answer(prediction).split(),
+        normalize_answer(truth).split(),
+    )
     if not predicted or not gold:
         return float(predicted == gold)
     common = collections.Counter(predicted) & collections.Counter(gold)
@@ -49,7 +52,9 @@ def squad_scores(predictions, answers):
     ```
     """
     if len(predictions) != len(answers):
-        raise ValueError(f"{len(predictions)} predictions for {len(answers)} questions.")
+        raise ValueError(
+            f"{len(predictions)} predictions for {len(answers)} questions."
+        )
     if not predictions:
         raise ValueError("No predictions to score.")
     em = f1 = 0.0

@@ -62,8 +62,17 @@ def encode(task, dataset):
     return join(features), join(targets), join(weights), largest
 
 
-def fit_head(task, x, epochs=1, validation_data=None, verbose="auto", callbacks=None,
-             initial_epoch=0, shuffle=True, **kwargs):
+def fit_head(
+    task,
+    x,
+    epochs=1,
+    validation_data=None,
+    verbose="auto",
+    callbacks=None,
+    initial_epoch=0,
+    shuffle=True,
+    **kwargs,
+):
     """Encode once, then fit the head alone; returns the `History`."""
     features, y, weights, batch_size = encode(task, x)
     data = _dataset(features, y, weights, batch_size, shuffle)
@@ -95,8 +104,16 @@ def fit_head(task, x, epochs=1, validation_data=None, verbose="auto", callbacks=
         metrics=task.default_metrics() if metrics == "auto" else metrics,
         **args,
     )
-    return model.fit(data, epochs=epochs, validation_data=validation_data, verbose=verbose,
-                     callbacks=callbacks, initial_epoch=initial_epoch, shuffle=False, **kwargs)
+    return model.fit(
+        data,
+        epochs=epochs,
+        validation_data=validation_data,
+        verbose=verbose,
+        callbacks=callbacks,
+        initial_epoch=initial_epoch,
+        shuffle=False,
+        **kwargs,
+    )
 
 
 def _encoder(task):

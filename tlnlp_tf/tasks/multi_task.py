@@ -3,15 +3,15 @@
 import keras
 import tensorflow as tf
 
-from tlnlp_tf.backbones import default_pooling
-from tlnlp_tf.backbones import load_backbone
+from tlnlp_tf.backbones.loading import default_pooling
+from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.span_extractor import DEFAULT_MAX_LENGTH
-from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
 from tlnlp_tf.tasks.span_extractor import SpanExtractor
+from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
+from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_regressor import TextRegressor
-from tlnlp_tf.tasks.text_task import set_schedule_length
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
@@ -19,7 +19,12 @@ from tlnlp_tf.training.optimizers import fine_tuning_adamw
 FEATURES = ("token_ids", "padding_mask", "segment_ids")
 TASK_CLASSES = (TextClassifier, TextRegressor, TokenClassifier, SpanExtractor)
 # `from_backbone` task kinds (the names `tlnlp fit --task` uses).
-KINDS = ("text-classification", "regression", "token-classification", "question-answering")
+KINDS = (
+    "text-classification",
+    "regression",
+    "token-classification",
+    "question-answering",
+)
 
 
 class _Tasks:
@@ -79,8 +84,10 @@ class MultiTaskModel(keras.Model):
             outputs = {"sequence_output": outputs}
         heads = {}
         for name, task in tasks.items():
-            head_inputs = {"sequence_output": outputs["sequence_output"],
-                           "padding_mask": inputs["padding_mask"]}
+            head_inputs = {
+                "sequence_output": outputs["sequence_output"],
+                "padding_mask": inputs["padding_mask"],
+            }
             if getattr(task, "pooling", None) == "pooled":
                 head_inputs["pooled_output"] = outputs["pooled_output"]
             heads[name] = task.head(head_inputs)
@@ -89,14 +96,24 @@ class MultiTaskModel(keras.Model):
         self.backbone = backbone
         self._tasks = _Tasks(tasks)
         # Tracked, so that `.keras` files keep the tokenizer's vocabulary.
-        self.preprocessors = {name: task.preprocessor for name, task in tasks.items()
-                              if task.preprocessor is not None}
+        self.preprocessors = {
+            name: task.preprocessor
+            for name, task in tasks.items()
+            if task.preprocessor is not None
+        }
         self.task_loss_weights = weights
         self.compile()
 
     @classmethod
-    def from_backbone(cls, spec, tasks, freeze="none", weights="pretrained",
-                      loss_weights=None, **kwargs):
+    def from_backbone(
+        cls,
+        spec,
+        tasks,
+        freeze="none",
+        weights="pretrained",
+        loss_weights=None,
+        **kwargs,
+    ):
         """Build every task on one backbone loaded from `spec` (see `load_backbone`).
 
         Args:
@@ -121,10 +138,13 @@ class MultiTaskModel(keras.Model):
         ```
         """
         if not isinstance(tasks, dict) or not tasks:
-            raise PolicyError("MultiTaskModel.from_backbone takes a non-empty dict "
-                              "{name: {'kind': …}}.")
-        backbone, text_preprocessor = load_backbone(spec, weights=weights,
-                                                    dtype=kwargs.get("dtype"))
+            raise PolicyError(
+                "MultiTaskModel.from_backbone takes a non-empty dict "
+                "{name: {'kind': …}}."
+            )
+        backbone, text_preprocessor = load_backbone(
+            spec, weights=weights, dtype=kwargs.get("dtype")
+        )
         tokenizer = text_preprocessor.tokenizer
         limit = getattr(backbone, "max_sequence_length", 512)
         built = {}
@@ -132,32 +152,60 @@ class MultiTaskModel(keras.Model):
             options = dict(options)
             kind = options.pop("kind", None)
             if kind == "text-classification":
-                preprocessor = type(text_preprocessor)(tokenizer=tokenizer, sequence_length=limit)
+                preprocessor = type(text_preprocessor)(
+                    tokenizer=tokenizer, sequence_length=limit
+                )
                 options.setdefault("pooling", default_pooling(spec))
                 if "labels" not in options:
-                    raise PolicyError(f"MultiTaskModel: task {name!r} "
-                                      "(text-classification) needs 'labels'.")
-                built[name] = TextClassifier(backbone, options.pop("labels"), preprocessor,
-                                             freeze=freeze, **options)
+                    raise PolicyError(
+                        f"MultiTaskModel: task {name!r} "
+                        "(text-classification) needs 'labels'."
+                    )
+                built[name] = TextClassifier(
+                    backbone,
+                    options.pop("labels"),
+                    preprocessor,
+                    freeze=freeze,
+                    **options,
+                )
             elif kind == "regression":
-                preprocessor = type(text_preprocessor)(tokenizer=tokenizer, sequence_length=limit)
+                preprocessor = type(text_preprocessor)(
+                    tokenizer=tokenizer, sequence_length=limit
+                )
                 options.setdefault("pooling", default_pooling(spec))
-                built[name] = TextRegressor(backbone, preprocessor, freeze=freeze, **options)
+                built[name] = TextRegressor(
+                    backbone, preprocessor, freeze=freeze, **options
+                )
             elif kind == "token-classification":
                 if "tags" not in options:
-                    raise PolicyError(f"MultiTaskModel: task {name!r} "
-                                      "(token-classification) needs 'tags'.")
-                preprocessor = TokenClassifierPreprocessor(tokenizer, sequence_length=limit)
-                built[name] = TokenClassifier(backbone, options.pop("tags"), preprocessor,
-                                              freeze=freeze, **options)
+                    raise PolicyError(
+                        f"MultiTaskModel: task {name!r} "
+                        "(token-classification) needs 'tags'."
+                    )
+                preprocessor = TokenClassifierPreprocessor(
+                    tokenizer, sequence_length=limit
+                )
+                built[name] = TokenClassifier(
+                    backbone,
+                    options.pop("tags"),
+                    preprocessor,
+                    freeze=freeze,
+                    **options,
+                )
             elif kind == "question-answering":
                 preprocessor = SpanExtractorPreprocessor(
-                    tokenizer, sequence_length=min(DEFAULT_MAX_LENGTH, limit),
-                    doc_stride=options.pop("doc_stride", 128))
-                built[name] = SpanExtractor(backbone, preprocessor, freeze=freeze, **options)
+                    tokenizer,
+                    sequence_length=min(DEFAULT_MAX_LENGTH, limit),
+                    doc_stride=options.pop("doc_stride", 128),
+                )
+                built[name] = SpanExtractor(
+                    backbone, preprocessor, freeze=freeze, **options
+                )
             else:
-                raise PolicyError(f"MultiTaskModel: task {name!r} has kind {kind!r}; "
-                                  f"expected one of {', '.join(KINDS)}.")
+                raise PolicyError(
+                    f"MultiTaskModel: task {name!r} has kind {kind!r}; "
+                    f"expected one of {', '.join(KINDS)}."
+                )
         return cls(built, loss_weights=loss_weights)
 
     @property
@@ -168,37 +216,53 @@ class MultiTaskModel(keras.Model):
     def _task(self, name):
         if name not in self._tasks.by_name:
             raise PolicyError(
-                f"Unknown task {name!r}; this model's tasks are {sorted(self._tasks.by_name)}.")
+                f"Unknown task {name!r}; this model's tasks are {sorted(self._tasks.by_name)}."
+            )
         return self._tasks.by_name[name]
 
     # === Training set-up ===
 
-    def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto",
-                learning_rate="auto", **kwargs):
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        weighted_metrics="auto",
+        learning_rate="auto",
+        **kwargs,
+    ):
         """Compile with each task's loss and metrics (weighted, so other tasks' rows count 0).
 
         `optimizer="auto"` is the tasks' fine-tuning AdamW (warmup and linear
         decay over the first `fit`), at the lowest of the tasks' default
         peak rates unless `learning_rate` is given.
         """
-        self._compile_args = dict(optimizer=optimizer, loss=loss,
-                                  weighted_metrics=weighted_metrics,
-                                  learning_rate=learning_rate, **kwargs)
+        self._compile_args = dict(
+            optimizer=optimizer,
+            loss=loss,
+            weighted_metrics=weighted_metrics,
+            learning_rate=learning_rate,
+            **kwargs,
+        )
         tasks = self._tasks.by_name
         if optimizer == "auto":
             if learning_rate == "auto":
-                learning_rate = min(task.default_learning_rate() for task in tasks.values())
+                learning_rate = min(
+                    task.default_learning_rate() for task in tasks.values()
+                )
             optimizer = fine_tuning_adamw(learning_rate)
         if loss == "auto":
             loss = {name: task.default_loss() for name, task in tasks.items()}
         if weighted_metrics == "auto":
             weighted_metrics = {
-                name: list(task.default_metrics() or []) + list(task.default_weighted_metrics() or [])
+                name: list(task.default_metrics() or [])
+                + list(task.default_weighted_metrics() or [])
                 for name, task in tasks.items()
             }
         kwargs.setdefault("loss_weights", dict(self.task_loss_weights))
-        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics,
-                        **kwargs)
+        super().compile(
+            optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
+        )
 
     def compile_from_config(self, config):
         # `load_model` restores the resolved optimizer (with its schedule and
@@ -232,26 +296,38 @@ class MultiTaskModel(keras.Model):
         """
         task = self._task(name)
         if not isinstance(dataset, tf.data.Dataset):
-            raise TypeError(f"task_dataset('{name}', …) takes a batched tf.data.Dataset.")
+            raise TypeError(
+                f"task_dataset('{name}', …) takes a batched tf.data.Dataset."
+            )
         task._choose_max_length(dataset)
         tasks = self._tasks.by_name
 
         def joint(*element):
             x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
-                element[0] if len(element) == 1 else element)
+                element[0] if len(element) == 1 else element
+            )
             if y is None:
-                raise PolicyError(f"task_dataset('{name}', …): the dataset has no targets.")
+                raise PolicyError(
+                    f"task_dataset('{name}', …): the dataset has no targets."
+                )
             features, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
-                task.preprocess_samples(x, y, sample_weight))
+                task.preprocess_samples(x, y, sample_weight)
+            )
             features = {key: tf.cast(features[key], tf.int32) for key in FEATURES}
-            rows, length = tf.shape(features["token_ids"])[0], tf.shape(features["token_ids"])[1]
+            rows, length = (
+                tf.shape(features["token_ids"])[0],
+                tf.shape(features["token_ids"])[1],
+            )
             targets, weights = {}, {}
             for other, model in tasks.items():
                 dtype, target_shape, weight_shape = _target_spec(model, rows, length)
                 if other == name:
                     targets[other] = tf.cast(y, dtype)
-                    weights[other] = (tf.ones(weight_shape, tf.float32) if sample_weight is None
-                                      else tf.cast(sample_weight, tf.float32))
+                    weights[other] = (
+                        tf.ones(weight_shape, tf.float32)
+                        if sample_weight is None
+                        else tf.cast(sample_weight, tf.float32)
+                    )
                 else:
                     targets[other] = tf.zeros(target_shape, dtype)
                     weights[other] = tf.zeros(weight_shape, tf.float32)
@@ -279,8 +355,10 @@ class MultiTaskModel(keras.Model):
         """
         if task is None:
             if len(self._tasks.by_name) != 1:
-                raise PolicyError("predict: name the task (task=…); this model's tasks are "
-                                  f"{sorted(self._tasks.by_name)}.")
+                raise PolicyError(
+                    "predict: name the task (task=…); this model's tasks are "
+                    f"{sorted(self._tasks.by_name)}."
+                )
             task = next(iter(self._tasks.by_name))
         return self._task(task).predict(x, **kwargs)
 
@@ -291,11 +369,16 @@ class MultiTaskModel(keras.Model):
         for name, task in self._tasks.by_name.items():
             config = task.get_config()
             config.pop("backbone", None)  # stored once, below
-            tasks[name] = {"class_name": keras.saving.get_registered_name(type(task)),
-                           "config": config}
-        return {"backbone": keras.saving.serialize_keras_object(self.backbone),
-                "tasks": tasks, "loss_weights": dict(self.task_loss_weights),
-                "name": self.name}
+            tasks[name] = {
+                "class_name": keras.saving.get_registered_name(type(task)),
+                "config": config,
+            }
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "tasks": tasks,
+            "loss_weights": dict(self.task_loss_weights),
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -304,15 +387,21 @@ class MultiTaskModel(keras.Model):
         for name, entry in config["tasks"].items():
             task_class = keras.saving.get_registered_object(entry["class_name"])
             if task_class is None:
-                raise PolicyError(f"MultiTaskModel: unknown task class {entry['class_name']!r}.")
-            tasks[name] = task_class.from_config(dict(entry["config"], backbone=backbone))
+                raise PolicyError(
+                    f"MultiTaskModel: unknown task class {entry['class_name']!r}."
+                )
+            tasks[name] = task_class.from_config(
+                dict(entry["config"], backbone=backbone)
+            )
         # One tokenizer object, as when saved: its vocabulary is stored once.
         tokenizer = None
         for task in tasks.values():
             if task.preprocessor is not None:
                 tokenizer = tokenizer or task.preprocessor.tokenizer
                 task.preprocessor.tokenizer = tokenizer
-        return cls(tasks, loss_weights=config.get("loss_weights"), name=config.get("name"))
+        return cls(
+            tasks, loss_weights=config.get("loss_weights"), name=config.get("name")
+        )
 
 
 def _check_tasks(tasks):
@@ -321,18 +410,22 @@ def _check_tasks(tasks):
     backbone = None
     for name, task in tasks.items():
         if not isinstance(name, str) or not name.isidentifier():
-            raise PolicyError(f"MultiTaskModel: task names must be identifiers "
-                              f"(they name the metrics); got {name!r}.")
+            raise PolicyError(
+                f"MultiTaskModel: task names must be identifiers "
+                f"(they name the metrics); got {name!r}."
+            )
         if not isinstance(task, TASK_CLASSES):
             raise PolicyError(
                 f"MultiTaskModel: task {name!r} is a {type(task).__name__}; expected one of "
-                f"{', '.join(c.__name__ for c in TASK_CLASSES)}.")
+                f"{', '.join(c.__name__ for c in TASK_CLASSES)}."
+            )
         if backbone is None:
             backbone = task.backbone
         elif task.backbone is not backbone:
             raise PolicyError(
                 f"MultiTaskModel: task {name!r} has its own backbone; build every task on "
-                "the same backbone object (e.g. from one `tl.load_backbone`).")
+                "the same backbone object (e.g. from one `tl.load_backbone`)."
+            )
     return dict(tasks)
 
 
@@ -340,11 +433,15 @@ def _loss_weights(tasks, loss_weights):
     weights = {name: 1.0 for name in tasks}
     for name, weight in (loss_weights or {}).items():
         if name not in tasks:
-            raise PolicyError(f"MultiTaskModel: loss weight for unknown task {name!r}; "
-                              f"the tasks are {sorted(tasks)}.")
+            raise PolicyError(
+                f"MultiTaskModel: loss weight for unknown task {name!r}; "
+                f"the tasks are {sorted(tasks)}."
+            )
         if not float(weight) >= 0.0:
-            raise PolicyError(f"MultiTaskModel: the loss weight of {name!r} must be >= 0, "
-                              f"got {weight!r}.")
+            raise PolicyError(
+                f"MultiTaskModel: the loss weight of {name!r} must be >= 0, "
+                f"got {weight!r}."
+            )
         weights[name] = float(weight)
     return weights
 
@@ -358,4 +455,3 @@ def _target_spec(task, rows, length):
     if isinstance(task, TextRegressor):
         return tf.float32, [rows], [rows]
     return tf.int32, [rows], [rows]
-

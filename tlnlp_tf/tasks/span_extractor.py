@@ -6,15 +6,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf.backbones import load_backbone
+from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.words import split_words
 from tlnlp_tf.errors import DataError
-from tlnlp_tf.heads import SpanHead
+from tlnlp_tf.layers import SpanHead
+from tlnlp_tf.metrics.rounding import rounded
+from tlnlp_tf.metrics.squad import squad_scores
 from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
-from tlnlp_tf.tasks.text_task import LENGTH_SAMPLE
-from tlnlp_tf.tasks.text_task import TextTask
-from tlnlp_tf.tasks.text_task import is_tokenized
+from tlnlp_tf.tasks.task import LENGTH_SAMPLE
+from tlnlp_tf.tasks.task import TextTask
+from tlnlp_tf.tasks.task import is_tokenized
 
 # Default and largest window: BERT's SQuAD setting.
 DEFAULT_MAX_LENGTH = 384
@@ -65,17 +67,27 @@ class SpanExtractor(TextTask):
         **kwargs,
     ):
         head = SpanHead(dropout=dropout, dtype=backbone.dtype_policy, name="span_head")
-        self._build(backbone, head, preprocessor, "none", dropout, freeze,
-                    max_length, **kwargs)
+        self._build(
+            backbone, head, preprocessor, "none", dropout, freeze, max_length, **kwargs
+        )
         self.max_answer_length = int(max_answer_length)
         self.allow_no_answer = bool(allow_no_answer)
         self.compile()
 
     @classmethod
-    def from_backbone(cls, spec, freeze="none", weights="pretrained", doc_stride=128,
-                      max_question_length=64, **kwargs):
+    def from_backbone(
+        cls,
+        spec,
+        freeze="none",
+        weights="pretrained",
+        doc_stride=128,
+        max_question_length=64,
+        **kwargs,
+    ):
         """Build a span extractor on a backbone spec (see `TextClassifier.from_backbone`)."""
-        backbone, text_preprocessor = load_backbone(spec, weights=weights, dtype=kwargs.get("dtype"))
+        backbone, text_preprocessor = load_backbone(
+            spec, weights=weights, dtype=kwargs.get("dtype")
+        )
         preprocessor = SpanExtractorPreprocessor(
             text_preprocessor.tokenizer,
             sequence_length=min(DEFAULT_MAX_LENGTH, _backbone_limit(backbone)),
@@ -116,10 +128,22 @@ class SpanExtractor(TextTask):
         with warnings.catch_warnings():  # longer contexts are windowed, not truncated
             warnings.simplefilter("ignore")
             self.max_length = choose_sequence_length(
-                self.preprocessor.tokenizer, questions, contexts, limit=limit)
+                self.preprocessor.tokenizer, questions, contexts, limit=limit
+            )
         self.preprocessor.sequence_length = self.max_length
 
     # === Prediction ===
+
+    def score(self, data, batch_size=32):
+        """SQuAD exact match and F1 on `QuestionAnswers`.
+
+        ```python
+        model.score(tl.data.read_squad("dev.json"))
+        ```
+        """
+        answers = self.predict(data.inputs(), batch_size=batch_size)
+        predicted = [answer["answer"] for answer in answers]
+        return rounded(squad_scores(predicted, data.answer_texts()))
 
     def predict(self, x=None, batch_size=32, **kwargs):
         """Answers to questions on contexts.
@@ -138,9 +162,16 @@ class SpanExtractor(TextTask):
         words = [split_words(context) for context in contexts]
         joined = [" ".join(w for w, _, _ in ws) for ws in words]
         self._choose_max_length((questions, contexts))
-        data = tf.data.Dataset.from_tensor_slices(
-            {"question": tf.constant(questions, tf.string), "context": tf.constant(joined, tf.string)}
-        ).batch(batch_size).map(lambda batch: self.preprocessor.windows(batch)[::2])
+        data = (
+            tf.data.Dataset.from_tensor_slices(
+                {
+                    "question": tf.constant(questions, tf.string),
+                    "context": tf.constant(joined, tf.string),
+                }
+            )
+            .batch(batch_size)
+            .map(lambda batch: self.preprocessor.windows(batch)[::2])
+        )
         best = [None] * len(items)
         no_answer = np.full(len(items), np.inf)  # lowest [CLS] score over windows
         no_answer_probability = np.zeros(len(items))
@@ -164,13 +195,25 @@ class SpanExtractor(TextTask):
         for index, context in enumerate(contexts):
             span = best[index]
             if span is None or (self.allow_no_answer and no_answer[index] > span[0]):
-                results.append({"answer": "", "start": None, "end": None,
-                                "score": round(float(no_answer_probability[index]), 6)})
+                results.append(
+                    {
+                        "answer": "",
+                        "start": None,
+                        "end": None,
+                        "score": round(float(no_answer_probability[index]), 6),
+                    }
+                )
                 continue
             _, first, last, probability = span
             begin, stop = words[index][first][1], words[index][last][2]
-            results.append({"answer": context[begin:stop], "start": begin, "end": stop,
-                            "score": round(float(probability), 6)})
+            results.append(
+                {
+                    "answer": context[begin:stop],
+                    "start": begin,
+                    "end": stop,
+                    "score": round(float(probability), 6),
+                }
+            )
         return results
 
     def _best_span(self, start, end, token_words):
@@ -180,18 +223,29 @@ class SpanExtractor(TextTask):
             return None
         starts = context[np.argsort(-start[context], kind="stable")[:N_BEST]]
         ends = context[np.argsort(-end[context], kind="stable")[:N_BEST]]
-        pairs = [(i, j) for i in starts for j in ends if i <= j < i + self.max_answer_length]
+        pairs = [
+            (i, j) for i in starts for j in ends if i <= j < i + self.max_answer_length
+        ]
         if not pairs:
             return None
         i, j = max(pairs, key=lambda p: start[p[0]] + end[p[1]])
         probability = _softmax(start)[i] * _softmax(end)[j]
-        return float(start[i] + end[j]), int(token_words[i]), int(token_words[j]), probability
+        return (
+            float(start[i] + end[j]),
+            int(token_words[i]),
+            int(token_words[j]),
+            probability,
+        )
 
     def get_config(self):
         config = super().get_config()
         config.pop("pooling")
-        config.update({"max_answer_length": self.max_answer_length,
-                       "allow_no_answer": self.allow_no_answer})
+        config.update(
+            {
+                "max_answer_length": self.max_answer_length,
+                "allow_no_answer": self.allow_no_answer,
+            }
+        )
         return config
 
 
@@ -209,8 +263,10 @@ def _check_inputs(items):
     questions, contexts = [], []
     for index, item in enumerate(items):
         if not isinstance(item, dict) or not {"question", "context"} <= set(item):
-            raise DataError(f"Input {index}: expected a dict with 'question' and 'context', "
-                            f"found {type(item).__name__}.")
+            raise DataError(
+                f"Input {index}: expected a dict with 'question' and 'context', "
+                f"found {type(item).__name__}."
+            )
         for field in ("question", "context"):
             value = item[field]
             if not isinstance(value, str) or not value.strip():
@@ -231,8 +287,12 @@ def _sample_pairs(x):
         features, _, _ = keras.utils.unpack_x_y_sample_weight(element)
         if not isinstance(features, dict) or "question" not in features:
             return [], []
-        questions.extend(t.decode("utf-8") for t in np.reshape(features["question"].numpy(), -1))
-        contexts.extend(t.decode("utf-8") for t in np.reshape(features["context"].numpy(), -1))
+        questions.extend(
+            t.decode("utf-8") for t in np.reshape(features["question"].numpy(), -1)
+        )
+        contexts.extend(
+            t.decode("utf-8") for t in np.reshape(features["context"].numpy(), -1)
+        )
         if len(questions) >= LENGTH_SAMPLE:
             break
     return questions[:LENGTH_SAMPLE], contexts[:LENGTH_SAMPLE]

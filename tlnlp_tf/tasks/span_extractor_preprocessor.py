@@ -47,8 +47,12 @@ class SpanExtractorPreprocessor(keras_hub.models.Preprocessor):
     """
 
     def __init__(
-        self, tokenizer, sequence_length=384, doc_stride=128,
-        max_question_length=64, **kwargs,
+        self,
+        tokenizer,
+        sequence_length=384,
+        doc_stride=128,
+        max_question_length=64,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
@@ -74,45 +78,75 @@ class SpanExtractorPreprocessor(keras_hub.models.Preprocessor):
         length = int(self.sequence_length)
         max_question = min(self.max_question_length, length // 2)
         tokenizer = self.tokenizer
-        questions = _ragged(tokenizer(x["question"]))[:, :max_question]   # [B, (Q)]
-        words = tf.strings.split(x["context"])                            # [B, (N)]
-        pieces = word_pieces(tokenizer, words.flat_values)                 # [all words, (P)]
+        questions = _ragged(tokenizer(x["question"]))[:, :max_question]  # [B, (Q)]
+        words = tf.strings.split(x["context"])  # [B, (N)]
+        pieces = word_pieces(tokenizer, words.flat_values)  # [all words, (P)]
         counts = tf.cast(pieces.row_lengths(), tf.int32)
-        context = tf.RaggedTensor.from_row_splits(pieces, words.row_splits).merge_dims(1, 2)
-        token_starts = tf.cast(context.row_splits[:-1], tf.int32)          # [B]
+        context = tf.RaggedTensor.from_row_splits(pieces, words.row_splits).merge_dims(
+            1, 2
+        )
+        token_starts = tf.cast(context.row_splits[:-1], tf.int32)  # [B]
         local_word = tf.cast(tf.ragged.range(words.row_lengths()).flat_values, tf.int32)
-        token_words = tf.repeat(local_word, counts)                        # [all tokens]
+        token_words = tf.repeat(local_word, counts)  # [all tokens]
         # Each word's first and last token, counted from its context's start.
         word_first = tf.cumsum(counts, exclusive=True) - tf.repeat(
-            token_starts, tf.cast(words.row_lengths(), tf.int32))
+            token_starts, tf.cast(words.row_lengths(), tf.int32)
+        )
         word_last = word_first + counts - 1
 
         # === Windows ===
         question_lengths = tf.cast(questions.row_lengths(), tf.int32)
-        budget = length - 3 - question_lengths                            # context tokens per window
-        example, start, size = window_spans(context.row_lengths(), budget, self.doc_stride)
-        window_tokens = take_windows(context, example, start, size)         # [W, (C)]
-        window_words = take_windows(context.with_flat_values(token_words), example, start, size)
+        budget = length - 3 - question_lengths  # context tokens per window
+        example, start, size = window_spans(
+            context.row_lengths(), budget, self.doc_stride
+        )
+        window_tokens = take_windows(context, example, start, size)  # [W, (C)]
+        window_words = take_windows(
+            context.with_flat_values(token_words), example, start, size
+        )
 
         # === Packing: [CLS] question [SEP] context [SEP] ===
         window_questions = tf.gather(questions, example)
         rows = tf.size(example)
         column = lambda value: tf.RaggedTensor.from_tensor(tf.fill([rows, 1], value))
         cls_id, sep_id = tokenizer.start_token_id, tokenizer.end_token_id
-        token_ids = tf.concat([column(cls_id), tf.cast(window_questions, tf.int32),
-                               column(sep_id), window_tokens, column(sep_id)], axis=1)
+        token_ids = tf.concat(
+            [
+                column(cls_id),
+                tf.cast(window_questions, tf.int32),
+                column(sep_id),
+                window_tokens,
+                column(sep_id),
+            ],
+            axis=1,
+        )
         first_segment = tf.zeros_like(window_questions, tf.int32)
-        segment_ids = tf.concat([column(0), first_segment, column(0),
-                                 tf.ones_like(window_tokens), column(1)], axis=1)
-        token_word = tf.concat([column(-1), first_segment - 1, column(-1),
-                                window_words, column(-1)], axis=1)
+        segment_ids = tf.concat(
+            [
+                column(0),
+                first_segment,
+                column(0),
+                tf.ones_like(window_tokens),
+                column(1),
+            ],
+            axis=1,
+        )
+        token_word = tf.concat(
+            [column(-1), first_segment - 1, column(-1), window_words, column(-1)],
+            axis=1,
+        )
         shape = [None, length]
         features = {
             "token_ids": token_ids.to_tensor(tokenizer.pad_token_id, shape=shape),
-            "padding_mask": tf.ones_like(token_ids, tf.bool).to_tensor(False, shape=shape),
+            "padding_mask": tf.ones_like(token_ids, tf.bool).to_tensor(
+                False, shape=shape
+            ),
             "segment_ids": segment_ids.to_tensor(0, shape=shape),
         }
-        windows = {"example": example, "token_words": token_word.to_tensor(-1, shape=shape)}
+        windows = {
+            "example": example,
+            "token_words": token_word.to_tensor(-1, shape=shape),
+        }
         if y is None:
             return features, None, windows
 
@@ -122,23 +156,32 @@ class SpanExtractorPreprocessor(keras_hub.models.Preprocessor):
         word_splits = tf.cast(words.row_splits[:-1], tf.int32)
         first_word = word_splits + tf.maximum(y[:, 0], 0)
         last_word = word_splits + tf.maximum(y[:, 1], 0)
-        answer_first = tf.gather(tf.gather(word_first, first_word, batch_dims=0), example)
+        answer_first = tf.gather(
+            tf.gather(word_first, first_word, batch_dims=0), example
+        )
         answer_last = tf.gather(tf.gather(word_last, last_word, batch_dims=0), example)
-        inside = (tf.gather(answerable, example) & (answer_first >= start)
-                  & (answer_last < start + size))
+        inside = (
+            tf.gather(answerable, example)
+            & (answer_first >= start)
+            & (answer_last < start + size)
+        )
         shift = 2 + tf.gather(question_lengths, example) - start
         positions = tf.where(
-            inside[:, None], tf.stack([answer_first, answer_last], axis=1) + shift[:, None], 0
+            inside[:, None],
+            tf.stack([answer_first, answer_last], axis=1) + shift[:, None],
+            0,
         )
         return features, positions, windows
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "sequence_length": self.sequence_length,
-            "doc_stride": self.doc_stride,
-            "max_question_length": self.max_question_length,
-        })
+        config.update(
+            {
+                "sequence_length": self.sequence_length,
+                "doc_stride": self.doc_stride,
+                "max_question_length": self.max_question_length,
+            }
+        )
         return config
 
 

@@ -4,11 +4,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf.backbones import default_pooling
-from tlnlp_tf.backbones import load_backbone
-from tlnlp_tf.heads import ClassificationHead
+from tlnlp_tf.backbones.loading import default_pooling
+from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.layers import ClassificationHead
 from tlnlp_tf.metrics.classification import SparseF1Score
-from tlnlp_tf.tasks.text_task import TextTask
+from tlnlp_tf.tasks.task import TextTask
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -29,7 +29,7 @@ class TextClassifier(TextTask):
         pooling: `"mean"`, `"cls"` or `"pooled"` (see `SequencePooling`).
         dropout: dropout on the pooled vector.
         freeze: a freeze policy (`"none"`, `"all"`, `"embeddings"`,
-            `"bottom-N"`, `"lora-R"`; see `tlnlp_tf.freezing`).
+            `"bottom-N"`, `"lora-R"`; see `tlnlp_tf.backbones.freezing`).
         max_length: the most tokens per example (longer texts are
             truncated); `None` chooses it from the first training data (the
             longest sampled text, capped by the backbone). Batches are padded
@@ -37,7 +37,7 @@ class TextClassifier(TextTask):
         attention_dropout: dropout on the attention probabilities while
             training, set on `backbone` itself: `"auto"` (0.0 here) turns it
             off, which makes long texts faster; `None` keeps the backbone's
-            own rate (see `tlnlp_tf.attention`).
+            own rate (see `tlnlp_tf.backbones.attention`).
 
     Examples:
 
@@ -87,8 +87,9 @@ class TextClassifier(TextTask):
             dtype=backbone.dtype_policy,
             name="classification_head",
         )
-        self._build(backbone, head, preprocessor, pooling, dropout, freeze,
-                    max_length, **kwargs)
+        self._build(
+            backbone, head, preprocessor, pooling, dropout, freeze, max_length, **kwargs
+        )
         self.labels = labels
         self.compile()
 
@@ -125,11 +126,17 @@ class TextClassifier(TextTask):
         if (num_classes is None) == (labels is None):
             raise ValueError("Pass exactly one of num_classes or labels.")
         labels = _label_names(labels if labels is not None else num_classes)
-        backbone, preprocessor = load_backbone(spec, weights=weights, dtype=kwargs.get("dtype"))
+        backbone, preprocessor = load_backbone(
+            spec, weights=weights, dtype=kwargs.get("dtype")
+        )
         if pooling == "auto":
             pooling = default_pooling(spec)
         return cls(
-            backbone, labels, preprocessor, pooling=pooling, freeze=freeze,
+            backbone,
+            labels,
+            preprocessor,
+            pooling=pooling,
+            freeze=freeze,
             **kwargs,
         )
 
@@ -178,8 +185,24 @@ class TextClassifier(TextTask):
         model.predict(["a gripping, funny film", "two hours lost"])["label"]
         ```
         """
-        return label_predictions(self.predict_outputs(x, batch_size=batch_size, **kwargs),
-                                 self.labels)
+        return label_predictions(
+            self.predict_outputs(x, batch_size=batch_size, **kwargs), self.labels
+        )
+
+    def score(self, data, batch_size=64):
+        """Accuracy, macro F1 and loss on labelled `Examples` (what `tlnlp evaluate` prints).
+
+        ```python
+        model.score(tl.data.load_table("dev.tsv", "sentence", "label"))
+        ```
+        """
+        data.check_labels(self.labels)
+        scores = self.evaluate(
+            data.to_dataset().batch(batch_size), return_dict=True, verbose=0
+        )
+        return {
+            name: round(float(scores[name]), 6) for name in ("accuracy", "f1", "loss")
+        }
 
     def get_config(self):
         config = super().get_config()

@@ -4,11 +4,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf.backbones import default_pooling
-from tlnlp_tf.backbones import load_backbone
-from tlnlp_tf.heads import RegressionHead
+from tlnlp_tf.backbones.loading import default_pooling
+from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.layers import RegressionHead
 from tlnlp_tf.metrics.regression import PearsonCorrelation
-from tlnlp_tf.tasks.text_task import TextTask
+from tlnlp_tf.metrics.regression import pearson
+from tlnlp_tf.metrics.regression import spearman
+from tlnlp_tf.tasks.task import TextTask
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -44,17 +46,24 @@ class TextRegressor(TextTask):
         **kwargs,
     ):
         head = RegressionHead(
-            pooling=pooling, dropout=dropout, dtype=backbone.dtype_policy,
+            pooling=pooling,
+            dropout=dropout,
+            dtype=backbone.dtype_policy,
             name="regression_head",
         )
-        self._build(backbone, head, preprocessor, pooling, dropout, freeze,
-                    max_length, **kwargs)
+        self._build(
+            backbone, head, preprocessor, pooling, dropout, freeze, max_length, **kwargs
+        )
         self.compile()
 
     @classmethod
-    def from_backbone(cls, spec, freeze="none", weights="pretrained", pooling="auto", **kwargs):
+    def from_backbone(
+        cls, spec, freeze="none", weights="pretrained", pooling="auto", **kwargs
+    ):
         """Build a regressor on a backbone spec (see `TextClassifier.from_backbone`)."""
-        backbone, preprocessor = load_backbone(spec, weights=weights, dtype=kwargs.get("dtype"))
+        backbone, preprocessor = load_backbone(
+            spec, weights=weights, dtype=kwargs.get("dtype")
+        )
         if pooling == "auto":
             pooling = default_pooling(spec)
         return cls(backbone, preprocessor, pooling=pooling, freeze=freeze, **kwargs)
@@ -71,6 +80,24 @@ class TextRegressor(TextTask):
         if y.dtype == tf.string:
             return tf.strings.to_number(y, tf.float32)
         return tf.cast(y, tf.float32)
+
+    def score(self, data, batch_size=64):
+        """Pearson, Spearman and MSE on `Examples` with numeric targets.
+
+        ```python
+        model.score(tl.data.load_table("dev.tsv", "sentence1", "score", "sentence2"))
+        ```
+        """
+        data.check_numeric()
+        values = self.predict(data.features(), batch_size=batch_size, verbose=0)[
+            "value"
+        ]
+        truth = np.asarray([float(value) for value in data.labels], dtype="float64")
+        return {
+            "pearson": round(pearson(truth, values), 6),
+            "spearman": round(spearman(truth, values), 6),
+            "mse": round(float(((values - truth) ** 2).mean()), 6),
+        }
 
     def predict(self, x=None, batch_size=None, **kwargs):
         """Predict a value per example: `{"value": array [examples]}`."""

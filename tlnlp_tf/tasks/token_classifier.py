@@ -4,13 +4,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf.backbones import load_backbone
+from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.words import split_words
-from tlnlp_tf.heads import TokenClassificationHead
+from tlnlp_tf.layers import TokenClassificationHead
+from tlnlp_tf.metrics.entities import entity_scores
 from tlnlp_tf.metrics.entities import get_entities
-from tlnlp_tf.tasks.text_task import TextTask
-from tlnlp_tf.tasks.text_task import is_tokenized
+from tlnlp_tf.metrics.rounding import rounded
+from tlnlp_tf.tasks.task import TextTask
+from tlnlp_tf.tasks.task import is_tokenized
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 
 _PREDICT_BATCH = 32
@@ -60,20 +62,27 @@ class TokenClassifier(TextTask):
     ):
         tags = [str(tag) for tag in tags]
         if "O" not in tags or len(set(tags)) != len(tags):
-            raise ValueError(f"tags must be distinct IOB2 tags including 'O', got {tags}.")
+            raise ValueError(
+                f"tags must be distinct IOB2 tags including 'O', got {tags}."
+            )
         head = TokenClassificationHead(
-            len(tags), dropout=dropout, dtype=backbone.dtype_policy,
+            len(tags),
+            dropout=dropout,
+            dtype=backbone.dtype_policy,
             name="token_classification_head",
         )
-        self._build(backbone, head, preprocessor, "none", dropout, freeze,
-                    max_length, **kwargs)
+        self._build(
+            backbone, head, preprocessor, "none", dropout, freeze, max_length, **kwargs
+        )
         self.tags = tags
         self.compile()
 
     @classmethod
     def from_backbone(cls, spec, tags, freeze="none", weights="pretrained", **kwargs):
         """Build a tagger on a backbone spec (see `TextClassifier.from_backbone`)."""
-        backbone, text_preprocessor = load_backbone(spec, weights=weights, dtype=kwargs.get("dtype"))
+        backbone, text_preprocessor = load_backbone(
+            spec, weights=weights, dtype=kwargs.get("dtype")
+        )
         preprocessor = TokenClassifierPreprocessor(
             text_preprocessor.tokenizer,
             sequence_length=getattr(backbone, "max_sequence_length", 512),
@@ -104,8 +113,10 @@ class TokenClassifier(TextTask):
         ids = tf.argmax(tf.cast(matches, tf.int32), axis=-1, output_type=tf.int32)
         check = tf.debugging.Assert(
             tf.reduce_all(valid),
-            [f"Unknown tag; the model's tags are {self.tags}",
-             tf.boolean_mask(words.flat_values, ~valid)],
+            [
+                f"Unknown tag; the model's tags are {self.tags}",
+                tf.boolean_mask(words.flat_values, ~valid),
+            ],
             summarize=5,
         )
         with tf.control_dependencies([check]):
@@ -126,6 +137,17 @@ class TokenClassifier(TextTask):
 
     # === Prediction ===
 
+    def score(self, data, batch_size=_PREDICT_BATCH):
+        """Entity precision, recall and F1 (overall and per type) on `TaggedSentences`.
+
+        ```python
+        model.score(tl.data.read_conll("valid.txt"))["f1"]
+        ```
+        """
+        data.check_tags(self.tags)
+        predicted, _ = self.predict_tags(data.words, batch_size=batch_size)
+        return rounded(entity_scores(data.tags, predicted))
+
     def predict_tags(self, sentences, batch_size=_PREDICT_BATCH):
         """IOB2 tags (and their probabilities) for pre-split sentences.
 
@@ -141,7 +163,9 @@ class TokenClassifier(TextTask):
         for index, words in enumerate(sentences):
             for start, end in _windows(counts[index], self.max_length - 2):
                 segments.append((index, start, end))
-        probabilities = self._segment_probabilities(sentences, counts, segments, batch_size)
+        probabilities = self._segment_probabilities(
+            sentences, counts, segments, batch_size
+        )
         best = [np.zeros((len(words), len(self.tags))) for words in sentences]
         centrality = [np.full(len(words), -1.0) for words in sentences]
         for (index, start, end), probs in zip(segments, probabilities):
@@ -167,17 +191,25 @@ class TokenClassifier(TextTask):
         """
         texts = [x] if isinstance(x, str) else list(x)
         split = [split_words(text) for text in texts]
-        tags, scores = self.predict_tags([[w for w, _, _ in words] for words in split],
-                                         batch_size=batch_size)
+        tags, scores = self.predict_tags(
+            [[w for w, _, _ in words] for words in split], batch_size=batch_size
+        )
         results = []
-        for text, words, sentence_tags, sentence_scores in zip(texts, split, tags, scores):
+        for text, words, sentence_tags, sentence_scores in zip(
+            texts, split, tags, scores
+        ):
             entities = []
             for kind, first, end in get_entities(sentence_tags):
                 start, stop = words[first][1], words[end - 1][2]
-                entities.append({
-                    "text": text[start:stop], "type": kind, "start": start, "end": stop,
-                    "score": round(float(np.mean(sentence_scores[first:end])), 6),
-                })
+                entities.append(
+                    {
+                        "text": text[start:stop],
+                        "type": kind,
+                        "start": start,
+                        "end": stop,
+                        "score": round(float(np.mean(sentence_scores[first:end])), 6),
+                    }
+                )
             results.append(entities)
         return results
 
@@ -196,14 +228,18 @@ class TokenClassifier(TextTask):
         order = np.argsort(lengths, kind="stable")  # similar lengths batch together
         results = [None] * len(segments)
         for chunk_start in range(0, len(order), batch_size):
-            chunk = order[chunk_start:chunk_start + batch_size]
-            texts = [" ".join(sentences[segments[k][0]][segments[k][1]:segments[k][2]])
-                     for k in chunk]
+            chunk = order[chunk_start : chunk_start + batch_size]
+            texts = [
+                " ".join(sentences[segments[k][0]][segments[k][1] : segments[k][2]])
+                for k in chunk
+            ]
             logits = self.predict_on_batch(tf.constant(texts))
             probs = np.asarray(keras.ops.softmax(np.asarray(logits, "float32")))
             for row, k in enumerate(chunk):
                 index, start, end = segments[k]
-                firsts = 1 + np.concatenate([[0], np.cumsum(counts[index][start:end])[:-1]])
+                firsts = 1 + np.concatenate(
+                    [[0], np.cumsum(counts[index][start:end])[:-1]]
+                )
                 firsts = np.minimum(firsts, probs.shape[1] - 1)
                 results[k] = probs[row, firsts]
         return results

@@ -47,12 +47,14 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
         return word_pieces(self.tokenizer, words)
 
     def call(self, x, y=None, sample_weight=None):
-        words = tf.strings.split(x)                                   # [B, (W)]
-        pieces = self.word_pieces(words.flat_values)                  # [N, (P)]
+        words = tf.strings.split(x)  # [B, (W)]
+        pieces = self.word_pieces(words.flat_values)  # [N, (P)]
         per_sentence = tf.RaggedTensor.from_row_splits(pieces, words.row_splits)
-        token_ids = per_sentence.merge_dims(1, 2)                     # [B, (T)]
+        token_ids = per_sentence.merge_dims(1, 2)  # [B, (T)]
         first = tf.ragged.range(pieces.row_lengths()) == 0
-        first = tf.RaggedTensor.from_row_splits(first, words.row_splits).merge_dims(1, 2)
+        first = tf.RaggedTensor.from_row_splits(first, words.row_splits).merge_dims(
+            1, 2
+        )
         if y is None:
             # One row per sentence: `TokenClassifier.predict` windows long
             # texts by words before they get here.
@@ -62,7 +64,9 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
         # Training: a sentence longer than a window becomes overlapping
         # windows (half a window apart), so no tag is dropped.
         budget = int(self.sequence_length) - 2
-        example, start, size = window_spans(token_ids.row_lengths(), budget, max(budget // 2, 1))
+        example, start, size = window_spans(
+            token_ids.row_lengths(), budget, max(budget // 2, 1)
+        )
         window = lambda values: take_windows(values, example, start, size)
         features = self._features(window(token_ids))
         weights, _ = self._pack(window(tf.cast(first, tf.int32)), 0, 0, 0)
@@ -75,7 +79,9 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
 
     def _features(self, token_ids):
         token_ids, padding_mask = self._pack(
-            token_ids, self.tokenizer.start_token_id, self.tokenizer.end_token_id,
+            token_ids,
+            self.tokenizer.start_token_id,
+            self.tokenizer.end_token_id,
             self.tokenizer.pad_token_id,
         )
         return {
@@ -87,8 +93,11 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
     def _pack(self, values, start, end, pad):
         """[start] + values + [end], truncated or padded to `sequence_length`."""
         packer = keras_hub.layers.StartEndPacker(
-            sequence_length=self.sequence_length, start_value=start,
-            end_value=end, pad_value=pad, return_padding_mask=True,
+            sequence_length=self.sequence_length,
+            start_value=start,
+            end_value=end,
+            pad_value=pad,
+            return_padding_mask=True,
         )
         return packer(values)
 

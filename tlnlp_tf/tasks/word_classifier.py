@@ -1,7 +1,7 @@
 """`WordClassifier`: a CNN or BiLSTM on static word embeddings, fit on raw text.
 
 The pre-transformer transfer path: word2vec, GloVe or fastText vectors
-(`tlnlp_tf.word_vectors`) initialise the `Embedding` of a small text
+(`tlnlp_tf.pretraining.word_vectors`) initialise the `Embedding` of a small text
 classifier (Kim 2014's CNN, or a bidirectional LSTM), frozen or trained.
 """
 
@@ -12,10 +12,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf import word_vectors
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.metrics.classification import SparseF1Score
+from tlnlp_tf.pretraining import word_vectors
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_classifier import _label_names
 from tlnlp_tf.tasks.text_classifier import label_predictions
@@ -48,8 +48,13 @@ class ConvEncoder(keras.layers.Layer):
         self.filter_sizes = tuple(int(size) for size in filter_sizes)
         self.filters = int(filters)
         self.convolutions = [
-            keras.layers.Conv1D(self.filters, size, activation="relu", dtype=self.dtype_policy,
-                                name=f"conv_{size}")
+            keras.layers.Conv1D(
+                self.filters,
+                size,
+                activation="relu",
+                dtype=self.dtype_policy,
+                name=f"conv_{size}",
+            )
             for size in self.filter_sizes
         ]
         self.supports_masking = True
@@ -85,7 +90,9 @@ class ConvEncoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"filter_sizes": list(self.filter_sizes), "filters": self.filters})
+        config.update(
+            {"filter_sizes": list(self.filter_sizes), "filters": self.filters}
+        )
         return config
 
 
@@ -107,8 +114,12 @@ class RecurrentEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = int(units)
         self.recurrent = keras.layers.Bidirectional(
-            keras.layers.LSTM(self.units, return_sequences=True, dtype=self.dtype_policy),
-            dtype=self.dtype_policy, name="bilstm")
+            keras.layers.LSTM(
+                self.units, return_sequences=True, dtype=self.dtype_policy
+            ),
+            dtype=self.dtype_policy,
+            name="bilstm",
+        )
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -169,7 +180,7 @@ class WordClassifier(keras.Model):
 
     Raw strings, with word2vec vectors trained on unlabelled text:
     ```python
-    vectors = tlnlp_tf.word_vectors.train_word2vec(unlabelled_texts)
+    vectors = tlnlp_tf.pretraining.word_vectors.train_word2vec(unlabelled_texts)
     model = WordClassifier.from_vectors(vectors, texts=texts, labels=["neg", "pos"])
     model.fit(tl.data.from_lists(texts, labels).shuffle(1000).batch(32), epochs=5)
     model.predict(["a gripping, funny film"])["label"]
@@ -202,18 +213,26 @@ class WordClassifier(keras.Model):
         labels = _label_names(labels)
         vocabulary = _check_vocabulary(vocabulary)
         if encoder not in ENCODERS:
-            raise PolicyError(f"encoder must be one of {', '.join(ENCODERS)}; got '{encoder}'.")
-        if sequence_length is not None and (
-                not isinstance(sequence_length, (int, np.integer)) or sequence_length < 1):
             raise PolicyError(
-                f"sequence_length must be a positive integer or None, got {sequence_length!r}.")
+                f"encoder must be one of {', '.join(ENCODERS)}; got '{encoder}'."
+            )
+        if sequence_length is not None and (
+            not isinstance(sequence_length, (int, np.integer)) or sequence_length < 1
+        ):
+            raise PolicyError(
+                f"sequence_length must be a positive integer or None, got {sequence_length!r}."
+            )
         # === Layers ===
         self.vectorizer = keras.layers.TextVectorization(
-            standardize=word_vectors.standardize, split="whitespace",
-            vocabulary=vocabulary[2:], name="vectorizer")
+            standardize=word_vectors.standardize,
+            split="whitespace",
+            vocabulary=vocabulary[2:],
+            name="vectorizer",
+        )
         self.vectorizer.build()  # stateless but for its vocabulary: built
         self.embedding = keras.layers.Embedding(
-            len(vocabulary), embedding_dim, mask_zero=True, name="embeddings")
+            len(vocabulary), embedding_dim, mask_zero=True, name="embeddings"
+        )
         self.embedding.trainable = not freeze_embeddings
         if encoder == "cnn":
             self.encoder = ConvEncoder((3, 4, 5), 100, name="encoder")
@@ -295,7 +314,7 @@ class WordClassifier(keras.Model):
         Example:
 
         ```python
-        vectors = tlnlp_tf.word_vectors.load_vectors("glove.6B.100d.txt")
+        vectors = tlnlp_tf.pretraining.word_vectors.load_vectors("glove.6B.100d.txt")
         model = WordClassifier.from_vectors(vectors, texts=train_texts,
                                             labels=["neg", "pos"], freeze_embeddings=True)
         ```
@@ -305,29 +324,47 @@ class WordClassifier(keras.Model):
         if isinstance(vectors, (str, bytes)) or hasattr(vectors, "__fspath__"):
             vectors = word_vectors.load_vectors(vectors)
         if vectors is not None and not hasattr(vectors, "index_to_key"):
-            raise PolicyError("vectors must be a gensim KeyedVectors, a vectors file path "
-                              f"or None; got {type(vectors).__name__}.")
+            raise PolicyError(
+                "vectors must be a gensim KeyedVectors, a vectors file path "
+                f"or None; got {type(vectors).__name__}."
+            )
         texts = _training_texts(texts)
         dim = kwargs.pop("embedding_dim", None)
         if vectors is not None and dim is not None and dim != vectors.vector_size:
-            raise PolicyError(f"embedding_dim={dim} differs from the vectors' dimension "
-                              f"{vectors.vector_size}; leave embedding_dim out.")
+            raise PolicyError(
+                f"embedding_dim={dim} differs from the vectors' dimension "
+                f"{vectors.vector_size}; leave embedding_dim out."
+            )
         vocabulary = word_vectors.build_vocabulary(texts, max_tokens, vectors)
-        matrix, found = word_vectors.embedding_matrix(vocabulary, vectors, seed=seed, dim=dim)
+        matrix, found = word_vectors.embedding_matrix(
+            vocabulary, vectors, seed=seed, dim=dim
+        )
         if sequence_length is None:
             sequence_length = _choose_length(texts)
         model = cls(
-            vocabulary, labels if labels is not None else num_classes,
-            embedding_dim=matrix.shape[1], encoder=encoder,
-            freeze_embeddings=freeze_embeddings, sequence_length=sequence_length, **kwargs)
+            vocabulary,
+            labels if labels is not None else num_classes,
+            embedding_dim=matrix.shape[1],
+            encoder=encoder,
+            freeze_embeddings=freeze_embeddings,
+            sequence_length=sequence_length,
+            **kwargs,
+        )
         model.embedding.embeddings.assign(matrix)
         model.vectors_found = int(found.sum())
         return model
 
     # === Training set-up ===
 
-    def compile(self, optimizer="auto", loss="auto", *, metrics="auto",
-                learning_rate="auto", **kwargs):
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        metrics="auto",
+        learning_rate="auto",
+        **kwargs,
+    ):
         """Compile with defaults: Adam at 1e-3, cross-entropy, accuracy and F1.
 
         Example:
@@ -342,8 +379,10 @@ class WordClassifier(keras.Model):
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy"),
-                       SparseF1Score(len(self.labels))]
+            metrics = [
+                keras.metrics.SparseCategoricalAccuracy("accuracy"),
+                SparseF1Score(len(self.labels)),
+            ]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
@@ -377,7 +416,7 @@ class WordClassifier(keras.Model):
             texts = tf.squeeze(texts, -1)
         ids = tf.cast(self.vectorizer(texts), "int32")
         if self.sequence_length is not None:
-            ids = ids[:, :self.sequence_length]
+            ids = ids[:, : self.sequence_length]
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
         empty = tf.reduce_all(tf.equal(ids, 0), axis=1, keepdims=True)
         first = tf.one_hot(tf.zeros_like(ids[:, 0]), tf.shape(ids)[1], dtype="int32")
@@ -399,24 +438,34 @@ class WordClassifier(keras.Model):
         if isinstance(x, tf.data.Dataset):
             for spec in tf.nest.flatten(x.element_spec):
                 if spec.dtype == tf.string and spec.shape.rank == 0:
-                    raise DataError("WordClassifier takes a batched dataset of texts: "
-                                    "call .batch(32) on it first.")
+                    raise DataError(
+                        "WordClassifier takes a batched dataset of texts: "
+                        "call .batch(32) on it first."
+                    )
             data = x
         elif _is_texts(x):
             texts = [x] if isinstance(x, str) else list(x)
             for index, text in enumerate(texts):
                 if not isinstance(text, str):
-                    raise DataError(f"Input {index} is {type(text).__name__}, expected a "
-                                    "string.")
+                    raise DataError(
+                        f"Input {index} is {type(text).__name__}, expected a string."
+                    )
             columns = [tf.constant(texts, tf.string)]
             for extra in (y, sample_weight):
                 if extra is not None:
                     if len(extra) != len(texts):
-                        raise DataError(f"{len(texts)} texts but {len(extra)} labels or "
-                                        "weights; expected one per text.")
+                        raise DataError(
+                            f"{len(texts)} texts but {len(extra)} labels or "
+                            "weights; expected one per text."
+                        )
                     values = list(extra)
-                    columns.append(tf.constant(
-                        [str(v) for v in values] if isinstance(values[0], str) else values))
+                    columns.append(
+                        tf.constant(
+                            [str(v) for v in values]
+                            if isinstance(values[0], str)
+                            else values
+                        )
+                    )
             data = tf.data.Dataset.from_tensor_slices(tuple(columns))
             if shuffle:
                 data = data.shuffle(len(texts), reshuffle_each_iteration=True)
@@ -426,10 +475,13 @@ class WordClassifier(keras.Model):
 
         def encode(*element):
             features, targets, weights = keras.utils.unpack_x_y_sample_weight(
-                element[0] if len(element) == 1 else element)
+                element[0] if len(element) == 1 else element
+            )
             return self.preprocess_samples(features, targets, weights)
 
-        return data.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return data.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+            tf.data.AUTOTUNE
+        )
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """`keras.Model.fit` on raw text (a batched dataset, or lists of texts and labels).
@@ -441,8 +493,13 @@ class WordClassifier(keras.Model):
         model.fit(texts, labels, batch_size=32, epochs=5)
         ```
         """
-        data = self._pipeline(x, y, kwargs.pop("sample_weight", None), batch_size,
-                              shuffle=kwargs.get("shuffle", True))
+        data = self._pipeline(
+            x,
+            y,
+            kwargs.pop("sample_weight", None),
+            batch_size,
+            shuffle=kwargs.get("shuffle", True),
+        )
         validation = kwargs.get("validation_data")
         if validation is not None:
             if isinstance(validation, tuple) and _is_texts(validation[0]):
@@ -456,8 +513,11 @@ class WordClassifier(keras.Model):
         return super().fit(data, epochs=epochs, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
-        data = None if x is None else self._pipeline(x, y, kwargs.pop("sample_weight", None),
-                                                      batch_size)
+        data = (
+            None
+            if x is None
+            else self._pipeline(x, y, kwargs.pop("sample_weight", None), batch_size)
+        )
         if data is None:
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
         return super().evaluate(data, **kwargs)
@@ -487,8 +547,9 @@ class WordClassifier(keras.Model):
         model.predict(["a gripping, funny film", "two hours lost"])["label"]
         ```
         """
-        return label_predictions(self.predict_outputs(x, batch_size=batch_size, **kwargs),
-                                 self.labels)
+        return label_predictions(
+            self.predict_outputs(x, batch_size=batch_size, **kwargs), self.labels
+        )
 
     # === Config ===
 
@@ -513,11 +574,15 @@ class WordClassifier(keras.Model):
 def _check_vocabulary(vocabulary):
     vocabulary = [str(word) for word in vocabulary]
     if vocabulary[:2] != [word_vectors.PADDING, word_vectors.UNKNOWN]:
-        raise PolicyError("The vocabulary starts with the padding '' and '[UNK]' entries, "
-                          "as word_vectors.build_vocabulary returns it.")
+        raise PolicyError(
+            "The vocabulary starts with the padding '' and '[UNK]' entries, "
+            "as word_vectors.build_vocabulary returns it."
+        )
     if len(vocabulary) < 3:
-        raise DataError("The vocabulary has no words: the training texts are empty "
-                        "(after lower-casing, stripping punctuation, splitting on spaces).")
+        raise DataError(
+            "The vocabulary has no words: the training texts are empty "
+            "(after lower-casing, stripping punctuation, splitting on spaces)."
+        )
     if len(set(vocabulary)) != len(vocabulary):
         raise PolicyError("The vocabulary has repeated words.")
     return vocabulary
@@ -525,8 +590,10 @@ def _check_vocabulary(vocabulary):
 
 def _is_texts(x):
     return isinstance(x, str) or (
-        isinstance(x, (list, tuple, np.ndarray)) and len(x) > 0
-        and all(isinstance(item, str) for item in x))
+        isinstance(x, (list, tuple, np.ndarray))
+        and len(x) > 0
+        and all(isinstance(item, str) for item in x)
+    )
 
 
 def _training_texts(texts):
@@ -538,11 +605,15 @@ def _training_texts(texts):
             strings.extend(t.decode("utf-8") for t in np.reshape(first.numpy(), -1))
         texts = strings
     if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
-        raise DataError("texts must be the training texts: a list of strings (or a "
-                        "dataset of texts).")
+        raise DataError(
+            "texts must be the training texts: a list of strings (or a "
+            "dataset of texts)."
+        )
     if not any(words for words in word_vectors.tokenize(texts)):
-        raise DataError(f"The {len(texts)} training text(s) have no words (after "
-                        "lower-casing, stripping punctuation and splitting on whitespace).")
+        raise DataError(
+            f"The {len(texts)} training text(s) have no words (after "
+            "lower-casing, stripping punctuation and splitting on whitespace)."
+        )
     return list(texts)
 
 
@@ -551,8 +622,10 @@ def _choose_length(texts):
     length = min(MAX_SEQUENCE_LENGTH, max(8, math.ceil(longest / 8) * 8))
     if longest > length:
         longer = sum(len(words) > length for words in word_vectors.tokenize(texts))
-        warnings.warn(f"{longer} of {len(texts)} training texts are longer than "
-                      f"sequence_length={length} words (the longest has {longest}) and "
-                      "will be truncated; pass sequence_length to change this.",
-                      stacklevel=3)
+        warnings.warn(
+            f"{longer} of {len(texts)} training texts are longer than "
+            f"sequence_length={length} words (the longest has {longest}) and "
+            "will be truncated; pass sequence_length to change this.",
+            stacklevel=3,
+        )
     return length

@@ -6,9 +6,9 @@ import os
 import keras
 import numpy as np
 
+from tlnlp_tf.backbones.freezing import layer_groups
+from tlnlp_tf.backbones.freezing import lora_layers
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.freezing import layer_groups
-from tlnlp_tf.freezing import lora_layers
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -44,10 +44,15 @@ class GradualUnfreezing(keras.callbacks.Callback):
         super().__init__()
         if int(every) < 1:
             raise ValueError(f"every must be a positive number of epochs, got {every}.")
-        if every_steps is not None and (isinstance(every_steps, bool)
-                                        or not isinstance(every_steps, int) or every_steps < 1):
-            raise ValueError(f"every_steps must be a positive number of steps or None, "
-                             f"got {every_steps!r}.")
+        if every_steps is not None and (
+            isinstance(every_steps, bool)
+            or not isinstance(every_steps, int)
+            or every_steps < 1
+        ):
+            raise ValueError(
+                f"every_steps must be a positive number of steps or None, "
+                f"got {every_steps!r}."
+            )
         self.every = int(every)
         self.every_steps = every_steps
         self.verbose = verbose
@@ -64,7 +69,9 @@ class GradualUnfreezing(keras.callbacks.Callback):
         groups = layer_groups(model.backbone)
         pooled = getattr(model, "pooling", None) == "pooled"
         # Top first: the pooler only when the head reads it, then layers, then embeddings.
-        order = [name for name in groups if name.startswith("layer_")][::-1] + ["embeddings"]
+        order = [name for name in groups if name.startswith("layer_")][::-1] + [
+            "embeddings"
+        ]
         if pooled:
             order.insert(0, "pooler")
         self._order = [(name, groups[name]) for name in order]
@@ -115,11 +122,17 @@ class GradualUnfreezing(keras.callbacks.Callback):
         trainable = sum(int(v.numpy().size) for v in model.trainable_variables)
         self.log.append((when, names, trainable))
         if self.verbose:
-            print(f"GradualUnfreezing: {unit} {when + 1}: backbone groups training: "
-                  f"{', '.join(names) or 'none'} ({trainable:,} trainable parameters)")
+            print(
+                f"GradualUnfreezing: {unit} {when + 1}: backbone groups training: "
+                f"{', '.join(names) or 'none'} ({trainable:,} trainable parameters)"
+            )
 
     def get_config(self):
-        return {"every": self.every, "every_steps": self.every_steps, "verbose": self.verbose}
+        return {
+            "every": self.every,
+            "every_steps": self.every_steps,
+            "verbose": self.verbose,
+        }
 
 
 def _policy(order, count):
@@ -175,8 +188,11 @@ class RandomStateBackup(keras.callbacks.Callback):
         self._restore_pending = False
 
     def _states(self):
-        return [generator.state for layer in self.model._flatten_layers()
-                for generator in getattr(layer, "_seed_generators", [])]
+        return [
+            generator.state
+            for layer in self.model._flatten_layers()
+            for generator in getattr(layer, "_seed_generators", [])
+        ]
 
     def on_train_begin(self, logs=None):
         self._restore_pending = True
@@ -209,7 +225,9 @@ class RandomStateBackup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.folder, exist_ok=True)
-        arrays = {f"state_{i}": np.asarray(s.numpy()) for i, s in enumerate(self._states())}
+        arrays = {
+            f"state_{i}": np.asarray(s.numpy()) for i, s in enumerate(self._states())
+        }
         temporary = os.path.join(self.folder, f".{self.FILE}.tmp.npz")
         np.savez(temporary, epoch=np.int64(epoch + 1), **arrays)
         current = os.path.join(self.folder, self.FILE)

@@ -2,8 +2,8 @@
 
 import re
 
+from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.freezing import layer_groups
 
 
 def layer_decay_multipliers(backbone, decay):
@@ -38,5 +38,5 @@ def layer_decay_multipliers(backbone, decay):
             depth = count - int(name.split("_")[1])
         for layer in layers:
             for variable in layer.weights:
-                multipliers[re.escape(variable.path) + "$"] = decay ** depth
+                multipliers[re.escape(variable.path) + "$"] = decay**depth
     return multipliers

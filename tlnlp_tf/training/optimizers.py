@@ -36,7 +36,9 @@ class ScaledAdamW(keras.optimizers.AdamW):
     def __init__(self, multipliers=None, **kwargs):
         super().__init__(**kwargs)
         self.multipliers = dict(multipliers or {})
-        self._patterns = [(re.compile(p), float(m)) for p, m in self.multipliers.items()]
+        self._patterns = [
+            (re.compile(p), float(m)) for p, m in self.multipliers.items()
+        ]
 
     def multiplier(self, path):
         """The learning-rate multiplier of the variable at `path`."""
@@ -65,7 +67,9 @@ class ScaledAdamW(keras.optimizers.AdamW):
             return super()._apply_weight_decay(variables)
         groups = {}
         for variable in variables:
-            groups.setdefault(scales.get(self._var_key(variable), 1.0), []).append(variable)
+            groups.setdefault(scales.get(self._var_key(variable), 1.0), []).append(
+                variable
+            )
         decay = self.weight_decay
         try:
             for scale, group in groups.items():
@@ -81,7 +85,11 @@ class ScaledAdamW(keras.optimizers.AdamW):
 
 
 def fine_tuning_adamw(
-    learning_rate, total_steps=None, warmup=0.1, weight_decay=0.01, clipnorm=1.0,
+    learning_rate,
+    total_steps=None,
+    warmup=0.1,
+    weight_decay=0.01,
+    clipnorm=1.0,
     multipliers=None,
 ):
     """AdamW with warmup + linear decay, no decay on biases and LayerNorm.

@@ -28,7 +28,9 @@ class AnchoredL2(keras.regularizers.Regularizer):
 
     def own(self, weight):
         """This penalty alone, without the previous regularizer."""
-        difference = weight if self.anchor is None else ops.subtract(weight, self.anchor)
+        difference = (
+            weight if self.anchor is None else ops.subtract(weight, self.anchor)
+        )
         return 0.5 * self.strength * ops.sum(ops.square(difference))
 
 
@@ -77,8 +79,10 @@ class L2SP:
                 continue
             # A numpy copy: built from the variable itself, the anchor would follow it.
             anchor = keras.Variable(
-                np.array(ops.convert_to_numpy(weight.value)), trainable=False,
-                dtype=weight.dtype, name=f"l2sp_anchor_{weight.name}",
+                np.array(ops.convert_to_numpy(weight.value)),
+                trainable=False,
+                dtype=weight.dtype,
+                name=f"l2sp_anchor_{weight.name}",
             )
             weight.regularizer = AnchoredL2(self.alpha, anchor, weight.regularizer)
         for weight in model.weights:

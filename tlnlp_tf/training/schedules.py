@@ -19,7 +19,9 @@ class FineTuningSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, peak, total_steps):
-        if total_steps is not None and (int(total_steps) != total_steps or total_steps < 1):
+        if total_steps is not None and (
+            int(total_steps) != total_steps or total_steps < 1
+        ):
             raise ValueError(
                 f"total_steps must be a positive integer or None, got {total_steps!r}."
             )
@@ -47,7 +49,11 @@ class WarmupSchedule(FineTuningSchedule):
         raise NotImplementedError
 
     def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps, "warmup": self.warmup}
+        return {
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "warmup": self.warmup,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -98,7 +104,9 @@ class WarmupCosineDecay(WarmupSchedule):
     """
 
     def decay(self, step, warmup_steps, total):
-        progress = ops.clip((step - warmup_steps) / max(total - warmup_steps, 1.0), 0.0, 1.0)
+        progress = ops.clip(
+            (step - warmup_steps) / max(total - warmup_steps, 1.0), 0.0, 1.0
+        )
         return self.peak * 0.5 * (1.0 + ops.cos(math.pi * progress))
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.transferability.inputs import as_features
-from tlnlp_tf.transferability.inputs import as_targets
+from tlnlp_tf.probes.transferability.inputs import as_features
+from tlnlp_tf.probes.transferability.inputs import as_targets
 
 # Eigenvalues of the feature covariance below this fraction of the largest are
 # treated as zero by the H-score's pseudo-inverse.
@@ -27,7 +27,7 @@ def h_score(features, labels):
     Example:
 
     ```python
-    tl.transferability.h_score(features, labels)  # e.g. 0.71 for 2 classes
+    tl.probes.h_score(features, labels)  # e.g. 0.71 for 2 classes
     ```
     """
     features = as_features(features, "The H-score")
@@ -55,7 +55,7 @@ def linear_probe(features, labels, task="classification", folds=5, seed=0):
     Example:
 
     ```python
-    tl.transferability.linear_probe(features, labels, folds=5)  # e.g. 0.81
+    tl.probes.linear_probe(features, labels, folds=5)  # e.g. 0.81
     ```
     """
     features = as_features(features, "The linear probe")
@@ -93,7 +93,9 @@ def _ridge(x, y, x_new):
         shrink = singular**2 / (singular**2 + penalty)
         fitted = u @ (shrink[:, None] * uy)
         leverage = (u**2) @ shrink + 1.0 / len(x)  # the intercept's share too
-        error = np.mean(((y - fitted) / np.maximum(1.0 - leverage, 1e-12)[:, None]) ** 2)
+        error = np.mean(
+            ((y - fitted) / np.maximum(1.0 - leverage, 1e-12)[:, None]) ** 2
+        )
         if error < best_error:
             best, best_error = penalty, error
     weights = vt.T @ ((singular / (singular**2 + best))[:, None] * uy)

@@ -25,8 +25,11 @@ import keras
 
 def attention_layers(backbone):
     """The `keras.layers.MultiHeadAttention` layers inside `backbone`, in order."""
-    return [layer for layer in backbone._flatten_layers(include_self=False)
-            if isinstance(layer, keras.layers.MultiHeadAttention)]
+    return [
+        layer
+        for layer in backbone._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.MultiHeadAttention)
+    ]
 
 
 def attention_dropout(backbone):
@@ -58,7 +61,8 @@ def set_attention_dropout(backbone, rate):
             raise RuntimeError(
                 f"This Keras version ({keras.__version__}) keeps no `_dropout` on "
                 "MultiHeadAttention; pass attention_dropout=None to keep the "
-                "backbone's own rate.")
+                "backbone's own rate."
+            )
         layer._dropout = rate
         dropout_layer = getattr(layer, "_dropout_layer", None)
         if dropout_layer is not None:

@@ -29,10 +29,10 @@ import json
 import keras
 import numpy as np
 
+from tlnlp_tf.backbones.freezing import LORA_FACTORS
+from tlnlp_tf.backbones.freezing import lora_layers
+from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.freezing import LORA_FACTORS
-from tlnlp_tf.freezing import lora_layers
-from tlnlp_tf.freezing import lora_rank
 
 FORMAT = "tlnlp_tf.adapters"
 VERSION = 1
@@ -103,7 +103,9 @@ def load_adapters(model, path):
     """
     with np.load(path, allow_pickle=False) as data:
         if "meta" not in data.files:
-            raise PolicyError(f"{path} is not an adapters file (written by save_adapters).")
+            raise PolicyError(
+                f"{path} is not an adapters file (written by save_adapters)."
+            )
         meta = json.loads(str(data["meta"]))
         values = [data[f"weight_{i}"] for i in range(len(meta.get("paths", [])))]
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
@@ -113,14 +115,20 @@ def load_adapters(model, path):
     _require_lora(model, "load_adapters")
     checks = (
         ("task", meta["task"], type(model).__name__, "build a {saved}"),
-        ("freeze policy", meta["freeze"], model.freeze, "build the model with freeze='{saved}'"),
+        (
+            "freeze policy",
+            meta["freeze"],
+            model.freeze,
+            "build the model with freeze='{saved}'",
+        ),
         ("labels", meta["names"], _names(model), "build the model with these labels"),
     )
     for what, saved, found, fix in checks:
         if saved != found:
             raise PolicyError(
                 f"{path}: the adapters' {what} is {saved!r}, this model's is {found!r}: "
-                + fix.format(saved=saved) + "."
+                + fix.format(saved=saved)
+                + "."
             )
     weights = adapter_weights(model)
     if list(weights) != meta["paths"]:

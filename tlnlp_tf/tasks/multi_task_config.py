@@ -32,9 +32,25 @@ import yaml
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 
-TYPES = ("text-classification", "regression", "token-classification", "question-answering")
-TASK_KEYS = ("type", "train", "validation", "text_column", "text_pair_column", "label_column",
-             "token_column", "tag_column", "scheme", "weight", "limit")
+TYPES = (
+    "text-classification",
+    "regression",
+    "token-classification",
+    "question-answering",
+)
+TASK_KEYS = (
+    "type",
+    "train",
+    "validation",
+    "text_column",
+    "text_pair_column",
+    "label_column",
+    "token_column",
+    "tag_column",
+    "scheme",
+    "weight",
+    "limit",
+)
 TOP_KEYS = ("tasks", "sampling", "temperature")
 SAMPLINGS = ("proportional", "uniform", "temperature")
 
@@ -48,13 +64,17 @@ def _mapping(loader, node, deep=False):
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise PolicyError(f"{loader.name}, line {key_node.start_mark.line + 1}: "
-                              f"{key!r} is given twice; task names (and keys) must be unique.")
+            raise PolicyError(
+                f"{loader.name}, line {key_node.start_mark.line + 1}: "
+                f"{key!r} is given twice; task names (and keys) must be unique."
+            )
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
+)
 
 
 def read_config(path):
@@ -75,32 +95,49 @@ def read_config(path):
             raise DataError(f"{path}: not valid YAML ({error}).") from None
         finally:
             loader.dispose()
-    if not isinstance(config, dict) or not isinstance(config.get("tasks"), dict) \
-            or not config["tasks"]:
-        raise PolicyError(f"{path}: expected a mapping with 'tasks:', one entry per task "
-                          "(name: {type, train, ...}).")
+    if (
+        not isinstance(config, dict)
+        or not isinstance(config.get("tasks"), dict)
+        or not config["tasks"]
+    ):
+        raise PolicyError(
+            f"{path}: expected a mapping with 'tasks:', one entry per task "
+            "(name: {type, train, ...})."
+        )
     unknown = sorted(set(config) - set(TOP_KEYS))
     if unknown:
-        raise PolicyError(f"{path}: unknown keys {unknown}; expected {', '.join(TOP_KEYS)}.")
+        raise PolicyError(
+            f"{path}: unknown keys {unknown}; expected {', '.join(TOP_KEYS)}."
+        )
     sampling = config.get("sampling", "proportional")
     if sampling not in SAMPLINGS:
-        raise PolicyError(f"{path}: sampling {sampling!r}; expected one of {', '.join(SAMPLINGS)}.")
-    temperature = _number(path, "temperature", config.get("temperature", 2.0), minimum=1.0)
+        raise PolicyError(
+            f"{path}: sampling {sampling!r}; expected one of {', '.join(SAMPLINGS)}."
+        )
+    temperature = _number(
+        path, "temperature", config.get("temperature", 2.0), minimum=1.0
+    )
     folder = os.path.dirname(os.path.abspath(path))
     tasks = {}
     for name, entry in config["tasks"].items():
         where = f"{path}, task {name!r}"
         if not isinstance(name, str) or not name.isidentifier():
-            raise PolicyError(f"{where}: task names must be identifiers (letters, digits, _).")
+            raise PolicyError(
+                f"{where}: task names must be identifiers (letters, digits, _)."
+            )
         if not isinstance(entry, dict):
             raise PolicyError(f"{where}: expected a mapping (type, train, ...).")
         unknown = sorted(set(entry) - set(TASK_KEYS))
         if unknown:
-            raise PolicyError(f"{where}: unknown keys {unknown}; expected some of "
-                              f"{', '.join(TASK_KEYS)}.")
+            raise PolicyError(
+                f"{where}: unknown keys {unknown}; expected some of "
+                f"{', '.join(TASK_KEYS)}."
+            )
         if entry.get("type") not in TYPES:
-            raise PolicyError(f"{where}: type {entry.get('type')!r}; expected one of "
-                              f"{', '.join(TYPES)}.")
+            raise PolicyError(
+                f"{where}: type {entry.get('type')!r}; expected one of "
+                f"{', '.join(TYPES)}."
+            )
         task = dict(entry)
         for key in ("train", "validation"):
             if key not in entry:
@@ -122,5 +159,7 @@ def _number(where, key, value, minimum):
     except (TypeError, ValueError):
         number = None
     if isinstance(value, bool) or number is None or not number >= minimum:
-        raise PolicyError(f"{where}: {key} must be a number >= {minimum}, got {value!r}.")
+        raise PolicyError(
+            f"{where}: {key} must be a number >= {minimum}, got {value!r}."
+        )
     return number

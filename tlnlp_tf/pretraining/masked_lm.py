@@ -19,7 +19,7 @@ model = tlnlp_tf.TextClassifier.from_backbone("minilm-reviews", labels=["neg", "
 The folder also keeps the masked-LM head's own weights
 (`masked_lm_head.weights.h5`): `load_masked_lm` puts that head back on the
 folder's backbone, or on a fine-tuned copy of it, which is what the
-masked-LM forgetting probe (`tlnlp_tf.forgetting.masked_lm_probe`) scores.
+masked-LM forgetting probe (`tlnlp_tf.probes.masked_lm_probe`) scores.
 
 For a language the pretrained vocabularies do not cover (Chinese, with the
 English MiniLM), `new_backbone_preset` writes a new, randomly initialised BERT
@@ -45,12 +45,13 @@ import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
+
 # keras-hub's own pre-tokenization (lowercasing, splitting on whitespace,
 # punctuation and CJK characters): the words its WordPiece tokenizers see.
 from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize
 
-from tlnlp_tf.backbones import load_backbone
-from tlnlp_tf.backbones import resolve_spec
+from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.backbones.loading import resolve_spec
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.readers import load_jsonl
 from tlnlp_tf.data.readers import load_table
@@ -65,8 +66,14 @@ REPORT_FILE = "pretrain.json"
 # The masked-LM head's own weights (not the backbone's, not the tied output
 # projection), by variable path, with the task and masking config as attributes.
 HEAD_FILE = "masked_lm_head.weights.h5"
-_HEAD_PREPROCESSOR = ("sequence_length", "truncate", "mask_selection_rate",
-                      "mask_selection_length", "mask_token_rate", "random_token_rate")
+_HEAD_PREPROCESSOR = (
+    "sequence_length",
+    "truncate",
+    "mask_selection_rate",
+    "mask_selection_length",
+    "mask_token_rate",
+    "random_token_rate",
+)
 _TABLES = (".csv", ".tsv", ".jsonl")
 _LENGTH_SAMPLE = 1000  # documents tokenized to choose max_length
 # The masked-LM head is new (random) on top of a pretrained backbone: its own
@@ -114,9 +121,18 @@ def read_corpus(path, text_column=None):
     return texts
 
 
-def new_backbone_preset(folder, texts, vocabulary_size=8000, num_layers=2,
-                        hidden_dim=128, num_heads=2, intermediate_dim=None,
-                        max_sequence_length=512, lowercase=True, seed=0):
+def new_backbone_preset(
+    folder,
+    texts,
+    vocabulary_size=8000,
+    num_layers=2,
+    hidden_dim=128,
+    num_heads=2,
+    intermediate_dim=None,
+    max_sequence_length=512,
+    lowercase=True,
+    seed=0,
+):
     """Write a keras-hub BERT preset folder with random weights and a
     WordPiece vocabulary learned from `texts`.
 
@@ -159,28 +175,44 @@ def new_backbone_preset(folder, texts, vocabulary_size=8000, num_layers=2,
     texts = [str(text) for text in texts]
     texts = [text for text in texts if text.strip()]
     if not texts:
-        raise DataError("new_backbone_preset: the corpus is empty; expected at least "
-                        "one non-blank document to learn the vocabulary from.")
+        raise DataError(
+            "new_backbone_preset: the corpus is empty; expected at least "
+            "one non-blank document to learn the vocabulary from."
+        )
     intermediate_dim = 4 * hidden_dim if intermediate_dim is None else intermediate_dim
-    _check_architecture(vocabulary_size, num_layers, hidden_dim, num_heads,
-                        intermediate_dim, max_sequence_length)
+    _check_architecture(
+        vocabulary_size,
+        num_layers,
+        hidden_dim,
+        num_heads,
+        intermediate_dim,
+        max_sequence_length,
+    )
     check_output_folder(folder)
     counts = _word_counts(texts, lowercase)
     if not counts:
-        raise DataError("new_backbone_preset: the corpus has no words (only spaces "
-                        "and control characters); expected text to learn the "
-                        "vocabulary from.")
+        raise DataError(
+            "new_backbone_preset: the corpus has no words (only spaces "
+            "and control characters); expected text to learn the "
+            "vocabulary from."
+        )
     vocabulary = _learn_vocabulary(texts, counts, vocabulary_size, lowercase)
 
     keras.utils.set_random_seed(seed)
     backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=len(vocabulary), num_layers=num_layers, num_heads=num_heads,
-        hidden_dim=hidden_dim, intermediate_dim=intermediate_dim,
-        max_sequence_length=max_sequence_length)
-    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary,
-                                               lowercase=lowercase)
+        vocabulary_size=len(vocabulary),
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        intermediate_dim=intermediate_dim,
+        max_sequence_length=max_sequence_length,
+    )
+    tokenizer = keras_hub.models.BertTokenizer(
+        vocabulary=vocabulary, lowercase=lowercase
+    )
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
-        tokenizer=tokenizer, sequence_length=max_sequence_length)
+        tokenizer=tokenizer, sequence_length=max_sequence_length
+    )
     sample = texts
     if len(texts) > _UNKNOWN_SAMPLE:
         order = np.random.default_rng(seed).permutation(len(texts))[:_UNKNOWN_SAMPLE]
@@ -254,8 +286,10 @@ def pretrain_masked_lm(
     """
     texts = [str(text) for text in texts]
     if not any(text.strip() for text in texts):
-        raise DataError("pretrain_masked_lm: the corpus is empty; expected "
-                        "at least one non-blank document.")
+        raise DataError(
+            "pretrain_masked_lm: the corpus is empty; expected "
+            "at least one non-blank document."
+        )
     texts = [text for text in texts if text.strip()]
     _check_options(epochs, batch_size, max_length, mask_rate, validation_fraction)
     train, held_out = _split(texts, validation_fraction, seed)
@@ -282,8 +316,11 @@ def pretrain_masked_lm(
     masked_lm = task_class(backbone=backbone, preprocessor=preprocessor)
 
     steps = math.ceil(len(train) / batch_size) * epochs
-    masked_lm.compile(optimizer=fine_tuning_adamw(
-        learning_rate, total_steps=steps, multipliers={"mlm_head/": HEAD_MULTIPLIER}))
+    masked_lm.compile(
+        optimizer=fine_tuning_adamw(
+            learning_rate, total_steps=steps, multipliers={"mlm_head/": HEAD_MULTIPLIER}
+        )
+    )
     held_out_batches = _masked_batches(preprocessor, held_out, batch_size, seed)
     before = _scores(masked_lm, held_out_batches)
     data = (
@@ -311,8 +348,10 @@ def pretrain_masked_lm(
         "masked_lm_loss": {"before": before["loss"], "after": after["loss"]},
         "masked_accuracy": {"before": before["accuracy"], "after": after["accuracy"]},
         "train_seconds": round(seconds, 2),
-        "history": {name: [round(float(v), 6) for v in values]
-                    for name, values in history.history.items()},
+        "history": {
+            name: [round(float(v), 6) for v in values]
+            for name, values in history.history.items()
+        },
     }
     return masked_lm, report
 
@@ -375,9 +414,14 @@ def save_pretrained(masked_lm, folder, report=None):
 
     head_weights, head_config = _head_state(masked_lm)
     if report is not None:
-        report = {**report, "masked_lm_head": {
-            "file": HEAD_FILE, "task": head_config["task"],
-            "weights": sorted(head_weights)}}
+        report = {
+            **report,
+            "masked_lm_head": {
+                "file": HEAD_FILE,
+                "task": head_config["task"],
+                "weights": sorted(head_weights),
+            },
+        }
 
     def write(tmp):
         backbone.save_to_preset(tmp)
@@ -427,7 +471,8 @@ def load_masked_lm(folder, backbone=None):
         raise BackboneError(
             f"{path}: the head of a {config.get('task')} does not fit a "
             f"{type(backbone).__name__} (whose masked-LM task is "
-            f"{task_class.__name__}); pass the backbone of a model built from {folder}.")
+            f"{task_class.__name__}); pass the backbone of a model built from {folder}."
+        )
     preprocessor = _head_preprocessor(folder, path, config)
     state = random.getstate()  # the unused initializers draw from Python's RNG
     try:
@@ -438,7 +483,8 @@ def load_masked_lm(folder, backbone=None):
     if set(variables) != set(head_weights):
         raise BackboneError(
             f"{path}: the saved head holds {sorted(head_weights)}, but a "
-            f"{task_class.__name__} on this backbone has {sorted(variables)}.")
+            f"{task_class.__name__} on this backbone has {sorted(variables)}."
+        )
     for name, variable in variables.items():
         value = head_weights[name]
         if tuple(variable.shape) != value.shape:
@@ -446,7 +492,8 @@ def load_masked_lm(folder, backbone=None):
                 f"{path}: '{name}' has shape {value.shape}, but this backbone's "
                 f"{task_class.__name__} needs {tuple(variable.shape)} (another "
                 "vocabulary or width); pass the backbone of a model built from "
-                f"{folder}.")
+                f"{folder}."
+            )
         variable.assign(value)
     return masked_lm
 
@@ -476,38 +523,54 @@ def read_head(folder):
     when the folder has none.
     """
     if not isinstance(folder, (str, os.PathLike)):
-        raise BackboneError(f"The masked-LM head is read from a preset folder; got "
-                            f"{type(folder).__name__}.")
+        raise BackboneError(
+            f"The masked-LM head is read from a preset folder; got "
+            f"{type(folder).__name__}."
+        )
     spec = os.fspath(folder)
-    hint = ("The masked-LM forgetting probe needs a source pretrained with `tlnlp "
-            "pretrain` (or saved by tlnlp_tf.pretraining.save_pretrained), whose "
-            "folder keeps the masked-LM head; sentence-embedding sources such as "
-            "minilm have none: use the sentence-similarity probe for them "
-            "(ForgettingReport, --forgetting-probe sts).")
+    hint = (
+        "The masked-LM forgetting probe needs a source pretrained with `tlnlp "
+        "pretrain` (or saved by tlnlp_tf.pretraining.save_pretrained), whose "
+        "folder keeps the masked-LM head; sentence-embedding sources such as "
+        "minilm have none: use the sentence-similarity probe for them "
+        "(ForgettingReport, --forgetting-probe sts)."
+    )
     try:
         source = resolve_spec(spec) if not os.path.isdir(spec) else spec
     except BackboneError:
         source = spec
     if not os.path.isdir(source):
-        raise BackboneError(f"'{spec}' is not a local folder, so it has no saved "
-                            f"masked-LM head ({HEAD_FILE}). {hint}")
+        raise BackboneError(
+            f"'{spec}' is not a local folder, so it has no saved "
+            f"masked-LM head ({HEAD_FILE}). {hint}"
+        )
     path = os.path.join(os.path.abspath(source), HEAD_FILE)
     if not os.path.isfile(path):
-        named = source if os.path.abspath(source) == os.path.abspath(spec) else (
-            f"'{spec}' ({source})")
-        raise BackboneError(f"{named}: no {HEAD_FILE} (the saved masked-LM head). "
-                            + hint)
+        named = (
+            source
+            if os.path.abspath(source) == os.path.abspath(spec)
+            else (f"'{spec}' ({source})")
+        )
+        raise BackboneError(
+            f"{named}: no {HEAD_FILE} (the saved masked-LM head). " + hint
+        )
     import h5py
 
     try:
         with h5py.File(path, "r") as file:
             config = json.loads(file.attrs["config"])
             weights = {}
-            file.visititems(lambda name, item: weights.__setitem__(name, item[()])
-                            if isinstance(item, h5py.Dataset) else None)
+            file.visititems(
+                lambda name, item: (
+                    weights.__setitem__(name, item[()])
+                    if isinstance(item, h5py.Dataset)
+                    else None
+                )
+            )
     except (OSError, KeyError, ValueError) as error:
-        raise BackboneError(f"{path}: could not be read as a saved masked-LM head: "
-                            f"{error}") from None
+        raise BackboneError(
+            f"{path}: could not be read as a saved masked-LM head: {error}"
+        ) from None
     return path, {name: np.asarray(value) for name, value in weights.items()}, config
 
 
@@ -516,8 +579,11 @@ def check_output_folder(folder):
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise DataError(f"{folder}: exists and is not a folder; choose another output.")
-    if (os.path.isdir(folder) and os.listdir(folder)
-            and not os.path.isfile(os.path.join(folder, "config.json"))):
+    if (
+        os.path.isdir(folder)
+        and os.listdir(folder)
+        and not os.path.isfile(os.path.join(folder, "config.json"))
+    ):
         raise DataError(
             f"{folder}: exists, is not empty and is not a preset folder; choose a "
             "new output folder (a preset folder written before is replaced)."
@@ -526,9 +592,12 @@ def check_output_folder(folder):
 
 # === helpers ===
 
+
 def _empty(path):
-    return (f"{path}: the pretraining corpus is empty; expected at least one "
-            "non-blank document (one per line, or one per row of the text column).")
+    return (
+        f"{path}: the pretraining corpus is empty; expected at least one "
+        "non-blank document (one per line, or one per row of the text column)."
+    )
 
 
 def _check_options(epochs, batch_size, max_length, mask_rate, validation_fraction):
@@ -537,12 +606,14 @@ def _check_options(epochs, batch_size, max_length, mask_rate, validation_fractio
             raise PolicyError(f"{name} must be a positive integer, got {value!r}.")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 3):
         raise PolicyError(
-            f"max_length must be an integer >= 3 or None, got {max_length!r}.")
+            f"max_length must be an integer >= 3 or None, got {max_length!r}."
+        )
     if not 0.0 < mask_rate < 1.0:
         raise PolicyError(f"mask_rate must be between 0 and 1, got {mask_rate!r}.")
     if not 0.0 <= validation_fraction < 1.0:
         raise PolicyError(
-            f"validation_fraction must be in [0, 1), got {validation_fraction!r}.")
+            f"validation_fraction must be in [0, 1), got {validation_fraction!r}."
+        )
 
 
 def _split(texts, fraction, seed):
@@ -554,42 +625,60 @@ def _split(texts, fraction, seed):
     if len(texts) - held < 1:
         raise DataError(
             f"The corpus has {len(texts)} document(s): too few to hold out "
-            f"{fraction:.0%} and train on the rest.")
+            f"{fraction:.0%} and train on the rest."
+        )
     return ([texts[i] for i in order[held:]], [texts[i] for i in order[:held]])
 
 
-def _check_architecture(vocabulary_size, num_layers, hidden_dim, num_heads,
-                        intermediate_dim, max_sequence_length):
-    for name, value in (("vocabulary_size", vocabulary_size),
-                        ("num_layers", num_layers),
-                        ("hidden_dim", hidden_dim), ("num_heads", num_heads),
-                        ("intermediate_dim", intermediate_dim),
-                        ("max_sequence_length", max_sequence_length)):
+def _check_architecture(
+    vocabulary_size,
+    num_layers,
+    hidden_dim,
+    num_heads,
+    intermediate_dim,
+    max_sequence_length,
+):
+    for name, value in (
+        ("vocabulary_size", vocabulary_size),
+        ("num_layers", num_layers),
+        ("hidden_dim", hidden_dim),
+        ("num_heads", num_heads),
+        ("intermediate_dim", intermediate_dim),
+        ("max_sequence_length", max_sequence_length),
+    ):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise PolicyError(f"{name} must be a positive integer, got {value!r}.")
     if vocabulary_size < MIN_VOCABULARY:
         raise PolicyError(
             f"vocabulary_size={vocabulary_size} is too small: expected at least "
             f"{MIN_VOCABULARY} (the {len(RESERVED_TOKENS)} special tokens "
-            f"{' '.join(RESERVED_TOKENS)} and the characters of the corpus).")
+            f"{' '.join(RESERVED_TOKENS)} and the characters of the corpus)."
+        )
     if hidden_dim % num_heads:
         multiple = num_heads * math.ceil(hidden_dim / num_heads)
         raise PolicyError(
             f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}: "
             "each attention head gets hidden_dim / num_heads dimensions; expected a "
-            f"multiple of {num_heads} (e.g. hidden_dim={multiple}).")
+            f"multiple of {num_heads} (e.g. hidden_dim={multiple})."
+        )
     if max_sequence_length < 3:
         raise PolicyError(
             f"max_sequence_length must be at least 3 ([CLS], a token, [SEP]), got "
-            f"{max_sequence_length}.")
+            f"{max_sequence_length}."
+        )
 
 
 def _word_counts(texts, lowercase):
     """{word: count} of `texts`, split and normalized as keras-hub's BERT tokenizer."""
     counts = collections.Counter()
     for start in range(0, len(texts), 1024):
-        words = pretokenize(tf.constant(texts[start:start + 1024]), lowercase=lowercase,
-                            strip_accents=False, split=True, split_on_cjk=True)
+        words = pretokenize(
+            tf.constant(texts[start : start + 1024]),
+            lowercase=lowercase,
+            strip_accents=False,
+            split=True,
+            split_on_cjk=True,
+        )
         counts.update(words.flat_values.numpy().tolist())
     return {word.decode("utf-8"): count for word, count in counts.items() if word}
 
@@ -611,10 +700,12 @@ def _learn_vocabulary(texts, counts, size, lowercase):
             chars[char] += count
             if i:
                 inner[char] += count
-    units = sorted([(-n, char) for char, n in chars.items()]
-                   + [(-n, "##" + char) for char, n in inner.items()])
+    units = sorted(
+        [(-n, char) for char, n in chars.items()]
+        + [(-n, "##" + char) for char, n in inner.items()]
+    )
     units = [token for _, token in units if token not in RESERVED_TOKENS]
-    base = list(RESERVED_TOKENS) + units[:size - len(RESERVED_TOKENS)]
+    base = list(RESERVED_TOKENS) + units[: size - len(RESERVED_TOKENS)]
     room = size - len(base)
     if room <= 0:  # the characters fill the vocabulary
         return base
@@ -622,12 +713,20 @@ def _learn_vocabulary(texts, counts, size, lowercase):
     target = size
     for _ in range(2):  # once more, larger, if the learner filled its target
         learned = keras_hub.tokenizers.compute_word_piece_vocabulary(
-            tf.data.Dataset.from_tensor_slices(texts), target, lowercase=lowercase,
-            strip_accents=False, split=True, split_on_cjk=True,
-            reserved_tokens=list(RESERVED_TOKENS))
+            tf.data.Dataset.from_tensor_slices(texts),
+            target,
+            lowercase=lowercase,
+            strip_accents=False,
+            split=True,
+            split_on_cjk=True,
+            reserved_tokens=list(RESERVED_TOKENS),
+        )
         known = set(base)
-        pieces = [token for token in learned
-                  if token not in known and len(token.removeprefix("##")) > 1]
+        pieces = [
+            token
+            for token in learned
+            if token not in known and len(token.removeprefix("##")) > 1
+        ]
         if len(pieces) >= room or len(learned) < 0.95 * target:
             break
         target += room - len(pieces)
@@ -642,7 +741,7 @@ def _unknown_rate(tokenizer, counts):
     unknown_id = tokenizer.token_to_id(RESERVED_TOKENS[1])
     unknown = total = 0
     for start in range(0, len(words), 4096):
-        batch = words[start:start + 4096]
+        batch = words[start : start + 4096]
         for word, ids in zip(batch, tokenizer(tf.constant(batch))):
             characters = len(word) * counts[word]
             total += characters
@@ -656,22 +755,29 @@ def _masked_lm_class(backbone):
 
 
 def _classifier_preprocessor_class(backbone):
-    return _task_class(backbone, keras_hub.models.TextClassifierPreprocessor,
-                       "text-classifier preprocessor")
+    return _task_class(
+        backbone,
+        keras_hub.models.TextClassifierPreprocessor,
+        "text-classifier preprocessor",
+    )
 
 
 def _task_class(backbone, base, what):
     """The keras-hub subclass of `base` made for this backbone's class."""
     for name in dir(keras_hub.models):
         candidate = getattr(keras_hub.models, name)
-        if (isinstance(candidate, type) and issubclass(candidate, base)
-                and candidate is not base
-                and getattr(candidate, "backbone_cls", None) is type(backbone)):
+        if (
+            isinstance(candidate, type)
+            and issubclass(candidate, base)
+            and candidate is not base
+            and getattr(candidate, "backbone_cls", None) is type(backbone)
+        ):
             return candidate
     raise BackboneError(
         f"keras-hub has no {what} for {type(backbone).__name__}; masked-LM "
         "pretraining needs an encoder such as BERT, RoBERTa, DistilBERT, ALBERT "
-        "or DeBERTa-v3.")
+        "or DeBERTa-v3."
+    )
 
 
 def _masked_batches(preprocessor, texts, batch_size, seed):
@@ -709,26 +815,38 @@ def _scores(masked_lm, batches):
         total_weight += float(tf.reduce_sum(weight))
     if total_weight == 0:
         return {"loss": None, "accuracy": None, "masked_tokens": 0}
-    return {"loss": round(total_loss / total_weight, 6),
-            "accuracy": round(total_correct / total_weight, 6),
-            "masked_tokens": int(total_weight)}
+    return {
+        "loss": round(total_loss / total_weight, 6),
+        "accuracy": round(total_correct / total_weight, 6),
+        "masked_tokens": int(total_weight),
+    }
 
 
 def _head_variables(masked_lm):
     """{path: variable} of the task's weights that are not its backbone's."""
     backbone = {id(variable) for variable in masked_lm.backbone.weights}
-    return {variable.path: variable for variable in masked_lm.weights
-            if id(variable) not in backbone}
+    return {
+        variable.path: variable
+        for variable in masked_lm.weights
+        if id(variable) not in backbone
+    }
 
 
 def _head_state(masked_lm):
     """`({path: array}, config)` of the masked-LM head, for `HEAD_FILE`."""
-    weights = {name: np.asarray(keras.ops.convert_to_numpy(variable))
-               for name, variable in _head_variables(masked_lm).items()}
+    weights = {
+        name: np.asarray(keras.ops.convert_to_numpy(variable))
+        for name, variable in _head_variables(masked_lm).items()
+    }
     preprocessor = masked_lm.preprocessor
-    config = {"task": type(masked_lm).__name__, "preprocessor": {
-        key: getattr(preprocessor, key) for key in _HEAD_PREPROCESSOR
-        if getattr(preprocessor, key, None) is not None}}
+    config = {
+        "task": type(masked_lm).__name__,
+        "preprocessor": {
+            key: getattr(preprocessor, key)
+            for key in _HEAD_PREPROCESSOR
+            if getattr(preprocessor, key, None) is not None
+        },
+    }
     return weights, config
 
 
@@ -743,12 +861,19 @@ def _write_head(path, weights, config):
 
 def _head_preprocessor(folder, path, config):
     task_class = getattr(keras_hub.models, str(config.get("task")), None)
-    if not (isinstance(task_class, type)
-            and issubclass(task_class, keras_hub.models.MaskedLM)):
-        raise BackboneError(f"{path}: keras-hub has no masked-LM task "
-                            f"{config.get('task')!r}; save the folder again.")
-    options = {key: value for key, value in config.get("preprocessor", {}).items()
-               if key in _HEAD_PREPROCESSOR}
+    if not (
+        isinstance(task_class, type)
+        and issubclass(task_class, keras_hub.models.MaskedLM)
+    ):
+        raise BackboneError(
+            f"{path}: keras-hub has no masked-LM task "
+            f"{config.get('task')!r}; save the folder again."
+        )
+    options = {
+        key: value
+        for key, value in config.get("preprocessor", {}).items()
+        if key in _HEAD_PREPROCESSOR
+    }
     return task_class.preprocessor_cls(tokenizer=_folder_tokenizer(folder), **options)
 
 
@@ -756,7 +881,9 @@ def _folder_tokenizer(folder):
     try:
         return keras_hub.models.TextClassifierPreprocessor.from_preset(folder).tokenizer
     except (OSError, ValueError) as error:
-        raise BackboneError(f"{folder}: could not load its tokenizer: {error}") from None
+        raise BackboneError(
+            f"{folder}: could not load its tokenizer: {error}"
+        ) from None
 
 
 def _copy_pooling(report, folder):
@@ -788,8 +915,9 @@ def _write_folder(folder, write):
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         old = None
         if os.path.isdir(folder):
-            old = tempfile.mkdtemp(prefix="." + os.path.basename(folder) + ".old.",
-                                   dir=parent)
+            old = tempfile.mkdtemp(
+                prefix="." + os.path.basename(folder) + ".old.", dir=parent
+            )
             os.replace(folder, os.path.join(old, "preset"))
         os.replace(tmp, folder)
         if old is not None:

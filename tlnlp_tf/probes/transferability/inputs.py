@@ -54,8 +54,7 @@ def as_targets(labels, task, count, score):
     classes, index = np.unique(values.astype(str), return_inverse=True)
     if len(classes) < 2:
         raise DataError(
-            f"{score} needs at least two classes; the labels hold only "
-            f"'{classes[0]}'."
+            f"{score} needs at least two classes; the labels hold only '{classes[0]}'."
         )
     return np.eye(len(classes))[index], classes
 

@@ -19,8 +19,8 @@ The score is `L / N` averaged over the target columns.
 import numpy as np
 
 from tlnlp_tf.errors import DataError
-from tlnlp_tf.transferability.inputs import as_features
-from tlnlp_tf.transferability.inputs import as_targets
+from tlnlp_tf.probes.transferability.inputs import as_features
+from tlnlp_tf.probes.transferability.inputs import as_targets
 
 # The iteration stops when alpha / beta changes by less than this, relatively
 # (the reference code's 1e-3 leaves the evidence a few 1e-4 off its maximum).
@@ -48,8 +48,8 @@ def logme(features, labels, task="classification"):
     Example:
 
     ```python
-    features = tl.transferability.extract_features("minilm", texts)
-    tl.transferability.logme(features, labels)  # e.g. -0.61
+    features = tl.probes.extract_features("minilm", texts)
+    tl.probes.logme(features, labels)  # e.g. -0.61
     ```
     """
     features = as_features(features, "LogME")
@@ -76,10 +76,12 @@ def log_evidences(features, targets):
     projected = (u.T @ targets) ** 2
     # |y|^2 outside the column space of F: residual no weight can reduce.
     outside = np.maximum((targets**2).sum(axis=0) - projected.sum(axis=0), 0.0)
-    return np.array([
-        _evidence(sigma, projected[:, j], outside[j], count)
-        for j in range(targets.shape[1])
-    ])
+    return np.array(
+        [
+            _evidence(sigma, projected[:, j], outside[j], count)
+            for j in range(targets.shape[1])
+        ]
+    )
 
 
 def _evidence(sigma, x2, outside, count):

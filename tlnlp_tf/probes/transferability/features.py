@@ -6,14 +6,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf.backbones import WEIGHTS
-from tlnlp_tf.backbones import load_backbone
+from tlnlp_tf.backbones.loading import WEIGHTS
+from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.heads import SequencePooling
+from tlnlp_tf.layers import SequencePooling
 
 # `"minilm@random"`: the spec's architecture with freshly initialised weights.
 RANDOM_SUFFIX = "@random"
@@ -22,8 +22,15 @@ LENGTH_SAMPLE = 2048
 _LAYER_NAME = re.compile(r"transformer_layer_(\d+)")
 
 
-def extract_features(spec, texts, text_pairs=None, layer=None, batch_size=64,
-                     max_length=None, weights="pretrained"):
+def extract_features(
+    spec,
+    texts,
+    text_pairs=None,
+    layer=None,
+    batch_size=64,
+    max_length=None,
+    weights="pretrained",
+):
     """Frozen features of `texts`: the backbone's token vectors, mean-pooled.
 
     Tokenization runs in `tf.data`; texts are encoded in batches of similar
@@ -47,14 +54,15 @@ def extract_features(spec, texts, text_pairs=None, layer=None, batch_size=64,
     Example:
 
     ```python
-    features = tl.transferability.extract_features("minilm", texts, layer=2)
+    features = tl.probes.extract_features("minilm", texts, layer=2)
     ```
     """
     spec, weights = split_source(spec, weights)
     backbone, preprocessor = load_backbone(spec, weights=weights)
     layers = resolve_layers(backbone, [layer], spec)
-    return encode(backbone, preprocessor, texts, text_pairs, layers, batch_size,
-                  max_length)[0]
+    return encode(
+        backbone, preprocessor, texts, text_pairs, layers, batch_size, max_length
+    )[0]
 
 
 def split_source(spec, weights="pretrained"):
@@ -84,9 +92,7 @@ def resolve_layers(backbone, layers, source):
             resolved.append(count - 1 if count else None)
             continue
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-            raise PolicyError(
-                f"layer must be None or an integer index, got {layer!r}."
-            )
+            raise PolicyError(f"layer must be None or an integer index, got {layer!r}.")
         if not count:
             raise PolicyError(
                 f"Backbone '{source}' has no layers named 'transformer_layer_<i>', "
@@ -101,14 +107,17 @@ def resolve_layers(backbone, layers, source):
     return resolved
 
 
-def encode(backbone, preprocessor, texts, text_pairs, layers, batch_size=64,
-           max_length=None):
+def encode(
+    backbone, preprocessor, texts, text_pairs, layers, batch_size=64, max_length=None
+):
     """Pooled features of `texts` at each of `layers` (resolved), one pass."""
     texts, text_pairs = _check_texts(texts, text_pairs)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise PolicyError(f"batch_size must be a positive integer, got {batch_size!r}.")
     limit = getattr(backbone, "max_sequence_length", None) or 512
-    if max_length is not None and not (isinstance(max_length, int) and 0 < max_length <= limit):
+    if max_length is not None and not (
+        isinstance(max_length, int) and 0 < max_length <= limit
+    ):
         raise PolicyError(
             f"max_length must be an integer from 1 to the backbone's {limit} tokens, "
             f"got {max_length!r}."
@@ -167,8 +176,10 @@ def _encoder(backbone, layers):
         else:
             sequence = backbone.get_layer(f"transformer_layer_{index}").output
         pooled = SequencePooling("mean", dtype="float32")(
-            {"sequence_output": keras.ops.cast(sequence, "float32"),
-             "padding_mask": inputs["padding_mask"]}
+            {
+                "sequence_output": keras.ops.cast(sequence, "float32"),
+                "padding_mask": inputs["padding_mask"],
+            }
         )
         outputs.append(pooled)
     return keras.Model(inputs, outputs)
@@ -188,7 +199,9 @@ def _check_texts(texts, text_pairs):
             checked.append(None)
             continue
         if isinstance(values, str) or not hasattr(values, "__len__"):
-            raise DataError(f"{name} must be a list of strings, got {type(values).__name__}.")
+            raise DataError(
+                f"{name} must be a list of strings, got {type(values).__name__}."
+            )
         values = list(values)
         for index, value in enumerate(values):
             if not isinstance(value, str):

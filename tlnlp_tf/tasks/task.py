@@ -14,17 +14,17 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf import adapters
-from tlnlp_tf.attention import set_attention_dropout
+from tlnlp_tf.backbones import lora as adapters
+from tlnlp_tf.backbones.attention import set_attention_dropout
+from tlnlp_tf.backbones.freezing import apply_freeze
+from tlnlp_tf.backbones.freezing import frozen_groups
+from tlnlp_tf.backbones.freezing import layer_groups
+from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.padding import trim_padding
-from tlnlp_tf.distribute import check_global_batch
+from tlnlp_tf.distribute.strategies import check_global_batch
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.freezing import apply_freeze
-from tlnlp_tf.freezing import frozen_groups
-from tlnlp_tf.freezing import layer_groups
-from tlnlp_tf.freezing import lora_rank
 from tlnlp_tf.tasks.feature_cache import PooledHead
 from tlnlp_tf.tasks.feature_cache import can_cache
 from tlnlp_tf.tasks.feature_cache import fit_head
@@ -56,8 +56,17 @@ class TextTask(keras_hub.models.Task):
     # on long texts, accuracy measured: tlnlp_tf/attention.py).
     fine_tuning_attention_dropout = None
 
-    def _build(self, backbone, head, preprocessor, pooling, dropout, freeze,
-               max_length, **kwargs):
+    def _build(
+        self,
+        backbone,
+        head,
+        preprocessor,
+        pooling,
+        dropout,
+        freeze,
+        max_length,
+        **kwargs,
+    ):
         static_shapes = bool(kwargs.pop("static_shapes", False))
         lora_targets = kwargs.pop("lora_targets", None)
         attention_dropout = kwargs.pop("attention_dropout", "auto")
@@ -123,8 +132,12 @@ class TextTask(keras_hub.models.Task):
         layers train. `loss` and `metrics` `"auto"` are the task's.
         """
         self._compile_args = dict(
-            optimizer=optimizer, loss=loss, metrics=metrics,
-            learning_rate=learning_rate, layer_decay=layer_decay, **kwargs,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            learning_rate=learning_rate,
+            layer_decay=layer_decay,
+            **kwargs,
         )
         if optimizer == "auto":
             if learning_rate == "auto":
@@ -192,7 +205,9 @@ class TextTask(keras_hub.models.Task):
         model.set_freeze("bottom-4")
         ```
         """
-        self.freeze = _apply_policy(self.backbone, policy, self.pooling, self.lora_targets)
+        self.freeze = _apply_policy(
+            self.backbone, policy, self.pooling, self.lora_targets
+        )
         args = dict(self._compile_args)
         if self.optimizer is not None and _steps_taken(self.optimizer):
             warnings.warn(
@@ -202,9 +217,7 @@ class TextTask(keras_hub.models.Task):
             )
         optimizer = args["optimizer"]
         if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
-            args["optimizer"] = optimizer.__class__.from_config(
-                optimizer.get_config()
-            )
+            args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
         self.compile(**args)
         return self
 
@@ -212,7 +225,7 @@ class TextTask(keras_hub.models.Task):
         """The backbone layer groups the current policy keeps frozen."""
         return frozen_groups(self.backbone, self.freeze)
 
-    # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.adapters) ===
+    # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.backbones.lora) ===
 
     def save_adapters(self, path):
         """Write only the LoRA factors and the head to `path` (an `.npz` file).
@@ -282,7 +295,9 @@ class TextTask(keras_hub.models.Task):
         shape, as XLA on TPUs wants (batch with `drop_remainder=True` too).
         """
         if self.static_shapes or getattr(self, "_full_length", False):
-            return dict(features, padding_mask=tf.cast(features["padding_mask"], tf.int32))
+            return dict(
+                features, padding_mask=tf.cast(features["padding_mask"], tf.int32)
+            )
         return trim_padding(features)
 
     def tokenize_once(self, dataset, batch_size=256):
@@ -309,7 +324,9 @@ class TextTask(keras_hub.models.Task):
         """
         self._choose_max_length(dataset)
         if not _has_strings(dataset.element_spec):
-            raise DataError("tokenize_once takes an unbatched dataset of raw-text examples.")
+            raise DataError(
+                "tokenize_once takes an unbatched dataset of raw-text examples."
+            )
 
         def encode(*element):
             x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
@@ -340,7 +357,9 @@ class TextTask(keras_hub.models.Task):
 
         return keras.utils.pack_x_y_sample_weight(x, cut(y), cut(sample_weight))
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, cache_features="auto", **kwargs):
+    def fit(
+        self, x=None, y=None, batch_size=None, epochs=1, cache_features="auto", **kwargs
+    ):
         """`keras.Model.fit` on raw text; sets `max_length` and the LR decay.
 
         On the first call, `max_length=None` is chosen from the training texts
@@ -417,7 +436,9 @@ class TextTask(keras_hub.models.Task):
                 "max_length": self.max_length,
                 "static_shapes": self.static_shapes,
                 "attention_dropout": self.attention_dropout,
-                "lora_targets": None if self.lora_targets is None else list(self.lora_targets),
+                "lora_targets": None
+                if self.lora_targets is None
+                else list(self.lora_targets),
             }
         )
         return config
@@ -479,14 +500,20 @@ def _length_order(x):
         return np.arange(len(parts[0]))  # _as_text_dataset explains the mismatch
     lengths = np.zeros(len(parts[0]), dtype=int)
     for part in parts:
-        lengths += np.array([len(t) if isinstance(t, str) else 0 for t in part], dtype=int)
+        lengths += np.array(
+            [len(t) if isinstance(t, str) else 0 for t in part], dtype=int
+        )
     return np.argsort(lengths, kind="stable")
 
 
 def _as_text_dataset(x, batch_size, order=None):
     if isinstance(x, str):
         x = [x]
-    pick = (lambda part: list(part)) if order is None else (lambda part: [part[i] for i in order])
+    pick = (
+        (lambda part: list(part))
+        if order is None
+        else (lambda part: [part[i] for i in order])
+    )
     if isinstance(x, tuple):
         if len(x) != 2 or len(x[0]) != len(x[1]):
             raise DataError(
@@ -506,7 +533,9 @@ def _as_text_dataset(x, batch_size, order=None):
 def _check_texts(texts):
     for index, text in enumerate(texts):
         if not isinstance(text, str):
-            raise DataError(f"Input {index} is {type(text).__name__}, expected a string.")
+            raise DataError(
+                f"Input {index} is {type(text).__name__}, expected a string."
+            )
 
 
 def _sample_texts(x):

@@ -5,21 +5,28 @@ import time
 
 import numpy as np
 
-from tlnlp_tf.backbones import load_backbone
+from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.transferability.baselines import h_score
-from tlnlp_tf.transferability.baselines import linear_probe
-from tlnlp_tf.transferability.features import encode
-from tlnlp_tf.transferability.features import layer_count
-from tlnlp_tf.transferability.features import resolve_layers
-from tlnlp_tf.transferability.features import split_source
-from tlnlp_tf.transferability.inputs import as_targets
-from tlnlp_tf.transferability.inputs import check_task
-from tlnlp_tf.transferability.logme import logme
+from tlnlp_tf.probes.transferability.baselines import h_score
+from tlnlp_tf.probes.transferability.baselines import linear_probe
+from tlnlp_tf.probes.transferability.features import encode
+from tlnlp_tf.probes.transferability.features import layer_count
+from tlnlp_tf.probes.transferability.features import resolve_layers
+from tlnlp_tf.probes.transferability.features import split_source
+from tlnlp_tf.probes.transferability.inputs import as_targets
+from tlnlp_tf.probes.transferability.inputs import check_task
+from tlnlp_tf.probes.transferability.logme import logme
 
 
-def score_sources(specs, texts, labels, text_pairs=None, task="classification",
-                  layers=None, batch_size=64):
+def score_sources(
+    specs,
+    texts,
+    labels,
+    text_pairs=None,
+    task="classification",
+    layers=None,
+    batch_size=64,
+):
     """Score each source on the same labelled texts; best LogME first.
 
     Each backbone is loaded once and encodes the texts once for all its
@@ -46,7 +53,7 @@ def score_sources(specs, texts, labels, text_pairs=None, task="classification",
     Example:
 
     ```python
-    ranking = tl.transferability.score_sources(
+    ranking = tl.probes.score_sources(
         ["minilm", "minilm@random"], texts, labels, layers=[2, -1])
     ranking[0]  # {"source": "minilm", "layer": 5, "logme": -0.58, ...}
     ```
@@ -64,14 +71,19 @@ def score_sources(specs, texts, labels, text_pairs=None, task="classification",
         spec, weights = split_source(source)
         backbone, preprocessor = load_backbone(spec, weights=weights)
         indices = resolve_layers(backbone, _wanted(layers, backbone), source)
-        features = encode(backbone, preprocessor, texts, text_pairs, indices, batch_size)
+        features = encode(
+            backbone, preprocessor, texts, text_pairs, indices, batch_size
+        )
         shared = (time.perf_counter() - start) / len(indices)
         del backbone, preprocessor
         gc.collect()
         for index, feature in zip(indices, features):
             start = time.perf_counter()
-            record = {"source": source, "layer": index,
-                      "logme": logme(feature, labels, task=task)}
+            record = {
+                "source": source,
+                "layer": index,
+                "logme": logme(feature, labels, task=task),
+            }
             if task == "classification":
                 record["h_score"] = h_score(feature, labels)
                 record["probe_accuracy"] = linear_probe(feature, labels)

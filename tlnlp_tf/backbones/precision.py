@@ -37,7 +37,9 @@ def resolve_precision(dtype):
     if dtype is None or not isinstance(dtype, str):
         return dtype
     if dtype not in POLICIES:
-        raise PolicyError(f"Unknown precision '{dtype}'; expected one of {', '.join(POLICIES)}.")
+        raise PolicyError(
+            f"Unknown precision '{dtype}'; expected one of {', '.join(POLICIES)}."
+        )
     gpus = _gpus()
     if dtype == "mixed_float16" and not gpus and not _has_tpu():
         warnings.warn(
@@ -46,8 +48,9 @@ def resolve_precision(dtype):
             stacklevel=2,
         )
         return "float32"
-    if dtype == "mixed_bfloat16" and not (_has_tpu() or _gpus_have_bf16(gpus)
-                                          or (not gpus and cpu_has_bf16())):
+    if dtype == "mixed_bfloat16" and not (
+        _has_tpu() or _gpus_have_bf16(gpus) or (not gpus and cpu_has_bf16())
+    ):
         warnings.warn(
             "mixed_bfloat16: this device has no bfloat16 instructions (TPU, GPU with "
             "compute capability >= 8.0, or a CPU with AVX512_BF16/AMX); it will run "
@@ -78,7 +81,9 @@ def _gpus_have_bf16(gpus):
     if not gpus:
         return False
     for gpu in gpus:
-        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        capability = tf.config.experimental.get_device_details(gpu).get(
+            "compute_capability"
+        )
         if not capability or tuple(capability) < (8, 0):
             return False
     return True

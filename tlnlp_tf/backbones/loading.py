@@ -23,8 +23,8 @@ import os
 
 import keras_hub
 
+from tlnlp_tf.backbones.precision import resolve_precision
 from tlnlp_tf.errors import BackboneError
-from tlnlp_tf.precision import resolve_precision
 
 MINILM = "minilm"
 WEIGHTS = ("pretrained", "random")
@@ -83,7 +83,7 @@ def load_backbone(spec, weights="pretrained", dtype=None):
             the baseline that measures what pretraining contributed.
         dtype: a Keras dtype policy for the backbone (`"mixed_bfloat16"`,
             `"mixed_float16"`, …); `None` is the global policy. Checked by
-            `tlnlp_tf.precision.resolve_precision`: `mixed_float16` without
+            `tlnlp_tf.backbones.precision.resolve_precision`: `mixed_float16` without
             a GPU falls back to float32, with a warning.
 
     Returns:
@@ -91,18 +91,14 @@ def load_backbone(spec, weights="pretrained", dtype=None):
         `keras_hub.models.TextClassifierPreprocessor` for it.
     """
     if weights not in WEIGHTS:
-        raise BackboneError(
-            f"weights must be one of {WEIGHTS}, got {weights!r}."
-        )
+        raise BackboneError(f"weights must be one of {WEIGHTS}, got {weights!r}.")
     source = resolve_spec(spec)
     dtype = resolve_precision(dtype)
     try:
         backbone = keras_hub.models.Backbone.from_preset(
             source, load_weights=(weights == "pretrained"), dtype=dtype
         )
-        preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(
-            source
-        )
+        preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(source)
     except (OSError, ConnectionError) as error:
         if os.path.isdir(source):
             raise BackboneError(
@@ -197,9 +193,7 @@ def _check_folder(folder):
         )
     for name in required:
         if not os.path.isfile(os.path.join(folder, name)):
-            raise BackboneError(
-                f"Backbone folder '{folder}' is missing '{name}'."
-            )
+            raise BackboneError(f"Backbone folder '{folder}' is missing '{name}'.")
 
 
 def _first_present(folder, names):

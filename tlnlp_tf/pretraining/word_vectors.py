@@ -13,8 +13,8 @@ on whitespace, exactly as the `TextVectorization` layer inside
 Example:
 
 ```python
-vectors = tlnlp_tf.word_vectors.load_vectors("glove.6B.100d.txt")
-vectors = tlnlp_tf.word_vectors.train_word2vec(texts, vector_size=100)
+vectors = tlnlp_tf.pretraining.word_vectors.load_vectors("glove.6B.100d.txt")
+vectors = tlnlp_tf.pretraining.word_vectors.train_word2vec(texts, vector_size=100)
 model = tlnlp_tf.WordClassifier.from_vectors(vectors, texts=train_texts,
                                              labels=["neg", "pos"])
 ```
@@ -73,13 +73,14 @@ def tokenize(texts):
     texts = [str(text) for text in texts]
     words = []
     for start in range(0, len(texts), _BATCH):
-        batch = tf.constant(texts[start:start + _BATCH], tf.string)
+        batch = tf.constant(texts[start : start + _BATCH], tf.string)
         for row in tf.strings.split(standardize(batch)).to_list():
             words.append([word.decode("utf-8", errors="replace") for word in row])
     return words
 
 
 # === Reading vectors ===
+
 
 def load_vectors(path, format="auto", limit=None):
     """Read word vectors into a gensim `KeyedVectors`.
@@ -110,19 +111,25 @@ def load_vectors(path, format="auto", limit=None):
 
     path = os.fspath(path)
     if format not in FORMATS:
-        raise PolicyError(f"format must be one of {', '.join(FORMATS)}; got '{format}'.")
+        raise PolicyError(
+            f"format must be one of {', '.join(FORMATS)}; got '{format}'."
+        )
     if limit is not None and (not isinstance(limit, int) or limit <= 0):
         raise PolicyError(f"limit must be a positive integer or None, got {limit!r}.")
     if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file; expected a word-vectors file (word2vec "
-                        "text or binary, GloVe, fastText).")
+        raise DataError(
+            f"{path}: no such file; expected a word-vectors file (word2vec "
+            "text or binary, GloVe, fastText)."
+        )
     if format == "auto":
         format = _detect_format(path)
     elif format == "fasttext":
         format = "fasttext" if _is_fasttext_bin(path) else "word2vec"
     if format == "fasttext" and limit is not None:
-        raise PolicyError(f"{path}: limit does not apply to a fastText .bin model (it is "
-                          "read whole); pass limit=None.")
+        raise PolicyError(
+            f"{path}: limit does not apply to a fastText .bin model (it is "
+            "read whole); pass limit=None."
+        )
     try:
         if format == "fasttext":
             from gensim.models.fasttext import load_facebook_vectors
@@ -134,7 +141,8 @@ def load_vectors(path, format="auto", limit=None):
         count = _check_text(path, header=format == "word2vec", limit=limit)
         try:
             return KeyedVectors.load_word2vec_format(
-                path, binary=False, no_header=format == "glove", limit=count)
+                path, binary=False, no_header=format == "glove", limit=count
+            )
         except ValueError:
             bad = _find_bad_value(path, format == "word2vec", count)
             if bad is None:
@@ -143,7 +151,9 @@ def load_vectors(path, format="auto", limit=None):
     except (ValueError, EOFError, UnicodeDecodeError, NotImplementedError) as error:
         if isinstance(error, (DataError, PolicyError)):
             raise
-        raise DataError(f"{path}: cannot read it as {format} vectors ({error}).") from None
+        raise DataError(
+            f"{path}: cannot read it as {format} vectors ({error})."
+        ) from None
 
 
 def _detect_format(path):
@@ -181,8 +191,10 @@ def _is_header(line):
 def _check_binary_header(path):
     first = _first_line(path)
     if not _is_header(first):
-        raise DataError(f"{path}, line 1: expected the word2vec binary header 'COUNT "
-                        f"DIMENSION', found {_show(first)}.")
+        raise DataError(
+            f"{path}, line 1: expected the word2vec binary header 'COUNT "
+            f"DIMENSION', found {_show(first)}."
+        )
 
 
 def _check_text(path, header, limit):
@@ -201,14 +213,24 @@ def _check_text(path, header, limit):
         for number, line in enumerate(file, start=1):
             if number == 1 and header:
                 if not _is_header(line):
-                    hint = ("; a file without a header line is GloVe format: pass "
-                            "format='glove' or 'auto'") if line.strip() else ""
-                    raise DataError(f"{path}, line 1: expected the word2vec header 'COUNT "
-                                    f"DIMENSION', found {_show(line)}{hint}.")
+                    hint = (
+                        (
+                            "; a file without a header line is GloVe format: pass "
+                            "format='glove' or 'auto'"
+                        )
+                        if line.strip()
+                        else ""
+                    )
+                    raise DataError(
+                        f"{path}, line 1: expected the word2vec header 'COUNT "
+                        f"DIMENSION', found {_show(line)}{hint}."
+                    )
                 declared, expected = (int(part) for part in line.split())
                 if expected <= 0:
-                    raise DataError(f"{path}, line 1: the header declares dimension "
-                                    f"{expected}; expected a positive number.")
+                    raise DataError(
+                        f"{path}, line 1: the header declares dimension "
+                        f"{expected}; expected a positive number."
+                    )
                 continue
             fields = line.rstrip().split(b" ")
             if fields == [b""]:
@@ -217,37 +239,55 @@ def _check_text(path, header, limit):
             if limit is not None and vectors >= limit:
                 break
             if declared is not None and vectors >= declared:
-                raise DataError(f"{path}, line {number}: the header on line 1 declares "
-                                f"{declared} vectors, but the file has more; fix the count "
-                                "in the header.")
+                raise DataError(
+                    f"{path}, line {number}: the header on line 1 declares "
+                    f"{declared} vectors, but the file has more; fix the count "
+                    "in the header."
+                )
             if blank is not None:
-                raise DataError(f"{path}, line {blank}: blank line; expected "
-                                "'WORD VALUE VALUE ...' on every line.")
+                raise DataError(
+                    f"{path}, line {blank}: blank line; expected "
+                    "'WORD VALUE VALUE ...' on every line."
+                )
             try:
                 fields[0].decode("utf-8")
             except UnicodeDecodeError:
-                raise DataError(f"{path}, line {number}: the word is not valid UTF-8.") from None
+                raise DataError(
+                    f"{path}, line {number}: the word is not valid UTF-8."
+                ) from None
             found = len(fields) - 1
             if expected is None:
                 if _is_header(line):
                     raise DataError(
                         f"{path}, line {number}: looks like a word2vec header ('COUNT "
-                        "DIMENSION'); pass format='word2vec' or 'auto'.")
+                        "DIMENSION'); pass format='word2vec' or 'auto'."
+                    )
                 if found == 0:
-                    raise DataError(f"{path}, line {number}: a word with no values; "
-                                    "expected 'WORD VALUE VALUE ...'.")
+                    raise DataError(
+                        f"{path}, line {number}: a word with no values; "
+                        "expected 'WORD VALUE VALUE ...'."
+                    )
                 expected, first = found, number
             elif found != expected:
                 source = "the header on line 1" if header else f"line {first}"
                 raise DataError(
                     f"{path}, line {number}: expected {expected} values after the word "
-                    f"(the dimension of {source}), found {found}.")
+                    f"(the dimension of {source}), found {found}."
+                )
             vectors += 1
     if vectors == 0:
-        raise DataError(f"{path}: no vectors; expected lines of 'WORD VALUE VALUE ...'.")
-    if declared is not None and vectors < declared and (limit is None or limit > vectors):
-        raise DataError(f"{path}: the header on line 1 declares {declared} vectors, the "
-                        f"file has {vectors}; fix the count in the header.")
+        raise DataError(
+            f"{path}: no vectors; expected lines of 'WORD VALUE VALUE ...'."
+        )
+    if (
+        declared is not None
+        and vectors < declared
+        and (limit is None or limit > vectors)
+    ):
+        raise DataError(
+            f"{path}: the header on line 1 declares {declared} vectors, the "
+            f"file has {vectors}; fix the count in the header."
+        )
     return vectors
 
 
@@ -263,8 +303,9 @@ def _find_bad_value(path, header, count):
                 break
             for value in line.rstrip().split(b" ")[1:]:
                 if not _is_number(value):
-                    return DataError(f"{path}, line {number}: value {_show(value)} is not "
-                                     "a number.")
+                    return DataError(
+                        f"{path}, line {number}: value {_show(value)} is not a number."
+                    )
     return None
 
 
@@ -283,8 +324,17 @@ def _show(line, width=40):
 
 # === Training vectors ===
 
-def train_word2vec(texts, vector_size=100, window=5, min_count=2, epochs=10, seed=0,
-                   workers=1, **options):
+
+def train_word2vec(
+    texts,
+    vector_size=100,
+    window=5,
+    min_count=2,
+    epochs=10,
+    seed=0,
+    workers=1,
+    **options,
+):
     """Train word2vec (skip-gram, negative sampling) on unlabelled texts with gensim.
 
     Texts are split into words by `tokenize`, the tokenization of
@@ -312,8 +362,13 @@ def train_word2vec(texts, vector_size=100, window=5, min_count=2, epochs=10, see
     """
     from gensim.models import Word2Vec
 
-    for name, value in (("vector_size", vector_size), ("window", window),
-                        ("min_count", min_count), ("epochs", epochs), ("workers", workers)):
+    for name, value in (
+        ("vector_size", vector_size),
+        ("window", window),
+        ("min_count", min_count),
+        ("epochs", epochs),
+        ("workers", workers),
+    ):
         if not isinstance(value, (int, np.integer)) or value <= 0:
             raise PolicyError(f"{name} must be a positive integer, got {value!r}.")
     sentences = [words for words in tokenize(texts) if words]
@@ -321,15 +376,23 @@ def train_word2vec(texts, vector_size=100, window=5, min_count=2, epochs=10, see
         raise DataError(
             "train_word2vec: the corpus is empty; expected at least one text with "
             "words (after lower-casing, stripping punctuation and splitting on "
-            f"whitespace), got {len(texts)} text(s) with none.")
+            f"whitespace), got {len(texts)} text(s) with none."
+        )
     counts = collections.Counter(word for words in sentences for word in words)
     if max(counts.values()) < min_count:
         raise DataError(
             f"train_word2vec: no word occurs min_count={min_count} times in the corpus "
-            f"({len(counts)} distinct words); pass min_count=1 or more text.")
+            f"({len(counts)} distinct words); pass min_count=1 or more text."
+        )
     options = {"sg": 1, **options}
-    model = Word2Vec(vector_size=vector_size, window=window, min_count=min_count,
-                     seed=seed, workers=workers, **options)
+    model = Word2Vec(
+        vector_size=vector_size,
+        window=window,
+        min_count=min_count,
+        seed=seed,
+        workers=workers,
+        **options,
+    )
     model.build_vocab(sentences)
     model.train(sentences, total_examples=len(sentences), epochs=epochs)
     return model.wv
@@ -348,7 +411,9 @@ def save_vectors(vectors, path, binary=False):
     path = os.path.abspath(os.fspath(path))
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
+    handle, tmp = tempfile.mkstemp(
+        prefix="." + os.path.basename(path) + ".", dir=folder
+    )
     os.close(handle)
     try:
         vectors.save_word2vec_format(tmp, binary=binary)
@@ -362,8 +427,16 @@ def save_vectors(vectors, path, binary=False):
     return path
 
 
-def pretrain_word2vec(texts, folder, vector_size=100, window=5, min_count=2, epochs=10,
-                      seed=0, source=None):
+def pretrain_word2vec(
+    texts,
+    folder,
+    vector_size=100,
+    window=5,
+    min_count=2,
+    epochs=10,
+    seed=0,
+    source=None,
+):
     """Train word2vec on `texts` and write `folder/vectors.txt` and `pretrain.json`.
 
     What `tlnlp pretrain --kind word2vec` runs. The folder must be new,
@@ -384,8 +457,14 @@ def pretrain_word2vec(texts, folder, vector_size=100, window=5, min_count=2, epo
     folder = os.fspath(folder)
     check_output_folder(folder)
     start = time.perf_counter()
-    vectors = train_word2vec(texts, vector_size=vector_size, window=window,
-                             min_count=min_count, epochs=epochs, seed=seed)
+    vectors = train_word2vec(
+        texts,
+        vector_size=vector_size,
+        window=window,
+        min_count=min_count,
+        epochs=epochs,
+        seed=seed,
+    )
     seconds = time.perf_counter() - start
     tokens = sum(len(words) for words in tokenize(texts))
     report = {
@@ -401,7 +480,7 @@ def pretrain_word2vec(texts, folder, vector_size=100, window=5, min_count=2, epo
         "epochs": epochs,
         "seed": seed,
         "tokenization": "lower-case, ASCII punctuation stripped, split on whitespace "
-                        "(as WordClassifier)",
+        "(as WordClassifier)",
         "vectors": VECTORS_FILE,
         "train_seconds": round(seconds, 2),
     }
@@ -419,10 +498,12 @@ def check_output_folder(folder):
         if names and VECTORS_FILE not in names:
             raise DataError(
                 f"{folder}: exists, is not empty and holds no {VECTORS_FILE}; choose a new "
-                "output folder (a word2vec folder written before is replaced).")
+                "output folder (a word2vec folder written before is replaced)."
+            )
 
 
 # === Vocabulary and embedding matrix ===
+
 
 def build_vocabulary(texts, max_tokens=20000, vectors=None):
     """The words of a `WordClassifier`: padding, `[UNK]`, then words by frequency.
@@ -442,7 +523,7 @@ def build_vocabulary(texts, max_tokens=20000, vectors=None):
     if not isinstance(max_tokens, (int, np.integer)) or max_tokens < 3:
         raise PolicyError(f"max_tokens must be an integer >= 3, got {max_tokens!r}.")
     counts = collections.Counter(word for words in tokenize(texts) for word in words)
-    words = [word for word, _ in counts.most_common()][:max_tokens - 2]
+    words = [word for word, _ in counts.most_common()][: max_tokens - 2]
     if vectors is not None and len(words) < max_tokens - 2:
         seen = set(words)
         for word in _vector_words(vectors):
@@ -518,7 +599,7 @@ def _vector_words(vectors):
     """The vectors' keys that are already words as `tokenize` makes them, in order."""
     keys = list(vectors.index_to_key)
     for start in range(0, len(keys), _BATCH * 4):
-        batch = [str(key) for key in keys[start:start + _BATCH * 4]]
+        batch = [str(key) for key in keys[start : start + _BATCH * 4]]
         for key, words in zip(batch, tokenize(batch)):
             if words == [key]:
                 yield key
@@ -530,8 +611,10 @@ def _lookup_table(vectors):
     table = {}
     normal = []
     for start in range(0, len(keys), _BATCH * 4):
-        batch = keys[start:start + _BATCH * 4]
-        normal.extend(words[0] if len(words) == 1 else None for words in tokenize(batch))
+        batch = keys[start : start + _BATCH * 4]
+        normal.extend(
+            words[0] if len(words) == 1 else None for words in tokenize(batch)
+        )
     for index, (key, word) in enumerate(zip(keys, normal)):
         if word == key:
             table.setdefault(key, index)

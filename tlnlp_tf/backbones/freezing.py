@@ -141,7 +141,8 @@ def apply_freeze(backbone, policy, lora_targets=None):
 def lora_layers(backbone):
     """The layers of `backbone` (at any depth) that carry LoRA factors."""
     return [
-        layer for layer in backbone._flatten_layers(include_self=False)
+        layer
+        for layer in backbone._flatten_layers(include_self=False)
         if getattr(layer, "lora_enabled", False)
     ]
 
@@ -167,7 +168,8 @@ def _apply_lora(backbone, policy, targets):
         )
     targets = list(targets)
     found = [
-        layer for layer in backbone._flatten_layers(include_self=False)
+        layer
+        for layer in backbone._flatten_layers(include_self=False)
         if layer.name in targets and layer.weights and hasattr(layer, "enable_lora")
     ]
     if not found:
@@ -215,7 +217,9 @@ def describe_freezing(backbone):
     for name, layers in layer_groups(backbone).items():
         weights = [w for layer in layers for w in layer.weights]
         params = sum(_size(w) for w in weights)
-        trainable = sum(_size(w) for w in weights if w.trainable) if backbone.trainable else 0
+        trainable = (
+            sum(_size(w) for w in weights if w.trainable) if backbone.trainable else 0
+        )
         if trainable == params:
             state = "trainable"
         elif trainable == 0:
@@ -243,8 +247,7 @@ def _size(weight):
 def _normalize(policy):
     if not isinstance(policy, str):
         raise PolicyError(
-            f"A freeze policy is a string ({', '.join(POLICIES)}), "
-            f"got {policy!r}."
+            f"A freeze policy is a string ({', '.join(POLICIES)}), got {policy!r}."
         )
     policy = policy.strip().lower()
     if policy in ("none", "all", "embeddings"):
@@ -261,7 +264,7 @@ def _normalize(policy):
 
 
 def _bottom_count(policy):
-    text = policy[len("bottom-"):]
+    text = policy[len("bottom-") :]
     if not text.isdigit():
         raise PolicyError(
             f"Freeze policy '{policy}': N in 'bottom-N' must be a "
@@ -271,7 +274,7 @@ def _bottom_count(policy):
 
 
 def _lora_rank(policy):
-    text = policy[len("lora-"):]
+    text = policy[len("lora-") :]
     if not text.isdigit() or int(text) < 1:
         raise PolicyError(
             f"Freeze policy '{policy}': R in 'lora-R' is the rank of the LoRA "

@@ -62,7 +62,9 @@ def strategy(kind="auto"):
     ```
     """
     if kind not in KINDS:
-        raise PolicyError(f"Unknown strategy '{kind}'; expected one of {', '.join(KINDS)}.")
+        raise PolicyError(
+            f"Unknown strategy '{kind}'; expected one of {', '.join(KINDS)}."
+        )
     if kind == "auto":
         kind = _auto_kind()
     if kind == "default":
@@ -117,22 +119,35 @@ def _check_tf_config():
     except json.JSONDecodeError:
         raise PolicyError("TF_CONFIG is not valid JSON.") from None
     cluster = config.get("cluster") if isinstance(config, dict) else None
-    if not isinstance(cluster, dict) or not cluster.get("worker") and not cluster.get("chief"):
-        raise PolicyError('TF_CONFIG: expected {"cluster": {"worker": ["host:port", ...]}, '
-                          '"task": {"type": "worker", "index": i}}; "cluster" names no workers.')
+    if (
+        not isinstance(cluster, dict)
+        or not cluster.get("worker")
+        and not cluster.get("chief")
+    ):
+        raise PolicyError(
+            'TF_CONFIG: expected {"cluster": {"worker": ["host:port", ...]}, '
+            '"task": {"type": "worker", "index": i}}; "cluster" names no workers.'
+        )
     for role, addresses in cluster.items():
         if not isinstance(addresses, list) or not all(
-                isinstance(a, str) and a.rpartition(":")[2].isdigit() for a in addresses):
-            raise PolicyError(f'TF_CONFIG: cluster["{role}"] must be a list of "host:port" '
-                              f"strings, got {addresses!r}.")
+            isinstance(a, str) and a.rpartition(":")[2].isdigit() for a in addresses
+        ):
+            raise PolicyError(
+                f'TF_CONFIG: cluster["{role}"] must be a list of "host:port" '
+                f"strings, got {addresses!r}."
+            )
     task = config.get("task")
     if not isinstance(task, dict) or task.get("type") not in cluster:
-        raise PolicyError(f"TF_CONFIG: task must name a role of the cluster "
-                          f"({', '.join(cluster)}) and an index, got {task!r}.")
+        raise PolicyError(
+            f"TF_CONFIG: task must name a role of the cluster "
+            f"({', '.join(cluster)}) and an index, got {task!r}."
+        )
     index = task.get("index")
     if not isinstance(index, int) or not 0 <= index < len(cluster[task["type"]]):
-        raise PolicyError(f'TF_CONFIG: task index {index!r} is not in [0, '
-                          f'{len(cluster[task["type"]])}) for role "{task["type"]}".')
+        raise PolicyError(
+            f"TF_CONFIG: task index {index!r} is not in [0, "
+            f'{len(cluster[task["type"]])}) for role "{task["type"]}".'
+        )
 
 
 def check_global_batch(batch_size, distribution=None):
@@ -151,7 +166,9 @@ def _tpu_resolver():
     # Only where a TPU can be: asking a GCE metadata server elsewhere waits
     # on the network.
     hints = ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_ACCELERATOR_TYPE")
-    if not any(os.environ.get(name) for name in hints) and not os.path.exists("/dev/accel0"):
+    if not any(os.environ.get(name) for name in hints) and not os.path.exists(
+        "/dev/accel0"
+    ):
         return None
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
@@ -174,8 +191,14 @@ def install_keras_shims():
     except ImportError:
         return False
     original = getattr(keras_tf_trainer, "reduce_per_replica", None)
-    multi_worker = getattr(keras_tf_trainer, "_collective_all_reduce_multi_worker", None)
-    if original is None or multi_worker is None or getattr(original, "tlnlp_shim", False):
+    multi_worker = getattr(
+        keras_tf_trainer, "_collective_all_reduce_multi_worker", None
+    )
+    if (
+        original is None
+        or multi_worker is None
+        or getattr(original, "tlnlp_shim", False)
+    ):
         return False
 
     def reduce_per_replica(values, strategy, reduction):

@@ -8,7 +8,7 @@ Three runs on the same split of the sentiment reviews shipped in
 3. the same architecture from random weights, fully trained.
 
 ```python
-from tlnlp_tf.demo import run_demo
+from tlnlp_tf.cli.demo import run_demo
 results = run_demo(output="demo-output")
 ```
 """
@@ -22,7 +22,9 @@ from tlnlp_tf import outputs
 from tlnlp_tf.data.readers import load_table
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 
-RESOURCES = os.path.join(os.path.dirname(__file__), "resources", "demo")
+RESOURCES = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "resources", "demo"
+)
 TRAIN_FILE = os.path.join(RESOURCES, "sentiment_train.tsv")
 VALID_FILE = os.path.join(RESOURCES, "sentiment_valid.tsv")
 RUNS = (
@@ -44,8 +46,20 @@ def run_demo(output="demo-output", backbone="minilm", epochs=5, batch_size=16, s
     runs = []
     for name, weights, freeze in RUNS:
         print(f"\n=== {name} (weights={weights}, freeze={freeze}) ===", flush=True)
-        runs.append(_run(name, weights, freeze, backbone, labels, train, valid,
-                         epochs, batch_size, seed))
+        runs.append(
+            _run(
+                name,
+                weights,
+                freeze,
+                backbone,
+                labels,
+                train,
+                valid,
+                epochs,
+                batch_size,
+                seed,
+            )
+        )
     results = {
         "backbone": backbone,
         "train_examples": len(train),
@@ -56,14 +70,18 @@ def run_demo(output="demo-output", backbone="minilm", epochs=5, batch_size=16, s
     print("\n" + format_table(runs))
     outputs.write_json(os.path.join(output, "demo.json"), results)
     _plot(runs, os.path.join(output, "demo.png"))
-    print(f"\nWrote {os.path.join(output, 'demo.json')} and "
-          f"{os.path.join(output, 'demo.png')}")
+    print(
+        f"\nWrote {os.path.join(output, 'demo.json')} and "
+        f"{os.path.join(output, 'demo.png')}"
+    )
     return results
 
 
 def format_table(runs):
     """The runs as a fixed-width text table."""
-    lines = [f"{'run':<42} {'weights':<10} {'freeze':<6} {'accuracy':>8} {'train s':>8}"]
+    lines = [
+        f"{'run':<42} {'weights':<10} {'freeze':<6} {'accuracy':>8} {'train s':>8}"
+    ]
     for run in runs:
         lines.append(
             f"{run['name']:<42} {run['weights']:<10} {run['freeze']:<6} "
@@ -72,7 +90,9 @@ def format_table(runs):
     return "\n".join(lines)
 
 
-def _run(name, weights, freeze, backbone, labels, train, valid, epochs, batch_size, seed):
+def _run(
+    name, weights, freeze, backbone, labels, train, valid, epochs, batch_size, seed
+):
     keras.utils.set_random_seed(seed)
     model = TextClassifier.from_backbone(
         backbone, labels=labels, freeze=freeze, weights=weights
@@ -87,7 +107,9 @@ def _run(name, weights, freeze, backbone, labels, train, valid, epochs, batch_si
         "weights": weights,
         "freeze": freeze,
         "accuracy": round(float(history.history["val_accuracy"][-1]), 4),
-        "accuracy_per_epoch": [round(float(a), 4) for a in history.history["val_accuracy"]],
+        "accuracy_per_epoch": [
+            round(float(a), 4) for a in history.history["val_accuracy"]
+        ],
         "train_seconds": round(seconds, 1),
         "trainable_params": sum(int(w.numpy().size) for w in model.trainable_weights),
     }

@@ -16,11 +16,11 @@ on another task; the difference is what was forgotten.
   a positive `change` is forgotten.
 
 ```python
-report = tl.forgetting.ForgettingReport(pairs, scores)
+report = tl.probes.ForgettingReport(pairs, scores)
 model.fit(train.batch(32), epochs=1, callbacks=[report])
 report.result  # {"probe": "sts-zero-shot", "before": 0.82, "after": 0.61, ...}
 
-report = tl.forgetting.MaskedLMForgettingReport("minilm-reviews", held_out_texts)
+report = tl.probes.MaskedLMForgettingReport("minilm-reviews", held_out_texts)
 model.fit(train.batch(32), epochs=1, callbacks=[report])
 report.result  # {"probe": "masked-lm-loss", "before": 2.1, "after": 3.4, ...}
 ```
@@ -37,8 +37,8 @@ from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.metrics.regression import spearman
-from tlnlp_tf.transferability.features import encode
-from tlnlp_tf.transferability.features import resolve_layers
+from tlnlp_tf.probes.transferability.features import encode
+from tlnlp_tf.probes.transferability.features import resolve_layers
 
 PROBE = "sts-zero-shot"
 MASKED_LM_PROBE = "masked-lm-loss"
@@ -66,7 +66,7 @@ def sentence_similarity_probe(backbone, preprocessor, pairs, scores, batch_size=
 
     ```python
     backbone, preprocessor = tl.load_backbone("minilm")
-    rho = tl.forgetting.sentence_similarity_probe(
+    rho = tl.probes.sentence_similarity_probe(
         backbone, preprocessor, [("A man plays.", "A man is playing."), ...], [4.8, ...])
     ```
     """
@@ -75,18 +75,20 @@ def sentence_similarity_probe(backbone, preprocessor, pairs, scores, batch_size=
     layers = resolve_layers(backbone, [None], type(backbone).__name__)
     length = preprocessor.sequence_length
     try:
-        embeddings = encode(backbone, preprocessor, first + second, None, layers,
-                            batch_size)[0]
+        embeddings = encode(
+            backbone, preprocessor, first + second, None, layers, batch_size
+        )[0]
     finally:
         preprocessor.sequence_length = length
-    a, b = embeddings[: len(first)], embeddings[len(first):]
+    a, b = embeddings[: len(first)], embeddings[len(first) :]
     norms = np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
     cosine = (a * b).sum(axis=1) / norms
     return spearman(scores, cosine)
 
 
-def forgetting_report(before_backbone, after_backbone, preprocessor, probe_data,
-                      batch_size=64):
+def forgetting_report(
+    before_backbone, after_backbone, preprocessor, probe_data, batch_size=64
+):
     """The probe on two backbones: the source before and after fine-tuning.
 
     Args:
@@ -103,15 +105,17 @@ def forgetting_report(before_backbone, after_backbone, preprocessor, probe_data,
 
     ```python
     source, preprocessor = tl.load_backbone("minilm")
-    report = tl.forgetting.forgetting_report(source, model.backbone, preprocessor,
+    report = tl.probes.forgetting_report(source, model.backbone, preprocessor,
                                              (pairs, scores))
     ```
     """
     pairs, scores = _split_probe_data(probe_data)
-    before = sentence_similarity_probe(before_backbone, preprocessor, pairs, scores,
-                                       batch_size)
-    after = sentence_similarity_probe(after_backbone, preprocessor, pairs, scores,
-                                      batch_size)
+    before = sentence_similarity_probe(
+        before_backbone, preprocessor, pairs, scores, batch_size
+    )
+    after = sentence_similarity_probe(
+        after_backbone, preprocessor, pairs, scores, batch_size
+    )
     return _report(before, after, len(pairs))
 
 
@@ -150,9 +154,9 @@ def masked_lm_probe(backbone, source_folder, texts, batch_size=32, seed=0):
 
     ```python
     model = tl.TextClassifier.from_backbone("minilm-reviews", labels=["neg", "pos"])
-    before = tl.forgetting.masked_lm_probe(model.backbone, "minilm-reviews", texts)
+    before = tl.probes.masked_lm_probe(model.backbone, "minilm-reviews", texts)
     model.fit(...)
-    after = tl.forgetting.masked_lm_probe(model.backbone, "minilm-reviews", texts)
+    after = tl.probes.masked_lm_probe(model.backbone, "minilm-reviews", texts)
     after["loss"] - before["loss"]  # > 0: forgotten
     ```
     """
@@ -204,7 +208,7 @@ class ForgettingReport(_ProbeReport):
     Example:
 
     ```python
-    report = tl.forgetting.ForgettingReport(pairs, scores)
+    report = tl.probes.ForgettingReport(pairs, scores)
     model.fit(train.batch(32), epochs=1, callbacks=[report])
     print(report.result["change"])
     ```
@@ -222,8 +226,9 @@ class ForgettingReport(_ProbeReport):
 
     def _measure(self):
         task = task_model(self.model)
-        return sentence_similarity_probe(task.backbone, task.preprocessor, self.pairs,
-                                         self.scores, self.batch_size)
+        return sentence_similarity_probe(
+            task.backbone, task.preprocessor, self.pairs, self.scores, self.batch_size
+        )
 
     def _result(self, before, after):
         return _report(before, after, len(self.pairs))
@@ -266,7 +271,7 @@ class MaskedLMForgettingReport(_ProbeReport):
     Example:
 
     ```python
-    report = tl.forgetting.MaskedLMForgettingReport("minilm-reviews", held_out_texts)
+    report = tl.probes.MaskedLMForgettingReport("minilm-reviews", held_out_texts)
     model = tl.TextClassifier.from_backbone("minilm-reviews", labels=["neg", "pos"])
     model.fit(train.batch(32), epochs=1, callbacks=[report])
     report.result["change"]  # > 0: the masked-LM loss went up (forgotten)
@@ -281,10 +286,13 @@ class MaskedLMForgettingReport(_ProbeReport):
         # Before training: the folder's head is there, and its preprocessor
         # draws the masks once, so "before" and "after" score the same tokens.
         self.source_folder, self._batches = pretraining.head_masked_batches(
-            source_folder, self.texts, batch_size, seed)
+            source_folder, self.texts, batch_size, seed
+        )
         self.batch_size = batch_size
         self.seed = seed
-        self.masked_tokens = int(sum(float(np.sum(weight)) for _, _, weight in self._batches))
+        self.masked_tokens = int(
+            sum(float(np.sum(weight)) for _, _, weight in self._batches)
+        )
         if not self.masked_tokens:
             raise DataError(_no_masked_tokens(len(self.texts)))
         self.before = None
@@ -294,8 +302,9 @@ class MaskedLMForgettingReport(_ProbeReport):
     def _measure(self):
         from tlnlp_tf import pretraining
 
-        masked_lm = pretraining.load_masked_lm(self.source_folder,
-                                               task_backbone(self.model))
+        masked_lm = pretraining.load_masked_lm(
+            self.source_folder, task_backbone(self.model)
+        )
         return pretraining.score_masked_batches(masked_lm, self._batches)
 
     def _result(self, before, after):
@@ -307,13 +316,17 @@ def masked_lm_report(before, after, examples):
 
     `change` is `after - before` of the loss: positive is forgotten.
     """
-    return {"probe": MASKED_LM_PROBE, "before": float(before["loss"]),
-            "after": float(after["loss"]),
-            "change": float(after["loss"]) - float(before["loss"]),
-            "examples": int(examples), "masked_tokens": int(after["masked_tokens"]),
-            "accuracy_before": float(before["accuracy"]),
-            "accuracy_after": float(after["accuracy"]),
-            "accuracy_change": float(after["accuracy"]) - float(before["accuracy"])}
+    return {
+        "probe": MASKED_LM_PROBE,
+        "before": float(before["loss"]),
+        "after": float(after["loss"]),
+        "change": float(after["loss"]) - float(before["loss"]),
+        "examples": int(examples),
+        "masked_tokens": int(after["masked_tokens"]),
+        "accuracy_before": float(before["accuracy"]),
+        "accuracy_after": float(after["accuracy"]),
+        "accuracy_change": float(after["accuracy"]) - float(before["accuracy"]),
+    }
 
 
 def task_backbone(model):
@@ -326,14 +339,17 @@ def task_backbone(model):
             f"The forgetting report has no source probe for a "
             f"{type(task).__name__}: the masked-LM probe needs a task model with a "
             "keras-hub backbone (TextClassifier, TextRegressor, TokenClassifier, "
-            "SpanExtractor).")
+            "SpanExtractor)."
+        )
     return backbone
 
 
 def check_texts(texts):
     """The held-out documents of the masked-LM probe, a list of strings, or a `DataError`."""
     if isinstance(texts, str) or not hasattr(texts, "__iter__"):
-        raise DataError(f"texts must be a list of documents, got {type(texts).__name__}.")
+        raise DataError(
+            f"texts must be a list of documents, got {type(texts).__name__}."
+        )
     texts = list(texts)
     for index, text in enumerate(texts):
         if not isinstance(text, str):
@@ -366,33 +382,51 @@ def task_model(model):
 def check_probe_data(pairs, scores):
     """`(sentences1, sentences2, scores)` of probe data, or a `DataError`."""
     if isinstance(pairs, str) or not hasattr(pairs, "__len__"):
-        raise DataError(f"pairs must be a list of (sentence1, sentence2) pairs, "
-                        f"got {type(pairs).__name__}.")
+        raise DataError(
+            f"pairs must be a list of (sentence1, sentence2) pairs, "
+            f"got {type(pairs).__name__}."
+        )
     if isinstance(scores, str) or not hasattr(scores, "__len__"):
-        raise DataError(f"scores must be a list of numbers, got {type(scores).__name__}.")
+        raise DataError(
+            f"scores must be a list of numbers, got {type(scores).__name__}."
+        )
     if len(pairs) == 0:
-        raise DataError("pairs is empty; the forgetting probe needs sentence pairs "
-                        "with similarity scores.")
+        raise DataError(
+            "pairs is empty; the forgetting probe needs sentence pairs "
+            "with similarity scores."
+        )
     if len(pairs) != len(scores):
-        raise DataError(f"{len(pairs)} pairs but {len(scores)} scores; give one score "
-                        "per pair.")
+        raise DataError(
+            f"{len(pairs)} pairs but {len(scores)} scores; give one score per pair."
+        )
     first, second = [], []
     for index, pair in enumerate(pairs):
-        if (isinstance(pair, str) or not hasattr(pair, "__len__") or len(pair) != 2
-                or not all(isinstance(text, str) for text in pair)):
-            raise DataError(f"pairs[{index}] is {pair!r}; expected a (sentence1, "
-                            "sentence2) pair of strings.")
+        if (
+            isinstance(pair, str)
+            or not hasattr(pair, "__len__")
+            or len(pair) != 2
+            or not all(isinstance(text, str) for text in pair)
+        ):
+            raise DataError(
+                f"pairs[{index}] is {pair!r}; expected a (sentence1, "
+                "sentence2) pair of strings."
+            )
         first.append(pair[0])
         second.append(pair[1])
     values = []
     for index, score in enumerate(scores):
-        if (isinstance(score, bool) or not isinstance(score, (numbers.Real, np.number))
-                or not math.isfinite(float(score))):
+        if (
+            isinstance(score, bool)
+            or not isinstance(score, (numbers.Real, np.number))
+            or not math.isfinite(float(score))
+        ):
             raise DataError(f"scores[{index}] is {score!r}; expected a finite number.")
         values.append(float(score))
     if len(set(values)) < 2:
-        raise DataError(f"scores are all {values[0]}: Spearman's rho is undefined for "
-                        "constant scores; the probe needs pairs of different similarity.")
+        raise DataError(
+            f"scores are all {values[0]}: Spearman's rho is undefined for "
+            "constant scores; the probe needs pairs of different similarity."
+        )
     return first, second, values
 
 
@@ -403,13 +437,20 @@ def _split_probe_data(probe_data):
 
 
 def _report(before, after, examples):
-    return {"probe": PROBE, "before": float(before), "after": float(after),
-            "change": float(after) - float(before), "examples": int(examples)}
+    return {
+        "probe": PROBE,
+        "before": float(before),
+        "after": float(after),
+        "change": float(after) - float(before),
+        "examples": int(examples),
+    }
 
 
 def _no_masked_tokens(count):
-    return (f"The {count} held-out document(s) have no token to mask; the masked-LM "
-            "probe needs text (a few hundred documents for a stable loss).")
+    return (
+        f"The {count} held-out document(s) have no token to mask; the masked-LM "
+        "probe needs text (a few hundred documents for a stable loss)."
+    )
 
 
 def _takes_raw_text(preprocessor):
@@ -429,7 +470,9 @@ def _check_backbone(backbone, preprocessor):
             f"'token_ids' and 'padding_mask' inputs; {type(backbone).__name__} has "
             f"{sorted(inputs) if isinstance(inputs, dict) else inputs!r}."
         )
-    if not hasattr(preprocessor, "sequence_length") or not hasattr(preprocessor, "tokenizer"):
+    if not hasattr(preprocessor, "sequence_length") or not hasattr(
+        preprocessor, "tokenizer"
+    ):
         raise BackboneError(
             f"The sentence-similarity probe needs a keras-hub text preprocessor "
             f"(with a tokenizer and sequence_length), got {type(preprocessor).__name__}."

@@ -1,0 +1,27 @@
+"""Backbones: load from any spec, freeze, adapt (LoRA), attention dropout, precision.
+
+```python
+import tlnlp_tf as tl
+
+backbone, preprocessor = tl.backbones.load_backbone("minilm")
+tl.backbones.apply_freeze(backbone, "bottom-2")
+print(tl.backbones.describe_freezing(backbone))
+```
+"""
+
+from tlnlp_tf.backbones.attention import attention_dropout
+from tlnlp_tf.backbones.attention import set_attention_dropout
+from tlnlp_tf.backbones.freezing import apply_freeze
+from tlnlp_tf.backbones.freezing import describe_freezing
+from tlnlp_tf.backbones.freezing import layer_groups
+from tlnlp_tf.backbones.freezing import lora_layers
+from tlnlp_tf.backbones.freezing import parameter_counts
+from tlnlp_tf.backbones.loading import MINILM
+from tlnlp_tf.backbones.loading import WEIGHTS
+from tlnlp_tf.backbones.loading import default_pooling
+from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.backbones.loading import resolve_spec
+from tlnlp_tf.backbones.lora import load_adapters
+from tlnlp_tf.backbones.lora import merge_adapters
+from tlnlp_tf.backbones.lora import save_adapters
+from tlnlp_tf.backbones.precision import resolve_precision
