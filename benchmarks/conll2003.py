@@ -24,6 +24,10 @@ import tlnlp_tf as tl  # noqa: E402
 def main(argv=None):
     parser = _common.parser(__doc__, "conll2003", epochs=4)
     parser.add_argument("--batching", choices=("random", "length"), default="random")
+    parser.add_argument(
+        "--save-model",
+        help="also write FOLDER/model.keras and run.json, for `tlnlp evaluate`",
+    )
     args = parser.parse_args(argv)
 
     train = tl.data.read_conll(os.path.join(args.data, "train.txt")).sample(
@@ -47,6 +51,13 @@ def main(argv=None):
         predicted, _ = model.predict_tags(test.words)
         predict_seconds = time.perf_counter() - start
     scores = tl.metrics.entity_scores(test.tags, predicted)
+    if args.save_model:
+        os.makedirs(args.save_model, exist_ok=True)
+        model.save(os.path.join(args.save_model, "model.keras"))
+        tl.outputs.write_json(
+            os.path.join(args.save_model, "run.json"),
+            {"task": "token-classification", "backbone": "minilm"},
+        )
     print(tl.metrics.format_report(scores))
     run = {
         "train_sentences": len(train),
