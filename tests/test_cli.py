@@ -217,7 +217,22 @@ def test_bad_integer_option_is_rejected_by_argparse(toy_files, tmp_path, capsys)
     with pytest.raises(SystemExit) as exit_info:
         main(_fit_args(toy_files, "minilm", tmp_path / "o", "--limit", "0"))
     assert exit_info.value.code == 2
-    assert "expected a positive integer, got 0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == (
+        "tlnlp fit: error: argument --limit: expected a positive integer, got 0\n"
+    )
+
+
+def test_training_file_with_one_label(tiny_preset, tmp_path, capsys):
+    train = tmp_path / "one.tsv"
+    train.write_text("sentence\tlabel\nthe film was good .\tpos\nfun .\tpos\n")
+    args = ["fit", "--train", str(train), "--text-column", "sentence"]
+    args += ["--label-column", "label", "--backbone", tiny_preset]
+    assert main(args + ["--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tlnlp fit: error: ") and len(err.splitlines()) == 1
+    assert "one.tsv" in err and "at least two labels" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("rate", ["1", "-0.1", "none"])

@@ -1,4 +1,4 @@
-"""tf.distribute: strategy choice, MirroredStrategy on 2 logical CPUs, 2 workers on 127.0.0.1.
+"""tf.distribute: strategy choice, MirroredStrategy on 2 logical CPUs, 2 local workers.
 
 The distributed runs happen in fresh processes (logical devices and TF_CONFIG
 must be set before TensorFlow starts), each bounded in time and always ended.
@@ -155,15 +155,18 @@ def test_keras_multi_worker_bug_still_needs_the_shim(tmp_path):
     [
         ('{"cluster": {}}', "names no workers"),
         (
-            '{"cluster": {"worker": ["127.0.0.1"]}, "task": {"type": "worker", "index": 0}}',
+            '{"cluster": {"worker": ["127.0.0.1"]}, '
+            '"task": {"type": "worker", "index": 0}}',
             'must be a list of "host:port"',
         ),
         (
-            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}',
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, '
+            '"task": {"type": "ps", "index": 0}}',
             "task must name a role",
         ),
         (
-            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}',
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, '
+            '"task": {"type": "worker", "index": 1}}',
             r"task index 1 is not in \[0, 1\)",
         ),
     ],

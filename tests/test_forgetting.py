@@ -304,7 +304,7 @@ def _held_out():
 
 @pytest.fixture(scope="module")
 def mlm_source(tiny_preset, tmp_path_factory):
-    """A folder written as `tlnlp pretrain` does: the tiny BERT and its masked-LM head."""
+    """A folder as `tlnlp pretrain` writes it: the tiny BERT and its masked-LM head."""
     from conftest import toy_examples
 
     masked_lm, report = pretraining.pretrain_masked_lm(
@@ -359,12 +359,12 @@ def test_masked_lm_callback_before_and_after_fit(mlm_source, freeze):
 
 
 def test_masked_lm_probe_needs_a_saved_head(tiny_preset, mlm_source):
-    with pytest.raises(tl.BackboneError, match="no masked_lm_head.weights.h5") as error:
+    with pytest.raises(tl.BackboneError, match="no saved masked-LM head") as error:
         MaskedLMForgettingReport(tiny_preset, _held_out())
     assert tiny_preset in str(error.value) and "tlnlp pretrain" in str(error.value)
     assert "sentence-similarity probe" in str(error.value)
     backbone, _ = tl.load_backbone(tiny_preset)
-    with pytest.raises(tl.BackboneError, match="no masked_lm_head.weights.h5"):
+    with pytest.raises(tl.BackboneError, match="no saved masked-LM head"):
         masked_lm_probe(backbone, tiny_preset, _held_out())
     with pytest.raises(tl.DataError, match="texts is empty"):
         MaskedLMForgettingReport(mlm_source, ["", "  "])
@@ -403,7 +403,7 @@ def test_cli_masked_lm_forgetting(mlm_source, toy_files, tmp_path):
 @pytest.mark.parametrize(
     "source, name, extra, message",
     [
-        ("tiny", "held_out.txt", [], "no masked_lm_head.weights.h5"),
+        ("tiny", "held_out.txt", [], "no saved masked-LM head"),
         ("mlm", "held_out.jsonl", [], "name its text column with --forgetting-columns"),
         ("mlm", "held_out.txt", ["--forgetting-columns", "a,b"], "names one column"),
         ("mlm", "empty.txt", [], "the pretraining corpus is empty"),

@@ -52,3 +52,31 @@ def test_bottom_layer_steps_are_smaller(tiny_preset, toy_sentiment):
     assert step["head"] == pytest.approx(1e-2, rel=0.02)
     assert step["top"] == pytest.approx(0.5e-2, rel=0.02)
     assert step["bottom"] == pytest.approx(0.25e-2, rel=0.02)
+
+
+def test_multipliers_are_paths_not_patterns(tiny_preset):
+    from tlnlp_tf.training import ScaledAdamW
+
+    backbone, _ = tl.load_backbone(tiny_preset)
+    multipliers = layer_decay_multipliers(backbone, 0.5)
+    # Every key is the exact path of one backbone variable, and every
+    # variable of the layer groups has one.
+    paths = {v.path for v in backbone.weights}
+    assert set(multipliers) <= paths and len(multipliers) == len(paths)
+    optimizer = ScaledAdamW(
+        {
+            "transformer_layer_1": 2.0,  # a layer path: all of its variables
+            "transformer_layer_1/self_attention/query/kernel": 3.0,  # exact
+        }
+    )
+    assert optimizer.multiplier("transformer_layer_1/self_attention/key/bias") == 2.0
+    assert (
+        optimizer.multiplier("transformer_layer_1/self_attention/query/kernel") == 3.0
+    )
+    assert optimizer.multiplier("transformer_layer_10/x/kernel") == 1.0  # no prefix
+    assert optimizer.multiplier("head/transformer_layer_1/kernel") == 1.0  # no search
+    with pytest.raises(tl.PolicyError, match="looks like a pattern"):
+        ScaledAdamW({"transformer_layer_.*": 2.0})
+    # A config saved when keys were escaped patterns reads as the same paths.
+    old = ScaledAdamW({r"transformer_layer_0/self_attention/query/kernel$": 0.5})
+    assert old.multipliers == {"transformer_layer_0/self_attention/query/kernel": 0.5}

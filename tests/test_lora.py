@@ -156,6 +156,41 @@ def test_adapters_file_round_trip(tiny_preset, toy_sentiment, tmp_path):
     )
 
 
+def test_adapters_load_by_path_not_position(tiny_preset, toy_sentiment, tmp_path):
+    """keras-hub's save_lora_weights matches by position (keras-hub#2701); we by path.
+
+    The file's weights are stored in reverse order (a positional loader
+    would put each layer's factors on another layer: they all have one
+    shape), and the fresh model has LoRA on one more layer per block ("key")
+    and is built after other models took the default layer names.
+    """
+    texts, _ = toy_sentiment
+    model = _fit(_lora_model(tiny_preset), toy_sentiment)
+    path = str(tmp_path / "toy.adapters.npz")
+    model.save_adapters(path)
+    with np.load(path) as data:
+        meta = json.loads(str(data["meta"]))
+        values = [data[f"weight_{i}"] for i in range(len(meta["paths"]))]
+    order = list(reversed(range(len(values))))
+    meta["paths"] = [meta["paths"][i] for i in order]
+    meta["shapes"] = [meta["shapes"][i] for i in order]
+    reordered = str(tmp_path / "reordered.adapters.npz")
+    with open(reordered, "wb") as file:
+        np.savez(
+            file,
+            meta=np.array(json.dumps(meta)),
+            **{f"weight_{n}": values[i] for n, i in enumerate(order)},
+        )
+    keras.layers.Dense(2, name="classification_head")  # names taken first
+    _lora_model(tiny_preset)
+    fresh = _lora_model(tiny_preset, lora_targets=["value", "key", "query"])
+    with pytest.warns(UserWarning, match=r"2 LoRA layer\(s\) of this model have no"):
+        fresh.load_adapters(reordered)
+    np.testing.assert_allclose(
+        _probabilities(fresh, texts), _probabilities(model, texts), atol=1e-6
+    )
+
+
 @pytest.mark.parametrize(
     "other, message",
     [
@@ -166,8 +201,8 @@ def test_adapters_file_round_trip(tiny_preset, toy_sentiment, tmp_path):
         ),
         (dict(weights="random"), "trained on other backbone weights"),
         (
-            dict(lora_targets=["query", "key", "value"]),
-            "do not match this model's LoRA layers",
+            dict(lora_targets=["query"]),  # the file's "value" factors: nowhere to go
+            r"LoRA layers and head \(in the file only: \['transformer_layer_0/self",
         ),
         (dict(freeze="none"), "load_adapters needs a model with LoRA"),
     ],
@@ -203,7 +238,7 @@ def test_merge_adapters_gives_a_plain_model(tiny_preset, toy_sentiment, tmp_path
 
 
 def test_keras_file_of_a_lora_model(tiny_preset, toy_sentiment, tmp_path):
-    """Keras merges the factors into the kernels on save; training can go on after reload."""
+    """Keras merges the factors into the kernels on save; training goes on after."""
     texts, labels = toy_sentiment
     data = tl.data.from_lists(texts, labels).batch(16)
     model = _lora_model(tiny_preset, lora_targets=["query", "value"])
@@ -286,7 +321,7 @@ def test_cli_fit_with_lora(tiny_preset, toy_files, tmp_path):
 
 
 def test_weights_backup_restarts_lora(tiny_preset, toy_sentiment, tmp_path):
-    """`BackupAndRestore` reloads with `load_weights`: factors come back as zeros, A restarts."""
+    """`BackupAndRestore` reloads with `load_weights`: factors are 0, A restarts."""
     texts, _ = toy_sentiment
     model = _fit(_lora_model(tiny_preset), toy_sentiment)
     path = str(tmp_path / "backup.weights.h5")

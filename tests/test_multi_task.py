@@ -1,4 +1,4 @@
-"""MultiTaskModel: one backbone, several heads, one fit; mix_tasks; .keras round trip."""
+"""MultiTaskModel: one backbone, several heads, one fit; mix_tasks; .keras files."""
 
 import keras
 import numpy as np
@@ -329,3 +329,29 @@ def test_cli_multi_bad_configs(tiny_preset, tmp_path, capsys, tasks, message):
     error = capsys.readouterr().err
     assert message in error and "tasks.yaml" in error, error
     assert not output.exists()
+
+
+def test_each_task_loss_is_the_mean_over_its_own_batches(model):
+    """`sentiment_loss` on mixed batches is the sentiment model's own loss alone."""
+    texts, labels = toy_examples(32, 0)
+    first, second, scores = _pairs(16)
+    sentences, tags = _tagged(16)
+    alone = {
+        "sentiment": tf.data.Dataset.from_tensor_slices((texts, labels)).batch(8),
+        "similarity": tf.data.Dataset.from_tensor_slices(
+            ((first, second), scores)
+        ).batch(8),
+        "ner": tf.data.Dataset.from_tensor_slices((sentences, tags)).batch(8),
+    }
+    # Every batch of every task once (mix_tasks samples, with repeats).
+    mixed = None
+    for name, data in alone.items():
+        batches = model.task_dataset(name, data)
+        mixed = batches if mixed is None else mixed.concatenate(batches)
+    result = model.evaluate(mixed, verbose=0, return_dict=True)
+    # 4 of the 10 batches are sentiment's: averaged over all ten (as Keras's own
+    # per-output trackers do), its loss would read 0.4 of its own.
+    for name in ("sentiment", "similarity"):
+        own = model.tasks[name].evaluate(alone[name], verbose=0, return_dict=True)
+        assert result[f"{name}_loss"] == pytest.approx(own["loss"], rel=1e-5), name
+    assert result["ner_loss"] > 0.5

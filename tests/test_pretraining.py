@@ -83,15 +83,22 @@ def test_saved_folder_is_a_backbone_preset(pretrained, tmp_path):
 def test_saved_head_round_trips(pretrained, tiny_preset, tmp_path):
     masked_lm, report = pretrained
     folder = pretraining.save_pretrained(masked_lm, tmp_path / "domain", report)
+    # Saved the keras-hub way: task.json + task.weights.h5, no format of ours.
+    assert os.path.isfile(os.path.join(folder, "task.json"))
     assert os.path.isfile(os.path.join(folder, pretraining.HEAD_FILE))
+    assert not os.path.exists(os.path.join(folder, pretraining.LEGACY_HEAD_FILE))
     with open(os.path.join(folder, "pretrain.json")) as file:
         head = json.load(file)["masked_lm_head"]
-    assert head["file"] == pretraining.HEAD_FILE and head["task"] == "BertMaskedLM"
+    assert head["file"] == "task.weights.h5" and head["task"] == "BertMaskedLM"
     assert "mlm_head/output_bias" in head["weights"]
     assert "token_embedding/embeddings" not in head["weights"]  # tied: the backbone's
     texts = toy_examples(24, seed=3)[0]
     original = pretraining.masked_lm_scores(masked_lm, texts, batch_size=8, seed=5)
     assert original["masked_tokens"] > 0
+    # keras-hub's own loader reads the folder: the whole task, same scores.
+    hub = keras_hub.models.MaskedLM.from_preset(folder)
+    assert type(hub) is keras_hub.models.BertMaskedLM
+    assert pretraining.masked_lm_scores(hub, texts, batch_size=8, seed=5) == original
     # Around the folder's own backbone, and around the very same backbone object.
     for backbone in (None, masked_lm.backbone):
         loaded = pretraining.load_masked_lm(folder, backbone)
@@ -102,8 +109,43 @@ def test_saved_head_round_trips(pretrained, tiny_preset, tmp_path):
     loaded = pretraining.load_masked_lm(folder)
     assert loaded.preprocessor.sequence_length == masked_lm.preprocessor.sequence_length
     # A preset with no saved head (not written by `tlnlp pretrain`): a clear error.
-    with pytest.raises(tl.BackboneError, match="no masked_lm_head.weights.h5.*minilm"):
+    with pytest.raises(tl.BackboneError, match="no saved masked-LM head.*minilm"):
         pretraining.load_masked_lm(tiny_preset)
+
+
+def test_folders_written_before_still_load(pretrained, tmp_path):
+    """A folder of the old format (masked_lm_head.weights.h5) still loads."""
+    import h5py
+
+    masked_lm, _ = pretrained
+    folder = str(tmp_path / "old")
+    masked_lm.backbone.save_to_preset(folder)
+    masked_lm.preprocessor.tokenizer.save_to_preset(folder)
+    keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer=masked_lm.preprocessor.tokenizer, sequence_length=32
+    ).save_to_preset(folder)
+    preprocessor = masked_lm.preprocessor
+    config = {
+        "task": "BertMaskedLM",
+        "preprocessor": {
+            "sequence_length": preprocessor.sequence_length,
+            "mask_selection_rate": preprocessor.mask_selection_rate,
+            "mask_selection_length": preprocessor.mask_selection_length,
+        },
+    }
+    backbone_ids = {id(v) for v in masked_lm.backbone.weights}
+    with h5py.File(os.path.join(folder, pretraining.LEGACY_HEAD_FILE), "w") as file:
+        file.attrs["config"] = json.dumps(config)
+        for variable in masked_lm.weights:
+            if id(variable) not in backbone_ids:
+                file.create_dataset(variable.path, data=variable.numpy())
+    texts = toy_examples(24, seed=3)[0]
+    original = pretraining.masked_lm_scores(masked_lm, texts, batch_size=8, seed=5)
+    assert pretraining.find_head(folder)[1] == "legacy"
+    loaded = pretraining.load_masked_lm(folder)
+    assert pretraining.masked_lm_scores(loaded, texts, batch_size=8, seed=5) == original
+    _, batches = pretraining.head_masked_batches(folder, texts, batch_size=8, seed=5)
+    assert pretraining.score_masked_batches(loaded, batches) == original
 
 
 def test_hugging_face_folder_as_source(tiny_hf_folder, tmp_path):
@@ -418,7 +460,8 @@ def test_new_backbone_errors(tmp_path):
         (
             "好\n",
             ["--num-layers", "1"],
-            "--num-layers sets the architecture of a new backbone: it needs --new-vocabulary",
+            "--num-layers sets the architecture of a new backbone: "
+            "it needs --new-vocabulary",
         ),
         (
             "好\n",

@@ -171,3 +171,25 @@ def test_jsonl_texts_may_hold_unicode_line_separators(tmp_path):
     )
     examples = tl.data.load_jsonl(str(path), "t", "y")
     assert examples.texts == texts and examples.lines == [1, 2, 3]
+
+
+def test_numeric_targets_and_typed_list_labels_are_accepted(tmp_path):
+    import numpy as np
+
+    path = _write(tmp_path / "s.tsv", "a\tb\tscore\nx\ty\t4.5\nz\tw\t-1e-3\n")
+    rows = list(tl.data.read_csv(path, "a", "score", "b", labels="numeric"))
+    assert [label.numpy() for _, label in rows] == [b"4.5", b"-1e-3"]
+    dataset = tl.data.from_lists(
+        ["a", b"b", np.str_("c")], [np.int64(1), np.float32(0.5), True]
+    )
+    assert [(t.numpy(), l.numpy()) for t, l in dataset] == [
+        (b"a", b"1"),
+        (b"b", b"0.5"),
+        (b"c", b"True"),
+    ]
+
+
+def test_multi_line_csv_rows_are_numbered_where_they_start(tmp_path):
+    path = _write(tmp_path / "a.csv", 'text,label\n"one\ntwo",x\n"three",\n')
+    with pytest.raises(tl.DataError, match=r"a.csv, line 4: column 'label' is empty"):
+        load_table(path, "text", "label")

@@ -89,7 +89,8 @@ def token_id(model, word):
     [
         "the cast was good, and the plot was dull.",
         "the film... the plot — 好 the cast: good!",
-        "was was was was was was the cast was good was was was was was",  # several windows
+        # several windows:
+        "was was was was was was the cast was good was was was was was",
     ],
 )
 def test_predict_returns_offsets_that_slice_the_context(extractor, context):
@@ -181,6 +182,15 @@ def test_learns_toy_answers_and_round_trips(extractor, tmp_path):
         [p["answer"] for p in predictions], dev.answer_texts()
     )
     assert scores["f1"] > 0.8
+    # evaluate reports the task's metric (as `score` and `tlnlp evaluate`), not
+    # a window accuracy: from the QuestionAnswers and from a batched dataset.
+    scored = extractor.score(dev)
+    assert scored == tl.metrics.rounding.rounded(scores)
+    logs = extractor.evaluate(dev, return_dict=True, verbose=0)
+    assert "accuracy" not in logs and np.isfinite(logs["loss"])
+    assert {k: logs[k] for k in scored} == scored
+    logs = extractor.evaluate(dev.to_dataset().batch(16), return_dict=True, verbose=0)
+    assert {k: logs[k] for k in scored} == scored  # one answer each here
     for prediction, item in zip(predictions, dev.inputs()):
         assert (
             item["context"][prediction["start"] : prediction["end"]]

@@ -45,7 +45,7 @@ def test_integer_labels_and_num_classes(tiny_preset, toy_sentiment):
 
 def test_unknown_label_in_pipeline_is_named(model):
     data = tl.data.from_lists(["good film", "bad film"], ["pos", "meh"]).batch(2)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown label.*meh"):
+    with pytest.raises(tl.DataError, match="Unknown label.*meh"):
         model.fit(data, epochs=1, verbose=0)
 
 
@@ -196,3 +196,46 @@ def test_predict_batches_by_length_and_keeps_input_order(tiny_preset, toy_sentim
         [model.predict([t])["probabilities"] for t in texts[:10]]
     )
     np.testing.assert_allclose(batched[:10], one_by_one, atol=1e-5)
+
+
+def test_predict_before_fit_does_not_fix_max_length(model):
+    # Before: predict(["good"]) fixed max_length at 8, and fit then cut these
+    # 16-token texts to 8 without a word.
+    model.predict(["good"])
+    assert model.max_length is None
+    texts = ["the film was very good and the cast was fun ."] * 4 + ["bad"] * 4
+    labels = ["pos"] * 4 + ["neg"] * 4
+    model.fit(tl.data.from_lists(texts, labels).batch(4), epochs=1, verbose=0)
+    assert model.max_length == 16 == model.preprocessor.sequence_length
+    model.evaluate(tl.data.from_lists(["good"], ["pos"]).batch(1), verbose=0)
+    with pytest.warns(UserWarning, match="longer than max_length=16"):
+        model.predict(["the film was very good and the cast was fun . " * 3])
+    assert model.max_length == 16  # neither evaluate nor predict changes it
+    assert model.get_config()["max_length"] == 16
+
+
+def test_truncation_at_predict_is_reported(model):
+    model.fit(["good", "bad"], ["pos", "neg"], verbose=0)
+    assert model.max_length == 8
+    long = "the film was very good and the cast was fun ."  # 11 tokens + 2
+    with pytest.warns(UserWarning, match="1 of 3 inputs are longer than max_length=8"):
+        predictions = model.predict(["good", long, "bad"])
+    assert predictions["truncated"] == 1
+    data = tf.data.Dataset.from_tensor_slices([long, long]).batch(2)
+    with pytest.warns(UserWarning, match="2 of 2 inputs"):
+        assert model.predict(data)["truncated"] == 2
+    assert model.predict(["good"])["truncated"] == 0
+
+
+def test_evaluate_takes_examples_as_score(model, toy_sentiment):
+    texts, labels = toy_sentiment
+    examples = tl.data.Examples(texts, labels=labels)
+    logs = model.evaluate(examples, return_dict=True, verbose=0)
+    assert model.score(examples) == {
+        k: round(logs[k], 6) for k in ("accuracy", "f1", "loss")
+    }
+    predicted = model.predict(texts)["label"]
+    expected = np.mean([p == l for p, l in zip(predicted, labels)])
+    assert logs["accuracy"] == pytest.approx(expected)
+    with pytest.raises(tl.DataError, match="label 'meh'"):
+        model.evaluate(tl.data.Examples(["good"], labels=["meh"]), verbose=0)

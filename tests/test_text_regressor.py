@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import tlnlp_tf as tl
 from tlnlp_tf.metrics import PearsonCorrelation
@@ -61,7 +60,27 @@ def test_regressor_learns_pair_scores_and_round_trips(tiny_preset, tmp_path):
     assert values.shape == (4,)
     assert spearman([5.0, 1.5, 5.0, 0.0], values) > 0.8
     logs = model.evaluate(data, return_dict=True, verbose=0)
-    assert set(logs) == {"loss", "pearson"} and logs["pearson"] > 0.8
+    assert set(logs) == {"loss", "pearson", "spearman", "mse"}
+    assert logs["pearson"] > 0.8
+    # evaluate == score (what `tlnlp evaluate` prints) == SciPy on predictions.
+    from scipy import stats
+
+    examples = tl.data.Examples(firsts, seconds, scores)
+    scored = model.score(examples)
+    assert {k: logs[k] for k in scored} == scored
+    assert (
+        model.evaluate(examples, return_dict=True, verbose=0)["spearman"]
+        == (scored["spearman"])
+    )
+    predicted = model.predict((firsts, seconds))["value"]
+    truth = [float(s) for s in scores]
+    assert scored["pearson"] == pytest.approx(
+        stats.pearsonr(truth, predicted)[0], abs=1e-5
+    )
+    assert scored["spearman"] == pytest.approx(
+        stats.spearmanr(truth, predicted)[0], abs=1e-5
+    )
+    assert logs["loss"] == pytest.approx(scored["mse"], rel=1e-3)
     path = str(tmp_path / "regressor.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
@@ -77,5 +96,7 @@ def test_regressor_learns_pair_scores_and_round_trips(tiny_preset, tmp_path):
 def test_non_numeric_target_fails_in_the_pipeline(tiny_preset):
     model = tl.TextRegressor.from_backbone(tiny_preset)
     data = tl.data.from_lists(["good", "bad"], ["4.5", "high"]).batch(2)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="high"):
+    with pytest.raises(tl.DataError, match="convert string: high"):
         model.fit(data, epochs=1, verbose=0)
+    with pytest.raises(tl.DataError, match="target 'high' is not a number"):
+        model.fit(["good", "bad"], ["4.5", "high"], epochs=1, verbose=0)

@@ -98,6 +98,31 @@ def test_learns_and_decodes_entities_with_offsets(tagger):
     assert tl.metrics.entity_scores(truth.tags, predicted)["f1"] > 0.9
 
 
+def test_evaluate_reports_entity_scores_as_score_and_seqeval(tagger):
+    from seqeval.metrics import f1_score
+    from seqeval.metrics import precision_score
+    from seqeval.scheme import IOB2
+
+    tagger.compile(learning_rate=1e-2)
+    tagger.fit(toy_tagged().to_dataset().batch(8), epochs=2, verbose=0)
+    truth = toy_tagged(16, seed=1)
+    truth.tags[0] = ["O"] * len(truth.tags[0])  # some errors, so F1 < 1 may show
+    scored = tagger.score(truth)
+    assert set(scored) == {"precision", "recall", "f1", "per_type"}
+    predicted, _ = tagger.predict_tags(truth.words)
+    strict = dict(mode="strict", scheme=IOB2, zero_division=0)
+    assert scored["f1"] == pytest.approx(f1_score(truth.tags, predicted, **strict))
+    assert scored["precision"] == pytest.approx(
+        precision_score(truth.tags, predicted, **strict)
+    )
+    for data in (truth, truth.to_dataset().batch(4)):
+        logs = tagger.evaluate(data, return_dict=True, verbose=0)
+        assert {k: logs[k] for k in scored} == scored
+        assert np.isfinite(logs["loss"])
+    values = tagger.evaluate(truth, verbose=0)  # Keras's list: the top-level numbers
+    assert values[-1] == scored["f1"]
+
+
 def test_windows_cover_every_word_with_overlap():
     assert _windows([1, 1, 1], 10) == [(0, 3)]
     windows = _windows([2] * 10, 6)  # 3 words a window
@@ -129,8 +154,10 @@ def test_round_trip_and_unknown_tag(tagger, tmp_path):
     b, _ = restored.predict_tags([["ann", "was", "in", "rome", "."]])
     assert a == b
     bad = tf.data.Dataset.from_tensor_slices((["ann was"], ["B-PER B-ORG"])).batch(1)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown tag.*B-ORG"):
+    with pytest.raises(tl.DataError, match="Unknown tag.*B-ORG"):
         tagger.fit(bad, epochs=1, verbose=0)
+    with pytest.raises(tl.DataError, match="tag 'B-ORG'"):  # before training
+        tagger.fit(data, validation_data=bad, epochs=1, verbose=0)
 
 
 def test_tagging_defaults_from_the_conll_sweep(tagger):

@@ -23,7 +23,9 @@ def _counted(texts, labels, reads):
 
 def test_raw_text_is_read_once_for_all_epochs(tiny_preset, toy_sentiment):
     texts, labels = toy_sentiment
+    keras.utils.set_random_seed(0)
     model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"])
+    model.compile(learning_rate=1e-3)
     reads = []
     tokens = model.tokenize_once(_counted(texts, labels, reads))
     # One pass to choose max_length from the texts, one to tokenize and cache.

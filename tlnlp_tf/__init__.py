@@ -39,3 +39,38 @@ from tlnlp_tf.training import L2SP
 from tlnlp_tf.training import GradualUnfreezing
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # Namespaces.
+    "backbones",
+    "data",
+    "distribute",
+    "layers",
+    "metrics",
+    "pretraining",
+    "probes",
+    "tasks",
+    "training",
+    # Task models.
+    "MultiTaskModel",
+    "SpanExtractor",
+    "TextClassifier",
+    "TextRegressor",
+    "TokenClassifier",
+    "WordClassifier",
+    # Verbs and training helpers.
+    "GradualUnfreezing",
+    "L2SP",
+    "describe_freezing",
+    "load_backbone",
+    # Errors.
+    "BackboneError",
+    "DataError",
+    "PolicyError",
+]
+
+
+def __dir__():
+    # Submodules imported later (`tlnlp_tf.errors`, `tlnlp_tf.cli`, ...) become
+    # attributes of the package; `dir(tl)` and tab completion show the API only.
+    return sorted(__all__ + ["__version__"])

@@ -9,12 +9,27 @@ import tempfile
 
 
 def write_json(path, value):
-    """Write `value` as indented JSON to `path`, atomically."""
+    """Write `value` as indented JSON to `path`, atomically.
+
+    Example:
+
+    ```python
+    write_json("run/metrics.json", {"accuracy": 0.86})
+    assert json.load(open("run/metrics.json")) == {"accuracy": 0.86}
+    ```
+    """
     _write(path, lambda tmp: _dump_json(tmp, value), suffix=".json")
 
 
 def write_text(path, text):
-    """Write a UTF-8 text file, atomically."""
+    """Write a UTF-8 text file, atomically.
+
+    Example:
+
+    ```python
+    write_text("run/report.txt", "accuracy 0.86")
+    ```
+    """
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as file:
@@ -24,12 +39,31 @@ def write_text(path, text):
 
 
 def save_model(model, path):
-    """`model.save(path)` through a temporary `.keras` file, atomically."""
+    """`model.save(path)` through a temporary `.keras` file, atomically.
+
+    Example:
+
+    ```python
+    save_model(model, "run/model.keras")
+    model = keras.saving.load_model("run/model.keras")
+    ```
+    """
     _write(path, model.save, suffix=".keras")
 
 
 def save_figure(figure, path):
-    """`figure.savefig(path)` through a temporary file, atomically."""
+    """`figure.savefig(path)` through a temporary file, atomically.
+
+    Example:
+
+    ```python
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots()
+    axes.plot([0.61, 0.79, 0.86])
+    save_figure(figure, "run/accuracy.png")
+    ```
+    """
     _write(
         path,
         lambda tmp: figure.savefig(tmp, dpi=110, bbox_inches="tight"),

@@ -39,7 +39,13 @@ from optimizers import fine_tuning_adamw  # noqa: E402
 
 BATCH = 32
 T0 = time.time()
-EMB = "token_embedding/|position_embedding/|segment_embedding/|embeddings_layer_norm/"
+# The embedding layers' paths (ScaledAdamW keys are variable or layer paths).
+EMB = (
+    "token_embedding",
+    "position_embedding",
+    "segment_embedding",
+    "embeddings_layer_norm",
+)
 
 
 def log(*a):
@@ -49,11 +55,11 @@ def log(*a):
 def multipliers(d, head_mult, head_name):
     m = {}
     if head_mult != 1.0:
-        m[head_name + "/"] = head_mult
+        m[head_name] = head_mult
     if d != 1.0:
         for i in range(6):
-            m[f"transformer_layer_{i}/"] = d ** (6 - i)
-        m[EMB] = d**7
+            m[f"transformer_layer_{i}"] = d ** (6 - i)
+        m.update({name: d**7 for name in EMB})
     return m or None
 
 

@@ -33,7 +33,7 @@ def attention_layers(backbone):
 
 
 def attention_dropout(backbone):
-    """The backbone's attention-probability dropout rate (`None` if it has no attention)."""
+    """The backbone's attention-probability dropout rate (`None`: no attention)."""
     rates = [float(layer.dropout) for layer in attention_layers(backbone)]
     return max(rates) if rates else None
 

@@ -164,7 +164,8 @@ def _apply_lora(backbone, policy, targets):
         targets = backbone.default_lora_layer_names()
     elif isinstance(targets, str) or not all(isinstance(t, str) for t in targets):
         raise PolicyError(
-            f"lora_targets is a list of layer names (e.g. ['query', 'value']), got {targets!r}."
+            "lora_targets is a list of layer names (e.g. ['query', 'value']), "
+            f"got {targets!r}."
         )
     targets = list(targets)
     found = [

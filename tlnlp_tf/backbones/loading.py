@@ -21,6 +21,7 @@ scratch, _ = tlnlp_tf.load_backbone("minilm", weights="random")
 import json
 import os
 
+import keras
 import keras_hub
 
 from tlnlp_tf.backbones.precision import resolve_precision
@@ -47,6 +48,22 @@ _OFFLINE_HINT = (
     "(config.json, model.safetensors, tokenizer files), or 'minilm' for the "
     "all-MiniLM-L6-v2 weights that ship offline."
 )
+
+
+def check_keras_backend():
+    """Raise `BackboneError` unless Keras runs on TensorFlow, as this library needs.
+
+    The input pipelines are `tf.data` and TensorFlow ops, and the task models
+    train with Keras's TensorFlow trainer. `tlnlp_tf` never sets
+    `KERAS_BACKEND` itself (importing it changes nothing in the environment).
+    """
+    backend = keras.config.backend()
+    if backend != "tensorflow":
+        raise BackboneError(
+            f"tlnlp_tf needs Keras's TensorFlow backend, but Keras runs on "
+            f"'{backend}' (KERAS_BACKEND={os.environ.get('KERAS_BACKEND')!r}): "
+            "set KERAS_BACKEND=tensorflow before Python imports keras."
+        )
 
 
 def resolve_spec(spec):
@@ -90,6 +107,7 @@ def load_backbone(spec, weights="pretrained", dtype=None):
         `(backbone, preprocessor)`: a `keras_hub.models.Backbone` and a
         `keras_hub.models.TextClassifierPreprocessor` for it.
     """
+    check_keras_backend()
     if weights not in WEIGHTS:
         raise BackboneError(f"weights must be one of {WEIGHTS}, got {weights!r}.")
     source = resolve_spec(spec)
@@ -180,7 +198,7 @@ def _check_folder(folder):
         with open(config_path, encoding="utf-8") as file:
             config = json.load(file)
     except (ValueError, UnicodeDecodeError) as error:
-        raise BackboneError(f"'{config_path}' is not valid JSON: {error}")
+        raise BackboneError(f"'{config_path}' is not valid JSON: {error}") from None
     if "model_type" in config:
         required = [_first_present(folder, _HF_WEIGHT_FILES)]
         required += _HF_TOKENIZER_FILES.get(config["model_type"], ())

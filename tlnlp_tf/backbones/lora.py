@@ -1,4 +1,4 @@
-"""LoRA adapters of a task model: save them alone, load them, fold them into the kernels.
+"""LoRA adapters of a task model: save them alone, load them, fold them into kernels.
 
 Under a `"lora-R"` freeze policy only the LoRA factors (`lora_kernel_a/b`)
 and the task head train. `save_adapters` writes just those weights to a small
@@ -14,10 +14,10 @@ attributes; `TextTask` exposes them as methods.
 Example:
 
 ```python
-model = TextClassifier.from_backbone("minilm", labels=labels, freeze="lora-8")
+model = tl.TextClassifier.from_backbone("minilm", labels=labels, freeze="lora-8")
 model.fit(train.batch(32), epochs=3)
 save_adapters(model, "sst2.adapters.npz")            # 1.8 MB for MiniLM, lora-8
-fresh = TextClassifier.from_backbone("minilm", labels=labels, freeze="lora-8")
+fresh = tl.TextClassifier.from_backbone("minilm", labels=labels, freeze="lora-8")
 load_adapters(fresh, "sst2.adapters.npz")            # predicts as `model` does
 merge_adapters(fresh).save("sst2.keras")             # a plain model
 ```
@@ -25,6 +25,7 @@ merge_adapters(fresh).save("sst2.keras")             # a plain model
 
 import hashlib
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -46,7 +47,7 @@ def adapter_weights(model):
 
 
 def base_fingerprint(backbone):
-    """SHA-256 of the backbone's own weights (paths, shapes and values; no LoRA factors)."""
+    """SHA-256 of the backbone's own weights (paths, shapes, values; not LoRA's)."""
     digest = hashlib.sha256()
     for weight in sorted(backbone.weights, key=lambda w: w.path):
         if weight.name in LORA_FACTORS:
@@ -58,7 +59,7 @@ def base_fingerprint(backbone):
 
 
 def save_adapters(model, path):
-    """Write the LoRA factors and the head of `model` (policy `"lora-R"`) to `path` (.npz).
+    """Write the LoRA factors and head of `model` (policy `"lora-R"`) to `path` (.npz).
 
     Example:
 
@@ -92,12 +93,19 @@ def load_adapters(model, path):
 
     `model` must be built like the one that saved them: the same task,
     backbone weights, labels and freeze policy. Anything else raises
-    `PolicyError` saying what differs.
+    `PolicyError` saying what differs. Weights are matched by path
+    (`variable.path`, e.g. `transformer_layer_0/self_attention_layer/query/
+    lora_kernel_a`), never by position (keras-hub's `save_lora_weights`
+    matches by position: keras-team/keras-hub#2701), so they land on the
+    same layers whatever the order in which the model was built. A model
+    with LoRA on more layers than the file (e.g. `lora_targets` adding
+    `"key"`) loads it, with a warning: its other factors stay fresh, and a
+    fresh factor pair changes nothing (`B = 0`).
 
     Example:
 
     ```python
-    model = TextClassifier.from_backbone("minilm", labels=labels, freeze="lora-8")
+    model = tl.TextClassifier.from_backbone("minilm", labels=labels, freeze="lora-8")
     load_adapters(model, "sst2.adapters.npz")
     ```
     """
@@ -126,34 +134,43 @@ def load_adapters(model, path):
     for what, saved, found, fix in checks:
         if saved != found:
             raise PolicyError(
-                f"{path}: the adapters' {what} is {saved!r}, this model's is {found!r}: "
-                + fix.format(saved=saved)
-                + "."
+                f"{path}: the adapters' {what} is {saved!r}, "
+                f"this model's is {found!r}: " + fix.format(saved=saved) + "."
             )
+    saved = dict(zip(meta["paths"], values))
     weights = adapter_weights(model)
-    if list(weights) != meta["paths"]:
-        missing = sorted(set(meta["paths"]) - set(weights))
-        extra = sorted(set(weights) - set(meta["paths"]))
+    missing = sorted(set(saved) - set(weights))
+    untrained = sorted(set(weights) - set(saved))
+    if missing or any(w.name not in LORA_FACTORS for w in map(weights.get, untrained)):
         raise PolicyError(
             f"{path}: the adapters' weights do not match this model's LoRA layers "
             f"and head (in the file only: {missing[:4]}; in the model only: "
-            f"{extra[:4]}): build the model with the same lora_targets."
+            f"{untrained[:4]}): build the model with the same lora_targets."
         )
-    for (name, weight), shape in zip(weights.items(), meta["shapes"]):
-        if list(map(int, weight.shape)) != shape:
+    for name, value in saved.items():
+        if tuple(map(int, weights[name].shape)) != value.shape:
             raise PolicyError(
-                f"{path}: weight {name} has shape {tuple(shape)} in the file and "
-                f"{tuple(weight.shape)} in this model."
+                f"{path}: weight {name} has shape {value.shape} in the file and "
+                f"{tuple(weights[name].shape)} in this model."
             )
     if meta["base"] != base_fingerprint(model.backbone):
         raise PolicyError(
             f"{path}: these adapters were trained on other backbone weights than this "
             "model's (the fingerprints of the frozen weights differ): build the model "
-            "from the same backbone spec, with weights='pretrained'. (A model reloaded "
-            "from .keras holds its factors merged into the kernels: it is a different base.)"
+            "from the same backbone spec, with weights='pretrained'. (A model "
+            "reloaded from .keras holds its factors merged into the kernels: it is a "
+            "different base.)"
         )
-    for weight, value in zip(weights.values(), values):
-        weight.assign(value)
+    for name, value in saved.items():  # by path: the order of the file is free
+        weights[name].assign(value)
+    if untrained:
+        layers = sorted({name.rpartition("/")[0] for name in untrained})
+        warnings.warn(
+            f"{path}: {len(layers)} LoRA layer(s) of this model have no adapters in "
+            f"the file ({', '.join(layers[:3])}{', ...' if len(layers) > 3 else ''}); "
+            "they keep their fresh factors, which change no prediction until trained.",
+            stacklevel=2,
+        )
     return model
 
 

@@ -43,8 +43,9 @@ def resolve_precision(dtype):
     gpus = _gpus()
     if dtype == "mixed_float16" and not gpus and not _has_tpu():
         warnings.warn(
-            "mixed_float16 needs a GPU and none is visible: building the model in float32 "
-            "instead (on CPUs with bf16 instructions and on TPUs, use mixed_bfloat16).",
+            "mixed_float16 needs a GPU and none is visible: building the model in "
+            "float32 instead (on CPUs with bf16 instructions and on TPUs, use "
+            "mixed_bfloat16).",
             stacklevel=2,
         )
         return "float32"

@@ -20,6 +20,7 @@ import keras
 
 from tlnlp_tf import outputs
 from tlnlp_tf.data.readers import load_table
+from tlnlp_tf.extras import require
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 
 RESOURCES = os.path.join(
@@ -34,11 +35,30 @@ RUNS = (
 )
 
 
+def register(commands):
+    """`tlnlp demo`: the offline demo."""
+    from tlnlp_tf.cli.arguments import positive
+
+    demo = commands.add_parser(
+        "demo", help="the offline demo: pretrained vs frozen vs random init"
+    )
+    demo.add_argument("--output", default="demo-output")
+    demo.add_argument("--backbone", default="minilm")
+    demo.add_argument("--epochs", type=positive, default=5)
+    demo.set_defaults(handler=run)
+
+
+def run(args):
+    run_demo(output=args.output, backbone=args.backbone, epochs=args.epochs)
+    return 0
+
+
 def run_demo(output="demo-output", backbone="minilm", epochs=5, batch_size=16, seed=0):
     """Train the three runs, print a table, write `demo.json` and `demo.png`.
 
     Returns the results dict written to `demo.json`.
     """
+    require("matplotlib", "plots")  # before training, not after: demo.png needs it
     train = load_table(TRAIN_FILE, text="text", label="label")
     valid = load_table(VALID_FILE, text="text", label="label")
     labels = train.label_names()
@@ -116,10 +136,9 @@ def _run(
 
 
 def _plot(runs, path):
-    import matplotlib
-
+    matplotlib = require("matplotlib", "plots")
     matplotlib.use("Agg")
-    from matplotlib import pyplot
+    pyplot = require("matplotlib.pyplot", "plots")
 
     figure, axes = pyplot.subplots(figsize=(6, 4))
     for run in runs:

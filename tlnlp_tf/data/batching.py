@@ -2,6 +2,9 @@
 
 import tensorflow as tf
 
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+
 # Batches per "mega-batch" sorted by length (Hugging Face's group_by_length uses 50).
 GROUP = 50
 
@@ -34,7 +37,7 @@ def choose_batching(examples, batch_size, batching="auto", token_level=False):
     ```
     """
     if batching not in BATCHINGS:
-        raise ValueError(
+        raise PolicyError(
             f"batching must be one of {', '.join(BATCHINGS)}; got {batching!r}."
         )
     if batching != "auto":
@@ -61,7 +64,7 @@ def training_batches(
     """
     count = int(dataset.cardinality())
     if count < 0:
-        raise ValueError(
+        raise DataError(
             "training_batches needs a dataset of known, finite length "
             "(e.g. from tokenize_once, or with assert_cardinality)."
         )
@@ -76,8 +79,8 @@ def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
 
     The examples are read `batch_size × group` at a time (shuffle the dataset
     first), sorted by length (bytes of all the strings of an example's
-    features, or its tokens), cut into `group` batches, and those batches are shuffled. Task
-    models pad each batch only to its own longest text (rounded up to a
+    features, or its tokens), cut into `group` batches, and those batches are
+    shuffled. Task models pad each batch only to its own longest text (rounded up to a
     multiple of 8), so this cuts the padding a random batch pays for, with a
     bounded number of distinct shapes. There are exactly
     `ceil(examples / batch_size)` batches, so learning-rate schedules know
@@ -99,14 +102,20 @@ def batch_by_length(dataset, batch_size, group=GROUP, seed=None):
     ```
     """
     if batch_size < 1 or group < 1:
-        raise ValueError(
+        raise PolicyError(
             f"batch_size and group must be positive, got {batch_size} and {group}."
         )
     count = int(dataset.cardinality())
     if count == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("batch_by_length needs a finite dataset.")
+        raise DataError("batch_by_length needs a finite dataset.")
 
     single = not isinstance(dataset.element_spec, tuple)  # x alone, not (x, y, …)
+    features = dataset.element_spec if single else dataset.element_spec[0]
+    if not _has_lengths(features):  # checked here: inside `map` it is a graph error
+        raise DataError(
+            "batch_by_length needs examples whose features are strings or tokens "
+            f"(a dict with 'padding_mask'), got {features}."
+        )
 
     def sort_by_length(*element):
         order = tf.argsort(_lengths(element[0]), stable=True)
@@ -131,6 +140,11 @@ def _lengths(features):
     if isinstance(features, dict) and "padding_mask" in features:
         return tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=-1)
     strings = [t for t in tf.nest.flatten(features) if t.dtype == tf.string]
-    if not strings:
-        raise ValueError("batch_by_length needs examples whose features are strings.")
     return tf.add_n([tf.strings.length(t) for t in strings])
+
+
+def _has_lengths(spec):
+    """Whether `_lengths` can measure features of this `element_spec`."""
+    if isinstance(spec, dict) and "padding_mask" in spec:
+        return True
+    return any(getattr(s, "dtype", None) == tf.string for s in tf.nest.flatten(spec))

@@ -57,14 +57,32 @@ class TaggedSentences:
         return len(self.words)
 
     def tag_names(self):
-        """`"O"` first, then entity types in order, `B-` before `I-`."""
+        """`"O"` first, then entity types in order, `B-` before `I-`.
+
+        These are the tags a tagger trains on: a file whose every tag is
+        `O` is an error.
+
+        ```python
+        TaggedSentences([["Paris", "is", "big"]], [["B-LOC", "O", "O"]]).tag_names()
+        # ["O", "B-LOC", "I-LOC"]
+        ```
+        """
+        if self.tags is None:
+            raise DataError(f"{self.source}: has no tags.")
         types = sorted(
             {tag[2:] for sentence in self.tags for tag in sentence if tag != "O"}
         )
+        if not types:
+            raise DataError(
+                f"{self.source}: every tag is 'O'; a tagger needs entity tags "
+                "(B-TYPE, I-TYPE) in its training data."
+            )
         return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
 
     def check_tags(self, names):
         """Raise `DataError` at the first tag not in `names`."""
+        if self.tags is None:
+            raise DataError(f"{self.source}: has no tags.")
         allowed = set(names)
         for sentence, line in zip(self.tags, self.lines):
             for offset, tag in enumerate(sentence):
@@ -199,8 +217,16 @@ def _starts_with_inside(tags):
 
 def _check_columns(path, number, width, token_column, tag_column):
     for name, column in (("token", token_column), ("tag", tag_column)):
+        if isinstance(column, bool) or not isinstance(column, int):
+            raise DataError(f"{name}_column must be an integer, got {column!r}.")
         if not -width <= column < width:
             raise DataError(
                 f"{path}, line {number}: {name} column {column} does not exist; "
                 f"the line has {width} columns."
             )
+    if token_column % width == tag_column % width:
+        raise DataError(
+            f"{path}, line {number}: the token and the tag are the same column "
+            f"({width} column{'s' if width > 1 else ''} on the line); expected "
+            "a token and its tag, separated by whitespace."
+        )

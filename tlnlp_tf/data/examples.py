@@ -6,6 +6,9 @@ import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+
+LISTS = "<lists>"  # the source of examples given as Python lists
 
 
 @dataclasses.dataclass
@@ -23,7 +26,7 @@ class Examples:
     texts: list
     pairs: list = None
     labels: list = None
-    source: str = "<lists>"
+    source: str = LISTS
     lines: list = None
 
     def __post_init__(self):
@@ -34,10 +37,26 @@ class Examples:
         return len(self.texts)
 
     def label_names(self):
-        """The sorted distinct labels (numerically when all are integers)."""
+        """The sorted distinct labels (numerically when all are integers).
+
+        These are the classes a classifier trains on: fewer than two is an
+        error.
+
+        ```python
+        Examples(["good", "bad", "fine"], labels=["1", "0", "1"]).label_names()
+        # ["0", "1"]
+        ```
+        """
         if self.labels is None:
             raise DataError(f"{self.source}: has no labels.")
         names = set(self.labels)
+        if not names:
+            raise DataError(f"{self.source}: has no examples.")
+        if len(names) < 2:
+            raise DataError(
+                f"{self.source}: every example has the label {self.labels[0]!r}; "
+                "a classifier needs examples of at least two labels."
+            )
         if all(_is_int(name) for name in names):
             return sorted(names, key=int)
         return sorted(names)
@@ -61,13 +80,13 @@ class Examples:
                 value = float(label)
             except (TypeError, ValueError):
                 raise DataError(
-                    f"{self.source}, line {line}: target '{label}' is not a number; "
-                    "regression needs numeric targets."
+                    f"{location(self.source, line)}: target '{label}' is not a "
+                    "number; regression needs numeric targets."
                 ) from None
             if not np.isfinite(value):
                 raise DataError(
-                    f"{self.source}, line {line}: target '{label}' is not a finite "
-                    "number; regression needs finite targets."
+                    f"{location(self.source, line)}: target '{label}' is not a "
+                    "finite number; regression needs finite targets."
                 )
         return self
 
@@ -98,11 +117,12 @@ class Examples:
 
 
 def sampled(record, fields, count, seed):
-    """A copy of the dataclass `record` keeping `count` seeded rows of its list `fields`.
+    """A copy of dataclass `record` keeping `count` seeded rows of its list `fields`.
 
     The rows keep their original order; `count=None` (or more than there
     are) keeps them all.
     """
+    check_count(count)
     if count is None or count >= len(record):
         return record
     order = sorted(np.random.default_rng(seed).permutation(len(record))[:count])
@@ -113,12 +133,28 @@ def sampled(record, fields, count, seed):
     return dataclasses.replace(record, **rows)
 
 
+def check_count(count):
+    """`count` of `sample`: `None` (all) or a positive integer."""
+    if count is None:
+        return
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise PolicyError(
+            f"sample needs a positive number of examples (or None for all), "
+            f"got {count!r}."
+        )
+
+
 def unseen(source, line, kind, value, allowed):
     """The error for a label or tag that training did not have."""
     return DataError(
-        f"{source}, line {line}: {kind} '{value}' was not seen in training; "
+        f"{location(source, line)}: {kind} '{value}' was not seen in training; "
         f"expected one of {sorted(allowed)}."
     )
+
+
+def location(source, line):
+    """Where an example is: `"train.tsv, line 3"`, or `"<lists>, item 3"`."""
+    return f"{source}, item {line}" if source == LISTS else f"{source}, line {line}"
 
 
 def _is_int(text):

@@ -5,11 +5,13 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from tlnlp_tf.errors import DataError
+
 
 def choose_sequence_length(
     tokenizer, texts, pairs=None, limit=512, percentile=100.0, multiple=8
 ):
-    """The token length that covers `percentile`% of `texts` (default: all), capped at `limit`.
+    """The token length covering `percentile`% of `texts` (default: all), up to `limit`.
 
     Task models pad each batch only to its own longest text, so a generous
     length costs only the batches that need it; truncation costs accuracy.
@@ -24,6 +26,11 @@ def choose_sequence_length(
     length = choose_sequence_length(preprocessor.tokenizer, texts, limit=512)
     ```
     """
+    if isinstance(texts, str) or not len(texts):
+        raise DataError(
+            "choose_sequence_length needs a non-empty list of texts, got "
+            f"{texts!r:.40}."
+        )
     lengths = _token_counts(tokenizer, texts) + 2
     if pairs is not None:
         lengths = lengths + _token_counts(tokenizer, pairs) + 1

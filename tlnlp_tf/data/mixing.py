@@ -2,6 +2,9 @@
 
 import tensorflow as tf
 
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+
 SAMPLINGS = ("proportional", "uniform", "temperature")
 
 
@@ -37,23 +40,23 @@ def mix_tasks(
     ```
     """
     if not isinstance(datasets, dict) or not datasets:
-        raise ValueError(
+        raise PolicyError(
             "mix_tasks takes a non-empty dict {task name: batched dataset}."
         )
     if sampling not in SAMPLINGS:
-        raise ValueError(
+        raise PolicyError(
             f"sampling must be one of {', '.join(SAMPLINGS)}; got {sampling!r}."
         )
     if sampling == "temperature" and not float(temperature) >= 1.0:
-        raise ValueError(f"temperature must be >= 1, got {temperature!r}.")
+        raise PolicyError(f"temperature must be >= 1, got {temperature!r}.")
     sizes = {}
     for name, dataset in datasets.items():
         count = int(dataset.cardinality())
         if count <= 0:
-            raise ValueError(
-                f"mix_tasks: the dataset of task {name!r} has no known, finite number of "
-                f"batches (cardinality {count}); batch a finite dataset (or apply "
-                "tf.data.experimental.assert_cardinality)."
+            raise DataError(
+                f"mix_tasks: the dataset of task {name!r} has no known, finite "
+                f"number of batches (cardinality {count}); batch a finite dataset "
+                "(or apply tf.data.experimental.assert_cardinality)."
             )
         sizes[name] = count
     if sampling == "proportional":

@@ -6,6 +6,7 @@ import warnings
 
 import tensorflow as tf
 
+from tlnlp_tf.data.examples import check_count
 from tlnlp_tf.data.readers import read_text
 from tlnlp_tf.data.words import split_words
 from tlnlp_tf.errors import DataError
@@ -21,7 +22,9 @@ class QuestionAnswers:
     Example:
 
     ```python
-    train = read_squad("train-v1.1.json")
+    from tlnlp_tf.metrics import squad_scores
+
+    train, dev = read_squad("train-v1.1.json"), read_squad("dev-v1.1.json")
     model.fit(train.to_dataset().shuffle(100_000).batch(16))
     predictions = model.predict(dev.inputs())
     squad_scores([p["answer"] for p in predictions], dev.answer_texts())
@@ -65,6 +68,7 @@ class QuestionAnswers:
 
     def sample(self, limit, seed=0):
         """A seeded random sample of `limit` questions (all of them when `None`)."""
+        check_count(limit)
         if limit is None or limit >= len(self):
             return self
         return self.select(sorted(random.Random(seed).sample(range(len(self)), limit)))
@@ -102,7 +106,7 @@ class QuestionAnswers:
         return self._words[context]
 
     def answer_words(self, index):
-        """`(first word, last word)` of question `index`'s first answer, or `(-1, -1)`."""
+        """`(first word, last word)` of question `index`'s first answer, or (-1, -1)."""
         if not self.answers[index]:
             return -1, -1
         answer = self.answers[index][0]
@@ -163,16 +167,19 @@ def read_squad(path, skip_mismatched=False):
     columns = {"ids": [], "titles": [], "questions": [], "contexts": [], "answers": []}
     skipped = 0
     for a, article in enumerate(document["data"]):
+        _record(article, path, f"article {a}")
         title = str(article.get("title", f"article {a}"))
         for p, paragraph in enumerate(
             _field(article, "paragraphs", list, path, f"article {title!r}")
         ):
             where = f"article {title!r}, paragraph {p}"
+            _record(paragraph, path, where)
             context = _field(paragraph, "context", str, path, where)
             if not context.strip():
                 raise DataError(f"{path}: {where}: the context is empty.")
-            for qa in _field(paragraph, "qas", list, path, where):
-                qid = str(qa.get("id", f"{where}, question {len(columns['ids'])}"))
+            for q, qa in enumerate(_field(paragraph, "qas", list, path, where)):
+                _record(qa, path, f"{where}, question {q}")
+                qid = str(qa.get("id", f"{where}, question {q}"))
                 question = _field(qa, "question", str, path, f"question {qid}")
                 if not question.strip():
                     raise DataError(f"{path}: question {qid}: the question is empty.")
@@ -184,11 +191,9 @@ def read_squad(path, skip_mismatched=False):
                     if len(kept) < len(answers) and not skip_mismatched:
                         bad = next(x for x in answers if not x["ok"])
                         raise DataError(
-                            f"{path}: question {qid}: answer_start {bad['start']} does not "
-                            f"point at the answer {bad['text']!r} (the context there reads "
-                            f"{context[bad['start'] : bad['start'] + len(bad['text'])]!r}); "
-                            "pass skip_mismatched=True (CLI: --skip-mismatched-answers) to "
-                            "count and skip such answers."
+                            f"{path}: question {qid}: {_mismatch(bad, context)}; "
+                            "pass skip_mismatched=True (CLI: "
+                            "--skip-mismatched-answers) to count and skip such answers."
                         )
                     if len(kept) < len(answers):
                         skipped += 1
@@ -211,6 +216,28 @@ def read_squad(path, skip_mismatched=False):
     return QuestionAnswers(source=path, **columns)
 
 
+def _record(record, path, where):
+    if not isinstance(record, dict):
+        raise DataError(
+            f"{path}: {where}: expected a JSON object, found {type(record).__name__}."
+        )
+
+
+def _mismatch(answer, context):
+    start, text = answer["start"], answer["text"]
+    if start < 0:
+        return f"answer_start {start} is negative (the answer {text!r})"
+    if start + len(text) > len(context):
+        return (
+            f"answer_start {start} is out of range: the answer {text!r} would end "
+            f"at {start + len(text)}, past the context's {len(context)} characters"
+        )
+    return (
+        f"answer_start {start} does not point at the answer {text!r} (the "
+        f"context there reads {context[start : start + len(text)]!r})"
+    )
+
+
 def _field(record, name, kind, path, where):
     value = record.get(name) if isinstance(record, dict) else None
     if not isinstance(value, kind):
@@ -231,11 +258,16 @@ def _answers(qa, qid, context, path):
     for answer in answers:
         text = answer.get("text") if isinstance(answer, dict) else None
         start = answer.get("answer_start") if isinstance(answer, dict) else None
-        if not isinstance(text, str) or not isinstance(start, int) or not text.strip():
+        if (
+            not isinstance(text, str)
+            or not isinstance(start, int)
+            or isinstance(start, bool)
+            or not text.strip()
+        ):
             raise DataError(
                 f"{path}: question {qid}: each answer needs a non-empty "
                 f"'text' and an integer 'answer_start', found {answer!r}."
             )
-        ok = context[start : start + len(text)] == text
+        ok = start >= 0 and context[start : start + len(text)] == text
         result.append({"text": text, "start": start, "ok": ok})
     return result

@@ -40,6 +40,16 @@ def entity_scores(true_tags, predicted_tags):
     Returns:
         `{"precision", "recall", "f1", "per_type": {type: {"precision",
         "recall", "f1", "support"}}}`.
+
+    Example:
+
+    ```python
+    truth = [["B-PER", "I-PER", "O", "B-LOC"]]
+    guess = [["B-PER", "I-PER", "O", "O"]]
+    scores = entity_scores(truth, guess)
+    assert (scores["precision"], scores["recall"]) == (1.0, 0.5)
+    assert scores["per_type"]["LOC"]["f1"] == 0.0
+    ```
     """
     if len(true_tags) != len(predicted_tags):
         raise ValueError(
@@ -63,7 +73,17 @@ def entity_scores(true_tags, predicted_tags):
 
 
 def format_report(scores):
-    """A per-type text table of `entity_scores` output."""
+    """A per-type text table of `entity_scores` output.
+
+    Example:
+
+    ```python
+    print(format_report(entity_scores([["B-PER", "O"]], [["B-PER", "O"]])))
+    # type       precision    recall        f1  support
+    # PER           1.0000    1.0000    1.0000        1
+    # (all)         1.0000    1.0000    1.0000        1
+    ```
+    """
     lines = [f"{'type':<10} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
     rows = collections.OrderedDict(sorted(scores["per_type"].items()))
     rows["(all)"] = dict(scores, support=sum(r["support"] for r in rows.values()))

@@ -46,14 +46,28 @@ class PearsonCorrelation(keras.metrics.Metric):
 
 
 def pearson(y_true, y_pred):
-    """Pearson's r of two 1-D arrays."""
+    """Pearson's r of two 1-D arrays.
+
+    Example:
+
+    ```python
+    assert round(pearson([1.0, 2.0, 3.0], [2.0, 4.0, 6.5]), 3) == 0.998
+    ```
+    """
     return float(
         np.corrcoef(np.asarray(y_true, float), np.asarray(y_pred, float))[0, 1]
     )
 
 
 def spearman(y_true, y_pred):
-    """Spearman's rho: Pearson's r of the ranks (ties get their average rank)."""
+    """Spearman's rho: Pearson's r of the ranks (ties get their average rank).
+
+    Example:
+
+    ```python
+    assert spearman([1.0, 2.0, 3.0], [1.0, 10.0, 100.0]) == 1.0
+    ```
+    """
     return pearson(_ranks(y_true), _ranks(y_pred))
 
 

@@ -9,7 +9,14 @@ _PUNCTUATION = set(string.punctuation)
 
 
 def normalize_answer(text):
-    """Lower case, drop punctuation and articles, collapse whitespace (official v1.1)."""
+    """Lower case, drop punctuation and articles, collapse whitespace (official v1.1).
+
+    Example:
+
+    ```python
+    assert normalize_answer("The  Denver Broncos!") == "denver broncos"
+    ```
+    """
     text = text.lower()
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
@@ -17,12 +24,28 @@ def normalize_answer(text):
 
 
 def exact_match(prediction, truth):
-    """1.0 when the normalised answers are equal, else 0.0."""
+    """1.0 when the normalised answers are equal, else 0.0.
+
+    Example:
+
+    ```python
+    assert exact_match("the Broncos", "Broncos") == 1.0
+    ```
+    """
     return float(normalize_answer(prediction) == normalize_answer(truth))
 
 
 def token_f1(prediction, truth):
-    """F1 of the normalised answers' word overlap (an empty answer matches only an empty one)."""
+    """F1 of the normalised answers' word overlap.
+
+    An empty answer matches only an empty one.
+
+    Example:
+
+    ```python
+    assert token_f1("Denver", "Denver Broncos") == 2 / 3
+    ```
+    """
     predicted, gold = (
         normalize_answer(prediction).split(),
         normalize_answer(truth).split(),

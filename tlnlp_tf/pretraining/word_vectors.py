@@ -4,7 +4,8 @@ The pre-transformer transfer path: word vectors trained on unlabelled text
 (downloaded, or trained here with gensim's `Word2Vec`) initialise the
 `Embedding` of a small CNN or BiLSTM classifier (`tlnlp_tf.WordClassifier`).
 Files are read by gensim's `KeyedVectors`; text files are checked here first,
-so that a bad line is an error naming the file and the line.
+so that a bad line is an error naming the file and the line. gensim comes
+with the `word-vectors` extra: `pip install "tlnlp_tf[word-vectors]"`.
 
 Words are the tokens of `tokenize`: lower-cased, punctuation stripped, split
 on whitespace, exactly as the `TextVectorization` layer inside
@@ -32,6 +33,7 @@ import tensorflow as tf
 from tlnlp_tf import outputs
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.extras import require
 
 FORMATS = ("auto", "word2vec", "glove", "binary", "fasttext")
 PADDING, UNKNOWN = "", "[UNK]"  # rows 0 and 1 of every vocabulary
@@ -107,7 +109,7 @@ def load_vectors(path, format="auto", limit=None):
     vectors["film"].shape  # (100,)
     ```
     """
-    from gensim.models import KeyedVectors
+    KeyedVectors = require("gensim.models").KeyedVectors
 
     path = os.fspath(path)
     if format not in FORMATS:
@@ -132,9 +134,8 @@ def load_vectors(path, format="auto", limit=None):
         )
     try:
         if format == "fasttext":
-            from gensim.models.fasttext import load_facebook_vectors
-
-            return load_facebook_vectors(path)
+            fasttext = require("gensim.models.fasttext")
+            return fasttext.load_facebook_vectors(path)
         if format == "binary":
             _check_binary_header(path)
             return KeyedVectors.load_word2vec_format(path, binary=True, limit=limit)
@@ -169,7 +170,7 @@ def _detect_format(path):
 
 
 def _is_fasttext_bin(path):
-    from gensim import utils
+    utils = require("gensim.utils")
 
     with utils.open(path, "rb") as file:
         head = file.read(4)
@@ -177,7 +178,7 @@ def _is_fasttext_bin(path):
 
 
 def _first_line(path):
-    from gensim import utils
+    utils = require("gensim.utils")
 
     with utils.open(path, "rb") as file:
         return file.readline()
@@ -204,7 +205,7 @@ def _check_text(path, header, limit):
     single spaces (gensim splits at " "). Blank lines at the end are allowed
     (not read); a blank line before a vector is an error.
     """
-    from gensim import utils
+    utils = require("gensim.utils")
 
     expected = declared = None
     vectors = 0
@@ -293,7 +294,7 @@ def _check_text(path, header, limit):
 
 def _find_bad_value(path, header, count):
     """The error for the first value that is not a number (after gensim failed)."""
-    from gensim import utils
+    utils = require("gensim.utils")
 
     with utils.open(path, "rb") as file:
         for number, line in enumerate(file, start=1):
@@ -360,7 +361,7 @@ def train_word2vec(
     vectors.most_similar("great", topn=3)
     ```
     """
-    from gensim.models import Word2Vec
+    Word2Vec = require("gensim.models").Word2Vec
 
     for name, value in (
         ("vector_size", vector_size),
@@ -497,8 +498,8 @@ def check_output_folder(folder):
         names = [n for n in os.listdir(folder) if not n.startswith(".")]
         if names and VECTORS_FILE not in names:
             raise DataError(
-                f"{folder}: exists, is not empty and holds no {VECTORS_FILE}; choose a new "
-                "output folder (a word2vec folder written before is replaced)."
+                f"{folder}: exists, is not empty and holds no {VECTORS_FILE}; choose "
+                "a new output folder (a word2vec folder written before is replaced)."
             )
 
 

@@ -67,7 +67,8 @@ def sentence_similarity_probe(backbone, preprocessor, pairs, scores, batch_size=
     ```python
     backbone, preprocessor = tl.load_backbone("minilm")
     rho = tl.probes.sentence_similarity_probe(
-        backbone, preprocessor, [("A man plays.", "A man is playing."), ...], [4.8, ...])
+        backbone, preprocessor, [("A man plays.", "A man is playing.")], [4.8]
+    )
     ```
     """
     first, second, scores = check_probe_data(pairs, scores)
@@ -345,7 +346,7 @@ def task_backbone(model):
 
 
 def check_texts(texts):
-    """The held-out documents of the masked-LM probe, a list of strings, or a `DataError`."""
+    """The held-out documents of the masked-LM probe (strings), or a `DataError`."""
     if isinstance(texts, str) or not hasattr(texts, "__iter__"):
         raise DataError(
             f"texts must be a list of documents, got {type(texts).__name__}."
@@ -475,5 +476,6 @@ def _check_backbone(backbone, preprocessor):
     ):
         raise BackboneError(
             f"The sentence-similarity probe needs a keras-hub text preprocessor "
-            f"(with a tokenizer and sequence_length), got {type(preprocessor).__name__}."
+            "(with a tokenizer and sequence_length), got "
+            f"{type(preprocessor).__name__}."
         )

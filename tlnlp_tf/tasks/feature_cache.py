@@ -91,16 +91,19 @@ def fit_head(
         if learning_rate == "auto":
             learning_rate = task.default_learning_rate()
         optimizer = fine_tuning_adamw(learning_rate, total_steps=len(data) * epochs)
-    else:  # a fresh copy of the user's optimizer
-        optimizer = optimizer.__class__.from_config(optimizer.get_config())
-    loss = args.pop("loss")
+    else:  # a fresh optimizer: a Keras name ("adam") or a copy of the user's
+        if isinstance(optimizer, (str, dict)):
+            optimizer = keras.optimizers.get(optimizer)
+        else:
+            optimizer = optimizer.__class__.from_config(optimizer.get_config())
+    loss = task.resolve_loss(args.pop("loss"))
     metrics = args.pop("metrics")
     args["weighted_metrics"] = args.get("weighted_metrics", "auto")
     if args["weighted_metrics"] == "auto":
         args["weighted_metrics"] = task.default_weighted_metrics()
     model.compile(
         optimizer=optimizer,
-        loss=task.default_loss() if loss == "auto" else loss,
+        loss=loss,
         metrics=task.default_metrics() if metrics == "auto" else metrics,
         **args,
     )

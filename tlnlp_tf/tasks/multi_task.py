@@ -3,32 +3,17 @@
 import keras
 import tensorflow as tf
 
-from tlnlp_tf.backbones.loading import default_pooling
 from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.tasks.span_extractor import DEFAULT_MAX_LENGTH
-from tlnlp_tf.tasks.span_extractor import SpanExtractor
-from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
+from tlnlp_tf.tasks import registry
 from tlnlp_tf.tasks.task import set_schedule_length
-from tlnlp_tf.tasks.text_classifier import TextClassifier
-from tlnlp_tf.tasks.text_regressor import TextRegressor
-from tlnlp_tf.tasks.token_classifier import TokenClassifier
-from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 FEATURES = ("token_ids", "padding_mask", "segment_ids")
-TASK_CLASSES = (TextClassifier, TextRegressor, TokenClassifier, SpanExtractor)
-# `from_backbone` task kinds (the names `tlnlp fit --task` uses).
-KINDS = (
-    "text-classification",
-    "regression",
-    "token-classification",
-    "question-answering",
-)
 
 
 class _Tasks:
-    """Holds the task models out of Keras's attribute tracking (their layers are ours)."""
+    """Holds the task models out of Keras's attribute tracking."""
 
     def __init__(self, tasks):
         self.by_name = dict(tasks)
@@ -102,6 +87,10 @@ class MultiTaskModel(keras.Model):
             if task.preprocessor is not None
         }
         self.task_loss_weights = weights
+        # Each task's loss, as the progress bar reports it (`{name}_loss`).
+        self._loss_trackers = {
+            name: keras.metrics.Mean(name=f"{name}_loss") for name in tasks
+        }
         self.compile()
 
     @classmethod
@@ -119,10 +108,11 @@ class MultiTaskModel(keras.Model):
         Args:
             spec: a keras-hub preset name, a local preset or Hugging Face
                 folder, or `"minilm"`.
-            tasks: `{name: {"kind": KIND, ...}}` where KIND is
+            tasks: `{name: {"kind": KIND, ...}}` where KIND is a registered
+                task kind (`tl.tasks.registry.task_kinds()`):
                 `"text-classification"` (with `labels`), `"regression"`,
-                `"token-classification"` (with `tags`) or
-                `"question-answering"`; other keys go to the task's
+                `"token-classification"` (with `tags`),
+                `"question-answering"`, …; other keys go to the task's
                 constructor (`max_length`, `dropout`, `pooling`, …).
             freeze: the freeze policy of the shared backbone.
             weights: `"pretrained"` or `"random"`.
@@ -145,67 +135,23 @@ class MultiTaskModel(keras.Model):
         backbone, text_preprocessor = load_backbone(
             spec, weights=weights, dtype=kwargs.get("dtype")
         )
-        tokenizer = text_preprocessor.tokenizer
-        limit = getattr(backbone, "max_sequence_length", 512)
         built = {}
         for name, options in tasks.items():
             options = dict(options)
             kind = options.pop("kind", None)
-            if kind == "text-classification":
-                preprocessor = type(text_preprocessor)(
-                    tokenizer=tokenizer, sequence_length=limit
-                )
-                options.setdefault("pooling", default_pooling(spec))
-                if "labels" not in options:
-                    raise PolicyError(
-                        f"MultiTaskModel: task {name!r} "
-                        "(text-classification) needs 'labels'."
-                    )
-                built[name] = TextClassifier(
-                    backbone,
-                    options.pop("labels"),
-                    preprocessor,
-                    freeze=freeze,
-                    **options,
-                )
-            elif kind == "regression":
-                preprocessor = type(text_preprocessor)(
-                    tokenizer=tokenizer, sequence_length=limit
-                )
-                options.setdefault("pooling", default_pooling(spec))
-                built[name] = TextRegressor(
-                    backbone, preprocessor, freeze=freeze, **options
-                )
-            elif kind == "token-classification":
-                if "tags" not in options:
-                    raise PolicyError(
-                        f"MultiTaskModel: task {name!r} "
-                        "(token-classification) needs 'tags'."
-                    )
-                preprocessor = TokenClassifierPreprocessor(
-                    tokenizer, sequence_length=limit
-                )
-                built[name] = TokenClassifier(
-                    backbone,
-                    options.pop("tags"),
-                    preprocessor,
-                    freeze=freeze,
-                    **options,
-                )
-            elif kind == "question-answering":
-                preprocessor = SpanExtractorPreprocessor(
-                    tokenizer,
-                    sequence_length=min(DEFAULT_MAX_LENGTH, limit),
-                    doc_stride=options.pop("doc_stride", 128),
-                )
-                built[name] = SpanExtractor(
-                    backbone, preprocessor, freeze=freeze, **options
-                )
-            else:
+            if kind not in registry.task_kinds():
                 raise PolicyError(
                     f"MultiTaskModel: task {name!r} has kind {kind!r}; "
-                    f"expected one of {', '.join(KINDS)}."
+                    f"expected one of {', '.join(registry.task_kinds())}."
                 )
+            try:
+                built[name] = registry.get_task(kind).build_on(
+                    backbone, text_preprocessor, spec, freeze, options
+                )
+            except PolicyError as error:
+                raise PolicyError(
+                    f"MultiTaskModel: task {name!r} ({kind}) {error}"
+                ) from None
         return cls(built, loss_weights=loss_weights)
 
     @property
@@ -216,7 +162,8 @@ class MultiTaskModel(keras.Model):
     def _task(self, name):
         if name not in self._tasks.by_name:
             raise PolicyError(
-                f"Unknown task {name!r}; this model's tasks are {sorted(self._tasks.by_name)}."
+                f"Unknown task {name!r}; this model's tasks are "
+                f"{sorted(self._tasks.by_name)}."
             )
         return self._tasks.by_name[name]
 
@@ -231,7 +178,7 @@ class MultiTaskModel(keras.Model):
         learning_rate="auto",
         **kwargs,
     ):
-        """Compile with each task's loss and metrics (weighted, so other tasks' rows count 0).
+        """Compile with each task's loss and metrics (other tasks' rows weigh 0).
 
         `optimizer="auto"` is the tasks' fine-tuning AdamW (warmup and linear
         decay over the first `fit`), at the lowest of the tasks' default
@@ -263,6 +210,40 @@ class MultiTaskModel(keras.Model):
         super().compile(
             optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
         )
+        # The losses are computed here (`compute_loss`), not by Keras's compiled
+        # loss: its per-output trackers average each task's loss over every
+        # batch, the other tasks' (where it is 0) included. The compile config
+        # (saved with the model) keeps `loss` as given.
+        self._task_losses = _task_losses(loss, tasks)
+        weights = kwargs["loss_weights"]
+        self._task_weights = (
+            dict(weights) if isinstance(weights, dict) else dict(self.task_loss_weights)
+        )
+        self._compile_loss = None
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """`sum(weight[t] * loss[t])`; each task's loss tracked on its own batches.
+
+        A batch belongs to task `t` when some of its sample weights for `t`
+        are non-zero; `{t}_loss` is the mean of `t`'s loss over those batches
+        only, the number `t`'s own model would report on the same batches.
+        """
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        total = []
+        for name, loss_fn in self._task_losses.items():
+            weight = None if sample_weight is None else sample_weight[name]
+            value = tf.cast(loss_fn(y[name], y_pred[name], weight), "float32")
+            rows = tf.cast(tf.shape(y_pred[name])[0], "float32")
+            if weight is not None:
+                rows *= tf.cast(tf.reduce_any(weight > 0), "float32")
+            # Keras's losses are scaled by 1 / replicas under a strategy.
+            self._loss_trackers[name].update_state(value * replicas, sample_weight=rows)
+            total.append(value * self._task_weights.get(name, 1.0))
+        for loss in self.losses:  # regularizers and `add_loss`
+            total.append(tf.reduce_sum(tf.cast(loss, "float32")) / replicas)
+        return tf.add_n(total)
 
     def compile_from_config(self, config):
         # `load_model` restores the resolved optimizer (with its schedule and
@@ -272,7 +253,10 @@ class MultiTaskModel(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def set_freeze(self, policy):
-        """Apply a freeze policy to the shared backbone and recompile (see `TextTask.set_freeze`)."""
+        """Apply a freeze policy to the shared backbone and recompile.
+
+        See `TextTask.set_freeze`.
+        """
         for task in self._tasks.by_name.values():
             task.set_freeze(policy)
         args = dict(self._compile_args)
@@ -336,7 +320,7 @@ class MultiTaskModel(keras.Model):
         return dataset.map(joint, tf.data.AUTOTUNE)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
-        """`keras.Model.fit` on a `mix_tasks` dataset; sets the LR decay from its steps."""
+        """`keras.Model.fit` on a `mix_tasks` dataset; the LR decay from its steps."""
         set_schedule_length(self.optimizer, x, batch_size, epochs, kwargs)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
@@ -414,17 +398,18 @@ def _check_tasks(tasks):
                 f"MultiTaskModel: task names must be identifiers "
                 f"(they name the metrics); got {name!r}."
             )
-        if not isinstance(task, TASK_CLASSES):
+        classes = registry.task_classes()
+        if not isinstance(task, classes):
             raise PolicyError(
-                f"MultiTaskModel: task {name!r} is a {type(task).__name__}; expected one of "
-                f"{', '.join(c.__name__ for c in TASK_CLASSES)}."
+                f"MultiTaskModel: task {name!r} is a {type(task).__name__}; expected "
+                f"one of {', '.join(c.__name__ for c in classes)}."
             )
         if backbone is None:
             backbone = task.backbone
         elif task.backbone is not backbone:
             raise PolicyError(
-                f"MultiTaskModel: task {name!r} has its own backbone; build every task on "
-                "the same backbone object (e.g. from one `tl.load_backbone`)."
+                f"MultiTaskModel: task {name!r} has its own backbone; build every "
+                "task on the same backbone object (e.g. from one `tl.load_backbone`)."
             )
     return dict(tasks)
 
@@ -446,12 +431,23 @@ def _loss_weights(tasks, loss_weights):
     return weights
 
 
+def _task_losses(loss, tasks):
+    """`{name: loss function}` from `compile`'s `loss` (a dict, or one for all)."""
+    if not isinstance(loss, dict):
+        loss = {name: loss for name in tasks}
+    unknown = sorted(set(loss) - set(tasks))
+    if unknown:
+        raise PolicyError(
+            f"MultiTaskModel.compile: loss for unknown tasks {unknown}; "
+            f"the tasks are {sorted(tasks)}."
+        )
+    return {
+        name: keras.losses.get(value) if isinstance(value, (str, dict)) else value
+        for name, value in loss.items()
+        if value is not None
+    }
+
+
 def _target_spec(task, rows, length):
     """`(dtype, target shape, sample-weight shape)` of one batch of `task`'s targets."""
-    if isinstance(task, TokenClassifier):
-        return tf.int32, [rows, length], [rows, length]
-    if isinstance(task, SpanExtractor):
-        return tf.int32, [rows, 2], [rows]
-    if isinstance(task, TextRegressor):
-        return tf.float32, [rows], [rows]
-    return tf.int32, [rows], [rows]
+    return registry.kind_of(task).target_spec(rows, length)

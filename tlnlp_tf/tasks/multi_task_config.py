@@ -22,7 +22,10 @@ tasks:
     train: conll2003/train.txt
 ```
 
-Paths are relative to the YAML file's folder.
+Paths are relative to the YAML file's folder. `type` is a registered task
+kind (`tlnlp_tf.tasks.registry.task_kinds()`); the data layout keys are that
+kind's column options (`text_column`, … for text tasks; `token_column`,
+`tag_column`, `scheme` for CoNLL; `skip_mismatched_answers` for SQuAD).
 """
 
 import os
@@ -31,32 +34,16 @@ import yaml
 
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.tasks import registry
 
-TYPES = (
-    "text-classification",
-    "regression",
-    "token-classification",
-    "question-answering",
-)
-TASK_KEYS = (
-    "type",
-    "train",
-    "validation",
-    "text_column",
-    "text_pair_column",
-    "label_column",
-    "token_column",
-    "tag_column",
-    "scheme",
-    "weight",
-    "limit",
-)
+# The keys of one task besides its data layout (the registry's column options).
+BASE_KEYS = ("type", "train", "validation", "weight", "limit")
 TOP_KEYS = ("tasks", "sampling", "temperature")
 SAMPLINGS = ("proportional", "uniform", "temperature")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+    """A YAML loader refusing a key given twice in a mapping (PyYAML keeps the last)."""
 
 
 def _mapping(loader, node, deep=False):
@@ -78,7 +65,7 @@ _UniqueKeyLoader.add_constructor(
 
 
 def read_config(path):
-    """The checked multi-task config: `{"sampling", "temperature", "tasks": {name: {...}}}`.
+    """The checked config: `{"sampling", "temperature", "tasks": {name: {...}}}`.
 
     Every error names the file and what was expected: a missing file, a
     duplicated task name, an unknown task type or key, a training or
@@ -127,16 +114,17 @@ def read_config(path):
             )
         if not isinstance(entry, dict):
             raise PolicyError(f"{where}: expected a mapping (type, train, ...).")
-        unknown = sorted(set(entry) - set(TASK_KEYS))
-        if unknown:
-            raise PolicyError(
-                f"{where}: unknown keys {unknown}; expected some of "
-                f"{', '.join(TASK_KEYS)}."
-            )
-        if entry.get("type") not in TYPES:
+        kinds = registry.task_kinds()
+        if entry.get("type") not in kinds:
             raise PolicyError(
                 f"{where}: type {entry.get('type')!r}; expected one of "
-                f"{', '.join(TYPES)}."
+                f"{', '.join(kinds)}."
+            )
+        keys = task_keys(entry["type"])
+        unknown = sorted(set(entry) - set(keys))
+        if unknown:
+            raise PolicyError(
+                f"{where}: unknown keys {unknown}; expected some of {', '.join(keys)}."
             )
         task = dict(entry)
         for key in ("train", "validation"):
@@ -149,8 +137,21 @@ def read_config(path):
                 raise DataError(f"{where}: {key} file {resolved} does not exist.")
             task[key] = resolved
         task["weight"] = _number(where, "weight", entry.get("weight", 1.0), minimum=0.0)
+        limit = entry.get("limit")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise PolicyError(
+                f"{where}: limit must be a positive integer (training examples "
+                f"to sample), got {limit!r}."
+            )
         tasks[name] = task
     return {"sampling": sampling, "temperature": temperature, "tasks": tasks}
+
+
+def task_keys(kind):
+    """The keys a task of `kind` may have: the base keys and its column options."""
+    return BASE_KEYS[:3] + tuple(registry.get_task(kind).columns) + BASE_KEYS[3:]
 
 
 def _number(where, key, value, minimum):
@@ -163,3 +164,33 @@ def _number(where, key, value, minimum):
             f"{where}: {key} must be a number >= {minimum}, got {value!r}."
         )
     return number
+
+
+def read_task_data(config, limit=None, seed=0):
+    """Each task's data and `MultiTaskModel.from_backbone` spec, from a read config.
+
+    Returns `({name: (train, validation or None)}, {name: {"kind", …}})`:
+    the files read with the task kind's reader (a seeded sample of `limit`
+    training examples, or the task's own `limit`), the targets checked,
+    and the spec holding the kind and its label (or tag) names.
+
+    ```python
+    config = read_config("tasks.yaml")
+    data, specs = read_task_data(config)
+    model = tl.MultiTaskModel.from_backbone("minilm", specs)
+    ```
+    """
+    data, specs = {}, {}
+    for name, task in config["tasks"].items():
+        kind = registry.get_task(task["type"])
+        columns = {key: task.get(key) for key in kind.columns}
+        train = kind.read(task["train"], columns).sample(
+            task.get("limit") or limit, seed=seed
+        )
+        validation = (
+            kind.read(task["validation"], columns) if task.get("validation") else None
+        )
+        names = kind.targets(train, validation)
+        data[name] = (train, validation)
+        specs[name] = {"kind": kind.kind, **kind.target_options(names)}
+    return data, specs

@@ -1,4 +1,4 @@
-"""`SpanExtractor`: extractive question answering (SQuAD style), answers with offsets."""
+"""`SpanExtractor`: extractive question answering (SQuAD style), with offsets."""
 
 import warnings
 
@@ -8,15 +8,19 @@ import tensorflow as tf
 
 from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.lengths import choose_sequence_length
+from tlnlp_tf.data.squad import QuestionAnswers
 from tlnlp_tf.data.words import split_words
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.layers import SpanHead
 from tlnlp_tf.metrics.rounding import rounded
 from tlnlp_tf.metrics.squad import squad_scores
+from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
+from tlnlp_tf.tasks.inputs import examples_of
+from tlnlp_tf.tasks.inputs import has_raw_text
+from tlnlp_tf.tasks.inputs import is_tokenized
+from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
-from tlnlp_tf.tasks.task import LENGTH_SAMPLE
 from tlnlp_tf.tasks.task import TextTask
-from tlnlp_tf.tasks.task import is_tokenized
 
 # Default and largest window: BERT's SQuAD setting.
 DEFAULT_MAX_LENGTH = 384
@@ -84,7 +88,7 @@ class SpanExtractor(TextTask):
         max_question_length=64,
         **kwargs,
     ):
-        """Build a span extractor on a backbone spec (see `TextClassifier.from_backbone`)."""
+        """A span extractor on a backbone spec (see `TextClassifier.from_backbone`)."""
         backbone, text_preprocessor = load_backbone(
             spec, weights=weights, dtype=kwargs.get("dtype")
         )
@@ -101,8 +105,9 @@ class SpanExtractor(TextTask):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def default_metrics(self):
-        # How often the start and end tokens are exactly right (averaged).
-        return [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+        # None: a window-level accuracy counts the windows trained to point
+        # at [CLS] (most of them); `evaluate` reports exact match and F1.
+        return None
 
     def encode_targets(self, y):
         return y
@@ -145,6 +150,44 @@ class SpanExtractor(TextTask):
         predicted = [answer["answer"] for answer in answers]
         return rounded(squad_scores(predicted, data.answer_texts()))
 
+    def task_scores(self, data, batch_size):
+        return self.score(data, batch_size)
+
+    def labelled(self, x, y=None, steps=None):
+        """`QuestionAnswers` from themselves or a dataset of raw examples.
+
+        A dataset (`QuestionAnswers.to_dataset()`) holds each question's
+        first answer as a span of the context's words: the gold answer is
+        those words. Score the `QuestionAnswers` to count every answer.
+        """
+        if isinstance(x, QuestionAnswers):
+            return x
+        if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
+            return None
+        questions, contexts, answers = [], [], []
+        for features, span in examples_of(x, steps):
+            if span is None or not isinstance(features, dict):
+                return None
+            words = text(features["context"]).split()
+            context = " ".join(words)
+            first, last = (int(i) for i in np.reshape(span, -1)[:2])
+            answer = []
+            if first >= 0:
+                start = len(" ".join(words[:first])) + (1 if first else 0)
+                answer = [{"text": " ".join(words[first : last + 1]), "start": start}]
+            questions.append(text(features["question"]))
+            contexts.append(context)
+            answers.append(answer)
+        count = len(questions)
+        return QuestionAnswers(
+            [str(i) for i in range(count)],
+            [""] * count,
+            questions,
+            contexts,
+            answers,
+            source="the evaluation dataset",
+        )
+
     def predict(self, x=None, batch_size=32, **kwargs):
         """Answers to questions on contexts.
 
@@ -161,7 +204,6 @@ class SpanExtractor(TextTask):
         questions, contexts = _check_inputs(items)
         words = [split_words(context) for context in contexts]
         joined = [" ".join(w for w, _, _ in ws) for ws in words]
-        self._choose_max_length((questions, contexts))
         data = (
             tf.data.Dataset.from_tensor_slices(
                 {

@@ -1,4 +1,4 @@
-"""`SpanExtractorPreprocessor`: question + context → overlapping windows, in the graph."""
+"""`SpanExtractorPreprocessor`: question + context → overlapping windows, in graph."""
 
 import keras
 import keras_hub
@@ -11,7 +11,7 @@ from tlnlp_tf.tasks.word_pieces import word_pieces
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
 class SpanExtractorPreprocessor(keras_hub.models.Preprocessor):
-    """Turn (question, context) examples into `[CLS] question [SEP] context [SEP]` windows.
+    """Turn (question, context) into `[CLS] question [SEP] context [SEP]` windows.
 
     A context longer than the window is cut into overlapping windows whose
     starts are `doc_stride` tokens apart (BERT's SQuAD recipe), so no answer
@@ -40,7 +40,8 @@ class SpanExtractorPreprocessor(keras_hub.models.Preprocessor):
     ```python
     preprocessor = SpanExtractorPreprocessor(tokenizer, sequence_length=384)
     x, positions = preprocessor(
-        x={"question": tf.constant(["Who ?"]), "context": tf.constant(["Merkel spoke ."])},
+        x={"question": tf.constant(["Who ?"]),
+           "context": tf.constant(["Merkel spoke ."])},
         y=tf.constant([[0, 0]]),
     )
     ```

@@ -2,11 +2,14 @@
 
 A backbone, a head on the pooled sequence, a keras-hub preprocessor run
 inside `tf.data`, a freeze policy, fine-tuning `compile()` defaults, a
-`max_length` chosen from the data, and dynamic padding. Subclasses build the
-head and say how targets are encoded, which loss and metrics apply, and how
-predictions are decoded.
+`max_length` fixed at construction or chosen from the training data in
+`fit` (never by `predict` or `evaluate`), and dynamic padding. Subclasses
+build the head and say how targets are encoded, which loss and metrics
+apply, how predictions are decoded and how `evaluate` scores them.
 """
 
+import contextlib
+import re
 import warnings
 
 import keras
@@ -28,12 +31,37 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.feature_cache import PooledHead
 from tlnlp_tf.tasks.feature_cache import can_cache
 from tlnlp_tf.tasks.feature_cache import fit_head
+from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
+from tlnlp_tf.tasks.inputs import as_text_dataset
+from tlnlp_tf.tasks.inputs import check_batched
+from tlnlp_tf.tasks.inputs import check_texts
+from tlnlp_tf.tasks.inputs import has_raw_text
+from tlnlp_tf.tasks.inputs import holds_strings
+from tlnlp_tf.tasks.inputs import is_raw_text
+from tlnlp_tf.tasks.inputs import is_tokenized
+from tlnlp_tf.tasks.inputs import length_order
+from tlnlp_tf.tasks.inputs import lists_dataset
+from tlnlp_tf.tasks.inputs import pairs_to_lists
+from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.tasks.inputs import token_lengths
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 from tlnlp_tf.training.schedules import FineTuningSchedule
 
-# Texts sampled from the training data to choose `max_length`.
-LENGTH_SAMPLE = 2048
+__all__ = ["LENGTH_SAMPLE", "TextTask", "is_tokenized", "set_schedule_length"]
+# Keras's string names of the cross-entropy losses; the heads output logits.
+_LOGIT_LOSSES = {
+    "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+    "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+    "binary_crossentropy": keras.losses.BinaryCrossentropy,
+}
+# The messages of the in-graph target checks (`encode_targets`).
+_TARGET_ERRORS = (
+    "Unknown label",
+    "Unknown tag",
+    "Labels must be class indices",
+    "could not correctly convert string",  # a regression target, not a number
+)
 # Peak rate under `"lora-R"`: chosen on SST-2 sentences held out from the
 # training split (2,000 labels, 2 epochs; 1e-3 / 3e-3 / 5e-3 averaged
 # 0.811 / 0.821 / 0.830 over 2 seeds, full fine-tuning 0.838). docs/freezing.md
@@ -55,6 +83,9 @@ class TextTask(keras_hub.models.Task):
     # `None` keeps the backbone's own; `TextClassifier` turns it off (faster
     # on long texts, accuracy measured: tlnlp_tf/attention.py).
     fine_tuning_attention_dropout = None
+    # Whether the targets come with a mask as sample weights (`TokenClassifier`):
+    # `compile(metrics=...)` then go to `weighted_metrics`.
+    targets_are_weighted = False
 
     def _build(
         self,
@@ -130,6 +161,20 @@ class TextTask(keras_hub.models.Task):
         `layer_decay_multipliers`); `"auto"` is the task's
         `fine_tuning_layer_decay` (off; `TokenClassifier` 0.9) while backbone
         layers train. `loss` and `metrics` `"auto"` are the task's.
+
+        Keras's strings work as usual: the heads output logits, so
+        `loss="sparse_categorical_crossentropy"` (or `"categorical_…"`,
+        `"binary_…"`) means the cross-entropy `from_logits=True` (the task's
+        own loss when it is that one); a cross-entropy object with
+        `from_logits=False` is a `PolicyError`. Under `TokenClassifier`,
+        `metrics` count first sub-words only (as `weighted_metrics`).
+
+        Example:
+
+        ```python
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        ```
         """
         self._compile_args = dict(
             optimizer=optimizer,
@@ -148,13 +193,42 @@ class TextTask(keras_hub.models.Task):
             if layer_decay is not None:
                 multipliers = layer_decay_multipliers(self.backbone, layer_decay)
             optimizer = fine_tuning_adamw(learning_rate, multipliers=multipliers)
-        if loss == "auto":
-            loss = self.default_loss()
+        loss = self.resolve_loss(loss)
         if metrics == "auto":
             metrics = self.default_metrics()
+        elif self.targets_are_weighted and kwargs.get("weighted_metrics") in (
+            None,
+            "auto",
+        ):
+            kwargs["weighted_metrics"], metrics = metrics, None
         if kwargs.get("weighted_metrics", "auto") == "auto":
             kwargs["weighted_metrics"] = self.default_weighted_metrics()
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def resolve_loss(self, loss):
+        """The loss `compile` uses: `"auto"` is the task's; Keras strings on logits.
+
+        ```python
+        model.resolve_loss("sparse_categorical_crossentropy").from_logits  # True
+        ```
+        """
+        if isinstance(loss, str) and loss == "auto":
+            return self.default_loss()
+        if isinstance(loss, str):
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", loss).lower()
+            kind = _LOGIT_LOSSES.get(name)
+            if kind is None:
+                return loss
+            default = self.default_loss()
+            return default if type(default) is kind else kind(from_logits=True)
+        if isinstance(loss, tuple(_LOGIT_LOSSES.values())):
+            if not getattr(loss, "from_logits", True):
+                raise PolicyError(
+                    f"loss={type(loss).__name__}(from_logits=False): the head "
+                    "outputs logits; pass from_logits=True, the loss's name as a "
+                    "string, or loss='auto'."
+                )
+        return loss
 
     def default_weighted_metrics(self):
         """Metrics that honour sample weights (Keras's `metrics` ignore them)."""
@@ -239,7 +313,7 @@ class TextTask(keras_hub.models.Task):
         return adapters.save_adapters(self, path)
 
     def load_adapters(self, path):
-        """Restore `save_adapters` weights into this model (same spec, labels and policy).
+        """Restore `save_adapters` weights (same spec, labels and policy).
 
         Example:
 
@@ -271,6 +345,39 @@ class TextTask(keras_hub.models.Task):
         result = super().load_weights(filepath, *args, **kwargs)
         adapters.restart_lora(self.backbone)
         return result
+
+    # === keras-hub presets: refused, a task model is one `.keras` file ===
+
+    def save_to_preset(self, preset_dir, max_shard_size=10):
+        """Refused with `PolicyError`: save with `model.save("model.keras")`.
+
+        A keras-hub preset rebuilds a task by its backbone class, and only
+        keras-hub's own task classes are found that way. This model, with its
+        labels, `max_length` and policy, reloads with
+        `keras.saving.load_model("model.keras")`; its backbone alone still
+        saves as a preset: `model.backbone.save_to_preset(folder)`.
+
+        Example:
+
+        ```python
+        model.save("model.keras")
+        model = keras.saving.load_model("model.keras")
+        ```
+        """
+        raise PolicyError(_preset_refusal(type(self).__name__, "save_to_preset"))
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Refused with `PolicyError`: see `save_to_preset`; use `from_backbone`.
+
+        Example:
+
+        ```python
+        model = TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
+        model = keras.saving.load_model("model.keras")  # a saved model
+        ```
+        """
+        raise PolicyError(_preset_refusal(cls.__name__, "from_preset"))
 
     # === Data ===
 
@@ -323,7 +430,7 @@ class TextTask(keras_hub.models.Task):
         ```
         """
         self._choose_max_length(dataset)
-        if not _has_strings(dataset.element_spec):
+        if not has_raw_text(dataset):
             raise DataError(
                 "tokenize_once takes an unbatched dataset of raw-text examples."
             )
@@ -362,35 +469,154 @@ class TextTask(keras_hub.models.Task):
     ):
         """`keras.Model.fit` on raw text; sets `max_length` and the LR decay.
 
+        Takes a batched `tf.data.Dataset` of `(text, target)` (or
+        `((text, pair), target)`), Python lists `fit(texts, targets)`
+        (shuffled every epoch unless `shuffle=False`, batches of
+        `batch_size`, 32 by default) or `fit([(text, target), ...])`.
+        Targets the model cannot take (a label it does not know, a float
+        class label) are a `DataError` before training for lists and for
+        `validation_data`, and a `DataError` at the first such batch of a
+        training dataset.
+
         On the first call, `max_length=None` is chosen from the training texts
         and the auto schedule decays to zero over this call's steps. With
         the whole backbone frozen (`freeze="all"`) and a pooled head,
         `cache_features="auto"` encodes the dataset once and trains the head
         on the cached vectors (see `tlnlp_tf.tasks.feature_cache`), instead
         of running the backbone every epoch; `False` turns that off.
+
+        Example:
+
+        ```python
+        model.fit(["loved it", "dull"], [1, 0], epochs=2)
+        ```
         """
-        self._choose_max_length(x)
-        if cache_features and can_cache(self, x, kwargs):
-            return fit_head(self, x, epochs=epochs, **kwargs)
-        if cache_features is True:
-            raise PolicyError(
-                "cache_features=True needs a fully frozen backbone (freeze='all'), a "
-                "pooled head (TextClassifier, TextRegressor) and a tf.data.Dataset."
+        x, y = pairs_to_lists(x, y)
+        if holds_strings(x) and y is not None and not kwargs.get("validation_split"):
+            self.check_targets(y, "the training targets")
+            x = lists_dataset(
+                x,
+                y,
+                kwargs.pop("sample_weight", None),
+                batch_size,
+                kwargs.pop("shuffle", True),
             )
-        self._set_schedule_length(x, batch_size, epochs, kwargs)
-        check_global_batch(batch_size or _static_batch_size(x))
+            y, batch_size = None, None
         if isinstance(x, tf.data.Dataset):
-            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+            check_batched(x, "fit")
+            self.check_target_spec(x, "the training dataset")
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, tf.data.Dataset):
+            check_batched(validation, "fit(validation_data=...)")
+            self.check_target_spec(validation, "validation_data")
+            self.check_dataset_targets(validation, "validation_data")
+        elif isinstance(validation, (tuple, list)) and len(validation) >= 2:
+            self.check_targets(validation[1], "validation_data")
+        self._choose_max_length(x)
+        with _target_errors():
+            if cache_features and can_cache(self, x, kwargs):
+                return fit_head(self, x, epochs=epochs, **kwargs)
+            if cache_features is True:
+                raise PolicyError(
+                    "cache_features=True needs a fully frozen backbone "
+                    "(freeze='all'), a pooled head (TextClassifier, TextRegressor) "
+                    "and a tf.data.Dataset."
+                )
+            self._set_schedule_length(x, batch_size, epochs, kwargs)
+            check_global_batch(
+                batch_size or _static_batch_size(x), self.distribute_strategy
+            )
+            if isinstance(x, tf.data.Dataset):
+                kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def _head_model(self, width):
         """The head alone, from pooled vectors of size `width` (shares its weights)."""
         inputs = keras.Input((width,), dtype="float32", name="pooled")
         return keras.Model(inputs, PooledHead(self.head, name="pooled_head")(inputs))
 
-    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
-        self._choose_max_length(x)
-        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+    # === Targets ===
+
+    def check_targets(self, targets, where):
+        """Raise `DataError` unless the model can take `targets` (a list or array).
+
+        Subclasses check label names, class indices, tags or numbers.
+        """
+
+    def check_target_spec(self, dataset, where):
+        """Raise `DataError` when a dataset's target type cannot be right."""
+
+    def check_dataset_targets(self, dataset, where):
+        """`check_targets` over every target of a finite dataset (not repeated)."""
+        if not isinstance(dataset.element_spec, tuple):
+            return
+        if len(dataset.element_spec) < 2 or int(dataset.cardinality()) < 0:
+            return  # no targets, or infinite / unknown length: checked in the graph
+        targets = []
+        for element in dataset.map(lambda *e: e[1]).as_numpy_iterator():
+            if hasattr(element, "to_list"):  # ragged tag ids
+                element = element.to_list()
+            targets.extend(np.reshape(np.asarray(element, dtype=object), -1))
+        self.check_targets(targets, where)
+
+    # === Evaluation ===
+
+    def evaluate(self, x=None, y=None, batch_size=None, return_dict=False, **kwargs):
+        """`keras.Model.evaluate` on raw text, with the task's own metric.
+
+        Takes what `score` takes (`Examples`, `TaggedSentences`,
+        `QuestionAnswers`), a batched `tf.data.Dataset` of raw examples, or
+        Python lists. Returns the loss and the compiled metrics, and the
+        task's metric as `score` computes it: entity precision, recall and F1
+        (and per type) for `TokenClassifier`, exact match and F1 for
+        `SpanExtractor`, Pearson, Spearman and MSE for `TextRegressor`.
+        With `return_dict=False`, the numbers at the top level of that dict,
+        in its order. Token features from `tokenize_once` give the loss and
+        compiled metrics only (the words and spans are gone).
+
+        Example:
+
+        ```python
+        model.evaluate(["a fine film", "dull"], [1, 0], return_dict=True)
+        ```
+        """
+        if kwargs.get("_use_cached_eval_dataset"):  # fit's validation pass
+            return super().evaluate(
+                x, y, batch_size=batch_size, return_dict=return_dict, **kwargs
+            )
+        if isinstance(x, tf.data.Dataset):
+            check_batched(x, "evaluate")
+            self.check_target_spec(x, "the evaluation dataset")
+        data = self.labelled(x, y, kwargs.get("steps"))
+        if data is None:
+            with _target_errors():
+                return super().evaluate(
+                    x, y, batch_size=batch_size, return_dict=return_dict, **kwargs
+                )
+        batch_size = batch_size or 32
+        if not isinstance(x, tf.data.Dataset):
+            x = data.to_dataset().batch(batch_size)
+            kwargs.pop("steps", None)
+        with _target_errors():
+            logs = super().evaluate(x, batch_size=None, return_dict=True, **kwargs)
+        logs.update(self.task_scores(data, batch_size))
+        if return_dict:
+            return logs
+        values = [value for value in logs.values() if not isinstance(value, dict)]
+        return values[0] if len(values) == 1 else values
+
+    def labelled(self, x, y=None, steps=None):
+        """`x` (and `y`) as the reader container `score` takes, checked; or `None`.
+
+        `None` leaves `evaluate` to Keras alone (e.g. token features).
+        """
+        return None
+
+    def task_scores(self, data, batch_size):
+        """The task's own metrics on labelled `data` (beyond Keras's): `score`."""
+        return {}
+
+    # === Prediction ===
 
     def predict_outputs(self, x=None, batch_size=None, **kwargs):
         """The head's raw outputs for raw text (lists, pairs or a dataset).
@@ -398,21 +624,66 @@ class TextTask(keras_hub.models.Task):
         Texts given as lists are batched in order of length (and the outputs
         put back in input order), so each batch pads to similar lengths.
         """
-        if not _is_raw_text(x):
-            self._choose_max_length(x)
-            return super().predict(x, batch_size=batch_size, **kwargs)
-        order = _length_order(x)
-        data = _as_text_dataset(x, batch_size or 32, order)  # checks the texts first
-        self._choose_max_length(x)
+        return self.predict_with_truncation(x, batch_size, **kwargs)[0]
+
+    def predict_with_truncation(self, x=None, batch_size=None, **kwargs):
+        """`(outputs, truncated)`: raw outputs, and how many inputs were cut.
+
+        Inputs longer than `max_length` tokens (the preprocessor's length
+        before `fit` chooses one) are truncated: a warning names their count
+        and the limit. `truncated` is `None` for token features.
+        """
+        if isinstance(x, tf.data.Dataset):
+            check_batched(x, "predict")
+        truncated = self.count_truncated(x)
+        if not is_raw_text(x):
+            return super().predict(x, batch_size=batch_size, **kwargs), truncated
+        order = length_order(x)
+        data = as_text_dataset(x, batch_size or 32, order)
         outputs = super().predict(data, **kwargs)
         restored = np.empty_like(outputs)
         restored[order] = outputs
-        return restored
+        return restored, truncated
+
+    def count_truncated(self, x):
+        """How many raw inputs of `x` are longer than the model's token limit (warns).
+
+        Checks the texts first: an empty one is a `DataError`. `None` when
+        `x` holds no raw text.
+        """
+        if self.preprocessor is None:
+            return None
+        if isinstance(x, tf.data.Dataset) and not has_raw_text(x):
+            return None
+        texts, pairs = texts_of(x)
+        if not texts:
+            return None
+        for part in (texts, pairs or []):
+            check_texts(part)
+        limit = int(self.sequence_length())
+        lengths = token_lengths(self.preprocessor.tokenizer, texts, pairs)
+        truncated = int(np.sum(lengths > limit))
+        if truncated:
+            warnings.warn(
+                f"{truncated} of {len(lengths)} inputs are longer than "
+                f"max_length={limit} tokens (the longest has {int(lengths.max())}) "
+                f"and were truncated to their first {limit} tokens.",
+                stacklevel=3,
+            )
+        return truncated
+
+    def sequence_length(self):
+        """Tokens per input read now: `max_length`, else the preprocessor's."""
+        if self.max_length is not None:
+            return int(self.max_length)
+        length = getattr(self.preprocessor, "sequence_length", None)
+        return int(length or getattr(self.backbone, "max_sequence_length", 512))
 
     def _choose_max_length(self, x):
+        """Fix `max_length` from training data `x` (only `fit` and `tokenize_once`)."""
         if self.max_length is not None or self.preprocessor is None:
             return
-        texts, pairs = _sample_texts(x)
+        texts, pairs = texts_of(x, LENGTH_SAMPLE)
         if not texts:
             return
         limit = getattr(self.backbone, "max_sequence_length", 512)
@@ -444,6 +715,16 @@ class TextTask(keras_hub.models.Task):
         return config
 
 
+def _preset_refusal(name, method):
+    return (
+        f"{name}.{method}: keras-hub presets rebuild only keras-hub's own task "
+        f"classes. Save this model with model.save('model.keras') and reload it "
+        f"with keras.saving.load_model('model.keras'); build a new one with "
+        f"{name}.from_backbone(spec, ...) (a backbone alone saves as a preset: "
+        f"model.backbone.save_to_preset(folder))."
+    )
+
+
 def _static_batch_size(x):
     """The batch size of a dataset batched with `drop_remainder=True`, else None."""
     if not isinstance(x, tf.data.Dataset):
@@ -454,13 +735,23 @@ def _static_batch_size(x):
     return None
 
 
-def is_tokenized(x):
-    """Whether `x` is a batch of token features (from `tokenize_once`), not text."""
-    return isinstance(x, dict) and "token_ids" in x and "padding_mask" in x
-
-
-def _has_strings(spec):
-    return any(s.dtype == tf.string for s in tf.nest.flatten(spec))
+@contextlib.contextmanager
+def _target_errors():
+    """A target refused in the graph (`encode_targets`) as a one-line `DataError`."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        text = str(error.message).replace("\\'", "'")
+        if not any(marker in text for marker in _TARGET_ERRORS):
+            raise
+        found = re.search(r"assertion failed: (.*)", text) or re.search(
+            r"(could not correctly convert string: .*)", text
+        )
+        detail = " ".join((found.group(1) if found else text).split())[:300]
+        raise DataError(
+            f"A target in the data is not one the model takes: {detail}. Give "
+            "the model every label (labels=...) or fix the data."
+        ) from None
 
 
 def _steps_taken(optimizer):
@@ -483,88 +774,6 @@ def _apply_policy(backbone, policy, pooling, lora_targets=None):
         for layer in unused:
             layer.trainable = False
     return policy
-
-
-def _is_raw_text(x):
-    if isinstance(x, (str, list, np.ndarray)):
-        return True
-    return isinstance(x, tuple) and all(isinstance(p, (list, np.ndarray)) for p in x)
-
-
-def _length_order(x):
-    """Indices of the examples of raw text `x`, shortest first (stable)."""
-    if isinstance(x, str):
-        return np.zeros(1, dtype=int)
-    parts = x if isinstance(x, tuple) else (x,)
-    if len({len(part) for part in parts}) != 1:
-        return np.arange(len(parts[0]))  # _as_text_dataset explains the mismatch
-    lengths = np.zeros(len(parts[0]), dtype=int)
-    for part in parts:
-        lengths += np.array(
-            [len(t) if isinstance(t, str) else 0 for t in part], dtype=int
-        )
-    return np.argsort(lengths, kind="stable")
-
-
-def _as_text_dataset(x, batch_size, order=None):
-    if isinstance(x, str):
-        x = [x]
-    pick = (
-        (lambda part: list(part))
-        if order is None
-        else (lambda part: [part[i] for i in order])
-    )
-    if isinstance(x, tuple):
-        if len(x) != 2 or len(x[0]) != len(x[1]):
-            raise DataError(
-                "Text pairs are a tuple of two lists of the same length: "
-                "(texts, text_pairs)."
-            )
-        for part in x:
-            _check_texts(part)
-        # A 1-tuple element: `(texts, pairs)` alone would read as `(x, y)`.
-        data = (tuple(tf.constant(pick(part), tf.string) for part in x),)
-    else:
-        _check_texts(x)
-        data = tf.constant(pick(x), tf.string)
-    return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
-
-
-def _check_texts(texts):
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise DataError(
-                f"Input {index} is {type(text).__name__}, expected a string."
-            )
-
-
-def _sample_texts(x):
-    """Up to `LENGTH_SAMPLE` texts (and pairs) from a dataset, list or tuple."""
-    if isinstance(x, tf.data.Dataset):
-        texts, pairs = [], []
-        for element in x.take(LENGTH_SAMPLE):
-            features, _, _ = keras.utils.unpack_x_y_sample_weight(element)
-            if isinstance(features, dict):
-                return [], None
-            if isinstance(features, tuple):
-                texts.extend(_flat_strings(features[0]))
-                pairs.extend(_flat_strings(features[1]))
-            else:
-                texts.extend(_flat_strings(features))
-            if len(texts) >= LENGTH_SAMPLE:
-                break
-        return texts[:LENGTH_SAMPLE], (pairs[:LENGTH_SAMPLE] or None)
-    if isinstance(x, tuple):
-        return list(x[0][:LENGTH_SAMPLE]), list(x[1][:LENGTH_SAMPLE])
-    if isinstance(x, (list, np.ndarray)) and len(x) and isinstance(x[0], str):
-        return list(x[:LENGTH_SAMPLE]), None
-    return [], None
-
-
-def _flat_strings(tensor):
-    if not isinstance(tensor, tf.Tensor) or tensor.dtype != tf.string:
-        return []
-    return [t.decode("utf-8") for t in np.reshape(tensor.numpy(), -1)]
 
 
 def set_schedule_length(optimizer, x, batch_size, epochs, fit_kwargs):

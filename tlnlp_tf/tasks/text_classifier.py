@@ -6,8 +6,11 @@ import tensorflow as tf
 
 from tlnlp_tf.backbones.loading import default_pooling
 from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.data.examples import Examples
+from tlnlp_tf.errors import DataError
 from tlnlp_tf.layers import ClassificationHead
 from tlnlp_tf.metrics.classification import SparseF1Score
+from tlnlp_tf.tasks.inputs import is_raw_text
 from tlnlp_tf.tasks.task import TextTask
 
 
@@ -173,11 +176,14 @@ class TextClassifier(TextTask):
 
         Args:
             x: a list of texts, a tuple `(texts, text_pairs)`, or a batched
-                `tf.data.Dataset` (labels in it are ignored).
+                `tf.data.Dataset` (labels in it are ignored). An empty text
+                is a `DataError`.
 
         Returns:
             A dict: `"label"` (the label name of each example), `"score"` (its
-            probability) and `"probabilities"` (`[examples, classes]`).
+            probability), `"probabilities"` (`[examples, classes]`) and
+            `"truncated"`: how many inputs were longer than `max_length`
+            tokens and cut (a warning says so too; `None` for token features).
 
         Example:
 
@@ -185,24 +191,66 @@ class TextClassifier(TextTask):
         model.predict(["a gripping, funny film", "two hours lost"])["label"]
         ```
         """
-        return label_predictions(
-            self.predict_outputs(x, batch_size=batch_size, **kwargs), self.labels
-        )
+        logits, truncated = self.predict_with_truncation(x, batch_size, **kwargs)
+        return dict(label_predictions(logits, self.labels), truncated=truncated)
 
     def score(self, data, batch_size=64):
-        """Accuracy, macro F1 and loss on labelled `Examples` (what `tlnlp evaluate` prints).
+        """Accuracy, macro F1 and loss on labelled `Examples` (as `tlnlp evaluate`).
 
         ```python
         model.score(tl.data.load_table("dev.tsv", "sentence", "label"))
         ```
         """
-        data.check_labels(self.labels)
-        scores = self.evaluate(
-            data.to_dataset().batch(batch_size), return_dict=True, verbose=0
-        )
+        scores = self.evaluate(data, batch_size=batch_size, return_dict=True, verbose=0)
         return {
             name: round(float(scores[name]), 6) for name in ("accuracy", "f1", "loss")
         }
+
+    def labelled(self, x, y=None, steps=None):
+        """`Examples` (checked against the labels); other inputs go to Keras."""
+        if isinstance(x, Examples):
+            return x.check_labels(self.labels)
+        if y is not None and is_raw_text(x):
+            self.check_targets(y, "the evaluation targets")
+        return None
+
+    def check_targets(self, targets, where):
+        """Label names the model has, or class indices in `[0, classes)`."""
+        values = np.asarray(targets)
+        count = len(self.labels)
+        if values.dtype.kind == "f":
+            raise DataError(
+                f"{where}: the labels are floats ({values.reshape(-1)[:3].tolist()}"
+                "…); a TextClassifier takes label names (strings) or class indices "
+                "(integers)."
+            )
+        if values.dtype.kind in "iub":
+            bad = values[(values < 0) | (values >= count)]
+            if bad.size:
+                raise DataError(
+                    f"{where}: class index {bad.reshape(-1)[0]} is outside "
+                    f"[0, {count}); the model has {count} labels {self.labels}."
+                )
+            return
+        names = set(self.labels)
+        for value in values.reshape(-1):
+            label = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+            if label not in names:
+                raise DataError(
+                    f"{where}: label '{label}' is not one of the model's labels "
+                    f"{self.labels}; pass every label to the model (labels=...)."
+                )
+
+    def check_target_spec(self, dataset, where):
+        """Float labels in a dataset are a `DataError` (not a graph error later)."""
+        spec = dataset.element_spec
+        if not isinstance(spec, tuple) or len(spec) < 2:
+            return
+        if getattr(spec[1], "dtype", tf.string).is_floating:
+            raise DataError(
+                f"{where}: the labels are {spec[1].dtype.name}; a TextClassifier "
+                "takes label names (strings) or class indices (integers)."
+            )
 
     def get_config(self):
         config = super().get_config()

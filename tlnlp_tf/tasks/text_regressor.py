@@ -6,10 +6,16 @@ import tensorflow as tf
 
 from tlnlp_tf.backbones.loading import default_pooling
 from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.layers import RegressionHead
 from tlnlp_tf.metrics.regression import PearsonCorrelation
 from tlnlp_tf.metrics.regression import pearson
 from tlnlp_tf.metrics.regression import spearman
+from tlnlp_tf.tasks.inputs import examples_of
+from tlnlp_tf.tasks.inputs import has_raw_text
+from tlnlp_tf.tasks.inputs import is_raw_text
+from tlnlp_tf.tasks.inputs import text
+from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import TextTask
 
 
@@ -18,8 +24,8 @@ class TextRegressor(TextTask):
     """Predict a real value for a text or a text pair, e.g. STS-B similarity.
 
     Targets may be numbers or numeric strings (as read from a file). Loss is
-    mean squared error; `evaluate` reports Pearson's r, and
-    `tlnlp_tf.metrics.spearman` scores predictions over a whole set.
+    mean squared error; `evaluate` reports the loss and Pearson's r, Spearman's
+    rho and the MSE over the whole set (as `score` and `tlnlp evaluate`).
 
     Args:
         backbone, preprocessor, pooling, dropout, freeze, max_length: as for
@@ -29,7 +35,8 @@ class TextRegressor(TextTask):
 
     ```python
     model = TextRegressor.from_backbone("minilm")
-    train = read_csv("train.tsv", text="sentence1", text_pair="sentence2", label="score")
+    train = tl.data.read_csv("train.tsv", text="sentence1", text_pair="sentence2",
+                             label="score", labels="numeric")
     model.fit(train.batch(32), epochs=3)
     model.predict((["A man plays a guitar."], ["A man plays music."]))["value"]
     ```
@@ -99,7 +106,52 @@ class TextRegressor(TextTask):
             "mse": round(float(((values - truth) ** 2).mean()), 6),
         }
 
+    def task_scores(self, data, batch_size):
+        return self.score(data, batch_size)
+
+    def labelled(self, x, y=None, steps=None):
+        """`Examples` from `Examples`, lists `(texts, targets)` or a raw dataset."""
+        if isinstance(x, Examples):
+            return x.check_numeric()
+        if y is not None and is_raw_text(x):
+            texts, pairs = texts_of(x)
+            values = [text(v) for v in y]  # as read from a file: strings
+            return Examples(texts, pairs, values, source="<evaluate>").check_numeric()
+        if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
+            return None
+        texts, pairs, targets = [], [], []
+        for features, target in examples_of(x, steps):
+            if target is None:
+                return None
+            if isinstance(features, tuple):
+                texts.append(text(features[0]))
+                pairs.append(text(features[1]))
+            else:
+                texts.append(text(features))
+            targets.append(text(target))
+        return Examples(
+            texts, pairs or None, targets, source="the evaluation dataset"
+        ).check_numeric()
+
+    def check_targets(self, targets, where):
+        """Finite numbers (or numeric strings)."""
+        values = [
+            text(v) if isinstance(v, bytes) else v for v in np.reshape(targets, -1)
+        ]
+        Examples([""] * len(values), labels=values, source=where).check_numeric()
+
     def predict(self, x=None, batch_size=None, **kwargs):
-        """Predict a value per example: `{"value": array [examples]}`."""
-        values = self.predict_outputs(x, batch_size=batch_size, **kwargs)
-        return {"value": np.asarray(values, dtype="float32").reshape(-1)}
+        """Predict a value per example.
+
+        Returns `{"value": array [examples], "truncated": count}`: `truncated`
+        counts the inputs longer than `max_length` tokens (a warning says so).
+
+        ```python
+        model.predict((["A man plays a guitar."], ["A man plays music."]))["value"]
+        ```
+        """
+        values, truncated = self.predict_with_truncation(x, batch_size, **kwargs)
+        return {
+            "value": np.asarray(values, dtype="float32").reshape(-1),
+            "truncated": truncated,
+        }

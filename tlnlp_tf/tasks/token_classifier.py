@@ -5,14 +5,20 @@ import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.words import split_words
+from tlnlp_tf.errors import DataError
 from tlnlp_tf.layers import TokenClassificationHead
 from tlnlp_tf.metrics.entities import entity_scores
 from tlnlp_tf.metrics.entities import get_entities
 from tlnlp_tf.metrics.rounding import rounded
+from tlnlp_tf.tasks.inputs import check_texts
+from tlnlp_tf.tasks.inputs import examples_of
+from tlnlp_tf.tasks.inputs import has_raw_text
+from tlnlp_tf.tasks.inputs import is_tokenized
+from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.task import TextTask
-from tlnlp_tf.tasks.task import is_tokenized
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 
 _PREDICT_BATCH = 32
@@ -49,6 +55,7 @@ class TokenClassifier(TextTask):
     # CoNLL-2003 sweep (docs/freezing.md): 2e-4 with layer decay 0.9 beat 1e-4.
     small_backbone_learning_rate = 2e-4
     fine_tuning_layer_decay = 0.9
+    targets_are_weighted = True  # the weights mask all but first sub-words
 
     def __init__(
         self,
@@ -103,7 +110,7 @@ class TokenClassifier(TextTask):
         return [keras.metrics.SparseCategoricalAccuracy("accuracy")]
 
     def encode_targets(self, y):
-        """Space-joined tag names (or ragged tag ids) to ragged tag ids, in the graph."""
+        """Space-joined tag names (or ragged tag ids) to ragged tag ids, in graph."""
         if isinstance(y, tf.RaggedTensor) and y.dtype != tf.string:
             return tf.cast(y, tf.int32)
         words = tf.strings.split(y)
@@ -144,24 +151,85 @@ class TokenClassifier(TextTask):
         model.score(tl.data.read_conll("valid.txt"))["f1"]
         ```
         """
+        if data.tags is None:
+            raise DataError(f"{data.source}: has no tags to score against.")
         data.check_tags(self.tags)
         predicted, _ = self.predict_tags(data.words, batch_size=batch_size)
         return rounded(entity_scores(data.tags, predicted))
+
+    def task_scores(self, data, batch_size):
+        return self.score(data, batch_size)
+
+    def labelled(self, x, y=None, steps=None):
+        """`TaggedSentences` from themselves, lists or a dataset of raw sentences."""
+        if isinstance(x, TaggedSentences):
+            if x.tags is None:
+                raise DataError(f"{x.source}: has no tags to evaluate against.")
+            return x.check_tags(self.tags)
+        if y is not None and isinstance(x, list):
+            words = [s.split() if isinstance(s, str) else list(s) for s in x]
+            tags = [t.split() if isinstance(t, str) else list(t) for t in y]
+            return _tagged(words, tags, "<evaluate>").check_tags(self.tags)
+        if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
+            return None
+        words, tags = [], []
+        for sentence, sentence_tags in examples_of(x, steps):
+            if sentence_tags is None:
+                return None
+            words.append(text(sentence).split())
+            if isinstance(sentence_tags, (bytes, str)):
+                tags.append(text(sentence_tags).split())
+            else:  # tag ids
+                tags.append([self.tags[int(i)] for i in np.reshape(sentence_tags, -1)])
+        return _tagged(words, tags, "the evaluation dataset").check_tags(self.tags)
+
+    def check_targets(self, targets, where):
+        """Every tag (space-joined per sentence, or lists) is one of the model's."""
+        allowed = set(self.tags)
+        for index, sentence in enumerate(targets):
+            if isinstance(sentence, (bytes, str)):
+                sentence = text(sentence).split()
+            elif not isinstance(sentence, (list, tuple, np.ndarray)):
+                continue  # tag ids: checked in the graph
+            for tag in sentence:
+                if isinstance(tag, (bytes, str)) and text(tag) not in allowed:
+                    raise DataError(
+                        f"{where}, sentence {index + 1}: tag '{text(tag)}' is not one "
+                        f"of the model's tags {self.tags}."
+                    )
 
     def predict_tags(self, sentences, batch_size=_PREDICT_BATCH):
         """IOB2 tags (and their probabilities) for pre-split sentences.
 
         Args:
-            sentences: a list of sentences, each a list of words.
+            sentences: a list of sentences, each a list of words. A sentence
+                given as one string is split into words as `predict` splits
+                them (`tlnlp_tf.data.split_words`: "Paris." is two words).
 
         Returns:
             `(tags, scores)`: per sentence, one tag and one probability per word.
+
+        Example:
+
+        ```python
+        tags, scores = model.predict_tags([["Angela", "Merkel", "visited", "Paris"]])
+        ```
         """
-        self._choose_max_length([" ".join(words) for words in sentences if words])
-        counts = self._piece_counts(sentences)
-        segments = []  # (sentence, first word, end word)
+        sentences = [
+            [w for w, _, _ in split_words(s)] if isinstance(s, str) else list(s)
+            for s in ([sentences] if isinstance(sentences, str) else sentences)
+        ]
         for index, words in enumerate(sentences):
-            for start, end in _windows(counts[index], self.max_length - 2):
+            if not all(isinstance(word, str) and word.strip() for word in words):
+                raise DataError(
+                    f"Sentence {index}: expected a list of words (non-empty "
+                    "strings) or a string to split."
+                )
+        counts = self._piece_counts(sentences)
+        budget = self.sequence_length() - 2
+        segments = []  # (sentence, first word, end word)
+        for index in range(len(sentences)):
+            for start, end in _windows(counts[index], budget):
                 segments.append((index, start, end))
         probabilities = self._segment_probabilities(
             sentences, counts, segments, batch_size
@@ -190,12 +258,13 @@ class TokenClassifier(TextTask):
             `text == input[start:end]`, `score` the mean tag probability.
         """
         texts = [x] if isinstance(x, str) else list(x)
+        check_texts(texts)
         split = [split_words(text) for text in texts]
         tags, scores = self.predict_tags(
             [[w for w, _, _ in words] for words in split], batch_size=batch_size
         )
         results = []
-        for text, words, sentence_tags, sentence_scores in zip(
+        for source, words, sentence_tags, sentence_scores in zip(
             texts, split, tags, scores
         ):
             entities = []
@@ -203,7 +272,7 @@ class TokenClassifier(TextTask):
                 start, stop = words[first][1], words[end - 1][2]
                 entities.append(
                     {
-                        "text": text[start:stop],
+                        "text": source[start:stop],
                         "type": kind,
                         "start": start,
                         "end": stop,
@@ -249,6 +318,12 @@ class TokenClassifier(TextTask):
         config.pop("pooling")
         config["tags"] = list(self.tags)
         return config
+
+
+def _tagged(words, tags, source):
+    if len(words) != len(tags) or any(len(w) != len(t) for w, t in zip(words, tags)):
+        raise DataError(f"{source}: give one tag per word of every sentence.")
+    return TaggedSentences(words, tags, source=source)
 
 
 def _windows(counts, budget):

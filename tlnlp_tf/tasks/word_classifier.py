@@ -220,7 +220,8 @@ class WordClassifier(keras.Model):
             not isinstance(sequence_length, (int, np.integer)) or sequence_length < 1
         ):
             raise PolicyError(
-                f"sequence_length must be a positive integer or None, got {sequence_length!r}."
+                "sequence_length must be a positive integer or None, got "
+                f"{sequence_length!r}."
             )
         # === Layers ===
         self.vectorizer = keras.layers.TextVectorization(
@@ -315,8 +316,9 @@ class WordClassifier(keras.Model):
 
         ```python
         vectors = tlnlp_tf.pretraining.word_vectors.load_vectors("glove.6B.100d.txt")
-        model = WordClassifier.from_vectors(vectors, texts=train_texts,
-                                            labels=["neg", "pos"], freeze_embeddings=True)
+        model = WordClassifier.from_vectors(
+            vectors, texts=train_texts, labels=["neg", "pos"], freeze_embeddings=True
+        )
         ```
         """
         if (num_classes is None) == (labels is None):
@@ -484,7 +486,7 @@ class WordClassifier(keras.Model):
         )
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
-        """`keras.Model.fit` on raw text (a batched dataset, or lists of texts and labels).
+        """`keras.Model.fit` on raw text (a batched dataset, or lists of texts, labels).
 
         Example:
 

@@ -62,13 +62,14 @@ class GradualUnfreezing(keras.callbacks.Callback):
         model = self.model
         if lora_layers(model.backbone):
             raise PolicyError(
-                f"GradualUnfreezing cannot run on a LoRA model (freeze={model.freeze!r}): "
-                "unfreezing would train the frozen kernels under the adapters. Use "
+                "GradualUnfreezing cannot run on a LoRA model "
+                f"(freeze={model.freeze!r}): unfreezing would train the frozen "
+                "kernels under the adapters. Use "
                 "freeze='all' (or 'none') with GradualUnfreezing, or LoRA alone."
             )
         groups = layer_groups(model.backbone)
         pooled = getattr(model, "pooling", None) == "pooled"
-        # Top first: the pooler only when the head reads it, then layers, then embeddings.
+        # Top first: the pooler only when the head reads it, layers, then embeddings.
         order = [name for name in groups if name.startswith("layer_")][::-1] + [
             "embeddings"
         ]
@@ -89,8 +90,9 @@ class GradualUnfreezing(keras.callbacks.Callback):
             known = getattr(optimizer, "_trainable_variables_indices", {})
             if any(optimizer._var_key(v) not in known for v in everything):
                 raise ValueError(
-                    "GradualUnfreezing needs an optimizer built over every backbone weight: "
-                    "compile the model again (with its backbone trainable) before fit."
+                    "GradualUnfreezing needs an optimizer built over every backbone "
+                    "weight: compile the model again (with its backbone trainable) "
+                    "before fit."
                 )
         model.freeze = "all"
         self._step, self._count = 0, None
@@ -147,7 +149,7 @@ def _policy(order, count):
 
 
 def backed_up_epoch(folder):
-    """The epoch `BackupAndRestore`'s checkpoint in `folder` ends; `None` if there is none."""
+    """The epoch `BackupAndRestore`'s checkpoint in `folder` ends; `None` if none."""
     path = os.path.join(folder, "training_metadata.json")
     try:
         with open(path, encoding="utf-8") as file:

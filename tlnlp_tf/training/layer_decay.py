@@ -1,13 +1,18 @@
-"""Layer-wise learning-rate decay (discriminative fine-tuning) for any keras-hub encoder."""
+"""Layer-wise learning-rate decay (discriminative fine-tuning) for keras-hub encoders.
 
-import re
+The multipliers come from walking the backbone's layer groups
+(`tlnlp_tf.backbones.freezing.layer_groups`: embeddings, each transformer
+layer, the pooler): every variable of a group's layers gets the group's
+multiplier, keyed by its exact `variable.path`, which `ScaledAdamW` matches
+exactly. No pattern over names is involved.
+"""
 
 from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.errors import PolicyError
 
 
 def layer_decay_multipliers(backbone, decay):
-    """`{variable-path regex: multiplier}` for `ScaledAdamW`: lower layers learn slower.
+    """`{variable path: multiplier}` for `ScaledAdamW`: lower layers learn slower.
 
     With `L` transformer layers, layer `i` (0 at the bottom) takes
     `decay ** (L - i)`, the embeddings `decay ** (L + 1)`, and everything
@@ -20,7 +25,8 @@ def layer_decay_multipliers(backbone, decay):
 
     ```python
     multipliers = layer_decay_multipliers(model.backbone, 0.9)
-    model.compile(optimizer=fine_tuning_adamw(1e-4, multipliers=multipliers))
+    optimizer = tl.training.fine_tuning_adamw(1e-4, multipliers=multipliers)
+    model.compile(optimizer=optimizer)
     ```
     """
     decay = float(decay)
@@ -38,5 +44,5 @@ def layer_decay_multipliers(backbone, decay):
             depth = count - int(name.split("_")[1])
         for layer in layers:
             for variable in layer.weights:
-                multipliers[re.escape(variable.path) + "$"] = decay**depth
+                multipliers[variable.path] = decay**depth
     return multipliers

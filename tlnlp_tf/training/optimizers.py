@@ -5,6 +5,7 @@ import re
 import keras
 from keras import ops
 
+from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.training.schedules import WarmupLinearDecay
 
 # Variable names that take no weight decay: biases and LayerNorm scale/offset.
@@ -21,31 +22,41 @@ class ScaledAdamW(keras.optimizers.AdamW):
     per-variable update runs inside `tf.distribute`'s update, so it works
     under any strategy), and scales its decoupled weight decay likewise.
 
+    The multipliers are keyed by path, not by pattern. A key is either a
+    variable's path (`variable.path`, e.g.
+    `"transformer_layer_0/self_attention/query/kernel"`), which it matches
+    exactly, or a layer's path (`layer.path`, e.g. `"classification_head"`),
+    which matches every variable of that layer and of the layers inside it.
+    When several keys match, the longest (the most specific) wins; a
+    variable no key matches keeps the base rate. `layer_decay_multipliers`
+    builds such a dict by walking a backbone's layer groups.
+
     Args:
-        multipliers: `{regex: multiplier}`; a variable takes the multiplier of
-            the first pattern found (`re.search`) in its path, else 1.
+        multipliers: `{variable or layer path: multiplier}`.
         **kwargs: `keras.optimizers.AdamW` arguments.
 
     Example:
 
     ```python
-    optimizer = ScaledAdamW({"classification_head/": 10.0}, learning_rate=1e-4)
+    optimizer = ScaledAdamW({"classification_head": 10.0}, learning_rate=1e-4)
+    optimizer.multiplier("classification_head/dense/kernel")  # 10.0
     ```
     """
 
     def __init__(self, multipliers=None, **kwargs):
         super().__init__(**kwargs)
-        self.multipliers = dict(multipliers or {})
-        self._patterns = [
-            (re.compile(p), float(m)) for p, m in self.multipliers.items()
-        ]
+        self.multipliers = {
+            _as_path(key): float(value)
+            for key, value in dict(multipliers or {}).items()
+        }
 
     def multiplier(self, path):
         """The learning-rate multiplier of the variable at `path`."""
-        for pattern, value in self._patterns:
-            if pattern.search(path):
-                return value
-        return 1.0
+        best, value = -1, 1.0
+        for key, multiplier in self.multipliers.items():
+            if (path == key or path.startswith(key + "/")) and len(key) > best:
+                best, value = len(key), multiplier
+        return value
 
     def build(self, variables):
         super().build(variables)
@@ -82,6 +93,22 @@ class ScaledAdamW(keras.optimizers.AdamW):
         config = super().get_config()
         config["multipliers"] = self.multipliers
         return config
+
+
+def _as_path(key):
+    """A multiplier key as a path (keys saved as `^path$` patterns read as paths)."""
+    if not isinstance(key, str) or not key.strip("^$/"):
+        raise PolicyError(f"A multiplier key is a variable or layer path, got {key!r}.")
+    # Configs written before keys were paths held `re.escape(path) + "$"`,
+    # `"^path$"` or `"layer_name/"`: read them as the path they named.
+    path = re.sub(r"\\(.)", r"\1", key.removeprefix("^").removesuffix("$"))
+    path = path.rstrip("/")
+    if any(char in path for char in "*+?[](){}|\\"):
+        raise PolicyError(
+            f"Multiplier key {key!r} looks like a pattern; keys are variable or "
+            "layer paths (variable.path, layer.path), matched exactly."
+        )
+    return path
 
 
 def fine_tuning_adamw(

@@ -1,4 +1,4 @@
-"""L2-SP: keep fine-tuned weights near their pretrained starting point (Li, Xiong & Huan 2018)."""
+"""L2-SP: keep fine-tuned weights near their pretrained start (Li, Xiong, Huan 2018)."""
 
 import keras
 import numpy as np
@@ -36,7 +36,7 @@ class AnchoredL2(keras.regularizers.Regularizer):
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
 class L2SP:
-    """The L2-SP penalty: pull the backbone toward its pretrained weights, the head toward 0.
+    """The L2-SP penalty: the backbone pulled toward its pretrained weights, the head 0.
 
     `apply(model)` adds `alpha / 2 * ||w - w0||^2` for each trainable
     backbone weight `w` (`w0`: its value when `apply` runs, the pretrained
@@ -65,12 +65,13 @@ class L2SP:
         self.beta = _strength("beta", beta)
 
     def apply(self, model):
-        """Anchor `model`'s backbone at its current weights and add the penalty; returns `model`."""
+        """Anchor `model`'s backbone at its weights, add the penalty; return `model`."""
         backbone = getattr(model, "backbone", None)
         if not isinstance(backbone, keras.layers.Layer):
             raise PolicyError(
                 "L2SP.apply needs a task model with a `backbone` (TextClassifier, "
-                f"TextRegressor, TokenClassifier, SpanExtractor…); got {type(model).__name__}."
+                "TextRegressor, TokenClassifier, SpanExtractor…); got "
+                f"{type(model).__name__}."
             )
         self.remove(model)
         inside = {id(w) for w in backbone.weights}
@@ -101,7 +102,7 @@ class L2SP:
 
     @staticmethod
     def penalty(model):
-        """The L2-SP penalty's current value over `model`'s trainable weights (a float)."""
+        """The L2-SP penalty's value over `model`'s trainable weights (a float)."""
         total = 0.0
         for weight in model.trainable_weights:
             if isinstance(weight.regularizer, AnchoredL2):
@@ -123,7 +124,8 @@ def _strength(name, value):
         number = None
     if isinstance(value, bool) or number is None or not number >= 0.0:
         raise PolicyError(
-            f"L2SP: {name} must be a number >= 0 (the penalty's strength), got {value!r}."
+            f"L2SP: {name} must be a number >= 0 (the penalty's strength), "
+            f"got {value!r}."
         )
     return number
 

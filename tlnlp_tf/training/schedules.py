@@ -16,6 +16,19 @@ class FineTuningSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     Subclasses keep `peak` and `total_steps` as attributes; task models set
     `total_steps` from the data and epochs of their first `fit()` call.
+
+    Example:
+
+    ```python
+    class ConstantAfterWarmup(WarmupSchedule):
+        def decay(self, step, warmup_steps, total):
+            return self.peak
+
+    schedule = ConstantAfterWarmup(1e-4)
+    assert isinstance(schedule, FineTuningSchedule) and schedule.total_steps is None
+    schedule.total_steps = 100  # what `fit()` does
+    assert abs(float(schedule(50)) - 1e-4) < 1e-9
+    ```
     """
 
     def __init__(self, peak, total_steps):
@@ -30,7 +43,15 @@ class FineTuningSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 class WarmupSchedule(FineTuningSchedule):
-    """Linear warmup over the first `warmup` fraction of steps, then `decay()`."""
+    """Linear warmup over the first `warmup` fraction of steps, then `decay()`.
+
+    Example:
+
+    ```python
+    schedule = WarmupLinearDecay(1e-4, total_steps=100, warmup=0.1)
+    assert abs(float(schedule(9)) - 1e-4) < 1e-9  # the peak, warmup done
+    ```
+    """
 
     def __init__(self, peak, total_steps=None, warmup=0.1):
         super().__init__(peak, total_steps)
@@ -74,6 +95,7 @@ class WarmupLinearDecay(WarmupSchedule):
     ```python
     schedule = WarmupLinearDecay(1e-4, total_steps=250, warmup=0.1)
     optimizer = keras.optimizers.AdamW(learning_rate=schedule)
+    assert float(schedule(250)) == 0.0
     ```
     """
 

@@ -95,7 +95,7 @@ def score_sources(
 
 
 def _wanted(layers, backbone):
-    """The requested layers of one backbone (`None`: only check), before range checks."""
+    """The requested layers of one backbone (`None`: only check), unchecked."""
     if layers is None:
         return [None]
     if layers == "all":

@@ -1,0 +1,303 @@
+"""`tlnlp fit`: fine-tune a model on a data file (or several tasks: --task multi)."""
+
+import os
+import sys
+import time
+
+from tlnlp_tf.cli import arguments
+from tlnlp_tf.errors import PolicyError
+
+BACKUP = "backup"  # inside --output: the state to resume from after a kill
+MULTI = "multi"
+
+
+def register(commands):
+    from tlnlp_tf.tasks import registry
+
+    fit = commands.add_parser("fit", help="fine-tune a model on a data file")
+    kinds = registry.task_kinds()
+    fit.add_argument(
+        "--task",
+        choices=kinds + (MULTI,),
+        default="text-classification",
+        help=", ".join(registry.get_task(kind).help or kind for kind in kinds)
+        + ", or multi (several tasks on one backbone, listed in --config)",
+    )
+    fit.add_argument(
+        "--config", help="multi: the YAML file listing the tasks (docs/cli.md)"
+    )
+    fit.add_argument(
+        "--train",
+        help="training file (.csv, .tsv, .jsonl; CoNLL for token-classification; "
+        "SQuAD .json for question-answering); required but for --task multi",
+    )
+    fit.add_argument("--validation", help="validation file, same layout")
+    arguments.add_columns(fit)
+    fit.add_argument(
+        "--backbone",
+        default="minilm",
+        help="preset name, preset or Hugging Face folder, or 'minilm'",
+    )
+    fit.add_argument(
+        "--weights", choices=("pretrained", "random"), default="pretrained"
+    )
+    fit.add_argument(
+        "--freeze",
+        default="none",
+        help="none | all | embeddings | bottom-N | lora-R (default: none); "
+        "lora-R trains rank-R LoRA factors on the attention query and "
+        "value projections, and the head",
+    )
+    fit.add_argument("--epochs", type=arguments.positive, default=3)
+    fit.add_argument(
+        "--batching",
+        choices=("auto", "random", "length"),
+        default="auto",
+        help="length: shuffled batches of similar lengths (sorted within groups "
+        "of 50 batches): less padding, faster; random: plain shuffled "
+        "batches; auto (default): length for text classification and "
+        "regression with at least 100 batches per epoch, else random "
+        "(see tl.data.choose_batching)",
+    )
+    fit.add_argument("--batch-size", type=arguments.positive, default=32)
+    fit.add_argument(
+        "--max-length",
+        type=arguments.positive,
+        help="most tokens per example, or per window for question-answering "
+        "(default: chosen from the training data)",
+    )
+    fit.add_argument(
+        "--doc-stride",
+        type=arguments.positive,
+        default=128,
+        help="question-answering: tokens between the starts of a long "
+        "context's windows (default 128)",
+    )
+    fit.add_argument(
+        "--learning-rate",
+        type=float,
+        help="peak learning rate (default: chosen from the backbone and freeze policy)",
+    )
+    fit.add_argument(
+        "--layer-decay",
+        type=float,
+        help="layer-wise learning-rate decay d: backbone layer i of L learns at "
+        "rate * d**(L - i), the head at the full rate (default: the task's, "
+        "0.9 for token-classification when backbone layers train, else off; "
+        "1 turns it off)",
+    )
+    fit.add_argument(
+        "--l2sp",
+        type=float,
+        metavar="ALPHA",
+        help="L2-SP: add ALPHA/2 * ||w - w0||^2 toward the starting (pretrained) "
+        "backbone weights, and 0.01/2 * ||w||^2 on the head's kernels, to "
+        "the loss (tl.L2SP; default: off)",
+    )
+    fit.add_argument(
+        "--limit",
+        type=arguments.positive,
+        help="train on a seeded random sample of N examples",
+    )
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        help="compute dtype policy: mixed_bfloat16 for TPUs and CPUs with bf16 "
+        "instructions, mixed_float16 for GPUs (weights and loss stay float32)",
+    )
+    fit.add_argument(
+        "--attention-dropout",
+        type=arguments.attention_dropout,
+        default="auto",
+        metavar="RATE|backbone|auto",
+        help="dropout on the attention probabilities while training (auto: off "
+        "for text classification, faster on long texts; the backbone's own "
+        "for other tasks; 'backbone' keeps the backbone's own)",
+    )
+    fit.add_argument(
+        "--strategy",
+        default="default",
+        choices=("auto", "default", "one-device", "mirrored", "multi-worker", "tpu"),
+        help="tf.distribute strategy (default: one device; auto picks TPU, "
+        "multi-worker, mirrored GPUs in that order)",
+    )
+    fit.add_argument(
+        "--report-forgetting",
+        metavar="FILE",
+        help="forgetting report in metrics.json, before vs after fit: with "
+        "--forgetting-probe sts, zero-shot Spearman of the backbone's "
+        "mean-pooled sentence embeddings on FILE's scored pairs (.csv, "
+        ".tsv, .jsonl; e.g. STS-B dev); with mlm, masked-LM loss on FILE's "
+        "held-out text (one document per line, or .csv/.tsv/.jsonl)",
+    )
+    fit.add_argument(
+        "--forgetting-probe",
+        choices=("sts", "mlm"),
+        default="sts",
+        help="sts (default): sentence similarity, for sentence-embedding "
+        "sources such as minilm; mlm: masked-LM loss under the source's "
+        "saved masked-LM head, for a --backbone folder written by "
+        "`tlnlp pretrain`",
+    )
+    fit.add_argument(
+        "--forgetting-columns",
+        help="sts: FILE's first-sentence, second-sentence and score columns "
+        "(default: sentence1,sentence2,score, as GLUE STS-B); mlm: the "
+        "text column of a .csv/.tsv/.jsonl FILE",
+    )
+    fit.add_argument(
+        "--forgetting-limit",
+        type=arguments.positive,
+        default=1500,
+        help="probe a seeded random sample of N pairs (sts) or documents "
+        "(mlm) of FILE (default 1500)",
+    )
+    fit.add_argument(
+        "--output", required=True, help="folder for model.keras and JSON results"
+    )
+    fit.set_defaults(handler=run)
+
+
+def run(args):
+    if args.task == MULTI:
+        from tlnlp_tf.cli.fit_multi import run_multi
+
+        return run_multi(args)
+    if args.config is not None:
+        raise PolicyError("--config is for --task multi.")
+    if args.train is None:
+        raise PolicyError("--train is required (a training file).")
+    import keras
+
+    from tlnlp_tf import outputs
+    from tlnlp_tf.backbones.freezing import parameter_counts
+    from tlnlp_tf.cli.forgetting import forgetting_report
+    from tlnlp_tf.data.batching import choose_batching
+    from tlnlp_tf.data.batching import training_batches
+    from tlnlp_tf.distribute.strategies import check_global_batch
+    from tlnlp_tf.distribute.strategies import strategy
+    from tlnlp_tf.tasks import registry
+    from tlnlp_tf.training.callbacks import backed_up_epoch
+    from tlnlp_tf.training.regularizers import L2SP
+    from tlnlp_tf.training.resume import resumable_fit
+
+    task = registry.get_task(args.task)
+    columns = arguments.columns(args, {})
+    train = task.read(args.train, columns).sample(args.limit, seed=args.seed)
+    validation = task.read(args.validation, columns) if args.validation else None
+    names = task.targets(train, validation)
+    forgetting = forgetting_report(args, task)  # the probe file is checked first
+    l2sp = None if args.l2sp is None else L2SP(alpha=args.l2sp)  # checks alpha
+
+    keras.utils.set_random_seed(args.seed)
+    distribution = strategy(args.strategy)
+    check_global_batch(args.batch_size, distribution)
+    with distribution.scope():
+        model = task.build(args.backbone, names, **_model_options(args, task))
+        if args.learning_rate is not None or args.layer_decay is not None:
+            model.compile(
+                learning_rate=args.learning_rate or "auto",
+                layer_decay="auto" if args.layer_decay is None else args.layer_decay,
+            )
+        if l2sp is not None:
+            l2sp.apply(model)
+    start = time.perf_counter()  # training time includes the one tokenizer pass
+    data = train.to_dataset()
+    if task.tokenize_once:  # tokenized once, in memory; epochs reshuffle the cache
+        data = model.tokenize_once(data)
+    args.batching = choose_batching(
+        int(data.cardinality()),
+        args.batch_size,
+        args.batching,
+        token_level=task.token_level,
+    )
+    data = training_batches(data, args.batch_size, args.batching, seed=args.seed)
+    valid_data = None
+    if validation is not None and task.validate_in_fit:  # else scored after fit
+        valid_data = validation.to_dataset().batch(64)
+    # Fault tolerance: the same command run again after a kill resumes.
+    backup = os.path.join(args.output, BACKUP)
+    resumed_from = backed_up_epoch(backup) or 0  # 0: a fresh run
+    if resumed_from:
+        step = resumed_from * int(data.cardinality())
+        print(
+            f"tlnlp fit: resuming from the end of epoch {resumed_from} of "
+            f"{args.epochs} "
+            f"(optimizer step {step}; backup in {backup})",
+            file=sys.stderr,
+        )
+    # The forgetting probe first: "before" is measured before a backup is restored.
+    history = resumable_fit(
+        model,
+        data,
+        backup,
+        epochs=args.epochs,
+        validation_data=valid_data,
+        callbacks=[] if forgetting is None else [forgetting],
+    )
+    seconds = time.perf_counter() - start
+    if forgetting is not None:  # the probe's two passes are not training time
+        seconds -= forgetting.seconds
+    epochs_run = len(history.history.get("loss", [])) or args.epochs
+
+    counts = parameter_counts(model)
+    metrics = {
+        "train_seconds": round(seconds, 2),
+        "train_examples_per_second": round(len(train) * epochs_run / seconds, 2),
+        "epochs_run": epochs_run,
+        "resumed_from_epoch": history.resumed_from_epoch,
+        "trainable_params": counts["trainable"],
+        "total_params": counts["total"],
+        "train_examples": len(train),
+        "max_length": model.max_length,
+    }
+    if validation is not None:
+        metrics = {"validation": task.score(model, validation, 64), **metrics}
+    if forgetting is not None:
+        metrics["forgetting"] = {
+            "file": args.report_forgetting,
+            **arguments.rounded(forgetting.result),
+            "seconds": round(forgetting.seconds, 2),
+        }
+    run = {
+        "task": args.task,
+        "backbone": args.backbone,
+        "weights": args.weights,
+        "freeze": model.freeze,
+        **columns,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "batching": args.batching,
+        "learning_rate": args.learning_rate,
+        "layer_decay": args.layer_decay,
+        "l2sp": args.l2sp,
+        "attention_dropout": args.attention_dropout,
+        "strategy": args.strategy,
+        "precision": args.precision,
+        "seed": args.seed,
+        "limit": args.limit,
+    }
+    outputs.save_model(model, os.path.join(args.output, "model.keras"))
+    if isinstance(names, list):  # label or tag names
+        outputs.write_json(os.path.join(args.output, "labels.json"), names)
+    outputs.write_json(os.path.join(args.output, arguments.RUN_FILE), run)
+    outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
+    arguments.print_json(metrics)
+    return 0
+
+
+def _model_options(args, task):
+    """The `from_backbone` options of the command line."""
+    options = dict(
+        freeze=args.freeze,
+        weights=args.weights,
+        max_length=args.max_length,
+        attention_dropout=args.attention_dropout,
+    )
+    if args.precision != "float32":
+        options["dtype"] = args.precision
+    for name in task.fit_options:
+        options[name] = getattr(args, name)
+    return options

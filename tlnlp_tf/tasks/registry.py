@@ -1,0 +1,564 @@
+"""The task registry: a task kind names its model class, reader, scorer and options.
+
+`tlnlp fit --task KIND`, `tlnlp evaluate`, `tlnlp predict`, the multi-task
+config (`type: KIND`) and `MultiTaskModel.from_backbone({name: {"kind": KIND}})`
+all read this one table; nothing else lists the task kinds.
+
+```python
+from tlnlp_tf.tasks import registry
+
+registry.task_kinds()  # ('text-classification', 'regression', ...)
+spec = registry.get_task("text-classification")
+train = spec.read("train.tsv", {"text_column": "sentence", "label_column": "label"})
+labels = spec.targets(train, None)  # label names, checked
+model = spec.build("minilm", labels, freeze="bottom-2")
+spec.score(model, train, 64)  # {"accuracy": …, "f1": …, "loss": …}
+```
+
+## Adding a task
+
+One new file, the model: a `TextTask` subclass with `score(data, batch_size)`,
+registered with `keras.saving.register_keras_serializable`. Then one entry,
+here or in the user's own code before `tlnlp_tf.cli.main(...)` runs:
+
+```python
+import keras
+
+import tlnlp_tf as tl
+from tlnlp_tf.tasks import registry
+
+
+@keras.saving.register_keras_serializable(package="my_tasks")
+class SentimentClassifier(tl.TextClassifier):
+    pass  # a text classifier under its own task kind
+
+
+registry.register_task(registry.TaskSpec(
+    "sentiment",                           # --task sentiment; type: sentiment
+    SentimentClassifier,                   # the model class
+    read=registry.read_text_examples,      # (path, columns) -> labelled data
+    targets=registry.label_targets,        # (train, validation) -> names, checked
+    target_options=lambda names: {"labels": names},  # -> constructor kwargs
+    columns=registry.TEXT_COLUMNS,         # data layout options (flags, YAML keys)
+    read_inputs=registry.read_input_texts, # `tlnlp predict --input` -> inputs
+    predict=registry.predict_labels,       # (model, inputs, batch_size) -> records
+    make_preprocessor=registry.new_text_preprocessor,  # shared backbone
+    target_spec=registry.label_spec,       # target placeholders (multi-task)
+))
+```
+
+or, for a task shaped like an existing one, one line:
+`register_task(like("text-classification", "sentiment", SentimentClassifier))`.
+The command line (`--task` choices, column flags, evaluate and predict), the
+multi-task YAML config and `MultiTaskModel` pick it up with no other edit
+(tests/test_registry.py shows it).
+"""
+
+import dataclasses
+import json
+import sys
+from typing import Callable
+from typing import Mapping
+
+import tensorflow as tf
+
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.tasks.span_extractor import DEFAULT_MAX_LENGTH
+from tlnlp_tf.tasks.span_extractor import SpanExtractor
+from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
+from tlnlp_tf.tasks.text_classifier import TextClassifier
+from tlnlp_tf.tasks.text_regressor import TextRegressor
+from tlnlp_tf.tasks.token_classifier import TokenClassifier
+from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
+
+# === Column options: the data layout keys (CLI flags, multi-task config keys) ===
+
+TEXT_COLUMNS = {
+    "text_column": {"help": "text column (text tasks)"},
+    "text_pair_column": {"help": "second text column, for pairs"},
+    "label_column": {"help": "label or target column (text tasks)"},
+}
+CONLL_COLUMNS = {
+    "token_column": {
+        "type": int,
+        "help": "CoNLL column of the tokens (default 0, the first)",
+    },
+    "tag_column": {
+        "type": int,
+        "help": "CoNLL column of the tags (default -1, the last)",
+    },
+    "scheme": {
+        "choices": ("auto", "iob1", "iob2", "bioes", "bmes"),
+        "help": "CoNLL tag scheme (default: detected)",
+    },
+}
+SQUAD_COLUMNS = {
+    "skip_mismatched_answers": {
+        "action": "store_true",
+        "default": None,
+        "help": "SQuAD: count and skip answers whose answer_start does not "
+        "match the context (default: an error)",
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """What the library needs to know about one task kind.
+
+    Args:
+        kind: the name (`tlnlp fit --task KIND`, `type: KIND`, `{"kind": KIND}`).
+        model_class: the task model; takes `backbone=`, `preprocessor=`,
+            `freeze=` and `target_options(names)` as keyword arguments, and
+            has `from_backbone(spec, **options)` and `score(data, batch_size)`.
+        read: `(path, columns) -> data`, `columns` a dict of the `columns`
+            options (missing ones `None`); the data has `sample(n, seed)`,
+            `to_dataset()` and `__len__`.
+        targets: `(train, validation or None) -> names`: the label (or tag)
+            names from training, checked on validation; what
+            `target_options` turns into constructor arguments.
+        target_options: `names -> {constructor keyword: value}`.
+        columns: `{option: argparse keywords}` of the data layout options
+            that apply (each is a `--flag` of fit/evaluate and a key of the
+            multi-task config).
+        read_inputs: `(path, columns) -> inputs`: what `tlnlp predict`
+            reads from its `--input` file (`"-"`: standard input).
+        predict: `(model, inputs, batch_size) -> [record]`, the JSON
+            records of `tlnlp predict`.
+        fit_options: extra `tlnlp fit` options passed to the constructor.
+        required: constructor keywords `MultiTaskModel` requires.
+        pooled: the head pools the sequence (takes `pooling=`).
+        token_level: one target per token or span (batching, probes).
+        tokenize_once: `model.tokenize_once` applies to its datasets.
+        validate_in_fit: Keras's own `validation_data` metrics make sense
+            (otherwise the task is only scored after `fit`).
+        target_spec: `(rows, length) -> (dtype, target shape, weight shape)`
+            of one batch of targets (for `MultiTaskModel`'s placeholders).
+        help: one line for `tlnlp fit --help`.
+    """
+
+    kind: str
+    model_class: type
+    read: Callable
+    targets: Callable
+    target_options: Callable
+    columns: Mapping[str, dict]
+    read_inputs: Callable
+    predict: Callable
+    make_preprocessor: Callable
+    target_spec: Callable
+    fit_options: tuple = ()
+    required: tuple = ()
+    pooled: bool = False
+    token_level: bool = False
+    tokenize_once: bool = True
+    validate_in_fit: bool = True
+    help: str = ""
+
+    def build(self, backbone, names, **options):
+        """A new model of this kind on backbone spec `backbone` (`from_backbone`)."""
+        return self.model_class.from_backbone(
+            backbone, **self.target_options(names), **options
+        )
+
+    def build_on(self, backbone, text_preprocessor, source, freeze, options):
+        """A model of this kind on an already loaded (shared) `backbone`."""
+        options = dict(options)
+        for key in self.required:
+            if key not in options:
+                raise PolicyError(f"needs {key!r}.")
+        limit = getattr(backbone, "max_sequence_length", 512)
+        preprocessor = self.make_preprocessor(text_preprocessor, limit, options)
+        if self.pooled:
+            from tlnlp_tf.backbones.loading import default_pooling
+
+            options.setdefault("pooling", default_pooling(source))
+        return self.model_class(
+            backbone=backbone, preprocessor=preprocessor, freeze=freeze, **options
+        )
+
+    def score(self, model, data, batch_size):
+        """The task's metrics on labelled `data` (what `tlnlp evaluate` prints)."""
+        return model.score(data, batch_size=batch_size)
+
+
+_REGISTRY = {}
+
+
+def register_task(spec):
+    """Add (or replace) a task kind. Returns `spec`."""
+    if not isinstance(spec, TaskSpec):
+        raise TypeError(f"register_task takes a TaskSpec, got {type(spec).__name__}.")
+    _REGISTRY[spec.kind] = spec
+    return spec
+
+
+def unregister_task(kind):
+    """Remove a task kind (for tests and plug-ins)."""
+    _REGISTRY.pop(kind, None)
+
+
+def get_task(kind):
+    """The `TaskSpec` of `kind`; a `PolicyError` naming the kinds if unknown."""
+    if kind not in _REGISTRY:
+        raise PolicyError(
+            f"Unknown task kind {kind!r}; expected one of {', '.join(task_kinds())}."
+        )
+    return _REGISTRY[kind]
+
+
+def task_kinds():
+    """The registered kinds, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def task_classes():
+    """The registered model classes."""
+    return tuple(dict.fromkeys(spec.model_class for spec in _REGISTRY.values()))
+
+
+def kind_of(model):
+    """The kind of a task model: its exact class, else its nearest registered base."""
+    for cls in type(model).__mro__:
+        for spec in reversed(list(_REGISTRY.values())):
+            if spec.model_class is cls:
+                return spec
+    raise PolicyError(
+        f"{type(model).__name__} is not a registered task model; expected one of "
+        f"{', '.join(c.__name__ for c in task_classes())}."
+    )
+
+
+def column_options():
+    """`{option: argparse keywords}` over every kind (first definition wins)."""
+    options = {}
+    for spec in _REGISTRY.values():
+        for name, keywords in spec.columns.items():
+            options.setdefault(name, keywords)
+    return options
+
+
+def like(kind, new_kind, model_class, **changes):
+    """A copy of `kind`'s spec for a new kind and model class (then `register_task`)."""
+    return dataclasses.replace(
+        get_task(kind), kind=new_kind, model_class=model_class, **changes
+    )
+
+
+# === Readers ===
+
+
+def load_text_examples(path, text, label=None, pair=None):
+    """`Examples` from a .csv/.tsv (`load_table`) or .jsonl (`load_jsonl`) file."""
+    from tlnlp_tf.data.readers import load_jsonl
+    from tlnlp_tf.data.readers import load_table
+
+    if text is None:
+        raise DataError(f"{path}: name the text column with --text-column.")
+    if str(path).lower().endswith(".jsonl"):
+        return load_jsonl(path, text, label, pair)
+    return load_table(path, text, label, pair)
+
+
+def read_text_examples(path, columns):
+    """Labelled `Examples` of a text task: `text_column` and `label_column` needed."""
+    for option in ("text_column", "label_column"):
+        if columns.get(option) is None:
+            flag = "--" + option.replace("_", "-")
+            raise DataError(
+                f"{path}: name the {option.split('_')[0]} column with {flag}."
+            )
+    return load_text_examples(
+        path,
+        columns["text_column"],
+        columns["label_column"],
+        columns.get("text_pair_column"),
+    )
+
+
+def read_tagged(path, columns):
+    """`TaggedSentences` of a CoNLL file."""
+    from tlnlp_tf.data.conll import read_conll
+
+    token, tag = columns.get("token_column"), columns.get("tag_column")
+    return read_conll(
+        path,
+        token_column=0 if token is None else token,
+        tag_column=-1 if tag is None else tag,
+        scheme=columns.get("scheme") or "auto",
+    )
+
+
+def read_questions(path, columns):
+    """`QuestionAnswers` of a SQuAD .json file."""
+    from tlnlp_tf.data.squad import read_squad
+
+    return read_squad(
+        path, skip_mismatched=bool(columns.get("skip_mismatched_answers"))
+    )
+
+
+# === Targets ===
+
+
+def label_targets(train, validation):
+    """The label names of `train` (at least two), checked on `validation`."""
+    names = train.label_names()
+    if len(names) < 2:
+        found = f"only the label {names[0]!r}" if names else "no labels"
+        raise DataError(
+            f"{train.source}: found {found}; a classifier needs at least two "
+            "labels in its training data."
+        )
+    if validation is not None:
+        validation.check_labels(names)
+    return names
+
+
+def numeric_targets(train, validation):
+    """Checks every target is a finite number; no names (`None`)."""
+    for examples in (train, validation):
+        if examples is not None:
+            examples.check_numeric()
+    return None
+
+
+def tag_targets(train, validation):
+    """The tag names of `train`, checked on `validation`."""
+    names = train.tag_names()
+    if validation is not None:
+        validation.check_tags(names)
+    return names
+
+
+def answer_targets(train, validation):
+    """`{"allow_no_answer": …}`: whether training has unanswerable questions."""
+    return {"allow_no_answer": train.has_impossible}
+
+
+# === Preprocessors on a shared backbone (MultiTaskModel) ===
+
+
+def new_text_preprocessor(text_preprocessor, limit, options):
+    """A raw-text preprocessor with the backbone's tokenizer, for a new head."""
+    return type(text_preprocessor)(
+        tokenizer=text_preprocessor.tokenizer, sequence_length=limit
+    )
+
+
+def new_token_preprocessor(text_preprocessor, limit, options):
+    """A `TokenClassifierPreprocessor` with the backbone's tokenizer."""
+    return TokenClassifierPreprocessor(
+        text_preprocessor.tokenizer, sequence_length=limit
+    )
+
+
+def new_span_preprocessor(text_preprocessor, limit, options):
+    """A `SpanExtractorPreprocessor` (takes `doc_stride` out of `options`)."""
+    return SpanExtractorPreprocessor(
+        text_preprocessor.tokenizer,
+        sequence_length=min(DEFAULT_MAX_LENGTH, limit),
+        doc_stride=options.pop("doc_stride", 128),
+    )
+
+
+# === Target placeholders (MultiTaskModel) ===
+
+
+def label_spec(rows, length):
+    """Targets: int class ids, one per row."""
+    return tf.int32, [rows], [rows]
+
+
+def value_spec(rows, length):
+    """Targets: float targets, one per row."""
+    return tf.float32, [rows], [rows]
+
+
+def tag_spec(rows, length):
+    """Targets: int tag ids, one per token."""
+    return tf.int32, [rows, length], [rows, length]
+
+
+def span_spec(rows, length):
+    """Targets: (start, end) token positions per window."""
+    return tf.int32, [rows, 2], [rows]
+
+
+# === Predictions: JSON records for `tlnlp predict` ===
+
+
+def read_input_lines(path):
+    """The lines of `path`, or of standard input for `"-"`."""
+    from tlnlp_tf.data.readers import read_text
+    from tlnlp_tf.data.readers import split_lines
+
+    if path == "-":
+        return split_lines(sys.stdin.read())
+    return split_lines(read_text(path))
+
+
+def read_input_texts(path, columns):
+    """Texts to label: a .csv/.tsv/.jsonl column, else one text per line."""
+    from tlnlp_tf.data.examples import Examples
+
+    if path != "-" and path.lower().endswith((".csv", ".tsv", ".jsonl")):
+        return load_text_examples(
+            path, columns.get("text_column"), None, columns.get("text_pair_column")
+        )
+    source = "<stdin>" if path == "-" else path
+    kept = [
+        (number, line)
+        for number, line in enumerate(read_input_lines(path), 1)
+        if line.strip()
+    ]
+    if not kept:
+        raise DataError(f"{source}: no texts to predict.")
+    return Examples(
+        texts=[line for _, line in kept],
+        source=source,
+        lines=[number for number, _ in kept],
+    )
+
+
+def predict_labels(model, examples, batch_size):
+    """`{"text"[, "text_pair"], "label", "score"}` or `{…, "value"}` per input."""
+    result = model.predict(examples.features(), batch_size=batch_size, verbose=0)
+    records = []
+    for index, text in enumerate(examples.texts):
+        record = {"text": text}
+        if examples.pairs is not None:
+            record["text_pair"] = examples.pairs[index]
+        if "value" in result:
+            record["value"] = round(float(result["value"][index]), 6)
+        else:
+            record["label"] = result["label"][index]
+            record["score"] = round(float(result["score"][index]), 6)
+        records.append(record)
+    return records
+
+
+def predict_entities(model, examples, batch_size):
+    """`{"text", "entities"}` per input text."""
+    result = model.predict(examples.texts, batch_size=batch_size)
+    return [
+        {"text": text, "entities": entities}
+        for text, entities in zip(examples.texts, result)
+    ]
+
+
+def read_input_questions(path, columns):
+    """Questions of a SQuAD .json file or JSONL of {"question", "context"[, "id"]}."""
+    from tlnlp_tf.data.squad import read_squad
+
+    if path != "-" and path.lower().endswith(".json"):
+        data = read_squad(path, skip_mismatched=True)
+        items = [{"id": i, **item} for i, item in zip(data.ids, data.inputs())]
+    else:
+        source = "<stdin>" if path == "-" else path
+        items = []
+        for number, line in enumerate(read_input_lines(path), 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(
+                    f"{source}, line {number}: not valid JSON ({error.msg})."
+                ) from None
+            if not isinstance(item, dict) or not {"question", "context"} <= set(item):
+                raise DataError(
+                    f"{source}, line {number}: expected an object with "
+                    "'question' and 'context'."
+                )
+            for field in ("question", "context"):
+                if not isinstance(item[field], str) or not item[field].strip():
+                    raise DataError(f"{source}, line {number}: the {field} is empty.")
+            items.append(item)
+        if not items:
+            raise DataError(f"{source}: no questions to answer.")
+    return items
+
+
+def predict_answers(model, items, batch_size):
+    """`{["id",] "question", "context", "answer", …}` per question."""
+    answers = model.predict(
+        [{"question": i["question"], "context": i["context"]} for i in items],
+        batch_size=batch_size,
+    )
+    return [{**item, **answer} for item, answer in zip(items, answers)]
+
+
+# === The built-in kinds ===
+
+register_task(
+    TaskSpec(
+        "text-classification",
+        TextClassifier,
+        read=read_text_examples,
+        targets=label_targets,
+        target_options=lambda names: {"labels": names},
+        columns=TEXT_COLUMNS,
+        read_inputs=read_input_texts,
+        predict=predict_labels,
+        make_preprocessor=new_text_preprocessor,
+        target_spec=label_spec,
+        required=("labels",),
+        pooled=True,
+        help="text-classification (labels)",
+    )
+)
+register_task(
+    TaskSpec(
+        "regression",
+        TextRegressor,
+        read=read_text_examples,
+        targets=numeric_targets,
+        target_options=lambda names: {},
+        columns=TEXT_COLUMNS,
+        read_inputs=read_input_texts,
+        predict=predict_labels,
+        make_preprocessor=new_text_preprocessor,
+        target_spec=value_spec,
+        pooled=True,
+        help="regression (numeric targets)",
+    )
+)
+register_task(
+    TaskSpec(
+        "token-classification",
+        TokenClassifier,
+        read=read_tagged,
+        targets=tag_targets,
+        target_options=lambda names: {"tags": names},
+        columns=CONLL_COLUMNS,
+        read_inputs=read_input_texts,
+        predict=predict_entities,
+        make_preprocessor=new_token_preprocessor,
+        target_spec=tag_spec,
+        required=("tags",),
+        token_level=True,
+        validate_in_fit=False,
+        help="token-classification (CoNLL files, one tag per word)",
+    )
+)
+register_task(
+    TaskSpec(
+        "question-answering",
+        SpanExtractor,
+        read=read_questions,
+        targets=answer_targets,
+        target_options=lambda names: dict(names),
+        columns=SQUAD_COLUMNS,
+        read_inputs=read_input_questions,
+        predict=predict_answers,
+        make_preprocessor=new_span_preprocessor,
+        target_spec=span_spec,
+        fit_options=("doc_stride",),
+        token_level=True,
+        tokenize_once=False,
+        validate_in_fit=False,
+        help="question-answering (SQuAD JSON, v1.1 or v2)",
+    )
+)
