@@ -7,7 +7,9 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
 class PearsonCorrelation(keras.metrics.Metric):
-    """Pearson's r, accumulated over batches (works in `evaluate` and under tf.distribute).
+    """Pearson's r, accumulated over batches.
+
+    Works in `evaluate` and under tf.distribute.
 
     Example:
 

@@ -61,7 +61,9 @@ def token_f1(prediction, truth):
 
 
 def squad_scores(predictions, answers):
-    """`{"exact_match", "f1"}` (fractions 0–1): each question scores its best gold answer.
+    """`{"exact_match", "f1"}` (fractions 0–1).
+
+    Each question scores its best gold answer.
 
     Args:
         predictions: one answer text per question.

@@ -81,7 +81,7 @@ def load_masked_lm(folder, backbone=None):
     model = tl.TextClassifier.from_backbone("minilm-reviews", labels=["neg", "pos"])
     # ... model.fit on the task's data ...
     tuned = load_masked_lm("minilm-reviews", model.backbone)
-    masked_lm_scores(tuned, held_out_texts)  # {"loss", "accuracy", "masked_tokens"}
+    tl.pretraining.masked_lm_scores(tuned, texts)  # {"loss", "accuracy", ...}
     ```
     """
     folder, kind = find_head(folder)

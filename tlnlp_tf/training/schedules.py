@@ -137,8 +137,9 @@ class SlantedTriangular(FineTuningSchedule):
     """ULMFiT's slanted triangular learning rate (Howard & Ruder 2018, eq. 3).
 
     With `T = total_steps` and `cut = floor(T * cut_frac)`, step `t` has
-    `p = t / cut` while `t < cut`, else `p = 1 - (t - cut) / (cut * (1 / cut_frac - 1))`,
-    and the rate is `peak * (1 + p * (ratio - 1)) / ratio`: a short linear
+    `p = t / cut` while `t < cut`, else
+    `p = 1 - (t - cut) / (cut * (1 / cut_frac - 1))`, and the rate is
+    `peak * (1 + p * (ratio - 1)) / ratio`: a short linear
     climb from `peak / ratio` to `peak`, then a long linear fall back to
     `peak / ratio` at step `T` (and no lower after it). With
     `total_steps=None` the rate stays at `peak`.
