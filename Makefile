@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/tlnlp demo --output demo-output
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -100,7 +100,9 @@ def timed(fn):
 def parser(doc, data_folder, epochs):
     """The options every benchmark takes; `--data` defaults to ../shared/data/FOLDER."""
     here = os.path.dirname(os.path.abspath(__file__))
-    result = argparse.ArgumentParser(description=doc.splitlines()[0])
+    # The first paragraph of the docstring, its wrapped lines joined by spaces.
+    summary = " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())
+    result = argparse.ArgumentParser(description=summary)
     result.add_argument(
         "--data", default=os.path.join(here, "..", "..", "shared", "data", data_folder)
     )

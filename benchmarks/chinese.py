@@ -1,7 +1,9 @@
-"""Chinese end to end: ChnSentiCorp sentiment and MSRA NER, cross-lingual vs in-language transfer.
+"""Chinese end to end: ChnSentiCorp sentiment and MSRA NER, cross-lingual vs
+in-language transfer.
 
     python benchmarks/chinese.py
-    python benchmarks/chinese.py --train-size 100 --test-size 100 --pretrain-epochs 1  # smoke
+    python benchmarks/chinese.py --train-size 100 --test-size 100 \\
+        --pretrain-epochs 1  # smoke
 
 Four sources, each fine-tuned on both targets through the same API as English:
 - `minilm`: all-MiniLM-L6-v2, pretrained on English (uncased BERT vocabulary:
@@ -102,7 +104,8 @@ def main(argv=None):
     _common.write_results(
         "chinese",
         results,
-        "Chinese: ChnSentiCorp and MSRA NER, cross-lingual (MiniLM) vs in-language pretraining",
+        "Chinese: ChnSentiCorp and MSRA NER, cross-lingual (MiniLM) vs "
+        "in-language pretraining",
         table(results, args),
         _common.command("chinese.py", argv),
     )
@@ -219,14 +222,14 @@ def tag(name, spec, weights, rate, train, test, args):
 def table(results, args):
     by = {(r["target"], r["source"]): r for r in results["runs"]}
     rows = [
-        f"Training sample {args.train_size} per target (ChnSentiCorp {args.epochs} epochs, "
-        f"max length {args.max_length}; MSRA NER {args.ner_epochs} epochs), batch "
-        f"{args.batch_size}, seed {args.seed}; scored on {args.test_size} held-out examples "
-        "(ChnSentiCorp dev, MSRA test.ner). [UNK] share: tokens of the training text the "
-        "source's vocabulary cannot represent.",
+        f"Training sample {args.train_size} per target (ChnSentiCorp {args.epochs} "
+        f"epochs, max length {args.max_length}; MSRA NER {args.ner_epochs} epochs), "
+        f"batch {args.batch_size}, seed {args.seed}; scored on {args.test_size} "
+        "held-out examples (ChnSentiCorp dev, MSRA test.ner). [UNK] share: tokens of "
+        "the training text the source's vocabulary cannot represent.",
         "",
-        "| source | vocabulary | ChnSentiCorp acc | MSRA NER entity F1 (P / R) | [UNK] share | "
-        "train s (cls / ner) |",
+        "| source | vocabulary | ChnSentiCorp acc | MSRA NER entity F1 (P / R) "
+        "| [UNK] share | train s (cls / ner) |",
         "|---|---|---|---|---|---|",
     ]
     for source in results["sources"]:
@@ -243,7 +246,8 @@ def table(results, args):
         )
         rows.append(
             f"| {source} | {vocabulary} | {cls['value']:.4f} | {ner['value']:.4f} "
-            f"({ner['precision']:.3f} / {ner['recall']:.3f}) | {cls['unknown_rate']:.3f} | "
+            f"({ner['precision']:.3f} / {ner['recall']:.3f}) | "
+            f"{cls['unknown_rate']:.3f} | "
             f"{cls['train_seconds']} / {ner['train_seconds']} |"
         )
     pre = results["pretraining"]

@@ -76,9 +76,11 @@ def main(argv=None):
         "peak_rss_mb": rss.peak_mb,
     }
     rows = [
-        "| train sentences | epochs | LR / layer decay | max length | test P | test R | **test F1** | per-type F1 | train s | peak RSS MB |",
+        "| train sentences | epochs | LR / layer decay | max length | test P | test R "
+        "| **test F1** | per-type F1 | train s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        f"| {run['train_sentences']} | {args.epochs} | {run['learning_rate']} / {run['layer_decay']} | "
+        f"| {run['train_sentences']} | {args.epochs} | "
+        f"{run['learning_rate']} / {run['layer_decay']} | "
         f"{run['max_length']} | {run['test_precision']:.4f} | "
         f"{run['test_recall']:.4f} | **{run['test_f1']:.4f}** | "
         + ", ".join(f"{k} {v:.3f}" for k, v in run["per_type_f1"].items())

@@ -139,13 +139,14 @@ def fine_tune(spec, labelled, held_out, seed, args):
 def table(results):
     pre = results["pretraining"]
     rows = [
-        f"Masked-LM adaptation: {pre['documents']} IMDB reviews (training half, texts only), "
-        f"{pre['epochs']} epochs, {pre['seconds']} s; held-out masked-LM loss "
+        f"Masked-LM adaptation: {pre['documents']} IMDB reviews (training half, texts "
+        f"only), {pre['epochs']} epochs, {pre['seconds']} s; held-out masked-LM loss "
         f"{pre['masked_lm_loss']['before']} → {pre['masked_lm_loss']['after']}, masked "
-        f"accuracy {pre['masked_accuracy']['before']} → {pre['masked_accuracy']['after']}. "
-        f"Fine-tuning: {results['labels']} labelled reviews, {results['epochs']} epochs, "
-        f"batch {results['batch_size']}, max length {results['max_length']}; held-out "
-        f"accuracy on {results['held_out']} reviews.",
+        f"accuracy {pre['masked_accuracy']['before']} → "
+        f"{pre['masked_accuracy']['after']}. Fine-tuning: {results['labels']} labelled "
+        f"reviews, {results['epochs']} epochs, batch {results['batch_size']}, max "
+        f"length {results['max_length']}; held-out accuracy on {results['held_out']} "
+        "reviews.",
         "",
         "| source | seeds | held-out accuracy per seed | mean | train s (mean) |",
         "|---|---|---|---|---|",

@@ -1,12 +1,14 @@
-"""The LoRA peak rate, chosen on SST-2 training sentences held out from the labelled sample.
+"""The LoRA peak rate, chosen on SST-2 training sentences held out from the
+labelled sample.
 
     python benchmarks/lora_rate.py lora-8:1e-3:0 lora-8:3e-3:0 lora-8:5e-3:0 none:1e-4:0
 
-Each argument is `FREEZE:RATE:SEED`. Every run trains MiniLM as a `TextClassifier` on the
-same 2,000-sentence SST-2 sample (sample seed 0, as `benchmarks/strategies.py`) for 2 epochs,
-batch 16, fed as `tlnlp fit` feeds it, and prints one JSON line: accuracy on 1,000 other
-training sentences of at least 6 words (`held`, what the rate was chosen on) and on the dev
-set (`dev`). This chose `LORA_LEARNING_RATE` (5e-3; docs/freezing.md).
+Each argument is `FREEZE:RATE:SEED`. Every run trains MiniLM as a
+`TextClassifier` on the same 2,000-sentence SST-2 sample (sample seed 0, as
+`benchmarks/strategies.py`) for 2 epochs, batch 16, fed as `tlnlp fit` feeds
+it, and prints one JSON line: accuracy on 1,000 other training sentences of
+at least 6 words (`held`, what the rate was chosen on) and on the dev set
+(`dev`). This chose `LORA_LEARNING_RATE` (5e-3; docs/freezing.md).
 """
 
 import json

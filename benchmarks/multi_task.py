@@ -178,9 +178,9 @@ def table(results, args):
     }
     rows = [
         f"{args.train_size} training examples per task, {args.epochs} epochs, batch "
-        f"{args.batch_size}, seed {args.seed}, `{args.sampling}` sampling for the joint "
-        "run; each task's own defaults alone, the MultiTaskModel defaults jointly "
-        "(the lowest of the three tasks' peak rates).",
+        f"{args.batch_size}, seed {args.seed}, `{args.sampling}` sampling for the "
+        "joint run; each task's own defaults alone, the MultiTaskModel defaults "
+        "jointly (the lowest of the three tasks' peak rates).",
         "",
         "| task | metric | alone | joint | joint − alone | train s alone |",
         "|---|---|---|---|---|---|",
@@ -188,8 +188,8 @@ def table(results, args):
     for name in TASKS:
         alone, joint = runs[f"{name} alone"], runs[f"{name} joint"]
         rows.append(
-            f"| {name} | {metric[name]} | {alone['score']:.4f} | {joint['score']:.4f} | "
-            f"{joint['score'] - alone['score']:+.4f} | {alone['train_seconds']} |"
+            f"| {name} | {metric[name]} | {alone['score']:.4f} | {joint['score']:.4f} "
+            f"| {joint['score'] - alone['score']:+.4f} | {alone['train_seconds']} |"
         )
     total = sum(runs[f"{name} alone"]["train_seconds"] for name in TASKS)
     rows += [

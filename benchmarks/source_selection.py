@@ -1,7 +1,8 @@
 """Source selection: do transferability scores rank sources the way fine-tuning does?
 
     python benchmarks/source_selection.py
-    python benchmarks/source_selection.py --targets sst2 --train-size 200 --held-out 200  # smoke
+    python benchmarks/source_selection.py --targets sst2 --train-size 200 \\
+        --held-out 200  # smoke
 
 Four candidate sources, built or loaded here:
 - `minilm`: all-MiniLM-L6-v2, pretrained.
@@ -105,7 +106,8 @@ def imdb_halves(args):
 
 
 def build_sources(texts, workspace, args):
-    """`{name: spec}` of the four candidates; the two pretrained here are written to `workspace`."""
+    """`{name: spec}` of the four candidates; the two pretrained here are written
+    to `workspace`."""
     keras.utils.set_random_seed(args.seed)
     pretraining = {}
     start = time.perf_counter()
@@ -240,10 +242,10 @@ def fine_tune(spec, train, held_out, args):
 
 def table(results, args):
     rows = [
-        f"Training sample {args.train_size} per target, {args.epochs} fine-tuning epochs "
-        f"(batch {args.batch_size}, `TextClassifier` defaults, max length "
-        f"{args.max_length}), held-out sample {args.held_out}. Scores on the last layer's "
-        "mean-pooled features of the training sample.",
+        f"Training sample {args.train_size} per target, {args.epochs} fine-tuning "
+        f"epochs (batch {args.batch_size}, `TextClassifier` defaults, max length "
+        f"{args.max_length}), held-out sample {args.held_out}. Scores on the last "
+        "layer's mean-pooled features of the training sample.",
         "",
         "| target | source | LogME | H-score | probe acc | fine-tuned acc |",
         "|---|---|---|---|---|---|",

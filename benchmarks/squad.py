@@ -76,17 +76,21 @@ def main(argv=None):
         "peak_rss_mb": rss.peak_mb,
     }
     rows = [
-        "| train questions | epochs | batch | max length / stride | LR | eval EM | **eval F1** | train s | peak RSS MB |",
+        "| train questions | epochs | batch | max length / stride | LR | eval EM | "
+        "**eval F1** | train s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|",
-        f"| {run['train_questions']} | {args.epochs} | {args.batch_size} | {run['max_length']} / "
+        f"| {run['train_questions']} | {args.epochs} | {args.batch_size} | "
+        f"{run['max_length']} / "
         f"{args.doc_stride} | {run['learning_rate']} | {run['eval_exact_match']:.4f} | "
-        f"**{run['eval_f1']:.4f}** | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |",
+        f"**{run['eval_f1']:.4f}** | {run['train_seconds']:.0f} | "
+        f"{run['peak_rss_mb']:.0f} |",
     ]
     _common.write_results(
         "squad",
         run,
         f"SQuAD v1.1, MiniLM SpanExtractor, {args.train_articles} articles train / "
-        f"{len(set(evaluation.titles))} evaluate ({len(evaluation)} questions), official EM/F1",
+        f"{len(set(evaluation.titles))} evaluate ({len(evaluation)} questions), "
+        "official EM/F1",
         rows,
         _common.command("squad.py", argv),
     )

@@ -83,7 +83,8 @@ def main(argv=None):
         )
     runs = list(runs.values())
     rows = [
-        "| run | max length | learning rate | dev accuracy | train ex/s | train s | peak RSS MB |",
+        "| run | max length | learning rate | dev accuracy | train ex/s | train s | "
+        "peak RSS MB |",
         "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
@@ -103,7 +104,8 @@ def main(argv=None):
     _common.write_results(
         "sst2",
         results,
-        f"SST-2, MiniLM (all-MiniLM-L6-v2), {args.limit} train examples, {args.epochs} epochs",
+        f"SST-2, MiniLM (all-MiniLM-L6-v2), {args.limit} train examples, {args.epochs} "
+        "epochs",
         rows,
         _common.command("sst2.py", argv),
     )
@@ -139,8 +141,10 @@ def run_tlnlp(train, dev, labels, args, freeze, dtype=None, head_first=False):
             dev.to_dataset().batch(64), return_dict=True, verbose=0
         )
     return {
-        "name": f"tlnlp_tf TextClassifier, freeze={freeze} (defaults, batch {args.batch_size}, "
-        f"{tl.data.choose_batching(len(train), args.batch_size, args.batching)} batches)"
+        "name": f"tlnlp_tf TextClassifier, freeze={freeze} (defaults, batch "
+        f"{args.batch_size}, "
+        f"{tl.data.choose_batching(len(train), args.batch_size, args.batching)} "
+        "batches)"
         + (f", {dtype}" if dtype else "")
         + (
             f", head first on frozen features for {args.head_epochs} epochs"

@@ -1,4 +1,5 @@
-"""SST-2, 4,000 examples x 2 epochs: fine-tuning variants, judged on held-out training sentences.
+"""SST-2, 4,000 examples x 2 epochs: fine-tuning variants, judged on held-out
+training sentences.
 
     python benchmarks/sst2_variants.py attn=backbone:0 attn=0:0 attn=0,ema=0.99:0 \\
         attn=0,lp=3:0 attn=0,lp=3,ema=0.99:0 attn=0,batching=random:0

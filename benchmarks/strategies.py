@@ -1,8 +1,9 @@
 """Transfer strategies on SST-2 with 100, 500 and 2,000 labels: the transfer-gain curve.
 
-    python benchmarks/strategies.py                         # all strategies, sizes, 3 seeds
+    python benchmarks/strategies.py  # all strategies, sizes, 3 seeds
     python benchmarks/strategies.py --sizes 100 --seeds 0 --strategies finetune,lora-8
-    python benchmarks/strategies.py --strategies lora-8 --update   # rerun one row, keep the rest
+    # rerun one row, keep the rest:
+    python benchmarks/strategies.py --strategies lora-8 --update
 
 Every run fine-tunes all-MiniLM-L6-v2 (`"minilm"`) as a `TextClassifier`
 with the library's defaults (mean pooling, AdamW with 10% warmup and
@@ -24,7 +25,8 @@ Strategies:
 - `gradual-steps`: `GradualUnfreezing(every_steps=N)`, N chosen so that all 7
   groups (6 layers, embeddings) are open by the middle of training.
 - `layer-decay`: layer-wise learning-rate decay 0.8 (`compile(layer_decay=0.8)`).
-- `lora-8`: `freeze="lora-8"`, rank-8 LoRA on the query and value projections, and the head.
+- `lora-8`: `freeze="lora-8"`, rank-8 LoRA on the query and value projections,
+  and the head.
 - `l2sp`: fine-tune with `L2SP(alpha=0.01, beta=0.01)` toward the pretrained weights.
 
 Epochs grow as the data shrinks (`--epochs-per-size`, default 100:8,
@@ -160,7 +162,8 @@ def main(argv=None):
 
 
 def kept_runs(here, strategies, sizes, seeds, epochs, args):
-    """The saved runs of the strategies not rerun, and the saved probe baseline (`--update`)."""
+    """The saved runs of the strategies not rerun, and the saved probe baseline
+    (`--update`)."""
     with open(os.path.join(here, "results", "strategies.json")) as file:
         saved = json.load(file)
     same = {
@@ -291,11 +294,11 @@ def table(results, strategies, sizes, args):
         + f" | train s ({max(sizes)}) | STS-B zero-shot after ({max(sizes)}) |"
     )
     rows = [
-        f"SST-2 dev accuracy (872 sentences), MiniLM `TextClassifier` defaults, batch "
+        "SST-2 dev accuracy (872 sentences), MiniLM `TextClassifier` defaults, batch "
         f"{results['batch_size']}, epochs per size {results['epochs']}, "
         f"{len(results['seeds'])} training seeds (seeds {results['seeds']}) on one "
-        f"training sample per size (sample seed {args.sample_seed}). The last column is "
-        f"the forgetting probe: zero-shot STS-B Spearman of the fine-tuned backbone "
+        f"training sample per size (sample seed {args.sample_seed}). The last column "
+        "is the forgetting probe: zero-shot STS-B Spearman of the fine-tuned backbone "
         f"(pretrained MiniLM: {results['forgetting_before']}).",
         "",
         head,

@@ -48,10 +48,13 @@ def main(argv=None):
         "peak_rss_mb": rss.peak_mb,
     }
     rows = [
-        "| train pairs | epochs | max length | dev Pearson | **dev Spearman** | train s | peak RSS MB |",
+        "| train pairs | epochs | max length | dev Pearson | **dev Spearman** "
+        "| train s | peak RSS MB |",
         "|---|---|---|---|---|---|---|",
-        f"| {run['train_pairs']} | {args.epochs} | {run['max_length']} | {run['dev_pearson']:.4f} | "
-        f"**{run['dev_spearman']:.4f}** | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |",
+        f"| {run['train_pairs']} | {args.epochs} | {run['max_length']} | "
+        f"{run['dev_pearson']:.4f} | "
+        f"**{run['dev_spearman']:.4f}** | {run['train_seconds']:.0f} | "
+        f"{run['peak_rss_mb']:.0f} |",
     ]
     _common.write_results(
         "stsb",

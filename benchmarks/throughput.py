@@ -402,9 +402,9 @@ def ratios(runs):
 def write(results, args, argv):
     """One JSON file and one RESULTS.md section per dataset (`throughput_sst2`, …)."""
     peaks = (
-        f"Matmul peak measured in the same run (2,048², best of 20 at the start and 20 at "
-        f"the end): float32 {results['matmul_peak_gflops']['float32']} GFLOP/s, bfloat16 "
-        f"{results['matmul_peak_gflops']['bfloat16']} GFLOP/s. Global batch "
+        "Matmul peak measured in the same run (2,048², best of 20 at the start and 20 "
+        f"at the end): float32 {results['matmul_peak_gflops']['float32']} GFLOP/s, "
+        f"bfloat16 {results['matmul_peak_gflops']['bfloat16']} GFLOP/s. Global batch "
         f"{args.batch_size} for every run."
     )
     for dataset, part in results["datasets"].items():
@@ -420,8 +420,10 @@ def write(results, args, argv):
         ]
         for run in part["runs"]:
             rows.append(
-                f"| {run['name']} ({run['dtype']}) | {run['padding']} | {run['max_length']} | "
-                f"{run['held_out_accuracy']:.4f} | {run['train_examples_per_second']:.2f} | "
+                f"| {run['name']} ({run['dtype']}) | {run['padding']} | "
+                f"{run['max_length']} | "
+                f"{run['held_out_accuracy']:.4f} | "
+                f"{run['train_examples_per_second']:.2f} | "
                 f"{run['predict_examples_per_second']:.2f} | "
                 f"{100 * run['flops']['train_mfu']:.1f}% "
                 f"({run['flops']['train_gflops_real_tokens']} GFLOP/s) | "
@@ -438,8 +440,8 @@ def write(results, args, argv):
         _common.write_results(
             f"throughput_{dataset}",
             dict(results, datasets={dataset: part}),
-            f"Throughput on {dataset.upper()}: tlnlp_tf default pipeline vs raw keras-hub "
-            "(MiniLM), with MFU",
+            f"Throughput on {dataset.upper()}: tlnlp_tf default pipeline vs raw "
+            "keras-hub (MiniLM), with MFU",
             rows,
             _common.command("throughput.py", argv),
         )

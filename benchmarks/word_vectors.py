@@ -1,6 +1,6 @@
 """SST-2 with static word embeddings: a Kim CNN on random vs word2vec embeddings.
 
-    python benchmarks/word_vectors.py                      # sizes 100,500,2000; seeds 0,1,2
+    python benchmarks/word_vectors.py  # sizes 100,500,2000; seeds 0,1,2
     python benchmarks/word_vectors.py --sizes 50 --seeds 0 --no-write   # a smoke run
 
 word2vec (gensim, skip-gram, 100 dimensions) is trained once, on unlabelled
@@ -154,7 +154,8 @@ def main(argv=None):
         f'WordClassifier(encoder="{args.encoder}"), {args.steps} updates of batch '
         f"{args.batch_size} per run, Adam 1e-3; dev accuracy on the 872 SST-2 dev "
         f"sentences, mean ± std over seeds {args.seeds}. word2vec: skip-gram, "
-        f"{args.vector_size} dimensions, {args.w2v_epochs} epochs on {w2v['documents']} "
+        f"{args.vector_size} dimensions, {args.w2v_epochs} epochs on "
+        f"{w2v['documents']} "
         f"unlabelled texts (SST-2 train sentences + IMDB reviews)"
         + (
             f", {w2v['vocabulary']} words, {w2v['seconds']} s."

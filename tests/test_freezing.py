@@ -46,11 +46,13 @@ def test_policies(backbone, policy, frozen):
         (3, "A freeze policy is a string"),
         (
             "lora-0",
-            "'lora-0': R in 'lora-R' is the rank of the LoRA factors, a positive integer",
+            "'lora-0': R in 'lora-R' is the rank of the LoRA factors, a positive "
+            "integer",
         ),
         (
             "lora-x",
-            "'lora-x': R in 'lora-R' is the rank of the LoRA factors, a positive integer",
+            "'lora-x': R in 'lora-R' is the rank of the LoRA factors, a positive "
+            "integer",
         ),
         ("lora", r"Unknown freeze policy 'lora': expected one of .*lora-R"),
     ],

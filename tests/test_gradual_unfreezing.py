@@ -8,7 +8,8 @@ import tlnlp_tf as tl
 
 
 def _model_and_data(tiny_preset, toy_sentiment):
-    """A tiny classifier, 4 batches of toy sentiment, and its backbone's layer groups."""
+    """A tiny classifier, 4 batches of toy sentiment, and its backbone's layer
+    groups."""
     keras.utils.set_random_seed(0)
     model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"])
     texts, labels = toy_sentiment

@@ -93,7 +93,8 @@ def test_warmup_cosine_unknown_length_warms_up_then_holds():
 
 def test_slanted_triangular_is_ulmfit_equation_3():
     schedule = SlantedTriangular(0.01, total_steps=1000, cut_frac=0.1, ratio=32)
-    # cut = 100; p = t / 100 up to it, then 1 - (t - 100) / 900; rate 0.01 (1 + 31 p) / 32.
+    # cut = 100; p = t / 100 up to it, then 1 - (t - 100) / 900;
+    # rate 0.01 (1 + 31 p) / 32.
     expected = {
         0: 0.01 / 32,
         50: 0.01 * 16.5 / 32,

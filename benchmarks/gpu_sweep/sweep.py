@@ -108,8 +108,8 @@ class Task:
         self.epoch_fns = {}
         self.predict_fn = self._make_predict()
         log(
-            f"{name}: {self.n} train rows, {self.steps_per_epoch} steps/epoch, "
-            f"seq {ids.shape[1]}, {len(self.template.trainable_variables)} trainable vars"
+            f"{name}: {self.n} train rows, {self.steps_per_epoch} steps/epoch, seq "
+            f"{ids.shape[1]}, {len(self.template.trainable_variables)} trainable vars"
         )
 
     def build(self, seed):
@@ -340,7 +340,8 @@ def main():
         metric = r.get("acc", r.get("f1_device"))
         log(
             f"{r['task']} lr={r['lr']:g} d={r['llrd']:g} head={r['head_mult']:g} "
-            f"ep={r['epochs']} b={r['batch']} seed={r['seed']}: {metric:.4f}  loss/ep={np.round(r['epoch_loss'], 4).tolist()} "
+            f"ep={r['epochs']} b={r['batch']} seed={r['seed']}: {metric:.4f}  "
+            f"loss/ep={np.round(r['epoch_loss'], 4).tolist()} "
             f"epochs={r['epoch_times']}s build={r['t_build']}s total={r['t_total']}s"
         )
 
@@ -411,7 +412,8 @@ def main():
             if accs:
                 means[(lr, d)] = (np.mean(accs), np.min(accs))
                 log(
-                    f"SST2 lr={lr:g} d={d:g}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} "
+                    f"SST2 lr={lr:g} d={d:g}: mean {np.mean(accs):.4f} std "
+                    f"{np.std(accs):.4f} "
                     f"min {np.min(accs):.4f} n={len(accs)}"
                 )
         if means:
@@ -447,7 +449,8 @@ def extra(args, config, weights, go):
     def summary(name, accs):
         if accs:
             log(
-                f"{name}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} min {np.min(accs):.4f} n={len(accs)}"
+                f"{name}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} min "
+                f"{np.min(accs):.4f} n={len(accs)}"
             )
 
     # (a) SST-2, batch 32: seeds 5-9 for the leaders and the current default
@@ -524,7 +527,8 @@ def extra3(args, config, weights, go):
         if accs:
             log(
                 f"SST2 b{b} lr={lr:g}: mean {np.mean(accs):.4f} std {np.std(accs):.4f} "
-                f"min {np.min(accs):.4f} n={len(accs)} >=0.86: {sum(a >= 0.86 for a in accs)}"
+                f"min {np.min(accs):.4f} n={len(accs)} >=0.86: "
+                f"{sum(a >= 0.86 for a in accs)}"
             )
 
 
