@@ -33,7 +33,16 @@ def attention_layers(backbone):
 
 
 def attention_dropout(backbone):
-    """The backbone's attention-probability dropout rate (`None`: no attention)."""
+    """The backbone's attention-probability dropout rate (`None`: no attention).
+
+    Example:
+
+    ```python
+    backbone, _ = tl.load_backbone("minilm")
+    set_attention_dropout(backbone, 0.0)
+    assert attention_dropout(backbone) == 0.0
+    ```
+    """
     rates = [float(layer.dropout) for layer in attention_layers(backbone)]
     return max(rates) if rates else None
 

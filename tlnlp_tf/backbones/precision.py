@@ -33,6 +33,13 @@ def resolve_precision(dtype):
     Returns:
         The policy name (or `None`), `"float32"` for `mixed_float16` when no
         GPU is visible.
+
+    Example:
+
+    ```python
+    resolve_precision("mixed_bfloat16")  # "mixed_bfloat16"
+    resolve_precision(None)  # None: Keras's global policy
+    ```
     """
     if dtype is None or not isinstance(dtype, str):
         return dtype

@@ -7,7 +7,7 @@ Three runs on the same split of the sentiment reviews shipped in
 2. pretrained MiniLM, frozen (feature extraction: only the head trains);
 3. the same architecture from random weights, fully trained.
 
-```python
+```python no-run: trains three models (minutes); tests/test_demo.py runs the demo
 from tlnlp_tf.cli.demo import run_demo
 results = run_demo(output="demo-output")
 ```

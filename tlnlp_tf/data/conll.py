@@ -41,6 +41,14 @@ class TaggedSentences:
         source: the file the sentences came from.
         lines: the line number where each sentence starts.
         scheme: the tag scheme of the file (before conversion to IOB2).
+
+    Example:
+
+    ```python
+    sentences = TaggedSentences([["Merkel", "visited", "Paris"]],
+                                [["B-PER", "O", "B-LOC"]])
+    assert sentences.tag_names() == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    ```
     """
 
     words: list
@@ -116,6 +124,13 @@ def read_conll(path, token_column=0, tag_column=-1, scheme="auto"):
             end); every non-blank line must have the same number of columns.
         scheme: `"auto"` (detected from the tags), `"iob1"`, `"iob2"`,
             `"bioes"` or `"bmes"`.
+
+    Example:
+
+    ```python
+    train = read_conll("train.txt")  # token first column, tag last
+    train.words[0], train.tags[0]     # ["EU", "rejects", ...], ["B-ORG", "O", ...]
+    ```
     """
     if scheme not in SCHEMES:
         raise DataError(f"scheme must be one of {SCHEMES}, got {scheme!r}.")

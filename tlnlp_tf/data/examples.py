@@ -21,6 +21,14 @@ class Examples:
         labels: the label of each example as a string, or `None`.
         source: the file (or `"<lists>"`) the examples were read from.
         lines: the line number of each example in `source`.
+
+    Example:
+
+    ```python
+    examples = Examples(["loved it", "dull"], labels=["pos", "neg"])
+    assert examples.label_names() == ["neg", "pos"]
+    dataset = examples.to_dataset().batch(2)  # (text, label) batches for fit
+    ```
     """
 
     texts: list

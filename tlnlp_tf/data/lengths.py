@@ -31,9 +31,7 @@ def choose_sequence_length(
             "choose_sequence_length needs a non-empty list of texts, got "
             f"{texts!r:.40}."
         )
-    lengths = _token_counts(tokenizer, texts) + 2
-    if pairs is not None:
-        lengths = lengths + _token_counts(tokenizer, pairs) + 1
+    lengths = token_lengths(tokenizer, texts, pairs)
     wanted = int(np.ceil(np.percentile(lengths, percentile)))
     length = int(min(limit, max(multiple, -(-wanted // multiple) * multiple)))
     longer = int(np.sum(lengths > length))
@@ -47,8 +45,21 @@ def choose_sequence_length(
     return length
 
 
+def token_lengths(tokenizer, texts, pairs=None):
+    """Tokens per example with the special tokens ([CLS] a [SEP], or a pair + [SEP]).
+
+    ```python
+    token_lengths(preprocessor.tokenizer, ["a fine film"])  # array([5])
+    ```
+    """
+    lengths = _token_counts(tokenizer, texts) + 2
+    if pairs is not None:
+        lengths = lengths + _token_counts(tokenizer, pairs) + 1
+    return lengths
+
+
 def _token_counts(tokenizer, texts):
-    counts = []
+    counts = [np.zeros(0, dtype=int)]
     for start in range(0, len(texts), 512):
         tokens = tokenizer(tf.constant(texts[start : start + 512]))
         if hasattr(tokens, "row_lengths"):

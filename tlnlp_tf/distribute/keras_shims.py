@@ -41,7 +41,16 @@ _active = threading.local()
 
 
 def is_library_model(model):
-    """Whether `model`'s class, or one of its bases, is defined in `tlnlp_tf`."""
+    """Whether `model`'s class, or one of its bases, is defined in `tlnlp_tf`.
+
+    Example:
+
+    ```python
+    import keras
+
+    assert not is_library_model(keras.Sequential([keras.layers.Dense(1)]))
+    ```
+    """
     return any(
         getattr(cls, "__module__", "").startswith(PACKAGE)
         for cls in type(model).__mro__
@@ -61,6 +70,13 @@ def install_keras_shims():
 
     Idempotent; a no-op when `TLNLP_KERAS_SHIMS=0` or when this Keras has
     no `reduce_per_replica` to patch.
+
+    Example:
+
+    ```python
+    install_keras_shims()  # what tl.distribute.strategy(...) does first
+    assert installed()
+    ```
     """
     if os.environ.get("TLNLP_KERAS_SHIMS", "1") == "0":
         return False

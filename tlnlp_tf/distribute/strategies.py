@@ -1,7 +1,9 @@
 """Pick a `tf.distribute` strategy; task models train under it with plain `model.fit`.
 
 ```python
-strategy = tlnlp_tf.distribute.strategy("auto")
+import tlnlp_tf as tl
+
+strategy = tl.distribute.strategy("auto")
 with strategy.scope():
     model = tl.TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
 model.fit(train.batch(64), epochs=2)   # the global batch is split across replicas
@@ -92,7 +94,14 @@ def _auto_kind():
 
 
 def check_global_batch(batch_size, distribution=None):
-    """Raise `PolicyError` unless `batch_size` splits evenly across the replicas."""
+    """Raise `PolicyError` unless `batch_size` splits evenly across the replicas.
+
+    Example:
+
+    ```python
+    check_global_batch(64, tl.distribute.strategy("auto"))  # fine on 1, 2, 4, 8 devices
+    ```
+    """
     distribution = distribution or tf.distribute.get_strategy()
     replicas = distribution.num_replicas_in_sync
     if batch_size is not None and replicas > 1 and batch_size % replicas:

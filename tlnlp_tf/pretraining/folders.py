@@ -19,7 +19,14 @@ from tlnlp_tf.errors import DataError
 
 
 def check_output_folder(folder):
-    """Refuse an output folder that exists, is not empty and is not a preset."""
+    """Refuse an output folder that exists, is not empty and is not a preset.
+
+    Example:
+
+    ```python
+    check_output_folder("minilm-reviews")  # fine: new, empty, or a preset folder
+    ```
+    """
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise DataError(f"{folder}: exists and is not a folder; choose another output.")

@@ -113,6 +113,14 @@ def head_masked_batches(folder, texts, batch_size=32, seed=0):
     `folder` is the resolved source folder; score the batches with
     `score_masked_batches` on any backbone the head fits (before and after
     fine-tuning: the same masked tokens).
+
+    Example:
+
+    ```python
+    folder, batches = head_masked_batches("minilm-reviews", held_out_texts)
+    masked_lm = tl.pretraining.load_masked_lm("minilm-reviews")
+    score_masked_batches(masked_lm, batches)  # {"loss", "accuracy", "masked_tokens"}
+    ```
     """
     folder, kind = find_head(folder)
     if kind == "legacy":
@@ -126,7 +134,17 @@ def head_masked_batches(folder, texts, batch_size=32, seed=0):
 
 
 def score_masked_batches(masked_lm, batches):
-    """`{"loss", "accuracy", "masked_tokens"}` of `masked_lm` on batches of a head."""
+    """`{"loss", "accuracy", "masked_tokens"}` of `masked_lm` on batches of a head.
+
+    Example:
+
+    ```python
+    _, batches = head_masked_batches("minilm-reviews", held_out_texts)
+    model = tl.TextClassifier.from_backbone("minilm-reviews", num_classes=2)
+    tuned = tl.pretraining.load_masked_lm("minilm-reviews", model.backbone)
+    score_masked_batches(tuned, batches)["loss"]  # before fine-tuning: as the source
+    ```
+    """
     return _scores(masked_lm, batches)
 
 
@@ -136,6 +154,12 @@ def find_head(spec):
     `kind` is `"keras-hub"` (`task.json` of a keras-hub `MaskedLM` and
     `task.weights.h5`) or `"legacy"` (`masked_lm_head.weights.h5`). Raises
     `BackboneError`, naming the folder, when it has neither.
+
+    Example:
+
+    ```python
+    folder, kind = find_head("minilm-reviews")  # kind "keras-hub": save_pretrained's
+    ```
     """
     if not isinstance(spec, (str, os.PathLike)):
         raise BackboneError(
@@ -174,6 +198,15 @@ def read_head(folder):
     Folders written before the masked-LM task was saved the keras-hub way
     hold `masked_lm_head.weights.h5`. Raises `BackboneError`, naming the
     folder, when it has none.
+
+    Example:
+
+    ```python
+    try:
+        read_head("minilm-reviews")  # written by save_pretrained: not legacy
+    except tl.BackboneError as error:
+        print(error)  # ... its head is saved the keras-hub way ...: use load_masked_lm.
+    ```
     """
     folder, kind = find_head(folder)
     path = os.path.join(folder, LEGACY_HEAD_FILE)

@@ -452,7 +452,8 @@ def pretrain_word2vec(
     Example:
 
     ```python
-    vectors, report = pretrain_word2vec(read_corpus("reviews.txt"), "reviews-w2v")
+    texts = tl.pretraining.read_corpus("reviews.txt")
+    vectors, report = pretrain_word2vec(texts, "reviews-w2v")
     ```
     """
     folder = os.fspath(folder)
@@ -491,7 +492,14 @@ def pretrain_word2vec(
 
 
 def check_output_folder(folder):
-    """Refuse an output folder that exists, is not empty and holds no vectors.txt."""
+    """Refuse an output folder that exists, is not empty and holds no vectors.txt.
+
+    Example:
+
+    ```python
+    check_output_folder("reviews-w2v")  # fine: new, empty, or a word2vec folder
+    ```
+    """
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise DataError(f"{folder}: exists and is not a folder; choose another output.")
     if os.path.isdir(folder):

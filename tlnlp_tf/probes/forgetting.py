@@ -66,8 +66,13 @@ def sentence_similarity_probe(backbone, preprocessor, pairs, scores, batch_size=
 
     ```python
     backbone, preprocessor = tl.load_backbone("minilm")
+    pairs = [
+        ("A man plays a guitar.", "A man is playing music."),
+        ("A man plays a guitar.", "A cat sleeps on the sofa."),
+        ("A woman slices onions.", "Someone is cutting an onion."),
+    ]
     rho = tl.probes.sentence_similarity_probe(
-        backbone, preprocessor, [("A man plays.", "A man is playing.")], [4.8]
+        backbone, preprocessor, pairs, [4.2, 0.4, 4.6]
     )
     ```
     """
@@ -156,7 +161,7 @@ def masked_lm_probe(backbone, source_folder, texts, batch_size=32, seed=0):
     ```python
     model = tl.TextClassifier.from_backbone("minilm-reviews", labels=["neg", "pos"])
     before = tl.probes.masked_lm_probe(model.backbone, "minilm-reviews", texts)
-    model.fit(...)
+    model.fit(train.batch(32), epochs=1)
     after = tl.probes.masked_lm_probe(model.backbone, "minilm-reviews", texts)
     after["loss"] - before["loss"]  # > 0: forgotten
     ```

@@ -239,27 +239,3 @@ def _check_pair_lengths(x):
             "Text pairs are a tuple of two lists of the same length: "
             "(texts, text_pairs)."
         )
-
-
-def token_lengths(tokenizer, texts, pairs=None):
-    """Tokens per example with the special tokens ([CLS] a [SEP], or a pair + [SEP]).
-
-    ```python
-    token_lengths(preprocessor.tokenizer, ["a fine film"])  # array([5])
-    ```
-    """
-    lengths = _token_counts(tokenizer, texts) + 2
-    if pairs is not None:
-        lengths = lengths + _token_counts(tokenizer, pairs) + 1
-    return lengths
-
-
-def _token_counts(tokenizer, texts):
-    counts = [np.zeros(0, dtype=int)]
-    for start in range(0, len(texts), 512):
-        tokens = tokenizer(tf.constant(texts[start : start + 512]))
-        if hasattr(tokens, "row_lengths"):
-            counts.append(tokens.row_lengths().numpy())
-        else:  # keras-hub returns Python lists when called eagerly
-            counts.append(np.array([len(row) for row in tokens]))
-    return np.concatenate(counts)

@@ -51,7 +51,7 @@ class SpanExtractor(TextTask):
     Example:
 
     ```python
-    train, dev = read_squad("dev-v1.1.json").split_articles(38)
+    train, dev = tl.data.read_squad("dev-v1.1.json").split_articles(38)
     model = SpanExtractor.from_backbone("minilm")
     model.fit(train.to_dataset().shuffle(10_000).batch(16), epochs=2)
     model.predict([{"question": "Who spoke?", "context": "Merkel spoke in Paris."}])

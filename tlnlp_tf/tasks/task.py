@@ -24,6 +24,7 @@ from tlnlp_tf.backbones.freezing import frozen_groups
 from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.data.lengths import choose_sequence_length
+from tlnlp_tf.data.lengths import token_lengths
 from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.distribute.strategies import check_global_batch
 from tlnlp_tf.errors import DataError
@@ -43,7 +44,6 @@ from tlnlp_tf.tasks.inputs import length_order
 from tlnlp_tf.tasks.inputs import lists_dataset
 from tlnlp_tf.tasks.inputs import pairs_to_lists
 from tlnlp_tf.tasks.inputs import texts_of
-from tlnlp_tf.tasks.inputs import token_lengths
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 from tlnlp_tf.training.schedules import FineTuningSchedule
@@ -318,7 +318,9 @@ class TextTask(keras_hub.models.Task):
         Example:
 
         ```python
-        model = TextClassifier.from_backbone("minilm", labels=labels, freeze="lora-8")
+        model = tl.TextClassifier.from_backbone(
+            "minilm", labels=["0", "1"], freeze="lora-8"
+        )
         model.load_adapters("sst2.adapters.npz")
         ```
         """
@@ -373,8 +375,9 @@ class TextTask(keras_hub.models.Task):
         Example:
 
         ```python
-        model = TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
-        model = keras.saving.load_model("model.keras")  # a saved model
+        model = tl.TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
+        model.save("model.keras")
+        model = keras.saving.load_model("model.keras")  # not from_preset
         ```
         """
         raise PolicyError(_preset_refusal(cls.__name__, "from_preset"))

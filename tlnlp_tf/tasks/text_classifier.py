@@ -47,7 +47,7 @@ class TextClassifier(TextTask):
     Raw strings, from a backbone spec:
     ```python
     model = TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
-    model.fit(from_lists(["loved it", "dull"], ["pos", "neg"]).batch(2))
+    model.fit(tl.data.from_lists(["loved it", "dull"], ["pos", "neg"]).batch(2))
     model.predict(["a gripping, funny film"])["label"]
     ```
 

@@ -44,7 +44,7 @@ class TokenClassifier(TextTask):
     Example:
 
     ```python
-    train = read_conll("train.txt")
+    train = tl.data.read_conll("train.txt")
     model = TokenClassifier.from_backbone("minilm", tags=train.tag_names())
     model.fit(train.to_dataset().shuffle(20_000).batch(32), epochs=3)
     model.predict(["Angela Merkel visited Paris ."])

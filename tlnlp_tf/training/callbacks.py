@@ -34,9 +34,9 @@ class GradualUnfreezing(keras.callbacks.Callback):
     Example:
 
     ```python
-    model = TextClassifier.from_backbone("minilm", labels=labels)
-    model.fit(train, epochs=8, callbacks=[GradualUnfreezing()])
-    model.fit(train, epochs=2, callbacks=[GradualUnfreezing(every_steps=20)])
+    model = tl.TextClassifier.from_backbone("minilm", labels=["0", "1"])
+    model.fit(train.batch(32), epochs=8, callbacks=[GradualUnfreezing()])
+    model.fit(train.batch(32), epochs=2, callbacks=[GradualUnfreezing(every_steps=20)])
     ```
     """
 
@@ -149,7 +149,14 @@ def _policy(order, count):
 
 
 def backed_up_epoch(folder):
-    """The epoch `BackupAndRestore`'s checkpoint in `folder` ends; `None` if none."""
+    """The epoch `BackupAndRestore`'s checkpoint in `folder` ends; `None` if none.
+
+    Example:
+
+    ```python
+    assert backed_up_epoch("run/backup") is None  # nothing backed up yet
+    ```
+    """
     path = os.path.join(folder, "training_metadata.json")
     try:
         with open(path, encoding="utf-8") as file:

@@ -54,7 +54,7 @@ class L2SP:
     Example:
 
     ```python
-    model = TextClassifier.from_backbone("minilm", labels=labels)
+    model = tl.TextClassifier.from_backbone("minilm", labels=["0", "1"])
     L2SP(alpha=0.1, beta=0.01).apply(model)
     model.fit(train.batch(32), epochs=3)
     ```
