@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-slow bench bench-transfer clean
+.PHONY: install demo test test-slow test-examples bench bench-transfer clean
 
 install: $(STAMP)
 
@@ -28,6 +28,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+test-examples: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m training_example tests/test_examples.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sst2.py --limit 4000 --epochs 2 --runs finetune,frozen,raw

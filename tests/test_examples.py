@@ -368,14 +368,35 @@ def _run(block, artifacts, tmp_path, monkeypatch):
     harness.run_block(block, factories(block, artifacts, str(tmp_path)))
 
 
-@pytest.mark.parametrize("block", DOCSTRING_BLOCKS, ids=lambda block: block.id)
+# Examples that train, pretrain or score sources take 5-25 s each on 2 cores
+# (tokenizer tracing per pipeline); all of them together take about 12 minutes,
+# so they run under the `training_example` marker (`make test-examples`), and
+# the default suite runs the others.
+TRAINS = re.compile(
+    r"\.fit\(|resumable_fit|pretrain|score_sources|train_word2vec|run_demo|"
+    r"MultiTaskModel|GradualUnfreezing|\.evaluate\(|\.score\(|extract_features"
+)
+
+
+def _params(blocks):
+    return [
+        pytest.param(
+            block,
+            id=block.id,
+            marks=[pytest.mark.training_example] if TRAINS.search(block.code) else [],
+        )
+        for block in blocks
+    ]
+
+
+@pytest.mark.parametrize("block", _params(DOCSTRING_BLOCKS))
 def test_docstring_example_runs(
     block, artifacts, tiny_specs, quick, tmp_path, monkeypatch
 ):
     _run(block, artifacts, tmp_path, monkeypatch)
 
 
-@pytest.mark.parametrize("block", PAGE_BLOCKS, ids=lambda block: block.id)
+@pytest.mark.parametrize("block", _params(PAGE_BLOCKS))
 def test_docs_example_runs(block, artifacts, tiny_specs, quick, tmp_path, monkeypatch):
     _run(block, artifacts, tmp_path, monkeypatch)
 
