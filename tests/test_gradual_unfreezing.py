@@ -97,3 +97,24 @@ def test_unfreezes_every_n_steps(tiny_preset, toy_sentiment):
     assert tl.GradualUnfreezing(every_steps=5).get_config()["every_steps"] == 5
     with pytest.raises(ValueError, match="every_steps must be a positive number"):
         tl.GradualUnfreezing(every_steps=0)
+
+
+def test_starts_from_a_fully_frozen_model(tiny_preset, toy_sentiment):
+    """ULMFiT's start, as a user writes it: freeze="all", then GradualUnfreezing.
+
+    The feature cache (head only) must not be used: the callback needs the
+    backbone, and the unfrozen top group must train."""
+    keras.utils.set_random_seed(0)
+    model = tl.TextClassifier.from_backbone(
+        tiny_preset, labels=["neg", "pos"], freeze="all"
+    )
+    texts, labels = toy_sentiment
+    data = tl.data.from_lists(texts, labels).batch(16)
+    groups = tl.backbones.layer_groups(model.backbone)
+    top = [name for name in groups if name.startswith("layer_")][-1]
+    before = [np.array(w.numpy()) for layer in groups[top] for w in layer.weights]
+    callback = tl.GradualUnfreezing(verbose=False)
+    model.fit(data, epochs=2, callbacks=[callback], verbose=0)
+    after = [np.array(w.numpy()) for layer in groups[top] for w in layer.weights]
+    assert callback.log, "GradualUnfreezing unfroze nothing"
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))

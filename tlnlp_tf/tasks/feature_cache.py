@@ -38,7 +38,14 @@ def can_cache(task, x, kwargs):
         and not task.backbone.trainable_weights
         and hasattr(task.head, "from_pooled")
         and "steps_per_epoch" not in kwargs
+        and not any(_changes_freezing(c) for c in kwargs.get("callbacks") or ())
     )
+
+
+def _changes_freezing(callback):
+    """A callback that unfreezes the backbone during fit (e.g. GradualUnfreezing)
+    needs the whole model, not the head on cached features."""
+    return hasattr(callback, "unfreezes_backbone")
 
 
 def encode(task, dataset):

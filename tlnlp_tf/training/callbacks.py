@@ -40,6 +40,10 @@ class GradualUnfreezing(keras.callbacks.Callback):
     ```
     """
 
+    # `fit` trains the whole model (not the head on cached features) under a
+    # callback that says it unfreezes the backbone.
+    unfreezes_backbone = True
+
     def __init__(self, every=1, every_steps=None, verbose=True):
         super().__init__()
         if int(every) < 1:
