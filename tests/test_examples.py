@@ -26,6 +26,7 @@ from conftest import INTERMEDIATE
 from conftest import VOCAB
 
 import tlnlp_tf
+from tlnlp_tf.tasks import registry
 
 DOCSTRING_BLOCKS = harness.docstring_blocks()
 PAGE_BLOCKS = harness.page_blocks()
@@ -365,6 +366,8 @@ def _run(block, artifacts, tmp_path, monkeypatch):
     harness.write_data_files(tmp_path)
     monkeypatch.chdir(tmp_path)
     keras.utils.set_random_seed(0)
+    # An example may register a task kind; later tests see the built-in table.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     harness.run_block(block, factories(block, artifacts, str(tmp_path)))
 
 
