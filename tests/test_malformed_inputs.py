@@ -24,10 +24,8 @@ from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 
 # Cases waiting on a change outside the data layer (requested from its owner).
-PENDING = {
-    "multi-bad-limit": "pending tasks/multi_task_config.py: read_config checks "
-    "'limit' (a positive integer) and names the file and task",
-}
+# Cases whose fix is pending, by name, with the reason (an xfail); none now.
+PENDING = {}
 
 TRAIN = "".join(
     f"the film was very {word} .\t{label}\n"
