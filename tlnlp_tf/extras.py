@@ -1,12 +1,13 @@
 """Optional dependencies: import them when a feature needs them, or say what to install.
 
-The core (`pip install tlnlp_tf`) trains and evaluates every task. Two
+The core (`pip install tlnlp_tf`) trains and evaluates every task. Some
 features need more, installed as extras:
 
-| extra          | packages   | for                                              |
-|----------------|------------|--------------------------------------------------|
-| `word-vectors` | gensim     | `tl.pretraining.word_vectors` (word2vec, GloVe)  |
-| `plots`        | matplotlib | the figure of `tlnlp demo`                       |
+| extra          | packages                     | for                                |
+|----------------|------------------------------|------------------------------------|
+| `word-vectors` | gensim                       | `tl.pretraining.word_vectors`      |
+| `plots`        | matplotlib                   | the figure of `tlnlp demo`         |
+| `generation`   | rouge-score, sacrebleu, gguf | ROUGE/BLEU/chrF; GGUF checkpoints  |
 
 Example:
 
@@ -17,7 +18,13 @@ gensim = require("gensim", "word-vectors")   # the module, or MissingExtra
 
 import importlib
 
-EXTRAS = {"gensim": "word-vectors", "matplotlib": "plots"}
+EXTRAS = {
+    "gensim": "word-vectors",
+    "matplotlib": "plots",
+    "rouge_score": "generation",
+    "sacrebleu": "generation",
+    "gguf": "generation",
+}
 
 
 class MissingExtra(ImportError, ValueError):

