@@ -188,6 +188,13 @@ def run_variant(variant, seed, pairs, test, vocabulary, args):
     generate_seconds = time.perf_counter() - start
     references = [target for _, target, _ in test]
     scores = score(args, model, predictions, references, test)
+    # Teacher-forced loss on the test pairs: how well each variant predicts
+    # the reference, whatever the decoder generates.
+    tested = model.evaluate(
+        test_sources, references, batch_size=32, return_dict=True, verbose=0
+    )
+    scores["test_loss"] = round(float(tested["loss"]), 4)
+    scores["test_token_accuracy"] = round(float(tested["token_accuracy"]), 4)
     counts = tl.backbones.parameter_counts(model)
     return {
         "variant": variant,
@@ -249,8 +256,8 @@ def moses_like(text):
 
 
 METRICS = {
-    "summarization": ("rouge1", "rouge2", "rougeL"),
-    "translation": ("bleu", "chrf", "bleu_lc_tok"),
+    "summarization": ("rouge1", "rouge2", "rougeL", "test_loss"),
+    "translation": ("bleu", "chrf", "bleu_lc_tok", "test_loss"),
 }
 
 

@@ -336,6 +336,10 @@ def data_files():
         "squad_v1.1/dev-v1.1.json": _squad(40),
         "glove.6B.100d.txt": _vectors(words, 100),
         "tasks.yaml": _TASKS_YAML,
+        "pairs.jsonl": "".join(
+            json.dumps({"source": t, "target": " ".join(t.split()[:2])}) + "\n"
+            for t in texts
+        ),
     }
     return files
 

@@ -46,3 +46,5 @@ def test_demo_runs_three_runs_and_writes_json_and_plot(tiny_preset, tmp_path, ca
         assert file.read(8) == b"\x89PNG\r\n\x1a\n"
     table = capsys.readouterr().out
     assert "random init + full training" in table and "accuracy" in table
+    for kind in ("summarization", "translation", "language-modeling"):
+        assert kind in table  # the demo lists the tasks, generation included

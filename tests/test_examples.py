@@ -43,6 +43,7 @@ PUBLIC_SURFACE = {
     "LanguageModel",
     "MultiTaskModel",
     "PolicyError",
+    "RoleLabeler",
     "SpanExtractor",
     "TextClassifier",
     "TextRegressor",
@@ -417,7 +418,9 @@ def test_examples_are_found_and_marked_blocks_give_a_reason():
                 f"{block.id}: a block marked no-run must say why"
             )
     marked = [b.id for b in DOCSTRING_BLOCKS + PAGE_BLOCKS if b.not_run]
-    assert len(marked) <= 8, f"too many examples not run: {marked}"
+    # 10: two of them need the 98 MB SmolLM2 GGUF package (the module examples
+    # of backbones/causal_lm.py and backbones/gguf.py), one more in docs.
+    assert len(marked) <= 10, f"too many examples not run: {marked}"
 
 
 def test_every_public_class_and_function_has_an_example():

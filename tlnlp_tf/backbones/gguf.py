@@ -142,6 +142,10 @@ class LlamaBPETokenizer(keras_hub.models.Llama3Tokenizer):
     ):
         misc = set(misc_special_tokens or ()) - {bos_token, eos_token}
         self._misc_special_tokens = sorted(misc)
+        kwargs.setdefault(
+            "unsplittable_tokens",
+            unsplittable_tokens(bos_token, eos_token, self._misc_special_tokens),
+        )
         super().__init__(
             vocabulary=vocabulary,
             merges=merges,
@@ -161,6 +165,33 @@ class LlamaBPETokenizer(keras_hub.models.Llama3Tokenizer):
             }
         )
         return config
+
+
+# keras-hub 0.32 swaps each unsplittable token for a placeholder "Ĵ" + the
+# digits of its index as letters, and back in index order: with more than 10,
+# index 1's "ĴB" is replaced inside index 15's "ĴBF" first, so tokens 10 and
+# up come out garbled (SmolLM2 has 17; `<|im_end|>` was one of them).
+MAX_UNSPLITTABLE = 10
+# Kept whole first: the chat markup of the instruct checkpoints.
+_CHAT_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
+
+
+def unsplittable_tokens(bos_token, eos_token, misc_special_tokens):
+    """The special tokens a text may hold whole: at most `MAX_UNSPLITTABLE`.
+
+    The start and end tokens and the chat markup come first, then the rest in
+    sorted order; special tokens past the tenth are still in the vocabulary
+    but are split like text when written out in a string.
+
+    ```python
+    unsplittable_tokens("<|im_start|>", "<|im_end|>", ["<|endoftext|>", "<a>"])
+    # ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<a>"]
+    ```
+    """
+    misc = sorted(misc_special_tokens)
+    ordered = [bos_token, eos_token]
+    ordered += [t for t in _CHAT_TOKENS if t in misc] + misc
+    return list(dict.fromkeys(t for t in ordered if t))[:MAX_UNSPLITTABLE]
 
 
 def complete_backbone_config(backbone, config=None):

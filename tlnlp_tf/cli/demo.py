@@ -94,7 +94,21 @@ def run_demo(output="demo-output", backbone="minilm", epochs=5, batch_size=16, s
         f"\nWrote {os.path.join(output, 'demo.json')} and "
         f"{os.path.join(output, 'demo.png')}"
     )
+    print(next_steps())
     return results
+
+
+def next_steps():
+    """The task kinds `tlnlp fit --task` takes (the registry's), after the demo."""
+    from tlnlp_tf.tasks import registry
+
+    kinds = registry.task_kinds()
+    return (
+        "\nThe same on your data: tlnlp fit --task KIND, KIND one of "
+        f"{', '.join(kinds)} "
+        "(generation: summarization, translation, language-modeling with --backbone "
+        "smollm2; then tlnlp generate). See docs/."
+    )
 
 
 def format_table(runs):

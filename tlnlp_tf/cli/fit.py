@@ -74,6 +74,28 @@ def register(commands):
         "context's windows (default 128)",
     )
     fit.add_argument(
+        "--variant",
+        choices=("bert2bert", "bert2rnd", "rnd2rnd"),
+        help="summarization, translation: how the encoder-decoder starts "
+        "(Rothe et al. 2020): both halves from the checkpoint (bert2bert, "
+        "default), a random decoder (bert2rnd), or all random (rnd2rnd, as "
+        "--weights random)",
+    )
+    fit.add_argument(
+        "--target-vocabulary",
+        type=arguments.positive,
+        metavar="SIZE",
+        help="summarization, translation: learn a new WordPiece vocabulary of "
+        "SIZE tokens from the training targets, for a target language the "
+        "backbone's vocabulary does not cover (default: the backbone's)",
+    )
+    fit.add_argument(
+        "--target-length",
+        type=arguments.positive,
+        help="summarization, translation: most tokens per target (default: "
+        "chosen from the training data)",
+    )
+    fit.add_argument(
         "--learning-rate",
         type=float,
         help="peak learning rate (default: chosen from the backbone and freeze policy)",
@@ -251,7 +273,7 @@ def run(args):
         "trainable_params": counts["trainable"],
         "total_params": counts["total"],
         "train_examples": len(train),
-        "max_length": model.max_length,
+        **_lengths(model),
     }
     if validation is not None:
         metrics = {"validation": task.score(model, validation, 64), **metrics}
@@ -286,6 +308,12 @@ def run(args):
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     arguments.print_json(metrics)
     return 0
+
+
+def _lengths(model):
+    """The token limits the model chose (`max_length`; source and target lengths)."""
+    names = ("max_length", "source_length", "target_length")
+    return {name: getattr(model, name) for name in names if hasattr(model, name)}
 
 
 def _model_options(args, task):

@@ -8,6 +8,9 @@
         --backbone minilm --output qa/
     tlnlp evaluate --model run/ --data dev.tsv
     tlnlp predict --model run/ --input texts.txt
+    tlnlp fit --task summarization --train train.jsonl --validation dev.jsonl \\
+        --backbone minilm --output summarizer/
+    tlnlp generate --model summarizer/ --input emails.txt --sampler beam
     tlnlp demo --output demo-output/
     tlnlp pretrain --text reviews.txt --backbone minilm --output minilm-reviews/
     tlnlp pretrain --text zh.txt --new-vocabulary 8000 --epochs 10 --output zh-bert/
@@ -29,7 +32,15 @@ from tlnlp_tf.errors import PolicyError
 
 # A ValueError out of the API is a value the user gave it.
 USER_ERRORS = (DataError, BackboneError, PolicyError, ValueError)
-COMMANDS = ("fit", "evaluate", "predict", "demo", "score_sources", "pretrain")
+COMMANDS = (
+    "fit",
+    "evaluate",
+    "predict",
+    "generate",
+    "demo",
+    "score_sources",
+    "pretrain",
+)
 
 
 class Parser(argparse.ArgumentParser):

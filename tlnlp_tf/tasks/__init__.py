@@ -3,6 +3,7 @@
 from tlnlp_tf.tasks.encoder_decoder_lm import EncoderDecoderLM
 from tlnlp_tf.tasks.language_model import LanguageModel
 from tlnlp_tf.tasks.multi_task import MultiTaskModel
+from tlnlp_tf.tasks.role_labeler import RoleLabeler
 from tlnlp_tf.tasks.span_extractor import SpanExtractor
 from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
 from tlnlp_tf.tasks.text_classifier import TextClassifier

@@ -46,6 +46,7 @@ from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.backbones.gguf import complete_backbone_config
 from tlnlp_tf.data.padding import LENGTH_MULTIPLE
 from tlnlp_tf.data.padding import trim_padding
+from tlnlp_tf.decoding import make_sampler
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
@@ -59,6 +60,7 @@ from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 # Texts per batch when `fit` or `score` gets Python lists and no batch size.
 DEFAULT_BATCH = 8
+DEFAULT_NEW_TOKENS = 32  # generate's max_new_tokens when none is given
 # Peak rate under "lora-R": the usual LoRA order of magnitude for small
 # causal LMs (not swept here, unlike the classification tasks' rates).
 LORA_LEARNING_RATE = 1e-3
@@ -597,7 +599,15 @@ class LanguageModel(keras_hub.models.Task):
 
     # === Generation ===
 
-    def generate(self, prompts, max_new_tokens=32, sampler="greedy"):
+    def generate(
+        self,
+        prompts,
+        max_new_tokens=None,
+        sampler="greedy",
+        *,
+        batch_size=None,
+        **sampler_options,
+    ):
         """Continue each prompt; strings in, strings out (the continuations).
 
         Args:
@@ -609,6 +619,11 @@ class LanguageModel(keras_hub.models.Task):
             sampler: `"greedy"`, `"random"`, `"beam-N"`, `"top_k-K"`,
                 `"top_p-P"` (e.g. `"beam-4"`, `"top_p-0.9"`), or a
                 `keras_hub.samplers.Sampler`.
+            batch_size: prompts generated together (`None`: all at once).
+            **sampler_options: as `tl.decoding.make_sampler`'s (`num_beams`,
+                `k`, `p`, `temperature`, `repetition_penalty`,
+                `no_repeat_ngram_size`, `seed`), with a sampler name; the
+                same signature as `EncoderDecoderLM.generate`.
 
         Returns the generated text without the prompt (a string for a
         string, a list for a list). Prompts are tokenized as the model was
@@ -620,6 +635,22 @@ class LanguageModel(keras_hub.models.Task):
         if not prompts:
             raise DataError("generate: no prompts were given.")
         check_texts(prompts)
+        if max_new_tokens is None:
+            max_new_tokens = DEFAULT_NEW_TOKENS
+        if sampler_options:
+            if not isinstance(sampler, str):
+                raise PolicyError(
+                    "generate: sampler options go with a sampler name, not a "
+                    f"Sampler object; got {sorted(sampler_options)}."
+                )
+            sampler = make_sampler(sampler.partition("-")[0], **sampler_options)
+        if batch_size is not None and len(prompts) > batch_size:
+            texts = []
+            for start in range(0, len(prompts), batch_size):
+                texts += self.generate(
+                    prompts[start : start + batch_size], max_new_tokens, sampler
+                )
+            return texts
         if (
             isinstance(max_new_tokens, bool)
             or not isinstance(max_new_tokens, (int, np.integer))

@@ -64,6 +64,10 @@ import tensorflow as tf
 
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.tasks.encoder_decoder_lm import EncoderDecoderLM
+from tlnlp_tf.tasks.language_model import LanguageModel
+from tlnlp_tf.tasks.role_labeler import RoleLabeler
+from tlnlp_tf.tasks.role_labeler_preprocessor import RoleLabelerPreprocessor
 from tlnlp_tf.tasks.span_extractor import DEFAULT_MAX_LENGTH
 from tlnlp_tf.tasks.span_extractor import SpanExtractor
 from tlnlp_tf.tasks.span_extractor_preprocessor import SpanExtractorPreprocessor
@@ -135,6 +139,10 @@ class TaskSpec:
             (otherwise the task is only scored after `fit`).
         target_spec: `(rows, length) -> (dtype, target shape, weight shape)`
             of one batch of targets (for `MultiTaskModel`'s placeholders).
+        generative: the model generates text (`generate`; `tlnlp generate`);
+            it does not join a `MultiTaskModel`.
+        builder: `(backbone spec, names, **options) -> model`, when building
+            takes more than `from_backbone(spec, **target_options(names))`.
         help: one line for `tlnlp fit --help`.
     """
 
@@ -154,16 +162,25 @@ class TaskSpec:
     token_level: bool = False
     tokenize_once: bool = True
     validate_in_fit: bool = True
+    generative: bool = False
+    builder: Callable = None
     help: str = ""
 
     def build(self, backbone, names, **options):
         """A new model of this kind on backbone spec `backbone` (`from_backbone`)."""
+        if self.builder is not None:
+            return self.builder(backbone, names, **options)
         return self.model_class.from_backbone(
             backbone, **self.target_options(names), **options
         )
 
     def build_on(self, backbone, text_preprocessor, source, freeze, options):
         """A model of this kind on an already loaded (shared) `backbone`."""
+        if self.generative:
+            raise PolicyError(
+                f"{self.kind} generates text: it does not join a MultiTaskModel "
+                "(train it on its own)."
+            )
         options = dict(options)
         for key in self.required:
             if key not in options:
@@ -560,5 +577,244 @@ register_task(
         tokenize_once=False,
         validate_in_fit=False,
         help="question-answering (SQuAD JSON, v1.1 or v2)",
+    )
+)
+
+
+# === Semantic role labelling: one block per predicate (token, marker, tag) ===
+
+SRL_COLUMNS = {
+    "token_column": CONLL_COLUMNS["token_column"],
+    "predicate_column": {
+        "type": int,
+        "help": "semantic-role-labeling: column of the predicate marker, 1 on "
+        "the predicate's token and 0 elsewhere (default 1, the second)",
+    },
+    "tag_column": CONLL_COLUMNS["tag_column"],
+}
+
+
+def read_propositions(path, columns):
+    """`Propositions` of a per-predicate SRL file (`read_srl`), role tags checked."""
+    from tlnlp_tf.data.srl import read_srl
+
+    token, predicate, tag = (
+        columns.get(name) for name in ("token_column", "predicate_column", "tag_column")
+    )
+    return read_srl(
+        path,
+        token_column=0 if token is None else token,
+        predicate_column=1 if predicate is None else predicate,
+        tag_column=-1 if tag is None else tag,
+    )
+
+
+def read_input_propositions(path, columns):
+    """Predicate instances to label: a per-predicate file; a tag column is ignored."""
+    from tlnlp_tf.data.srl import read_srl
+
+    if path == "-":
+        raise DataError(
+            "semantic-role-labeling: --input must be a file of predicate blocks "
+            "(a token and a 0/1 predicate-marker column); standard input is not "
+            "read."
+        )
+    token, predicate = columns.get("token_column"), columns.get("predicate_column")
+    return read_srl(
+        path,
+        token_column=0 if token is None else token,
+        predicate_column=1 if predicate is None else predicate,
+        tag_column=None,
+    )
+
+
+def predict_roles(model, data, batch_size):
+    """`{"text", "predicate", "arguments"}` per instance (offsets into `text`)."""
+    results = model.predict(data.words, list(data.predicates), batch_size=batch_size)
+    records = []
+    for words, index, arguments in zip(data.words, data.predicates, results):
+        start = len(" ".join(words[:index])) + (1 if index else 0)
+        predicate = {
+            "index": index,
+            "text": words[index],
+            "start": start,
+            "end": start + len(words[index]),
+        }
+        records.append(
+            {"text": " ".join(words), "predicate": predicate, "arguments": arguments}
+        )
+    return records
+
+
+def new_role_preprocessor(text_preprocessor, limit, options):
+    """A `RoleLabelerPreprocessor` (takes `predicate_encoding` out of `options`)."""
+    return RoleLabelerPreprocessor(
+        text_preprocessor.tokenizer,
+        sequence_length=limit,
+        predicate_encoding=options.pop("predicate_encoding", "segment"),
+    )
+
+
+register_task(
+    TaskSpec(
+        "semantic-role-labeling",
+        RoleLabeler,
+        read=read_propositions,
+        targets=tag_targets,
+        target_options=lambda names: {"tags": names},
+        columns=SRL_COLUMNS,
+        read_inputs=read_input_propositions,
+        predict=predict_roles,
+        make_preprocessor=new_role_preprocessor,
+        target_spec=tag_spec,
+        required=("tags",),
+        token_level=True,
+        validate_in_fit=False,
+        help="semantic-role-labeling (one block per predicate: token, 0/1 "
+        "predicate marker and BIO role tag columns)",
+    )
+)
+
+
+# === Generation: summarization, translation (encoder-decoder), language modeling ===
+
+PAIR_COLUMNS = {
+    "source_column": {
+        "help": "summarization, translation: the source text column of a "
+        ".csv/.tsv/.jsonl file (default: source)"
+    },
+    "target_column": {
+        "help": "summarization, translation: the target text column (default: target)"
+    },
+}
+DOCUMENT_COLUMNS = {"text_column": TEXT_COLUMNS["text_column"]}
+
+
+def read_text_pairs(path, columns):
+    """`TextPairs` of a .csv/.tsv/.jsonl file (`read_pairs`)."""
+    from tlnlp_tf.data.pairs import read_pairs
+
+    return read_pairs(
+        path,
+        source=columns.get("source_column") or "source",
+        target=columns.get("target_column") or "target",
+    )
+
+
+def read_documents(path, columns):
+    """`Examples` of a language-modeling file: one document per line of a text
+    file, or the `text_column` of a .csv/.tsv/.jsonl file."""
+    if str(path).lower().endswith((".csv", ".tsv", ".jsonl")):
+        return load_text_examples(path, columns.get("text_column"))
+    return read_input_texts(path, columns)
+
+
+def read_input_sources(path, columns):
+    """Sources to generate from: a `source_column` (or `text_column`), else lines."""
+    column = columns.get("source_column") or columns.get("text_column")
+    return read_input_texts(path, {"text_column": column or "source"})
+
+
+def target_texts(train, validation):
+    """The training targets (a tuple: a new target vocabulary learns from them)."""
+    return tuple(train.targets)
+
+
+def generated_records(model, inputs, batch_size):
+    """`{"input", "generated"}` per input (greedy; `tlnlp generate` for more)."""
+    texts = list(inputs.texts)
+    generated = model.generate(texts, batch_size=batch_size)
+    return [{"input": t, "generated": g} for t, g in zip(texts, generated)]
+
+
+def build_encoder_decoder(metric):
+    """`TaskSpec.builder` of the encoder-decoder kinds (`EncoderDecoderLM`)."""
+
+    def build(spec, targets, **options):
+        from tlnlp_tf.tasks.encoder_decoder_lm import EncoderDecoderLM
+
+        weights = options.pop("weights", "pretrained")
+        variant = options.pop("variant", None) or (
+            "rnd2rnd" if weights == "random" else "bert2bert"
+        )
+        if weights == "random" and variant != "rnd2rnd":
+            raise PolicyError(
+                f"--weights random is the rnd2rnd variant; got --variant {variant}."
+            )
+        size = options.pop("target_vocabulary", None)
+        vocabulary = None
+        if size is not None:
+            vocabulary = EncoderDecoderLM.learn_vocabulary(list(targets), size)
+        options.pop("attention_dropout", None)  # the backbone's own
+        return EncoderDecoderLM.from_backbone(
+            spec,
+            variant=variant,
+            target_vocabulary=vocabulary,
+            source_length=options.pop("max_length", None),
+            metric=metric,
+            **options,
+        )
+
+    return build
+
+
+def build_language_model(spec, targets, **options):
+    """`TaskSpec.builder` of language modeling (`LanguageModel`)."""
+    from tlnlp_tf.tasks.language_model import LanguageModel
+
+    options.pop("attention_dropout", None)
+    return LanguageModel.from_backbone(spec, **options)
+
+
+def _no_preprocessor(text_preprocessor, limit, options):
+    raise PolicyError("generation tasks do not join a MultiTaskModel.")
+
+
+def _no_target_spec(rows, length):
+    raise PolicyError("generation tasks do not join a MultiTaskModel.")
+
+
+for _kind, _metric, _help in (
+    ("summarization", "rouge", "summarization (source, target pairs; ROUGE)"),
+    ("translation", "bleu", "translation (source, target pairs; BLEU, chrF)"),
+):
+    register_task(
+        TaskSpec(
+            _kind,
+            EncoderDecoderLM,
+            read=read_text_pairs,
+            targets=target_texts,
+            target_options=lambda names: {},
+            columns=PAIR_COLUMNS,
+            read_inputs=read_input_sources,
+            predict=generated_records,
+            make_preprocessor=_no_preprocessor,
+            target_spec=_no_target_spec,
+            fit_options=("variant", "target_vocabulary", "target_length"),
+            tokenize_once=False,
+            token_level=True,
+            generative=True,
+            builder=build_encoder_decoder(_metric),
+            help=_help,
+        )
+    )
+register_task(
+    TaskSpec(
+        "language-modeling",
+        LanguageModel,
+        read=read_documents,
+        targets=lambda train, validation: (),
+        target_options=lambda names: {},
+        columns=DOCUMENT_COLUMNS,
+        read_inputs=read_input_texts,
+        predict=generated_records,
+        make_preprocessor=_no_preprocessor,
+        target_spec=_no_target_spec,
+        tokenize_once=False,
+        token_level=True,
+        generative=True,
+        builder=build_language_model,
+        help="language-modeling (text, one document per line; perplexity; "
+        "--backbone smollm2 or a causal LM preset)",
     )
 )

@@ -1,5 +1,7 @@
 """`TokenClassifier`: a tag for every word (NER, POS, chunking), spans with offsets."""
 
+import re
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -9,7 +11,10 @@ from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.words import split_words
 from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers import TokenClassificationHead
+from tlnlp_tf.layers.crf import CRFLoss
+from tlnlp_tf.layers.crf_token_head import CRFTokenHead
 from tlnlp_tf.metrics.entities import entity_scores
 from tlnlp_tf.metrics.entities import get_entities
 from tlnlp_tf.metrics.rounding import rounded
@@ -18,6 +23,7 @@ from tlnlp_tf.tasks.inputs import examples_of
 from tlnlp_tf.tasks.inputs import has_raw_text
 from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import text
+from tlnlp_tf.tasks.task import _LOGIT_LOSSES
 from tlnlp_tf.tasks.task import TextTask
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 
@@ -35,11 +41,23 @@ class TokenClassifier(TextTask):
     `end` slice the input text; long texts are split into overlapping
     windows, never truncated.
 
+    **CRF.** With `crf=True` the head is a `CRFTokenHead`: the tag scores
+    (emissions) feed a linear-chain `CRF` over the words (first sub-words),
+    trained on its likelihood (`CRFLoss`, the default loss) and decoded by
+    Viterbi under the tag scheme's constraints (IOB2: no `O` → `I-X`), so
+    predicted spans are well formed. Tags the scheme cannot read are a
+    `PolicyError` at construction. The CRF is saved with the model; a
+    `.keras` file reloads with its loss re-bound to its layer, ready to
+    train again. The `accuracy` metric stays the argmax of the emissions
+    (a proxy: `predict` and `score` use the Viterbi path), and a prediction's
+    `score` is the softmax probability of the emissions at the chosen tag.
+
     Args:
         backbone: a `keras_hub.models.Backbone`.
         tags: the IOB2 tag names (`"O"`, `"B-PER"`, `"I-PER"`, …).
         preprocessor: a `TokenClassifierPreprocessor`.
         dropout, freeze, max_length: as for `TextClassifier`.
+        crf: a CRF output layer over the tag scores (default `False`).
 
     Example:
 
@@ -49,6 +67,14 @@ class TokenClassifier(TextTask):
     model.fit(train.to_dataset().shuffle(20_000).batch(32), epochs=3)
     model.predict(["Angela Merkel visited Paris ."])
     # [[{"text": "Angela Merkel", "type": "PER", "start": 0, "end": 13, "score": …}, …]]
+    ```
+
+    With a CRF:
+
+    ```python
+    train = tl.data.read_conll("train.txt")
+    model = TokenClassifier.from_backbone("minilm", tags=train.tag_names(), crf=True)
+    model.fit(train.to_dataset().batch(32), epochs=3)  # loss: CRFLoss(model.head.crf)
     ```
     """
 
@@ -65,6 +91,7 @@ class TokenClassifier(TextTask):
         dropout=0.1,
         freeze="none",
         max_length=None,
+        crf=False,
         **kwargs,
     ):
         tags = [str(tag) for tag in tags]
@@ -72,21 +99,36 @@ class TokenClassifier(TextTask):
             raise ValueError(
                 f"tags must be distinct IOB2 tags including 'O', got {tags}."
             )
-        head = TokenClassificationHead(
-            len(tags),
-            dropout=dropout,
-            dtype=backbone.dtype_policy,
-            name="token_classification_head",
-        )
+        if not isinstance(crf, bool):
+            raise PolicyError(f"crf must be True or False, got {crf!r}.")
+        if crf:  # the CRF reads the tags now: a bad tag set fails here
+            head = CRFTokenHead(
+                tags, dropout=dropout, dtype=backbone.dtype_policy, name="crf_head"
+            )
+        else:
+            head = TokenClassificationHead(
+                len(tags),
+                dropout=dropout,
+                dtype=backbone.dtype_policy,
+                name="token_classification_head",
+            )
         self._build(
             backbone, head, preprocessor, "none", dropout, freeze, max_length, **kwargs
         )
         self.tags = tags
+        self.crf = crf
         self.compile()
 
     @classmethod
     def from_backbone(cls, spec, tags, freeze="none", weights="pretrained", **kwargs):
-        """Build a tagger on a backbone spec (see `TextClassifier.from_backbone`)."""
+        """Build a tagger on a backbone spec (see `TextClassifier.from_backbone`).
+
+        Keyword arguments go to the constructor (`crf=True`, `max_length`, …).
+
+        ```python
+        model = TokenClassifier.from_backbone("minilm", tags=tags, crf=True)
+        ```
+        """
         backbone, text_preprocessor = load_backbone(
             spec, weights=weights, dtype=kwargs.get("dtype")
         )
@@ -97,10 +139,51 @@ class TokenClassifier(TextTask):
         return cls(backbone, tags, preprocessor, freeze=freeze, **kwargs)
 
     def default_loss(self):
+        if self.crf:
+            return CRFLoss(self.head.crf)
         # Averaged over the first sub-words only, whatever the padding.
         return keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight"
         )
+
+    def resolve_loss(self, loss):
+        """The loss `compile` uses; with `crf=True`, `"auto"` is `CRFLoss(head.crf)`.
+
+        A `CRFLoss` without its layer (as `keras.saving.load_model` restores
+        one) is bound to this model's CRF. With `crf=True` a cross-entropy
+        (by name or object) is a `PolicyError`: the CRF trains on its own
+        likelihood. A `CRFLoss` on a model without a CRF is one too.
+
+        ```python
+        model.resolve_loss("auto")  # the cross-entropy, or CRFLoss with crf=True
+        ```
+        """
+        if isinstance(loss, CRFLoss):
+            if not self.crf:
+                raise PolicyError(
+                    "loss=CRFLoss: this model has no CRF layer; build it with "
+                    "crf=True, or compile with loss='auto'."
+                )
+            if loss.crf is None:  # restored by load_model: bind it again
+                return CRFLoss(self.head.crf, name=loss.name)
+            if loss.crf is not self.head.crf:
+                raise PolicyError(
+                    "loss=CRFLoss(crf): crf is not this model's CRF layer; pass "
+                    "loss='auto' or CRFLoss(model.head.crf)."
+                )
+            return loss
+        if self.crf:
+            name = None
+            if isinstance(loss, str):
+                name = re.sub(r"(?<!^)(?=[A-Z])", "_", loss).lower()
+            if name in _LOGIT_LOSSES or isinstance(loss, tuple(_LOGIT_LOSSES.values())):
+                shown = loss if isinstance(loss, str) else type(loss).__name__
+                raise PolicyError(
+                    f"loss={shown!r} with crf=True: the CRF trains on its own "
+                    "likelihood; pass loss='auto' (CRFLoss), or build the model "
+                    "with crf=False for a cross-entropy."
+                )
+        return super().resolve_loss(loss)
 
     def default_metrics(self):
         return None
@@ -207,7 +290,9 @@ class TokenClassifier(TextTask):
                 them (`tlnlp_tf.data.split_words`: "Paris." is two words).
 
         Returns:
-            `(tags, scores)`: per sentence, one tag and one probability per word.
+            `(tags, scores)`: per sentence, one tag and one probability per
+            word (the softmax of the tag scores at the chosen tag; with
+            `crf=True` the tags are the Viterbi path of each window).
 
         Example:
 
@@ -215,35 +300,29 @@ class TokenClassifier(TextTask):
         tags, scores = model.predict_tags([["Angela", "Merkel", "visited", "Paris"]])
         ```
         """
-        sentences = [
-            [w for w, _, _ in split_words(s)] if isinstance(s, str) else list(s)
-            for s in ([sentences] if isinstance(sentences, str) else sentences)
-        ]
-        for index, words in enumerate(sentences):
-            if not all(isinstance(word, str) and word.strip() for word in words):
-                raise DataError(
-                    f"Sentence {index}: expected a list of words (non-empty "
-                    "strings) or a string to split."
-                )
+        sentences = word_lists(sentences)
         counts = self._piece_counts(sentences)
         budget = self.sequence_length() - 2
         segments = []  # (sentence, first word, end word)
         for index in range(len(sentences)):
             for start, end in _windows(counts[index], budget):
                 segments.append((index, start, end))
-        probabilities = self._segment_probabilities(
-            sentences, counts, segments, batch_size
+        outputs = self._window_tags(
+            [" ".join(sentences[i][a:b]) for i, a, b in segments],
+            [counts[i][a:b] for i, a, b in segments],
+            batch_size,
         )
-        best = [np.zeros((len(words), len(self.tags))) for words in sentences]
+        ids = [np.zeros(len(words), int) for words in sentences]
+        scores = [np.zeros(len(words)) for words in sentences]
         centrality = [np.full(len(words), -1.0) for words in sentences]
-        for (index, start, end), probs in zip(segments, probabilities):
+        for (index, start, end), (window_ids, window_scores) in zip(segments, outputs):
             for offset, word in enumerate(range(start, end)):
                 distance = min(word - start, end - 1 - word)  # prefer central windows
                 if distance > centrality[index][word]:
                     centrality[index][word] = distance
-                    best[index][word] = probs[offset]
-        tags = [[self.tags[i] for i in p.argmax(-1)] for p in best]
-        scores = [p.max(-1) if len(p) else p[:, 0] for p in best]
+                    ids[index][word] = window_ids[offset]
+                    scores[index][word] = window_scores[offset]
+        tags = [[self.tags[i] for i in sentence] for sentence in ids]
         # An I-X that continues nothing becomes B-X: the IOB1 reading of the tags.
         return [to_iob2(sentence, "iob1") for sentence in tags], scores
 
@@ -291,33 +370,84 @@ class TokenClassifier(TextTask):
         splits = np.cumsum([0] + [len(s) for s in sentences])
         return [counts[a:b] for a, b in zip(splits[:-1], splits[1:])]
 
-    def _segment_probabilities(self, sentences, counts, segments, batch_size):
-        """Per segment, the tag probabilities of each word's first sub-word."""
-        lengths = [int(counts[i][a:b].sum()) for i, a, b in segments]
+    def _window_tags(self, inputs, counts, batch_size):
+        """Per window: the tag id and its probability at each word's first sub-word.
+
+        `inputs[k]` is window `k` as the model takes it (a sentence of
+        space-joined words; see `_batch_inputs`), `counts[k]` its words'
+        sub-word counts. With the CRF, the ids are the Viterbi path over the
+        first sub-words; otherwise the argmax of each word's tag scores.
+        """
+        lengths = [int(np.sum(c)) for c in counts]
         order = np.argsort(lengths, kind="stable")  # similar lengths batch together
-        results = [None] * len(segments)
+        results = [None] * len(inputs)
         for chunk_start in range(0, len(order), batch_size):
             chunk = order[chunk_start : chunk_start + batch_size]
-            texts = [
-                " ".join(sentences[segments[k][0]][segments[k][1] : segments[k][2]])
+            logits = np.asarray(
+                self.predict_on_batch(self._batch_inputs([inputs[k] for k in chunk])),
+                "float32",
+            )
+            probs = np.asarray(keras.ops.softmax(logits))
+            firsts = [
+                np.minimum(
+                    1 + np.concatenate([[0], np.cumsum(counts[k])[:-1]]).astype(int),
+                    logits.shape[1] - 1,
+                )
                 for k in chunk
             ]
-            logits = self.predict_on_batch(tf.constant(texts))
-            probs = np.asarray(keras.ops.softmax(np.asarray(logits, "float32")))
+            if self.crf:
+                mask = np.zeros(logits.shape[:2], bool)
+                for row, positions in enumerate(firsts):
+                    mask[row, positions] = True
+                paths = np.asarray(self._viterbi(logits, mask))
             for row, k in enumerate(chunk):
-                index, start, end = segments[k]
-                firsts = 1 + np.concatenate(
-                    [[0], np.cumsum(counts[index][start:end])[:-1]]
-                )
-                firsts = np.minimum(firsts, probs.shape[1] - 1)
-                results[k] = probs[row, firsts]
+                positions = firsts[row]
+                if self.crf:
+                    ids = paths[row, positions]
+                else:
+                    ids = probs[row, positions].argmax(-1)
+                results[k] = (ids, probs[row, positions, ids])
         return results
+
+    def _viterbi(self, emissions, mask):
+        """`head.crf.decode` as a `tf.function`, traced once per model."""
+        if getattr(self, "_viterbi_function", None) is None:
+            self._viterbi_function = tf.function(
+                self.head.crf.decode, reduce_retracing=True
+            )
+        return self._viterbi_function(emissions, mask)
+
+    def _batch_inputs(self, inputs):
+        """A batch of windows as `predict_on_batch` takes it: a string tensor."""
+        return tf.constant(inputs)
 
     def get_config(self):
         config = super().get_config()
         config.pop("pooling")
         config["tags"] = list(self.tags)
+        config["crf"] = self.crf
         return config
+
+
+def word_lists(sentences):
+    """Sentences as lists of words; a string is split as `split_words` splits it.
+
+    ```python
+    word_lists(["Merkel visited Paris.", ["Hi", "there"]])
+    # [["Merkel", "visited", "Paris", "."], ["Hi", "there"]]
+    ```
+    """
+    sentences = [
+        [w for w, _, _ in split_words(s)] if isinstance(s, str) else list(s)
+        for s in ([sentences] if isinstance(sentences, str) else sentences)
+    ]
+    for index, words in enumerate(sentences):
+        if not all(isinstance(word, str) and word.strip() for word in words):
+            raise DataError(
+                f"Sentence {index}: expected a list of words (non-empty "
+                "strings) or a string to split."
+            )
+    return sentences
 
 
 def _tagged(words, tags, source):
