@@ -40,6 +40,7 @@ def test_presets_are_refused_naming_load_model(cls, tiny_preset, tmp_path):
     options = {
         "TextClassifier": {"labels": ["neg", "pos"]},
         "TokenClassifier": {"tags": ["O", "B-PER", "I-PER"]},
+        "RoleLabeler": {"tags": ["O", "B-ARG0", "I-ARG0", "B-V"]},
     }.get(cls.__name__, {})
     with pytest.raises(tl.PolicyError, match=r"keras\.saving\.load_model") as error:
         cls.from_preset(tiny_preset)
