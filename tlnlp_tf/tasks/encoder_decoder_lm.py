@@ -57,6 +57,7 @@ from tlnlp_tf.tasks.inputs import length_order
 from tlnlp_tf.tasks.inputs import pairs_to_lists
 from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
+from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
@@ -414,10 +415,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        compile_from_saved(self, config)
 
     def default_learning_rate(self):
         """The peak learning rate `compile(learning_rate="auto")` uses."""

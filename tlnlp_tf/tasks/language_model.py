@@ -55,6 +55,7 @@ from tlnlp_tf.tasks.inputs import check_batched
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
@@ -249,12 +250,7 @@ class LanguageModel(keras_hub.models.Task):
         self._generation_key = None
 
     def compile_from_config(self, config):
-        # `keras.saving.load_model` restores the resolved optimizer (with its
-        # schedule and step count), loss and metrics saved with the model.
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        compile_from_saved(self, config)
 
     def default_learning_rate(self):
         """The peak learning rate `compile(learning_rate="auto")` uses."""

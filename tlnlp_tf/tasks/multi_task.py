@@ -6,6 +6,7 @@ import tensorflow as tf
 from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks import registry
+from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
@@ -246,11 +247,7 @@ class MultiTaskModel(keras.Model):
         return tf.add_n(total)
 
     def compile_from_config(self, config):
-        # `load_model` restores the resolved optimizer (with its schedule and
-        # step count), losses and metrics saved with the model.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        compile_from_saved(self, config)
 
     def set_freeze(self, policy):
         """Apply a freeze policy to the shared backbone and recompile.

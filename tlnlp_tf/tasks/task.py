@@ -48,7 +48,13 @@ from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 from tlnlp_tf.training.schedules import FineTuningSchedule
 
-__all__ = ["LENGTH_SAMPLE", "TextTask", "is_tokenized", "set_schedule_length"]
+__all__ = [
+    "LENGTH_SAMPLE",
+    "TextTask",
+    "compile_from_saved",
+    "is_tokenized",
+    "set_schedule_length",
+]
 # Keras's string names of the cross-entropy losses; the heads output logits.
 _LOGIT_LOSSES = {
     "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
@@ -235,12 +241,7 @@ class TextTask(keras_hub.models.Task):
         return None
 
     def compile_from_config(self, config):
-        # `keras.saving.load_model` restores the resolved optimizer (with its
-        # schedule and step count), loss and metrics saved with the model.
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        compile_from_saved(self, config)
 
     def default_learning_rate(self):
         """The peak learning rate `compile(learning_rate="auto")` uses."""
@@ -810,3 +811,19 @@ def _steps_per_epoch(x, batch_size):
         features = x[0] if isinstance(x, tuple) else x
         return -(-len(features) // batch_size)
     return None
+
+
+def compile_from_saved(model, config):
+    """`compile_from_config` of every task model: `keras.saving.load_model`
+    restores the resolved optimizer (with its schedule and step count), loss
+    and metrics saved with the model, then builds the optimizer's slots so
+    its saved state loads.
+
+    ```python
+    model = tl.TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
+    compile_from_saved(model, model.get_compile_config())
+    ```
+    """
+    model.compile(**keras.saving.deserialize_keras_object(config))
+    if model.built:
+        model.optimizer.build(model.trainable_variables)

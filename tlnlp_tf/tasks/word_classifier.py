@@ -16,6 +16,7 @@ from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.metrics.classification import SparseF1Score
 from tlnlp_tf.pretraining import word_vectors
+from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_classifier import _label_names
 from tlnlp_tf.tasks.text_classifier import label_predictions
@@ -388,11 +389,7 @@ class WordClassifier(keras.Model):
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
-        # `keras.saving.load_model` restores the optimizer and its state.
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        compile_from_saved(self, config)
 
     @property
     def layers(self):
