@@ -158,6 +158,8 @@ def test_console_script_is_installed():
         ),
         ("--freeze=sideways", "Unknown freeze policy 'sideways'"),
         ("--strategy=tpu", "strategy 'tpu': no TPU found"),
+        ("--crf", "--crf is not an option of --task text-classification"),
+        ("--variant=bert2rnd", "--variant is not an option of --task text-class"),
     ],
 )
 def test_bad_options_fail_before_training(
@@ -605,7 +607,7 @@ def test_fit_killed_mid_training_resumes_from_the_last_epoch(
     import signal
     import time
 
-    EPOCHS = 40  # long enough to be killed after epoch 2, short enough to run twice
+    EPOCHS = 12  # long enough to be killed after epoch 2, short enough to run twice
 
     output = tmp_path / "run"
     command = [

@@ -49,6 +49,7 @@ PUBLIC_SURFACE = {
     "TextRegressor",
     "TokenClassifier",
     "WordClassifier",
+    "WordTagger",
     "backbones",
     "data",
     "decoding",

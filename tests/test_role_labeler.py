@@ -150,13 +150,14 @@ def test_cli_fit_evaluate_predict_and_bad_files(tiny_preset, tmp_path, capsys):
         main(
             fit
             + ["--train", train, "--validation", valid, "--epochs", "1"]
-            + ["--output", str(output)]
+            + ["--crf", "--output", str(output)]
         )
         == 0
     )
     metrics = json.loads((output / "metrics.json").read_text())
     assert set(metrics["validation"]) == {"precision", "recall", "f1", "per_role"}
-    assert json.loads((output / "run.json").read_text())["predicate_column"] is None
+    run = json.loads((output / "run.json").read_text())
+    assert run["predicate_column"] is None and run["crf"] is True
     capsys.readouterr()
     assert main(["evaluate", "--model", str(output), "--data", valid]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -39,6 +39,7 @@ from tlnlp_tf.tasks import TextClassifier
 from tlnlp_tf.tasks import TextRegressor
 from tlnlp_tf.tasks import TokenClassifier
 from tlnlp_tf.tasks import WordClassifier
+from tlnlp_tf.tasks import WordTagger
 from tlnlp_tf.training import L2SP
 from tlnlp_tf.training import GradualUnfreezing
 
@@ -66,6 +67,7 @@ __all__ = [
     "TextRegressor",
     "TokenClassifier",
     "WordClassifier",
+    "WordTagger",
     # Verbs and training helpers.
     "GradualUnfreezing",
     "L2SP",

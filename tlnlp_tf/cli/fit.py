@@ -9,6 +9,8 @@ from tlnlp_tf.errors import PolicyError
 
 BACKUP = "backup"  # inside --output: the state to resume from after a kill
 MULTI = "multi"
+# Options that only some tasks take (TaskSpec.fit_options); elsewhere an error.
+_TASK_FLAGS = ("variant", "target_vocabulary", "target_length", "crf")
 
 
 def register(commands):
@@ -94,6 +96,13 @@ def register(commands):
         type=arguments.positive,
         help="summarization, translation: most tokens per target (default: "
         "chosen from the training data)",
+    )
+    fit.add_argument(
+        "--crf",
+        action="store_true",
+        help="token-classification, semantic-role-labeling: a linear-chain CRF "
+        "over the tag scores (trained by its log-likelihood, decoded by Viterbi "
+        "under the tag scheme's transition rules; default: a softmax per token)",
     )
     fit.add_argument(
         "--learning-rate",
@@ -300,6 +309,7 @@ def run(args):
         "precision": args.precision,
         "seed": args.seed,
         "limit": args.limit,
+        **{name: getattr(args, name) for name in task.fit_options},
     }
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
     if isinstance(names, list):  # label or tag names
@@ -326,6 +336,10 @@ def _model_options(args, task):
     )
     if args.precision != "float32":
         options["dtype"] = args.precision
+    for name in _TASK_FLAGS:
+        if getattr(args, name) not in (None, False) and name not in task.fit_options:
+            flag = "--" + name.replace("_", "-")
+            raise PolicyError(f"{flag} is not an option of --task {args.task}.")
     for name in task.fit_options:
         options[name] = getattr(args, name)
     return options

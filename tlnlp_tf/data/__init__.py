@@ -30,4 +30,5 @@ from tlnlp_tf.data.srl import Propositions
 from tlnlp_tf.data.srl import read_srl
 from tlnlp_tf.data.text_blocks import pack_blocks
 from tlnlp_tf.data.text_blocks import read_documents
+from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.data.words import split_words

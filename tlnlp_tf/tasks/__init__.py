@@ -11,3 +11,4 @@ from tlnlp_tf.tasks.text_regressor import TextRegressor
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 from tlnlp_tf.tasks.word_classifier import WordClassifier
+from tlnlp_tf.tasks.word_tagger import WordTagger

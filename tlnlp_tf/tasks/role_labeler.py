@@ -27,7 +27,6 @@ from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.srl import Propositions
-from tlnlp_tf.data.words import split_words
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.metrics.entities import get_entities
@@ -197,7 +196,8 @@ class RoleLabeler(TokenClassifier):
 
         Args:
             sentences: a list of sentences, each a list of words (a string
-                is split as `tl.data.split_words` splits it).
+                is split by the model's `word_splitter`, fitted on the
+                training words).
             predicates: the index of each sentence's predicate word.
 
         Returns:
@@ -214,7 +214,7 @@ class RoleLabeler(TokenClassifier):
         tags, scores = model.predict_tags([["the", "cast", "loved", "it"]], [2])
         ```
         """
-        sentences = word_lists(sentences)
+        sentences = word_lists(sentences, self.word_splitter)
         for index, words in enumerate(sentences):
             if any(len(word.split()) != 1 for word in words):
                 raise DataError(
@@ -269,8 +269,8 @@ class RoleLabeler(TokenClassifier):
         """The arguments of a predicate, with roles and character offsets.
 
         Args:
-            x: a sentence (a string, split into words as
-                `tl.data.split_words` splits it, or a list of words, read
+            x: a sentence (a string, split into words by the model's
+                `word_splitter`, fitted on the training words; or a list of words, read
                 as the words joined by single spaces), or a list of them.
             predicate_index: the index of the predicate word (an int for one
                 sentence, a list of ints for a list of sentences).
@@ -307,7 +307,8 @@ class RoleLabeler(TokenClassifier):
                 )
             sentences, predicates = list(x), list(predicate_index)
         located = [
-            _located_words(sentence, index) for index, sentence in enumerate(sentences)
+            _located_words(sentence, index, self.word_splitter)
+            for index, sentence in enumerate(sentences)
         ]
         tags, scores = self.predict_tags(
             [[word for word, _, _ in words] for _, words in located],
@@ -342,6 +343,8 @@ class RoleLabeler(TokenClassifier):
 
     def _choose_max_length(self, x):
         # The pair encoding repeats the predicate after the sentence: count it.
+        if self.predicate_encoding == "pair" and not self._word_splitter_fixed:
+            self.fit_word_splitter(x)
         if (
             self.predicate_encoding != "pair"
             or self.max_length is not None
@@ -427,10 +430,10 @@ def _predicate_window(counts, predicate, budget):
             return start, end
 
 
-def _located_words(sentence, index):
+def _located_words(sentence, index, splitter):
     """`(text, [(word, start, end)])` of a sentence given as a string or words."""
     if isinstance(sentence, str):
-        words = split_words(sentence)
+        words = splitter.split(sentence)
         if not words:
             raise DataError(f"Sentence {index} has no words.")
         return sentence, words

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
+from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.data.words import split_words
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
@@ -23,11 +24,13 @@ from tlnlp_tf.tasks.inputs import examples_of
 from tlnlp_tf.tasks.inputs import has_raw_text
 from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import text
+from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import _LOGIT_LOSSES
 from tlnlp_tf.tasks.task import TextTask
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 
 _PREDICT_BATCH = 32
+_SPLITTER_SAMPLE = 20_000  # training sentences read to fit the word splitter
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -40,6 +43,16 @@ class TokenClassifier(TextTask):
     the loss. `predict` takes raw text and returns entities whose `start` and
     `end` slice the input text; long texts are split into overlapping
     windows, never truncated.
+
+    **Raw text is split as the training data was.** The first time the
+    model reads training sentences (`fit`, `tokenize_once`, a multi-task
+    dataset) it fits its `word_splitter` (a `tl.data.WordSplitter`) on
+    their words: the words `split_words` would cut ("U.S.", "cross-border",
+    "3.5") and the shapes of those with punctuation inside ("a-a", "0.0").
+    `predict` and `predict_tags` on strings then keep such words whole
+    instead of tagging "U", ".", "S", "." the model never saw. The
+    splitter is saved with the model and not fitted again by later calls;
+    before it is fitted it splits as `split_words`.
 
     **CRF.** With `crf=True` the head is a `CRFTokenHead`: the tag scores
     (emissions) feed a linear-chain `CRF` over the words (first sub-words),
@@ -58,6 +71,9 @@ class TokenClassifier(TextTask):
         preprocessor: a `TokenClassifierPreprocessor`.
         dropout, freeze, max_length: as for `TextClassifier`.
         crf: a CRF output layer over the tag scores (default `False`).
+        word_splitter: how `predict` splits raw text into words: a
+            `tl.data.WordSplitter` (or its config dict), used as given; by
+            default (`None`) one fitted on the first training data.
 
     Example:
 
@@ -92,6 +108,7 @@ class TokenClassifier(TextTask):
         freeze="none",
         max_length=None,
         crf=False,
+        word_splitter=None,
         **kwargs,
     ):
         tags = [str(tag) for tag in tags]
@@ -117,6 +134,16 @@ class TokenClassifier(TextTask):
         )
         self.tags = tags
         self.crf = crf
+        if isinstance(word_splitter, dict):
+            word_splitter = WordSplitter.from_config(word_splitter)
+        if word_splitter is not None and not isinstance(word_splitter, WordSplitter):
+            raise PolicyError(
+                "word_splitter must be a tl.data.WordSplitter, its config dict "
+                f"or None, got {type(word_splitter).__name__}."
+            )
+        # Given (or restored), a splitter is kept as it is; else fitted once.
+        self._word_splitter_fixed = word_splitter is not None
+        self.word_splitter = word_splitter or WordSplitter()
         self.compile()
 
     @classmethod
@@ -225,6 +252,34 @@ class TokenClassifier(TextTask):
         length = tf.shape(features["token_ids"])[1]
         return features, tags[:, :length], weights[:, :length]
 
+    def _choose_max_length(self, x):
+        if not self._word_splitter_fixed:  # the first training data: fit once
+            self.fit_word_splitter(x)
+        return super()._choose_max_length(x)
+
+    def fit_word_splitter(self, x):
+        """Fit `word_splitter` on the words of training sentences `x`.
+
+        `fit` (and `tokenize_once`) call it on their first training data,
+        unless the model has a splitter already (given to the constructor,
+        restored with the model, or fitted before); call it yourself to
+        fit one to other data, e.g. for a model saved before splitters
+        existed. Reads up to 20,000 sentences (a list of strings or a
+        dataset of `(sentence, tags)`; words joined by spaces, as
+        `read_conll` gives them); token features hold no words and leave
+        the splitter as it is.
+
+        ```python
+        model.fit_word_splitter(["He went to the U.S. today .", "It is 3.5 ."])
+        model.word_splitter.whole  # frozenset({"U.S.", "3.5"})
+        ```
+        """
+        texts, _ = texts_of(x, _SPLITTER_SAMPLE)
+        if not texts:
+            return
+        self.word_splitter = WordSplitter().fit(sentence.split() for sentence in texts)
+        self._word_splitter_fixed = True
+
     # === Prediction ===
 
     def score(self, data, batch_size=_PREDICT_BATCH):
@@ -287,7 +342,8 @@ class TokenClassifier(TextTask):
         Args:
             sentences: a list of sentences, each a list of words. A sentence
                 given as one string is split into words as `predict` splits
-                them (`tlnlp_tf.data.split_words`: "Paris." is two words).
+                them (the model's `word_splitter`, fitted on its training
+                words: "U.S." is one word, "Paris." two).
 
         Returns:
             `(tags, scores)`: per sentence, one tag and one probability per
@@ -300,7 +356,7 @@ class TokenClassifier(TextTask):
         tags, scores = model.predict_tags([["Angela", "Merkel", "visited", "Paris"]])
         ```
         """
-        sentences = word_lists(sentences)
+        sentences = word_lists(sentences, self.word_splitter)
         counts = self._piece_counts(sentences)
         budget = self.sequence_length() - 2
         segments = []  # (sentence, first word, end word)
@@ -330,7 +386,8 @@ class TokenClassifier(TextTask):
         """Entities in raw texts.
 
         Args:
-            x: a list of texts (or one text).
+            x: a list of texts (or one text), split into words by the
+                model's `word_splitter` (as its training data was split).
 
         Returns:
             Per text, a list of `{"text", "type", "start", "end", "score"}`;
@@ -338,7 +395,7 @@ class TokenClassifier(TextTask):
         """
         texts = [x] if isinstance(x, str) else list(x)
         check_texts(texts)
-        split = [split_words(text) for text in texts]
+        split = [self.word_splitter.split(text) for text in texts]
         tags, scores = self.predict_tags(
             [[w for w, _, _ in words] for words in split], batch_size=batch_size
         )
@@ -426,19 +483,25 @@ class TokenClassifier(TextTask):
         config.pop("pooling")
         config["tags"] = list(self.tags)
         config["crf"] = self.crf
+        config["word_splitter"] = (
+            self.word_splitter.get_config() if self._word_splitter_fixed else None
+        )
         return config
 
 
-def word_lists(sentences):
-    """Sentences as lists of words; a string is split as `split_words` splits it.
+def word_lists(sentences, splitter=None):
+    """Sentences as lists of words; a string is split by `splitter` (a
+    `WordSplitter`), else as `split_words` splits it.
 
     ```python
     word_lists(["Merkel visited Paris.", ["Hi", "there"]])
     # [["Merkel", "visited", "Paris", "."], ["Hi", "there"]]
+    word_lists(["In the U.S."], WordSplitter(["U.S."]))  # [["In", "the", "U.S."]]
     ```
     """
+    split = split_words if splitter is None else splitter.split
     sentences = [
-        [w for w, _, _ in split_words(s)] if isinstance(s, str) else list(s)
+        [w for w, _, _ in split(s)] if isinstance(s, str) else list(s)
         for s in ([sentences] if isinstance(sentences, str) else sentences)
     ]
     for index, words in enumerate(sentences):

@@ -23,7 +23,7 @@ def word_pieces(tokenizer, words):
     pieces = tf.cast(pieces, tf.int32)
     empty = tf.cast(pieces.row_lengths() == 0, tf.int64)
     unknown = tf.RaggedTensor.from_row_lengths(
-        tf.fill([tf.reduce_sum(empty)], unknown_id(tokenizer)), empty
+        tf.fill([tf.reduce_sum(empty)], unknown_id(tokenizer)), empty, validate=False
     )
     return tf.concat([pieces, unknown], axis=1)
 
