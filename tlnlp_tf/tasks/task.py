@@ -532,6 +532,7 @@ class TextTask(keras_hub.models.Task):
             )
             if isinstance(x, tf.data.Dataset):
                 kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+                x = _one_iterator(x, epochs, kwargs)
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def _head_model(self, width):
@@ -811,6 +812,27 @@ def _steps_per_epoch(x, batch_size):
         features = x[0] if isinstance(x, tuple) else x
         return -(-len(features) // batch_size)
     return None
+
+
+def _one_iterator(dataset, epochs, kwargs):
+    """A finite dataset repeated, with `steps_per_epoch` its length, for `epochs > 1`.
+
+    Keras makes a new iterator for every epoch of a finite dataset, and
+    `tf.data` instantiates the whole preprocessing function (tokenizer,
+    windows, packing: thousands of graph nodes) for each one: about a second
+    per epoch on a CPU. Over a repeated dataset with `steps_per_epoch`,
+    Keras keeps one iterator for all epochs; each pass still reshuffles
+    (`shuffle(..., reshuffle_each_iteration=True)`), so the batches are those
+    of per-epoch iterators. Left alone: one epoch, a `steps_per_epoch` the
+    caller chose, and datasets of unknown or infinite length.
+    """
+    if epochs <= 1 or kwargs.get("steps_per_epoch") is not None:
+        return dataset
+    steps = int(dataset.cardinality())
+    if steps <= 0:
+        return dataset
+    kwargs["steps_per_epoch"] = steps
+    return dataset.repeat()
 
 
 def compile_from_saved(model, config):
