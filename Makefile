@@ -1,5 +1,6 @@
 # make demo   - create .venv, install, run the offline demo (MiniLM, ~3 minutes on 2 cores)
 # make test   - create .venv if needed, install, run the default test suite (no network)
+# make test-extended - tiny-model variants the default run covers elsewhere (minutes)
 # make test-slow / make bench - real-data tests and benchmarks (need ../shared/data)
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-slow test-examples bench bench-transfer clean
+.PHONY: install demo test test-extended test-slow test-examples bench bench-transfer clean
 
 install: $(STAMP)
 
@@ -27,7 +28,10 @@ demo: $(STAMP)
 	$(BIN)/tlnlp demo --output demo-output
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-extended: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m extended
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

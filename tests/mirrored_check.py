@@ -1,7 +1,7 @@
 """Run by test_distribute.py in a fresh process: train each task on one device and
 under MirroredStrategy over 2 logical CPU devices, and write what happened as JSON.
 
-    python tests/mirrored_check.py OUT.json
+    python tests/mirrored_check.py OUT.json [TASK,TASK,...]
 """
 
 import json
@@ -134,11 +134,13 @@ def train(build, data, strategy):
     return history.history["loss"], arrays, bool(in_sync), model
 
 
-def main(out):
+def main(out, names=None):
     folder = preset()
     mirrored = tl.distribute.strategy("mirrored")
     report = {"replicas": mirrored.num_replicas_in_sync, "tasks": {}}
     for name, (build, data) in tasks(folder).items():
+        if names is not None and name not in names:
+            continue
         single_loss, single, _, _ = train(build, data, tf.distribute.get_strategy())
         loss, weights, in_sync, model = train(build, data, mirrored)
         gap = max(float(np.max(np.abs(single[p] - weights[p]))) for p in single)
@@ -157,4 +159,4 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 else None)

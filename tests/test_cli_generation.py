@@ -9,6 +9,9 @@ import pytest
 
 from tlnlp_tf.cli import main as cli
 
+# Its module fixtures build or train models: one worker makes them once (loadgroup).
+pytestmark = pytest.mark.xdist_group("cli_generation")
+
 PAIRS = [
     ("the cat sat on the mat .", "cat mat"),
     ("the dog ran to the park .", "dog park"),
@@ -176,6 +179,7 @@ def test_missing_target_column_and_bad_generate_options(
     assert code == 2 and "max_new_tokens" in err and "Traceback" not in err
 
 
+@pytest.mark.extended  # the API test of the new vocabulary is in the default run
 def test_translation_with_a_new_target_vocabulary(tiny_preset, tmp_path, capsys):
     rows = [
         ("the cat sleeps .", "die Katze schläft ."),

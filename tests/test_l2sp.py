@@ -76,7 +76,9 @@ def _distance(model, anchors):
     )
 
 
-@pytest.mark.parametrize("task", ["classifier", "tagger"])
+@pytest.mark.parametrize(
+    "task", ["classifier", pytest.param("tagger", marks=pytest.mark.extended)]
+)
 def test_large_alpha_keeps_the_backbone_near_w0(tiny_preset, toy_sentiment, task):
     texts, labels = toy_sentiment
     if task == "classifier":
