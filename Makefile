@@ -28,10 +28,10 @@ demo: $(STAMP)
 	$(BIN)/tlnlp demo --output demo-output
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2
 
 test-extended: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m extended
+	$(BIN)/python -m pytest -q -n 2 -m extended
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -17,32 +17,6 @@ import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-# The longest tests (a minute or more on 2 cores) start first, so that the
-# short ones fill both workers at the end instead of one long test running
-# alone while the other worker waits (pytest -n 2).
-FIRST = (
-    "test_distribute.py::test_mirrored_matches_single_device",
-    "test_cli.py::test_fit_killed_mid_training_resumes_from_the_last_epoch",
-    "test_distribute.py::test_two_workers_finish_with_identical_weights",
-    "test_summarization_notebook.py::test_summarization_notebook_runs",
-    "test_cli.py::test_question_answering_fit_evaluate_predict",
-    "test_span_extractor.py::test_learns_toy_answers_and_round_trips",
-    "test_text_regressor.py::test_regressor_learns_pair_scores_and_round_trips",
-    "test_distribute.py::test_keras_multi_worker_bug_still_needs_the_shim",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    def rank(item):
-        name = item.nodeid.split("/")[-1]
-        for index, prefix in enumerate(FIRST):
-            if name.startswith(prefix):
-                return index
-        return len(FIRST)
-
-    items.sort(key=rank)  # stable: the others keep their order
-
-
 WORDS = (
     "the film movie book was is it very and but not this plot cast food "
     "good great fun love loved lovely wonderful best "

@@ -9,9 +9,6 @@ import pytest
 
 from tlnlp_tf.cli import main as cli
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("cli_generation")
-
 PAIRS = [
     ("the cat sat on the mat .", "cat mat"),
     ("the dog ran to the park .", "dog park"),

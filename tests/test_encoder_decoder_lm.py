@@ -13,9 +13,6 @@ from tlnlp_tf.backbones.warm_start import ATTENTION_PARTS
 from tlnlp_tf.backbones.warm_start import BLOCK_PARTS
 from tlnlp_tf.tasks.encoder_decoder_lm import EncoderDecoderLM
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("encoder_decoder_lm")
-
 COPY_WORDS = [w for w in WORDS if w != "."][:12]
 
 

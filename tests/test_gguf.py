@@ -23,9 +23,6 @@ from tlnlp_tf.backbones.gguf import LlamaBPETokenizer
 from tlnlp_tf.backbones.gguf import convert_gguf
 from tlnlp_tf.backbones.gguf import unpermute_rows
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("gguf")
-
 gguf = pytest.importorskip("gguf")
 Q = gguf.GGMLQuantizationType
 

@@ -18,9 +18,6 @@ from tlnlp_tf.backbones.causal_lm import load_seq2seq_lm
 from tlnlp_tf.backbones.freezing import LORA_FACTORS
 from tlnlp_tf.tasks.language_model import LanguageModel
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("language_model")
-
 LETTERS = list("abcdefghijklmnopqrstuvwxyz")
 MERGES = ["Ġ t", "h e", "Ġt he", "a t", "Ġ c", "Ġ s", "Ġ m", "o n"]
 TOKENS = ["<|endoftext|>", "Ġ"] + LETTERS + ["Ġt", "he", "Ġthe", "at", "Ġc", "Ġs"]

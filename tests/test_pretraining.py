@@ -11,9 +11,6 @@ import tlnlp_tf as tl
 from tlnlp_tf import pretraining
 from tlnlp_tf.cli.main import main
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("pretraining")
-
 TEXTS = toy_examples(40)[0]
 
 

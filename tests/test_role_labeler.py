@@ -16,9 +16,6 @@ from tlnlp_tf.tasks import registry
 from tlnlp_tf.tasks.role_labeler import RoleLabeler
 from tlnlp_tf.tasks.role_labeler_preprocessor import RoleLabelerPreprocessor
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("role_labeler")
-
 NOUNS = ["it", "film", "cast", "plot", "food", "book", "movie"]
 LOVED = ["B-ARG0", "B-V", "B-ARG1", "O", "O", "O"]
 HATED = ["O", "O", "B-ARG0", "B-V", "B-ARG1", "O"]

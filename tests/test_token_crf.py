@@ -12,9 +12,6 @@ from tlnlp_tf.layers.crf import CRFLoss
 from tlnlp_tf.layers.crf import allowed_transitions
 from tlnlp_tf.layers.crf_token_head import CRFTokenHead
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("token_crf")
-
 
 @pytest.fixture(scope="module")
 def crf_tagger(tiny_preset):

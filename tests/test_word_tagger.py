@@ -11,9 +11,6 @@ from tlnlp_tf.data import TaggedSentences
 from tlnlp_tf.tasks.word_tagger import WordTagger
 from tlnlp_tf.tasks.word_tagger import token_vocabulary
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("word_tagger")
-
 NAMES = ["ann", "bob", "carl", "dana"]
 PLACES = ["paris", "rome", "new york", "oslo"]
 

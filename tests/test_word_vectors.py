@@ -14,9 +14,6 @@ import tlnlp_tf as tl
 from tlnlp_tf.cli.main import main
 from tlnlp_tf.pretraining import word_vectors
 
-# Its module fixtures build or train models: one worker makes them once (loadgroup).
-pytestmark = pytest.mark.xdist_group("word_vectors")
-
 LABELS = ["neg", "pos"]
 WORD2VEC_TEXT = "3 4\ngood 1 2 3 4\nbad -1 -2 -3 -4\nfilm 0 0.5 1 0\n"
 GLOVE_TEXT = "good 1 2 3 4\nbad -1 -2 -3 -4\nfilm 0 0.5 1 0\n"
