@@ -399,24 +399,7 @@ class TokenClassifier(TextTask):
         tags, scores = self.predict_tags(
             [[w for w, _, _ in words] for words in split], batch_size=batch_size
         )
-        results = []
-        for source, words, sentence_tags, sentence_scores in zip(
-            texts, split, tags, scores
-        ):
-            entities = []
-            for kind, first, end in get_entities(sentence_tags):
-                start, stop = words[first][1], words[end - 1][2]
-                entities.append(
-                    {
-                        "text": source[start:stop],
-                        "type": kind,
-                        "start": start,
-                        "end": stop,
-                        "score": round(float(np.mean(sentence_scores[first:end])), 6),
-                    }
-                )
-            results.append(entities)
-        return results
+        return [located_entities(*text) for text in zip(texts, split, tags, scores)]
 
     def _piece_counts(self, sentences):
         words = [word for sentence in sentences for word in sentence]
@@ -487,6 +470,33 @@ class TokenClassifier(TextTask):
             self.word_splitter.get_config() if self._word_splitter_fixed else None
         )
         return config
+
+
+def located_entities(source, words, tags, scores):
+    """`[{"text", "type", "start", "end", "score"}]` of one text's IOB2 word tags.
+
+    `words` are `(word, start, end)` in `source`; `score` is the mean tag
+    probability of the entity's words.
+
+    ```python
+    located_entities("Ann left", [("Ann", 0, 3), ("left", 4, 8)],
+                     ["B-PER", "O"], [0.9, 0.8])
+    # [{"text": "Ann", "type": "PER", "start": 0, "end": 3, "score": 0.9}]
+    ```
+    """
+    entities = []
+    for kind, first, end in get_entities(tags):
+        start, stop = words[first][1], words[end - 1][2]
+        entities.append(
+            {
+                "text": source[start:stop],
+                "type": kind,
+                "start": start,
+                "end": stop,
+                "score": round(float(np.mean(scores[first:end])), 6),
+            }
+        )
+    return entities
 
 
 def word_lists(sentences, splitter=None):

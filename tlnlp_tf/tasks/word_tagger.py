@@ -38,12 +38,12 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers.crf import CRF
 from tlnlp_tf.layers.crf import CRFLoss
 from tlnlp_tf.metrics.entities import entity_scores
-from tlnlp_tf.metrics.entities import get_entities
 from tlnlp_tf.metrics.rounding import rounded
 from tlnlp_tf.pretraining import word_vectors
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
+from tlnlp_tf.tasks.token_classifier import located_entities
 from tlnlp_tf.tasks.token_classifier import word_lists
 from tlnlp_tf.tasks.word_classifier import _check_vocabulary
 
@@ -499,24 +499,7 @@ class WordTagger(keras.Model):
         tags, scores = self.predict_tags(
             [[w for w, _, _ in words] for words in split], batch_size=batch_size
         )
-        results = []
-        for source, words, sentence_tags, sentence_scores in zip(
-            texts, split, tags, scores
-        ):
-            entities = []
-            for kind, first, end in get_entities(sentence_tags):
-                start, stop = words[first][1], words[end - 1][2]
-                entities.append(
-                    {
-                        "text": source[start:stop],
-                        "type": kind,
-                        "start": start,
-                        "end": stop,
-                        "score": round(float(np.mean(sentence_scores[first:end])), 6),
-                    }
-                )
-            results.append(entities)
-        return results
+        return [located_entities(*text) for text in zip(texts, split, tags, scores)]
 
     # === Config ===
 
