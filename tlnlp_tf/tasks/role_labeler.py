@@ -29,7 +29,6 @@ from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.srl import Propositions
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.metrics.entities import get_entities
 from tlnlp_tf.metrics.rounding import rounded
 from tlnlp_tf.metrics.srl import srl_scores
 from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
@@ -39,6 +38,7 @@ from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.role_labeler_preprocessor import PREDICATE_ENCODINGS
 from tlnlp_tf.tasks.role_labeler_preprocessor import RoleLabelerPreprocessor
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
+from tlnlp_tf.tasks.token_classifier import located_entities
 from tlnlp_tf.tasks.token_classifier import word_lists
 
 _PREDICT_BATCH = 32
@@ -319,21 +319,15 @@ class RoleLabeler(TokenClassifier):
         for (source, words), instance_tags, instance_scores in zip(
             located, tags, scores
         ):
-            arguments = []
-            for role, first, end in get_entities(instance_tags):
-                if role in _PREDICATE_ROLES:
-                    continue
-                start, stop = words[first][1], words[end - 1][2]
-                arguments.append(
-                    {
-                        "text": source[start:stop],
-                        "role": role,
-                        "start": start,
-                        "end": stop,
-                        "score": round(float(np.mean(instance_scores[first:end])), 6),
-                    }
-                )
-            results.append(arguments)
+            spans = located_entities(source, words, instance_tags, instance_scores)
+            results.append(
+                [
+                    {"text": s["text"], "role": s["type"], "start": s["start"]}
+                    | {"end": s["end"], "score": s["score"]}
+                    for s in spans
+                    if s["type"] not in _PREDICATE_ROLES
+                ]
+            )
         return results[0] if single else results
 
     def _batch_inputs(self, inputs):
