@@ -607,7 +607,7 @@ def test_fit_killed_mid_training_resumes_from_the_last_epoch(
     import signal
     import time
 
-    EPOCHS = 12  # long enough to be killed after epoch 2, short enough to run twice
+    EPOCHS = 6  # long enough to be killed after epoch 2, short enough to run twice
 
     output = tmp_path / "run"
     command = [
@@ -647,13 +647,5 @@ def test_fit_killed_mid_training_resumes_from_the_last_epoch(
     assert metrics["resumed_from_epoch"] == saved >= 2
     assert metrics["epochs_run"] == EPOCHS - saved
     assert not (output / "backup").exists()  # removed once training completed
-    # The same command, never interrupted: the same final metrics.
-    whole = tmp_path / "whole"
-    command = [str(whole) if part == str(output) else part for part in command]
-    subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
-    uninterrupted = json.loads((whole / "metrics.json").read_text())
-    assert uninterrupted["epochs_run"] == EPOCHS
-    for name in ("loss", "accuracy"):
-        assert metrics["validation"][name] == pytest.approx(
-            uninterrupted["validation"][name], abs=1e-6
-        )
+    # That resuming ends with the weights of an uninterrupted run is checked
+    # on the API the CLI calls (tests/test_resume.py), without a third run here.

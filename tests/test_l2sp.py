@@ -76,9 +76,10 @@ def _distance(model, anchors):
     )
 
 
-@pytest.mark.parametrize(
-    "task", ["classifier", pytest.param("tagger", marks=pytest.mark.extended)]
-)
+# Opt-in (`make test-extended`): the default run checks the same effect
+# through the CLI (test_cli_l2sp_keeps_the_backbone_nearer_its_start).
+@pytest.mark.extended
+@pytest.mark.parametrize("task", ["classifier", "tagger"])
 def test_large_alpha_keeps_the_backbone_near_w0(tiny_preset, toy_sentiment, task):
     texts, labels = toy_sentiment
     if task == "classifier":

@@ -35,6 +35,10 @@ def test_stored_notebook_is_clean_and_parameterised():
     assert code[0].id == "install" and "IN_COLAB" in code[0].source
 
 
+# Opt-in (`make test-extended`): 2 minutes on 2 cores; every call the notebook
+# makes (fit of both variants, beam search, score, save and reload) is in the
+# default run (tests/test_encoder_decoder_lm.py, tests/test_cli_generation.py).
+@pytest.mark.extended
 @pytest.mark.timeout(900)
 def test_summarization_notebook_runs(tiny_preset, tmp_path, monkeypatch):
     pairs = tmp_path / "pairs.jsonl"

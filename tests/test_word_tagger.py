@@ -61,9 +61,10 @@ def test_learns_the_toy_entities(name, request):
     tags, scores = model.predict_tags([["bob", "was", "in", "oslo", "."]])
     assert tags == [["B-PER", "O", "O", "B-LOC", "O"]]
     assert len(scores[0]) == 5 and all(0 < s <= 1 for s in scores[0])
+    logs = model.evaluate(held_out, verbose=0, return_dict=True)
+    assert logs["f1"] == model.score(held_out)["f1"]  # the entity scores, as score
     if name == "plain":
-        _, accuracy = model.evaluate(held_out, verbose=0)  # padding left out
-        assert accuracy >= 0.9
+        assert logs["accuracy"] >= 0.9  # padding left out
 
 
 def test_crf_model_trains_on_the_crf_loss(with_crf, plain):
@@ -176,3 +177,20 @@ def test_unknown_tag_names_the_sentence(plain):
         plain.evaluate([["ann", "slept"]], [["B-PER"]], verbose=0)
     with pytest.raises(tl.DataError, match="batch"):
         plain.fit(data.to_dataset(), verbose=0)
+    # In a dataset the tags are checked in the graph: a one-line DataError too.
+    with pytest.raises(tl.DataError, match="Unknown tag.*B-ORG"):
+        plain.fit(data.to_dataset().batch(4), verbose=0)
+
+
+def test_predict_splits_text_as_the_training_words_were_split():
+    data = TaggedSentences(
+        [["ann", "was", "in", "the", "U.S.", "."]] * 4,
+        [["B-PER", "O", "O", "O", "B-LOC", "O"]] * 4,
+    )
+    model = WordTagger.from_vectors(None, data.words, data.tag_names(), units=4)
+    model.fit(data, epochs=1, verbose=0)
+    assert "U.S." in model.word_splitter.whole
+    tags, _ = model.predict_tags(["bob was in the U.S. ."])
+    assert len(tags[0]) == 6  # "U.S." one token, as in training
+    restored = WordTagger.from_config(model.get_config())
+    assert restored.word_splitter == model.word_splitter

@@ -112,7 +112,7 @@ class SpanExtractor(TextTask):
     def encode_targets(self, y):
         return y
 
-    def preprocess_samples(self, x, y=None, sample_weight=None):
+    def preprocess_batch(self, x, y=None, sample_weight=None):
         if is_tokenized(x):  # windows already (`tokenize_once`, `predict`)
             return self._batch_tokenized(x, y, sample_weight)
         if self.preprocessor is None or not isinstance(x, dict) or "question" not in x:
@@ -122,6 +122,10 @@ class SpanExtractor(TextTask):
         if sample_weight is not None:
             sample_weight = tf.gather(sample_weight, windows["example"])
         return keras.utils.pack_x_y_sample_weight(features, positions, sample_weight)
+
+    def _prediction_windows(self, batch):
+        """The windows of a batch of `{"question", "context"}` (no targets)."""
+        return self.preprocessor.windows(batch)[::2]
 
     def _choose_max_length(self, x):
         if self.max_length is not None or self.preprocessor is None:
@@ -212,7 +216,7 @@ class SpanExtractor(TextTask):
                 }
             )
             .batch(batch_size)
-            .map(lambda batch: self.preprocessor.windows(batch)[::2])
+            .map(self._traced("_prediction_windows"))
         )
         best = [None] * len(items)
         no_answer = np.full(len(items), np.inf)  # lowest [CLS] score over windows

@@ -240,7 +240,7 @@ class TokenClassifier(TextTask):
             ids = tf.identity(ids)
         return words.with_flat_values(ids)
 
-    def preprocess_samples(self, x, y=None, sample_weight=None):
+    def preprocess_batch(self, x, y=None, sample_weight=None):
         if is_tokenized(x):
             return self._batch_tokenized(x, y, sample_weight)
         if y is None:

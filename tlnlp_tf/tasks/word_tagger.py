@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
-from tlnlp_tf.data.words import split_words
+from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers.crf import CRF
@@ -42,6 +42,7 @@ from tlnlp_tf.metrics.rounding import rounded
 from tlnlp_tf.pretraining import word_vectors
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.task import compile_from_saved
+from tlnlp_tf.tasks.task import target_errors
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
 from tlnlp_tf.tasks.token_classifier import located_entities
 from tlnlp_tf.tasks.token_classifier import word_lists
@@ -81,6 +82,11 @@ class WordTagger(keras.Model):
         freeze_embeddings: keep the embedding matrix fixed in training.
         dropout: dropout on the embeddings.
         lowercase: lower-case tokens before the lookup.
+        word_splitter: how `predict` splits raw text into tokens: a
+            `tl.data.WordSplitter` (or its config dict); by default `fit`
+            fits one on the words of its first `TaggedSentences` or lists
+            (so "U.S." stays one token if training had it), else
+            `split_words`.
 
     Example:
 
@@ -103,9 +109,17 @@ class WordTagger(keras.Model):
         freeze_embeddings=False,
         dropout=0.5,
         lowercase=True,
+        word_splitter=None,
         **kwargs,
     ):
         vocabulary = _check_vocabulary(vocabulary)
+        if isinstance(word_splitter, dict):
+            word_splitter = WordSplitter.from_config(word_splitter)
+        if word_splitter is not None and not isinstance(word_splitter, WordSplitter):
+            raise PolicyError(
+                "word_splitter must be a tl.data.WordSplitter, its config dict "
+                f"or None, got {type(word_splitter).__name__}."
+            )
         tags = [str(tag) for tag in tags]
         if "O" not in tags or len(set(tags)) != len(tags):
             raise PolicyError(f"tags must be distinct IOB2 tags with 'O', got {tags}.")
@@ -151,6 +165,8 @@ class WordTagger(keras.Model):
         self.freeze_embeddings = bool(freeze_embeddings)
         self.dropout = dropout
         self.lowercase = bool(lowercase)
+        self._word_splitter_fixed = word_splitter is not None
+        self.word_splitter = word_splitter or WordSplitter()
         self.vectors_found = None  # rows taken from word vectors (set by from_vectors)
         self._viterbi_function = self._logits_function = None
         self.compile()
@@ -408,6 +424,11 @@ class WordTagger(keras.Model):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """`keras.Model.fit` on `TaggedSentences`, a batched `(sentence, tags)`
         dataset, or lists of sentences and tags (token ids pass through)."""
+        if isinstance(x, (list, tuple)) and y is not None:
+            x, y = _tagged(x, y), None
+        if isinstance(x, TaggedSentences) and not self._word_splitter_fixed:
+            self.word_splitter = WordSplitter().fit(x.words[:20000])
+            self._word_splitter_fixed = True  # fitted once, on the first data
         data = self._pipeline(x, y, batch_size, shuffle=kwargs.get("shuffle", True))
         validation = kwargs.get("validation_data")
         if isinstance(validation, tuple) and isinstance(validation[0], list):
@@ -417,13 +438,30 @@ class WordTagger(keras.Model):
         if data is None:
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         kwargs["shuffle"] = False  # the dataset shuffles itself
-        return super().fit(data, epochs=epochs, **kwargs)
+        with target_errors():  # a tag the model lacks, found in the graph
+            return super().fit(data, epochs=epochs, **kwargs)
 
-    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+    def evaluate(self, x=None, y=None, batch_size=None, return_dict=False, **kwargs):
+        """`keras.Model.evaluate`; on `TaggedSentences` or lists it adds the
+        entity scores of `score` (precision, recall, F1 and per type), as
+        `TokenClassifier.evaluate` does. With `crf=True` the `accuracy`
+        metric is the argmax of the emissions; `score` decodes the Viterbi
+        path."""
+        if isinstance(x, (list, tuple)) and y is not None:
+            x, y = _tagged(x, y), None
         data = None if x is None else self._pipeline(x, y, batch_size)
         if data is None:
-            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
-        return super().evaluate(data, **kwargs)
+            return super().evaluate(
+                x, y, batch_size=batch_size, return_dict=return_dict, **kwargs
+            )
+        with target_errors():
+            logs = super().evaluate(data, return_dict=True, **kwargs)
+        if isinstance(x, TaggedSentences):
+            logs.update(self.score(x, batch_size=batch_size or _BATCH))
+        if return_dict:
+            return logs
+        values = [value for value in logs.values() if not isinstance(value, dict)]
+        return values[0] if len(values) == 1 else values
 
     # === Prediction ===
 
@@ -431,15 +469,15 @@ class WordTagger(keras.Model):
         """IOB2 tags and their probabilities for pre-split sentences.
 
         Args:
-            sentences: lists of tokens; a string is split by `split_words`
-                (a Chinese character is a token of its own).
+            sentences: lists of tokens; a string is split by the model's
+                `word_splitter` (a Chinese character is a token of its own).
 
         Returns:
             `(tags, scores)` as `TokenClassifier.predict_tags`: per sentence,
             one tag per token (the Viterbi path with `crf=True`, else the
             argmax) and the softmax probability of the tag scores there.
         """
-        sentences = word_lists(sentences)
+        sentences = word_lists(sentences, self.word_splitter)
         order = np.argsort([len(words) for words in sentences], kind="stable")
         tags, scores = [None] * len(sentences), [None] * len(sentences)
         for start in range(0, len(order), batch_size):
@@ -489,13 +527,13 @@ class WordTagger(keras.Model):
 
     def predict(self, x=None, batch_size=_BATCH, **kwargs):
         """Entities in raw texts: per text, `{"text", "type", "start", "end",
-        "score"}` with `text == input[start:end]` (split by `split_words`).
+        "score"}` with `text == input[start:end]` (split by `word_splitter`).
         Token ids (an array) give the tag scores, as `keras.Model.predict`."""
         if not (isinstance(x, str) or (isinstance(x, list) and x)):
             return super().predict(x, batch_size=batch_size, **kwargs)
         texts = [x] if isinstance(x, str) else list(x)
         check_texts(texts)
-        split = [split_words(text) for text in texts]
+        split = [self.word_splitter.split(text) for text in texts]
         tags, scores = self.predict_tags(
             [[w for w, _, _ in words] for words in split], batch_size=batch_size
         )
@@ -515,6 +553,9 @@ class WordTagger(keras.Model):
             "freeze_embeddings": self.freeze_embeddings,
             "dropout": self.dropout,
             "lowercase": self.lowercase,
+            "word_splitter": (
+                self.word_splitter.get_config() if self._word_splitter_fixed else None
+            ),
         }
 
     @classmethod
