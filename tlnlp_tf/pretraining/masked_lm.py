@@ -48,6 +48,7 @@ from tlnlp_tf.pretraining.folders import check_output_folder
 from tlnlp_tf.pretraining.folders import copy_pooling
 from tlnlp_tf.pretraining.folders import write_folder
 from tlnlp_tf.training import fine_tuning_adamw
+from tlnlp_tf.training.eager_build import build_optimizer
 
 REPORT_FILE = "pretrain.json"
 # keras-hub's file of a task's own weights (the masked-LM head), beside
@@ -148,6 +149,7 @@ def pretrain_masked_lm(
     start = time.perf_counter()
     with warnings.catch_warnings():  # the unused [CLS] pooler gets no gradient
         warnings.filterwarnings("ignore", message="Gradients do not exist")
+        build_optimizer(masked_lm)  # traced once, not twice
         history = masked_lm.fit(data, epochs=epochs, shuffle=False, verbose=verbose)
     seconds = time.perf_counter() - start
     after = _scores(masked_lm, held_out_batches)

@@ -59,6 +59,7 @@ from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
+from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 VARIANTS = ("bert2bert", "bert2rnd", "rnd2rnd")
@@ -550,6 +551,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
         set_schedule_length(self.optimizer, x, batch_size, epochs, kwargs)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+        build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):

@@ -57,6 +57,7 @@ from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
+from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 # Texts per batch when `fit` or `score` gets Python lists and no batch size.
@@ -422,6 +423,7 @@ class LanguageModel(keras_hub.models.Task):
         if validation is not None:
             kwargs["validation_data"] = self._batches(validation, batch_size, False)
         set_schedule_length(self.optimizer, x, None, epochs, kwargs)
+        build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         return super().fit(x, epochs=epochs, shuffle=False, **kwargs)
 
     def _checked_texts(self, x, where):

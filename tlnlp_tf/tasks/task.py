@@ -45,6 +45,7 @@ from tlnlp_tf.tasks.inputs import length_order
 from tlnlp_tf.tasks.inputs import lists_dataset
 from tlnlp_tf.tasks.inputs import pairs_to_lists
 from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 from tlnlp_tf.training.schedules import FineTuningSchedule
@@ -572,6 +573,7 @@ class TextTask(keras_hub.models.Task):
             if isinstance(x, tf.data.Dataset):
                 kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
                 x = _one_iterator(x, epochs, kwargs)
+            build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def _head_model(self, width):

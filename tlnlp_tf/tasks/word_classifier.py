@@ -20,6 +20,7 @@ from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_classifier import _label_names
 from tlnlp_tf.tasks.text_classifier import label_predictions
+from tlnlp_tf.training.eager_build import build_optimizer
 
 ENCODERS = ("cnn", "bilstm")
 MAX_SEQUENCE_LENGTH = 512  # the cap on a length chosen from the data
@@ -506,6 +507,7 @@ class WordClassifier(keras.Model):
             elif isinstance(validation, tf.data.Dataset):
                 validation = self._pipeline(validation)
             kwargs["validation_data"] = validation
+        build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         if data is None:
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         kwargs["shuffle"] = False  # the dataset shuffles itself

@@ -47,6 +47,7 @@ from tlnlp_tf.tasks.token_classifier import TokenClassifier
 from tlnlp_tf.tasks.token_classifier import located_entities
 from tlnlp_tf.tasks.token_classifier import word_lists
 from tlnlp_tf.tasks.word_classifier import _check_vocabulary
+from tlnlp_tf.training.eager_build import build_optimizer
 
 _BATCH = 32
 
@@ -438,6 +439,7 @@ class WordTagger(keras.Model):
         if data is None:
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         kwargs["shuffle"] = False  # the dataset shuffles itself
+        build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         with target_errors():  # a tag the model lacks, found in the graph
             return super().fit(data, epochs=epochs, **kwargs)
 

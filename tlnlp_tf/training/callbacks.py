@@ -62,6 +62,9 @@ class GradualUnfreezing(keras.callbacks.Callback):
         self.verbose = verbose
         self.log = []
 
+    # `fit` leaves the optimizer unbuilt for this callback (training/eager_build.py).
+    builds_optimizer = True
+
     def on_train_begin(self, logs=None):
         model = self.model
         if lora_layers(model.backbone):
