@@ -252,6 +252,10 @@ def test_bad_attention_dropout_is_rejected_by_argparse(
     )
 
 
+# Opt-in (`make test-extended`): the default run covers `--text-pair-column`
+# through the CLI (test_regression_fit_evaluate_predict) and pair
+# classification through the API (test_text_classifier.py::test_text_pairs).
+@pytest.mark.extended
 def test_pairs_fit_and_predict(tiny_preset, tmp_path, capsys):
     rows = ["q\ta\tlabel"] + [
         "the film was good\tthe movie was great\tsame",

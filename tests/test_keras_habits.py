@@ -127,6 +127,9 @@ def test_empty_text_in_predict_is_a_data_error(tiny_preset, empty):
         m.predict(([empty], ["a good film"]))
 
 
+# Opt-in (`make test-extended`): the default run checks the same on a trained
+# span extractor (test_span_extractor.py::test_learns_toy_answers_and_round_trips).
+@pytest.mark.extended
 def test_span_extractor_evaluate_reports_exact_match_and_f1(tiny_preset):
     keras.utils.set_random_seed(0)
     model = tl.SpanExtractor.from_backbone(tiny_preset)

@@ -371,6 +371,10 @@ def test_new_backbone_preset_covers_chinese(chinese_preset):
     ]  # no temp left
 
 
+# Opt-in (`make test-extended`): the default run covers a new vocabulary and
+# backbone through the CLI (test_cli_new_vocabulary) and Chinese tasks
+# (tests/test_chinese.py).
+@pytest.mark.extended
 def test_new_backbone_pretrains_and_classifies_chinese(chinese_preset, tmp_path):
     folder, _ = chinese_preset
     masked_lm, report = pretraining.pretrain_masked_lm(

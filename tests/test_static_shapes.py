@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 import tlnlp_tf as tl
 
@@ -35,6 +36,10 @@ def test_dynamic_padding_is_the_default(tiny_preset, toy_sentiment):
     assert x["token_ids"].shape[1] < 64 and x["token_ids"].shape[1] % 8 == 0
 
 
+# Opt-in (`make test-extended`): XLA compiles the span model here; the default
+# run covers static shapes under XLA (test_static_shapes_with_jit_compile) and
+# cached question windows (tests/test_tokenize_once.py).
+@pytest.mark.extended
 def test_question_windows_get_one_static_shape(tiny_preset):
     # A batch of B questions becomes W >= B windows; cached windows batched with
     # drop_remainder give every batch one shape, so XLA compiles the step once.
