@@ -19,6 +19,7 @@ import collections
 import re
 
 from tlnlp_tf.data.words import split_words
+from tlnlp_tf.errors import PolicyError
 
 _MAX_WHOLE = 5000  # the most frequent multi-piece training words kept
 _MAX_SHAPES = 500
@@ -246,3 +247,23 @@ class WordSplitter:
             f"WordSplitter({len(self.whole)} words, {len(self.shapes)} shapes, "
             f"max_pieces={self.max_pieces})"
         )
+
+
+def as_word_splitter(value):
+    """A model's `word_splitter` argument as a `WordSplitter`, or `None` (to fit).
+
+    Takes a `WordSplitter`, its `get_config()` dict (as a saved model holds
+    it) or `None`; anything else is a `PolicyError`.
+
+    ```python
+    as_word_splitter({"whole": ["U.S."], "shapes": []}).whole  # frozenset({"U.S."})
+    ```
+    """
+    if isinstance(value, dict):
+        value = WordSplitter.from_config(value)
+    if value is not None and not isinstance(value, WordSplitter):
+        raise PolicyError(
+            "word_splitter must be a tl.data.WordSplitter, its config dict "
+            f"or None, got {type(value).__name__}."
+        )
+    return value

@@ -10,6 +10,7 @@ from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.word_splitter import WordSplitter
+from tlnlp_tf.data.word_splitter import as_word_splitter
 from tlnlp_tf.data.words import split_words
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
@@ -134,13 +135,7 @@ class TokenClassifier(TextTask):
         )
         self.tags = tags
         self.crf = crf
-        if isinstance(word_splitter, dict):
-            word_splitter = WordSplitter.from_config(word_splitter)
-        if word_splitter is not None and not isinstance(word_splitter, WordSplitter):
-            raise PolicyError(
-                "word_splitter must be a tl.data.WordSplitter, its config dict "
-                f"or None, got {type(word_splitter).__name__}."
-            )
+        word_splitter = as_word_splitter(word_splitter)
         # Given (or restored), a splitter is kept as it is; else fitted once.
         self._word_splitter_fixed = word_splitter is not None
         self.word_splitter = word_splitter or WordSplitter()

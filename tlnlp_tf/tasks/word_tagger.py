@@ -33,6 +33,7 @@ import tensorflow as tf
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.word_splitter import WordSplitter
+from tlnlp_tf.data.word_splitter import as_word_splitter
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers.crf import CRF
@@ -114,13 +115,7 @@ class WordTagger(keras.Model):
         **kwargs,
     ):
         vocabulary = _check_vocabulary(vocabulary)
-        if isinstance(word_splitter, dict):
-            word_splitter = WordSplitter.from_config(word_splitter)
-        if word_splitter is not None and not isinstance(word_splitter, WordSplitter):
-            raise PolicyError(
-                "word_splitter must be a tl.data.WordSplitter, its config dict "
-                f"or None, got {type(word_splitter).__name__}."
-            )
+        word_splitter = as_word_splitter(word_splitter)
         tags = [str(tag) for tag in tags]
         if "O" not in tags or len(set(tags)) != len(tags):
             raise PolicyError(f"tags must be distinct IOB2 tags with 'O', got {tags}.")
