@@ -231,13 +231,19 @@ def test_language_modeling_fit_evaluate_generate(gpt2_preset, tmp_path, capsys):
     code, out, err = _run(
         ["fit", "--task", "language-modeling", "--train", str(text)]
         + ["--validation", str(text), "--backbone", gpt2_preset]
-        + ["--epochs", "1", "--batch-size", "4", "--output", output],
+        + ["--epochs", "1", "--batch-size", "4", "--output", output]
+        + ["--report-forgetting", str(text)],  # lm, the kind's only probe
         capsys,
     )
     assert code == 0, err
     with open(f"{output}/metrics.json") as f:
         metrics = json.load(f)
     assert metrics["validation"]["perplexity"] > 1.0
+    # The probe's "after" is the model's loss on the same text once trained.
+    forgetting = metrics["forgetting"]
+    assert forgetting["probe"] == "lm-loss" and forgetting["examples"] == 8
+    assert forgetting["after"] == pytest.approx(metrics["validation"]["loss"], 1e-4)
+    assert forgetting["before"] > forgetting["after"]
     assert metrics["train_examples"] == 8  # blank lines are not documents
     code, out, err = _run(["evaluate", "--model", output, "--data", str(text)], capsys)
     assert code == 0, err

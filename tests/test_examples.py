@@ -180,7 +180,10 @@ def _model_kind(block):
     code, path = block.code, block.path
     if "adapters" in code:
         return "lora"
+    if "LanguageModel" in code:
+        return "lm"
     by_path = {
+        "language_model": "lm",
         "word_classifier": "words",
         "multi_task": "multi",
         "mixing": "multi",
@@ -224,7 +227,30 @@ def _build_model(kind):
         return tl.SpanExtractor.from_backbone("minilm")
     if kind == "regressor":
         return tl.TextRegressor.from_backbone("minilm")
+    if kind == "lm":
+        return tl.LanguageModel(_tiny_causal_lm())
     raise ValueError(kind)
+
+
+def _tiny_causal_lm():
+    """A 1-layer GPT-2 over letters, as in `tl.LanguageModel`'s own example."""
+    tokens = ["<|endoftext|>", "Ġ", *"abcdefghijklmnopqrstuvwxyz", "Ġt", "he"]
+    tokenizer = keras_hub.models.GPT2Tokenizer(
+        vocabulary={token: i for i, token in enumerate(tokens)},
+        merges=["Ġ t", "h e"],
+    )
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=len(tokens),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=64,
+    )
+    preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
+        tokenizer, sequence_length=64
+    )
+    return keras_hub.models.GPT2CausalLM(backbone, preprocessor)
 
 
 def _masked_lm_folder(artifacts):
@@ -313,6 +339,7 @@ def factories(block, artifacts, scratch):
         "train_texts": lambda: list(texts),
         "unlabelled_texts": lambda: list(texts),
         "held_out_texts": lambda: list(held_out),
+        "domain_texts": lambda: list(texts),
         "held_out": lambda: list(held_out),
         "reviews": lambda: list(texts),
         "tags": lambda: list(TAGS),

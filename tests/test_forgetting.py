@@ -441,3 +441,39 @@ def test_cli_masked_lm_forgetting_errors(
     assert error.startswith("tlnlp fit: error: ") and message in error
     assert len(error.strip().splitlines()) == 1 and "Traceback" not in error
     assert not os.path.exists(output / "model.keras")
+
+
+@pytest.mark.parametrize(
+    "task, probe, message",
+    [
+        ("summarization", None, "no forgetting probe applies to --task summarization"),
+        (
+            "text-classification",
+            "lm",
+            "--forgetting-probe lm does not apply to --task text-classification; "
+            "it takes sts or mlm",
+        ),
+        ("language-modeling", "sts", "it takes lm"),
+    ],
+)
+def test_cli_probe_that_does_not_apply_to_the_task(
+    tiny_preset, toy_files, tmp_path, capsys, task, probe, message
+):
+    corpus = tmp_path / "held_out.txt"
+    corpus.write_text("the film was good .\n")
+    output = tmp_path / "run"
+    if task == "text-classification":
+        args = _fit_args(toy_files, tiny_preset, output)
+    else:
+        # A pair table for summarization, plain text for language modelling.
+        train = tmp_path / ("train.tsv" if task == "summarization" else "train.txt")
+        train.write_text("source\ttarget\nthe film was good .\tgood\n")
+        args = ["fit", "--task", task, "--train", str(train)]
+        args += ["--backbone", tiny_preset, "--output", str(output)]
+    args += ["--report-forgetting", str(corpus)]
+    if probe is not None:
+        args += ["--forgetting-probe", probe]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tlnlp fit: error: ") and message in error
+    assert "Traceback" not in error and not os.path.exists(output / "model.keras")

@@ -74,8 +74,12 @@ def fitted(gpt2_preset):
     model = build(gpt2_preset)
     assert model.context_length == CONTEXT and model.max_length is None
     before = model.score(HELD_OUT, batch_size=4)
+    report = tl.probes.LanguageModelForgettingReport(HELD_OUT, batch_size=4)
     with pytest.warns(UserWarning, match="1 of 49 sampled training texts are longer"):
-        history = model.fit(sentences(48) + [LONG_TEXT], epochs=3, verbose=0)
+        history = model.fit(
+            sentences(48) + [LONG_TEXT], epochs=3, verbose=0, callbacks=[report]
+        )
+    model.forgetting = report
     return model, before, history.history
 
 
@@ -113,6 +117,29 @@ def test_fit_lowers_the_loss_and_score_is_the_exact_masked_perplexity(fitted):
     single = model.evaluate(HELD_OUT, batch_size=1, return_dict=True)
     assert single["loss"] == pytest.approx(after["loss"], rel=1e-6)
     assert single["tokens"] == count
+
+
+def test_forgetting_report_is_the_held_out_loss_before_and_after_fit(fitted):
+    model, before, _ = fitted
+    after = model.score(HELD_OUT, batch_size=4)
+    result = model.forgetting.result
+    assert result["probe"] == "lm-loss" and result["examples"] == len(HELD_OUT)
+    assert result["before"] == pytest.approx(before["loss"], rel=1e-5)
+    assert result["after"] == pytest.approx(after["loss"], rel=1e-5)
+    assert result["change"] == pytest.approx(after["loss"] - before["loss"], rel=1e-4)
+    assert result["change"] < 0  # trained on text like the held-out sentences
+    assert result["perplexity_after"] == pytest.approx(after["perplexity"], rel=1e-4)
+    assert result["tokens"] == after["tokens"] and model.forgetting.seconds > 0
+
+
+def test_forgetting_report_refuses_a_model_that_is_not_a_language_model(tiny_preset):
+    report = tl.probes.LanguageModelForgettingReport(["the film was good ."])
+    model = tl.TextClassifier.from_backbone(tiny_preset, labels=["neg", "pos"])
+    report.set_model(model)
+    with pytest.raises(tl.PolicyError, match="a TextClassifier is not one"):
+        report.on_train_begin()
+    with pytest.raises(tl.DataError, match="texts is empty"):
+        tl.probes.LanguageModelForgettingReport(["", " "])
 
 
 def test_long_texts_are_counted_and_warned_not_cut_silently(fitted):

@@ -161,21 +161,23 @@ def register(commands):
         "--forgetting-probe sts, zero-shot Spearman of the backbone's "
         "mean-pooled sentence embeddings on FILE's scored pairs (.csv, "
         ".tsv, .jsonl; e.g. STS-B dev); with mlm, masked-LM loss on FILE's "
-        "held-out text (one document per line, or .csv/.tsv/.jsonl)",
+        "held-out text (one document per line, or .csv/.tsv/.jsonl); with "
+        "lm, a language model's own loss on FILE's held-out text",
     )
     fit.add_argument(
         "--forgetting-probe",
-        choices=("sts", "mlm"),
-        default="sts",
-        help="sts (default): sentence similarity, for sentence-embedding "
-        "sources such as minilm; mlm: masked-LM loss under the source's "
-        "saved masked-LM head, for a --backbone folder written by "
-        "`tlnlp pretrain`",
+        choices=("sts", "mlm", "lm"),
+        help="sts (the default for encoder tasks): sentence similarity, for "
+        "sentence-embedding sources such as minilm; mlm: masked-LM loss "
+        "under the source's saved masked-LM head, for a --backbone folder "
+        "written by `tlnlp pretrain`; lm (the default and only probe of "
+        "--task language-modeling): the model's next-token loss and "
+        "perplexity",
     )
     fit.add_argument(
         "--forgetting-columns",
         help="sts: FILE's first-sentence, second-sentence and score columns "
-        "(default: sentence1,sentence2,score, as GLUE STS-B); mlm: the "
+        "(default: sentence1,sentence2,score, as GLUE STS-B); mlm, lm: the "
         "text column of a .csv/.tsv/.jsonl FILE",
     )
     fit.add_argument(
@@ -183,7 +185,7 @@ def register(commands):
         type=arguments.positive,
         default=1500,
         help="probe a seeded random sample of N pairs (sts) or documents "
-        "(mlm) of FILE (default 1500)",
+        "(mlm, lm) of FILE (default 1500)",
     )
     fit.add_argument(
         "--output", required=True, help="folder for model.keras and JSON results"

@@ -8,16 +8,26 @@ from tlnlp_tf.errors import PolicyError
 def forgetting_report(args, task):
     """The forgetting-report callback for --report-forgetting, or None."""
     if args.report_forgetting is None:
-        if args.forgetting_probe != "sts" or args.forgetting_columns is not None:
+        if args.forgetting_probe is not None or args.forgetting_columns is not None:
             flag = (
                 "--forgetting-probe"
-                if args.forgetting_probe != "sts"
+                if args.forgetting_probe is not None
                 else "--forgetting-columns"
             )
             raise PolicyError(f"{flag} needs --report-forgetting FILE.")
         return None
-    if args.forgetting_probe == "mlm":
-        return _masked_lm_report(args)
+    if not task.forgetting_probes:
+        raise PolicyError(
+            f"--report-forgetting: no forgetting probe applies to --task {task.kind}."
+        )
+    probe = args.forgetting_probe or task.forgetting_probes[0]
+    if probe not in task.forgetting_probes:
+        raise PolicyError(
+            f"--forgetting-probe {probe} does not apply to --task {task.kind}; "
+            f"it takes {' or '.join(task.forgetting_probes)}."
+        )
+    if probe in ("mlm", "lm"):
+        return _text_probe_report(args, probe)
     from tlnlp_tf.probes.forgetting import ForgettingReport
     from tlnlp_tf.tasks import registry
 
@@ -52,29 +62,31 @@ def forgetting_report(args, task):
         raise DataError(f"{args.report_forgetting}: {error}") from None
 
 
-def _masked_lm_report(args):
-    """--forgetting-probe mlm: masked-LM loss on FILE under --backbone's saved head."""
+def _text_probe_report(args, probe):
+    """mlm: masked-LM loss on FILE under --backbone's saved head; lm: the
+    language model's own loss on FILE."""
     import numpy as np
 
     from tlnlp_tf.pretraining.corpus import read_corpus
     from tlnlp_tf.probes.forgetting import MaskedLMForgettingReport
+    from tlnlp_tf.probes.language_model_forgetting import LanguageModelForgettingReport
 
     column = args.forgetting_columns
     if column is not None and ("," in column or not column.strip()):
         raise DataError(
-            f"--forgetting-columns with --forgetting-probe mlm names one "
+            f"--forgetting-columns with --forgetting-probe {probe} names one "
             f"column, the text of FILE; got '{column}'."
         )
     if args.weights == "random":
         raise PolicyError(
-            "--forgetting-probe mlm measures what fine-tuning cost the "
+            f"--forgetting-probe {probe} measures what fine-tuning cost the "
             "pretrained source; it does not apply to --weights random."
         )
     path = args.report_forgetting
     if column is None and path.lower().endswith((".csv", ".tsv", ".jsonl")):
         raise DataError(
             f"{path}: name its text column with --forgetting-columns TEXT "
-            "(--forgetting-probe mlm reads one document per line of a plain "
+            f"(--forgetting-probe {probe} reads one document per line of a plain "
             "text file, or one per row of that column)."
         )
     texts = read_corpus(path, column and column.strip())
@@ -82,8 +94,10 @@ def _masked_lm_report(args):
         order = np.random.default_rng(args.seed).permutation(len(texts))
         texts = [texts[i] for i in sorted(order[: args.forgetting_limit])]
     try:
+        if probe == "lm":
+            return LanguageModelForgettingReport(texts)
         return MaskedLMForgettingReport(args.backbone, texts)
     except DataError as error:
         raise DataError(f"{args.report_forgetting}: {error}") from None
     except BackboneError as error:
-        raise BackboneError(f"--forgetting-probe mlm: {error}") from None
+        raise BackboneError(f"--forgetting-probe {probe}: {error}") from None

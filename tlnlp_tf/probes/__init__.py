@@ -1,8 +1,8 @@
 """Probes: what transfer did and will do.
 
 Forgetting reports measure what fine-tuning cost the source (zero-shot STS,
-masked-LM loss); transferability scores (LogME, H-score, a linear probe) rank
-sources before any fine-tuning.
+masked-LM loss, a language model's held-out loss); transferability scores
+(LogME, H-score, a linear probe) rank sources before any fine-tuning.
 
 ```python
 import tlnlp_tf as tl
@@ -17,6 +17,7 @@ from tlnlp_tf.probes.forgetting import MaskedLMForgettingReport
 from tlnlp_tf.probes.forgetting import forgetting_report
 from tlnlp_tf.probes.forgetting import masked_lm_probe
 from tlnlp_tf.probes.forgetting import sentence_similarity_probe
+from tlnlp_tf.probes.language_model_forgetting import LanguageModelForgettingReport
 from tlnlp_tf.probes.transferability import extract_features
 from tlnlp_tf.probes.transferability import h_score
 from tlnlp_tf.probes.transferability import linear_probe

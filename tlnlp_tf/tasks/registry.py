@@ -143,6 +143,8 @@ class TaskSpec:
             it does not join a `MultiTaskModel`.
         builder: `(backbone spec, names, **options) -> model`, when building
             takes more than `from_backbone(spec, **target_options(names))`.
+        forgetting_probes: the `tlnlp fit --forgetting-probe` values that
+            apply, the default first (`()`: none does).
         help: one line for `tlnlp fit --help`.
     """
 
@@ -164,6 +166,7 @@ class TaskSpec:
     validate_in_fit: bool = True
     generative: bool = False
     builder: Callable = None
+    forgetting_probes: tuple = ("sts", "mlm")
     help: str = ""
 
     def build(self, backbone, names, **options):
@@ -797,6 +800,7 @@ for _kind, _metric, _help in (
             token_level=True,
             generative=True,
             builder=build_encoder_decoder(_metric),
+            forgetting_probes=(),
             help=_help,
         )
     )
@@ -816,6 +820,7 @@ register_task(
         token_level=True,
         generative=True,
         builder=build_language_model,
+        forgetting_probes=("lm",),
         help="language-modeling (text, one document per line; perplexity; "
         "--backbone smollm2 or a causal LM preset)",
     )
