@@ -224,6 +224,25 @@ def test_lora_adapters_round_trip(tiny_preset, tmp_path):
     fresh.load_adapters(path)
     for a, b in zip(model.weights, fresh.weights):
         assert np.allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    # Folded into the kernels: a plain model that scores and generates the same.
+    merged = fresh.merge_adapters()
+    assert merged.freeze == {"encoder": "all", "decoder": "all"}
+    assert not tl.backbones.lora_layers(merged.backbone)
+    assert not tl.backbones.lora_layers(merged.decoder)
+    assert not any(w.name.startswith("lora") for w in merged.weights)
+    sources, targets = copy_pairs(8)
+    assert merged.evaluate(sources, targets, verbose=0, return_dict=True)[
+        "loss"
+    ] == pytest.approx(
+        fresh.evaluate(sources, targets, verbose=0, return_dict=True)["loss"], 1e-5
+    )
+    assert merged.generate(sources[:4], max_new_tokens=3) == fresh.generate(
+        sources[:4], max_new_tokens=3
+    )
+    with pytest.raises(tl.PolicyError, match="has no LoRA factors"):
+        fresh.merge_adapters(freeze={"encoder": "all", "decoder": "lora-2"})
+    with pytest.raises(tl.PolicyError, match="need freeze='lora-R'"):
+        merged.merge_adapters()
 
 
 def test_bad_options_are_one_line_errors(tiny_preset, trained):

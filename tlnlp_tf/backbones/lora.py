@@ -206,9 +206,27 @@ def merge_adapters(model, freeze="all"):
         lora_targets=None,
     )
     merged = model.__class__.from_config(config)
+    copy_merged_weights(model, merged, lora_layers(backbone), "merge_adapters")
+    return merged
+
+
+def copy_merged_weights(model, merged, layers, where):
+    """Copy `model`'s weights into `merged` by path, LoRA `layers` folded in.
+
+    Each kernel of `layers` becomes `W + (alpha / rank) * A @ B`; the LoRA
+    factors themselves are left out. `merged` is the same model rebuilt
+    without LoRA: its weights must have exactly the other weights' paths.
+
+    Example:
+
+    ```python
+    plain = merge_adapters(model)  # rebuilt without LoRA, then this copy
+    copy_merged_weights(model, plain, lora_layers(model.backbone), "adapters")
+    ```
+    """
     source = {w.path: w for w in model.weights if w.name not in LORA_FACTORS}
     kernels = {}
-    for layer in lora_layers(backbone):
+    for layer in layers:
         kernel = next(w for w in layer.weights if w.name == "kernel")
         delta = keras.ops.matmul(layer.lora_kernel_a, layer.lora_kernel_b)
         value = keras.ops.add(kernel, (layer.lora_alpha / layer.lora_rank) * delta)
@@ -216,12 +234,11 @@ def merge_adapters(model, freeze="all"):
     targets = {w.path: w for w in merged.weights}
     if set(targets) != set(source):
         raise RuntimeError(
-            "merge_adapters: the rebuilt model's weights differ from the original's: "
+            f"{where}: the rebuilt model's weights differ from the original's: "
             f"{sorted(set(targets) ^ set(source))[:4]}"
         )
     for path, weight in targets.items():
         weight.assign(kernels.get(path, source[path].value))
-    return merged
 
 
 def restart_lora(backbone):

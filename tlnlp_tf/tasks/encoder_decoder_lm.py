@@ -902,6 +902,43 @@ class EncoderDecoderLM(keras_hub.models.Task):
 
     # === keras-hub presets: refused, the model is one `.keras` file ===
 
+    def merge_adapters(self, freeze="all"):
+        """A new plain model (no LoRA) with both sides' factors folded in.
+
+        Each LoRA kernel of the encoder and the decoder becomes
+        `W + (alpha / rank) * A @ B`, as the layer computes it, so the merged
+        model generates as this one does; it saves and reloads as a plain
+        `.keras` model. `freeze` is its policy, one string or per side
+        (`"all"`: only the decoder's new layers would train); not `"lora-R"`.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
+        model.merge_adapters().save("summarizer.keras")
+        ```
+        """
+        _AdapterView(self)  # refuses a model without LoRA factors
+        policies = _split_policy(freeze)
+        if any(lora_rank(policy) is not None for policy in policies.values()):
+            raise PolicyError(
+                f"merge_adapters(freeze={freeze!r}): the merged model has no LoRA "
+                "factors; pass 'all', 'none', 'embeddings' or 'bottom-N'."
+            )
+        config = self.get_config()
+        config.update(
+            backbone=self.backbone.__class__.from_config(self.backbone.get_config()),
+            decoder=self.decoder.__class__.from_config(self.decoder.get_config()),
+            preprocessor=self.preprocessor,
+            target_tokenizer=self.target_tokenizer,
+            freeze=freeze,
+            lora_targets=None,
+        )
+        merged = self.__class__(**config)
+        layers = lora_layers(self.backbone) + lora_layers(self.decoder)
+        adapters.copy_merged_weights(self, merged, layers, "merge_adapters")
+        return merged
+
     def save_to_preset(self, preset_dir, max_shard_size=10):
         """Refused with `PolicyError`: save with `model.save("model.keras")`.
 
