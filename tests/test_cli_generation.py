@@ -65,6 +65,8 @@ def summarizer(tiny_preset, pair_files, tmp_path_factory):
             "8",
             "--target-length",
             "8",
+            "--learning-rate",  # compile(learning_rate, layer_decay="auto")
+            "1e-3",
             "--output",
             output,
         ]
@@ -232,7 +234,8 @@ def test_language_modeling_fit_evaluate_generate(gpt2_preset, tmp_path, capsys):
         ["fit", "--task", "language-modeling", "--train", str(text)]
         + ["--validation", str(text), "--backbone", gpt2_preset]
         + ["--epochs", "1", "--batch-size", "4", "--output", output]
-        + ["--report-forgetting", str(text)],  # lm, the kind's only probe
+        + ["--report-forgetting", str(text)]  # lm, the kind's only probe
+        + ["--learning-rate", "1e-3", "--layer-decay", "0.8"],
         capsys,
     )
     assert code == 0, err
@@ -244,6 +247,8 @@ def test_language_modeling_fit_evaluate_generate(gpt2_preset, tmp_path, capsys):
     assert forgetting["probe"] == "lm-loss" and forgetting["examples"] == 8
     assert forgetting["after"] == pytest.approx(metrics["validation"]["loss"], 1e-4)
     assert forgetting["before"] > forgetting["after"]
+    model = keras.saving.load_model(f"{output}/model.keras")
+    assert model.optimizer.multipliers  # --layer-decay reached the optimizer
     assert metrics["train_examples"] == 8  # blank lines are not documents
     code, out, err = _run(["evaluate", "--model", output, "--data", str(text)], capsys)
     assert code == 0, err

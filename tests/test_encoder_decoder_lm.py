@@ -289,3 +289,29 @@ def test_score_reports_the_task_metric(trained):
     sources, targets = copy_pairs(4)
     scores = model.score((sources, targets), max_new_tokens=6)
     assert {"loss", "token_accuracy", "rouge1", "rouge2", "rougeL"} <= set(scores)
+
+
+def test_layer_decay_per_half_and_a_full_rate_for_the_cross_attention(tiny_preset):
+    from tlnlp_tf.backbones.freezing import layer_groups
+
+    model = EncoderDecoderLM.from_backbone(tiny_preset)
+    model.compile(learning_rate=1e-3, layer_decay=0.5)
+    optimizer = model.optimizer
+    cross = [w for layer in model.decoder.new_layers() for w in layer.weights]
+    for half in (model.backbone, model.decoder):
+        groups = layer_groups(half)  # 2 layers: top 0.5, bottom 0.25, embeddings
+        for name, expected in (("layer_1", 0.5), ("layer_0", 0.25)):
+            for layer in groups[name]:
+                for weight in layer.weights:
+                    if any(weight is w for w in cross):
+                        continue
+                    assert optimizer.multiplier(weight.path) == expected, weight.path
+        for layer in groups["embeddings"]:
+            for weight in layer.weights:
+                assert optimizer.multiplier(weight.path) == 0.125, weight.path
+    assert cross and all(optimizer.multiplier(w.path) == 1.0 for w in cross)
+    assert model.layer_decay_multipliers(0.5) == optimizer.multipliers
+    with pytest.raises(tl.PolicyError, match="needs optimizer='auto'"):
+        model.compile(optimizer="adam", layer_decay=0.5)
+    with pytest.raises(tl.PolicyError, match=r"layer decay must be in \(0, 1\]"):
+        model.compile(layer_decay=1.5)

@@ -60,6 +60,7 @@ from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.eager_build import build_optimizer
+from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 VARIANTS = ("bert2bert", "bert2rnd", "rnd2rnd")
@@ -371,6 +372,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
         *,
         metrics="auto",
         learning_rate="auto",
+        layer_decay=None,
         **kwargs,
     ):
         """Compile with fine-tuning defaults.
@@ -379,28 +381,45 @@ class EncoderDecoderLM(keras_hub.models.Task):
         linear decay over the first `fit`, weight decay 0.01 except biases
         and LayerNorm, clipping at norm 1); `learning_rate="auto"` is 1e-4
         for backbones under 60M parameters (3e-5 above), 5e-3 under
-        `"lora-R"`. `loss="auto"` is cross-entropy on the logits averaged
-        over the target tokens (padding masked); `metrics="auto"` is the
-        token accuracy (`weighted_metrics`).
+        `"lora-R"`. `layer_decay=d` gives each half layer-wise learning
+        rates (`layer_decay_multipliers`): in the encoder and in the decoder
+        layer `i` of `L` learns at `d ** (L - i)` of the peak and the
+        embeddings at `d ** (L + 1)`; the decoder's new cross-attention
+        learns at the full rate. `None` or `"auto"` (the default) is one rate
+        for all: no measurement here shows decay helping generation yet.
+        `loss="auto"` is cross-entropy on the logits averaged over the
+        target tokens (padding masked); `metrics="auto"` is the token
+        accuracy (`weighted_metrics`).
 
         Example:
 
         ```python
         model = EncoderDecoderLM.from_backbone("minilm")
-        model.compile(learning_rate=5e-4)
+        model.compile(learning_rate=5e-4, layer_decay=0.9)
         ```
         """
+        layer_decay = None if layer_decay == "auto" else layer_decay
         self._compile_args = dict(
             optimizer=optimizer,
             loss=loss,
             metrics=metrics,
             learning_rate=learning_rate,
+            layer_decay=layer_decay,
             **kwargs,
         )
         if isinstance(optimizer, str) and optimizer == "auto":
             if isinstance(learning_rate, str) and learning_rate == "auto":
                 learning_rate = self.default_learning_rate()
-            optimizer = fine_tuning_adamw(learning_rate)
+            multipliers = None
+            if layer_decay is not None:
+                multipliers = self.layer_decay_multipliers(layer_decay)
+            optimizer = fine_tuning_adamw(learning_rate, multipliers=multipliers)
+        elif layer_decay is not None:
+            raise PolicyError(
+                "compile(layer_decay=...) sets the library's optimizer up: it "
+                "needs optimizer='auto' (or give your optimizer multipliers from "
+                "model.layer_decay_multipliers(d))."
+            )
         if isinstance(loss, str) and loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, reduction="mean_with_sample_weight"
@@ -414,6 +433,28 @@ class EncoderDecoderLM(keras_hub.models.Task):
         elif kwargs.get("weighted_metrics") == "auto":
             kwargs["weighted_metrics"] = None
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def layer_decay_multipliers(self, decay):
+        """`{variable path: multiplier}` of layer-wise decay over both halves.
+
+        Each half decays from its own top (`layer_decay_multipliers` of the
+        encoder, then of the decoder); the decoder's cross-attention, which
+        starts random, keeps the full rate. Weights the halves share
+        (`share_weights=True`) take the encoder's multiplier.
+
+        Example:
+
+        ```python
+        model = EncoderDecoderLM.from_backbone("minilm")
+        model.layer_decay_multipliers(0.9)  # {"…/kernel": 0.9 ** depth, …}
+        ```
+        """
+        multipliers = layer_decay_multipliers(self.decoder, decay)
+        for layer in self.decoder.new_layers():
+            for weight in layer.weights:
+                multipliers[weight.path] = 1.0
+        multipliers.update(layer_decay_multipliers(self.backbone, decay))
+        return multipliers
 
     def compile_from_config(self, config):
         compile_from_saved(self, config)

@@ -58,6 +58,7 @@ from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.eager_build import build_optimizer
+from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 # Texts per batch when `fit` or `score` gets Python lists and no batch size.
@@ -212,6 +213,7 @@ class LanguageModel(keras_hub.models.Task):
         *,
         weighted_metrics="auto",
         learning_rate="auto",
+        layer_decay=None,
         **kwargs,
     ):
         """Compile with fine-tuning defaults.
@@ -224,20 +226,34 @@ class LanguageModel(keras_hub.models.Task):
         `loss="auto"` is the next-token cross-entropy on logits, weighted by
         the padding mask; `weighted_metrics="auto"` are the next-token
         accuracy and keras-hub's `Perplexity` (exact: padding has weight 0).
-        Other Keras arguments (`jit_compile`, `run_eagerly`, …) pass
-        through; `generate` follows `jit_compile` and `run_eagerly` too.
+        `layer_decay=d` gives layer `i` of `L` the rate `d ** (L - i)` of the
+        peak and the embeddings (tied to the output layer in most causal
+        LMs) `d ** (L + 1)` (`layer_decay_multipliers`); `None` or `"auto"`
+        (the default) is one rate for all. Other Keras arguments
+        (`jit_compile`, `run_eagerly`, …) pass through; `generate` follows
+        `jit_compile` and `run_eagerly` too.
         """
+        layer_decay = None if layer_decay == "auto" else layer_decay
         self._compile_args = dict(
             optimizer=optimizer,
             loss=loss,
             weighted_metrics=weighted_metrics,
             learning_rate=learning_rate,
+            layer_decay=layer_decay,
             **kwargs,
         )
         if isinstance(optimizer, str) and optimizer == "auto":
             if learning_rate == "auto":
                 learning_rate = self.default_learning_rate()
-            optimizer = fine_tuning_adamw(learning_rate)
+            multipliers = None
+            if layer_decay is not None:
+                multipliers = layer_decay_multipliers(self.backbone, layer_decay)
+            optimizer = fine_tuning_adamw(learning_rate, multipliers=multipliers)
+        elif layer_decay is not None:
+            raise PolicyError(
+                "compile(layer_decay=...) sets the library's optimizer up: it "
+                "needs optimizer='auto'."
+            )
         if isinstance(loss, str) and loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         if isinstance(weighted_metrics, str) and weighted_metrics == "auto":
