@@ -52,6 +52,38 @@ def preset():
     return folder
 
 
+def causal_lm():
+    """A tiny GPT-2 without dropout (a new model each call, same seed)."""
+    tokens = ["<|endoftext|>", "Ġ", *"abcdefghijklmnopqrstuvwxyz", "Ġt", "he"]
+    tokenizer = keras_hub.models.GPT2Tokenizer(
+        vocabulary={token: i for i, token in enumerate(tokens)},
+        merges=["Ġ t", "h e"],
+    )
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=len(tokens),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=32,
+        dropout=0.0,
+    )
+    preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
+        tokenizer, sequence_length=32
+    )
+    return keras_hub.models.GPT2CausalLM(backbone, preprocessor)
+
+
+def halves(items, batch=8):
+    """Each batch of `batch`: `batch // 2` items, then the same ones again, so
+    both replicas see the same token counts and their means agree."""
+    half = batch // 2
+    out = []
+    for start in range(0, len(items), half):
+        out += items[start : start + half] * 2
+    return out
+
+
 def tasks(folder):
     """name → (build model, training dataset): every batch splits into equal halves."""
     texts, labels = conftest.toy_examples(32)
@@ -65,7 +97,21 @@ def tasks(folder):
         4 * k + j + 16 * half for k in range(4) for half in range(2) for j in range(4)
     ]
     questions = toy_questions(32, seed=0)
+    sources = [" ".join(text.split()[:4]) for text in texts[:16]]
+    targets = [" ".join(text.split()[-2:]) for text in texts[:16]]
     return {
+        "language_model": (
+            lambda: tl.LanguageModel(causal_lm(), max_length=16),
+            tf.data.Dataset.from_tensor_slices(halves(sources)).batch(8),
+        ),
+        "encoder_decoder": (
+            lambda: tl.EncoderDecoderLM.from_backbone(
+                folder, source_length=8, target_length=4
+            ),
+            tf.data.Dataset.from_tensor_slices(
+                (halves(sources), halves(targets))
+            ).batch(8),
+        ),
         "classifier": (
             lambda: tl.TextClassifier.from_backbone(
                 folder, labels=["neg", "pos"], dropout=0.0

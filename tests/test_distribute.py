@@ -80,6 +80,8 @@ def _finish(processes, timeout=TIMEOUT):
         # The other two on request (`make test-extended`): each task costs
         # a minute of tracing under MirroredStrategy on 2 cores.
         pytest.param("span_extractor,multi_task", marks=pytest.mark.extended),
+        # The generation models: a tiny GPT-2 and a bert2bert encoder-decoder.
+        "language_model,encoder_decoder",
     ],
 )
 def test_mirrored_matches_single_device(tmp_path, names):
