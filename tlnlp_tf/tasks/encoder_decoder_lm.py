@@ -16,13 +16,10 @@ model.generate(["the plot was very dull ."], max_new_tokens=4)
 ```
 """
 
-import os
-import re
 import warnings
 
 import keras
 import keras_hub
-import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.backbones import lora as adapters
@@ -37,8 +34,6 @@ from tlnlp_tf.backbones.warm_start import warm_start
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.lengths import token_lengths
 from tlnlp_tf.data.padding import trim_padding
-from tlnlp_tf.decoding.samplers import SAMPLERS
-from tlnlp_tf.decoding.samplers import make_sampler
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.metrics.generation import bleu
@@ -48,14 +43,24 @@ from tlnlp_tf.metrics.rounding import rounded
 from tlnlp_tf.pretraining.vocabulary import MIN_VOCABULARY
 from tlnlp_tf.pretraining.vocabulary import _learn_vocabulary
 from tlnlp_tf.pretraining.vocabulary import _word_counts
+from tlnlp_tf.tasks.encoder_decoder_adapters import AdapterView
+from tlnlp_tf.tasks.encoder_decoder_generation import DEFAULT_NEW_TOKENS
+from tlnlp_tf.tasks.encoder_decoder_generation import EncoderDecoderGeneration
+from tlnlp_tf.tasks.encoder_decoder_generation import GenerationFunctions
+from tlnlp_tf.tasks.encoder_decoder_inputs import as_lists
+from tlnlp_tf.tasks.encoder_decoder_inputs import check_choice
+from tlnlp_tf.tasks.encoder_decoder_inputs import check_length
+from tlnlp_tf.tasks.encoder_decoder_inputs import check_pairs
+from tlnlp_tf.tasks.encoder_decoder_inputs import is_texts
+from tlnlp_tf.tasks.encoder_decoder_inputs import labelled_pairs
+from tlnlp_tf.tasks.encoder_decoder_inputs import pairs_dataset
+from tlnlp_tf.tasks.encoder_decoder_inputs import sample_pairs
+from tlnlp_tf.tasks.encoder_decoder_inputs import split_policy
+from tlnlp_tf.tasks.encoder_decoder_inputs import target_tokenizer_of
+from tlnlp_tf.tasks.encoder_decoder_inputs import warn_longer
 from tlnlp_tf.tasks.inputs import DEFAULT_BATCH
 from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
 from tlnlp_tf.tasks.inputs import check_batched
-from tlnlp_tf.tasks.inputs import examples_of
-from tlnlp_tf.tasks.inputs import flat_strings
-from tlnlp_tf.tasks.inputs import length_order
-from tlnlp_tf.tasks.inputs import pairs_to_lists
-from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
@@ -65,22 +70,10 @@ from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 VARIANTS = ("bert2bert", "bert2rnd", "rnd2rnd")
 METRICS = ("rouge", "bleu")
-SIDES = ("encoder", "decoder")
-# `generate(max_new_tokens=None)` before `fit` has chosen a target length.
-DEFAULT_NEW_TOKENS = 32
-SAMPLER_OPTIONS = (
-    "num_beams",
-    "k",
-    "p",
-    "temperature",
-    "repetition_penalty",
-    "no_repeat_ngram_size",
-    "seed",
-)
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class EncoderDecoderLM(keras_hub.models.Task):
+class EncoderDecoderLM(EncoderDecoderGeneration, keras_hub.models.Task):
     """A Transformer encoder-decoder whose halves start from an encoder checkpoint.
 
     `fit` takes `(source, target)` text pairs (a batched `tf.data.Dataset`,
@@ -148,15 +141,15 @@ class EncoderDecoderLM(keras_hub.models.Task):
         lora_targets=None,
         **kwargs,
     ):
-        _check_choice("variant", variant, VARIANTS)
-        _check_choice("metric", metric, METRICS)
+        check_choice("variant", variant, VARIANTS)
+        check_choice("metric", metric, METRICS)
         if share_weights and variant != "bert2bert":
             raise PolicyError(
                 f"share_weights=True shares the checkpoint's weights between encoder "
                 f"and decoder: it needs variant='bert2bert', got '{variant}'."
             )
-        _check_length("source_length", source_length, backbone.max_sequence_length)
-        _check_length("target_length", target_length, decoder.max_sequence_length - 1)
+        check_length("source_length", source_length, backbone.max_sequence_length)
+        check_length("target_length", target_length, decoder.max_sequence_length - 1)
         super().__init__(compile=False, **kwargs)
         # === Layers ===
         self.backbone = backbone
@@ -180,7 +173,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
         self.freeze = self._apply_policies(freeze)
         if self.source_length is not None:
             self.preprocessor.sequence_length = self.source_length
-        object.__setattr__(self, "_generation", _Functions())
+        object.__setattr__(self, "_generation", GenerationFunctions())
         self.compile()
 
     @classmethod
@@ -221,13 +214,13 @@ class EncoderDecoderLM(keras_hub.models.Task):
                                                freeze={"encoder": "bottom-2"})
         ```
         """
-        _check_choice("variant", variant, VARIANTS)
+        check_choice("variant", variant, VARIANTS)
         tie_embeddings = kwargs.pop("tie_embeddings", True)
         weights = "random" if variant == "rnd2rnd" else "pretrained"
         encoder, preprocessor = load_backbone(
             spec, weights=weights, dtype=kwargs.pop("dtype", None)
         )
-        target_tokenizer = _target_tokenizer(target_vocabulary)
+        target_tokenizer = target_tokenizer_of(target_vocabulary)
         decoder = BertDecoder.from_encoder(
             encoder,
             vocabulary_size=None
@@ -293,7 +286,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
     # === Freezing ===
 
     def _apply_policies(self, freeze):
-        policies = _split_policy(freeze)
+        policies = split_policy(freeze)
         if self.share_weights and policies["encoder"] != policies["decoder"]:
             raise PolicyError(
                 f"freeze={freeze!r}: with share_weights=True the encoder and the "
@@ -567,25 +560,23 @@ class EncoderDecoderLM(keras_hub.models.Task):
         model.fit(["the film was very good ."], ["good film"], epochs=1)
         ```
         """
-        x, y = _as_lists(x, y)
-        if _is_texts(x) and y is not None:
-            sources, targets = _check_pairs(x, y, "fit")
-            x = _pairs_dataset(
-                sources, targets, batch_size, kwargs.pop("shuffle", True)
-            )
+        x, y = as_lists(x, y)
+        if is_texts(x) and y is not None:
+            sources, targets = check_pairs(x, y, "fit")
+            x = pairs_dataset(sources, targets, batch_size, kwargs.pop("shuffle", True))
             y, batch_size = None, None
         elif isinstance(x, tf.data.Dataset):
             check_batched(x, "fit")
-            sources, targets = _sample_pairs(x, LENGTH_SAMPLE)
+            sources, targets = sample_pairs(x, LENGTH_SAMPLE)
         else:
             sources, targets = [], []
         validation = kwargs.get("validation_data")
         if isinstance(validation, tf.data.Dataset):
             check_batched(validation, "fit(validation_data=...)")
         elif isinstance(validation, (tuple, list)) and len(validation) == 2:
-            if _is_texts(validation[0]):
-                checked = _check_pairs(*validation, "fit(validation_data=...)")
-                kwargs["validation_data"] = _pairs_dataset(
+            if is_texts(validation[0]):
+                checked = check_pairs(*validation, "fit(validation_data=...)")
+                kwargs["validation_data"] = pairs_dataset(
                     *checked, batch_size or DEFAULT_BATCH, False
                 )
         self._choose_lengths(sources, targets)
@@ -609,10 +600,10 @@ class EncoderDecoderLM(keras_hub.models.Task):
         """
         if kwargs.get("_use_cached_eval_dataset"):  # fit's validation pass
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
-        x, y = _as_lists(x, y)
-        if _is_texts(x) and y is not None:
-            x = _pairs_dataset(
-                *_check_pairs(x, y, "evaluate"), batch_size or DEFAULT_BATCH, False
+        x, y = as_lists(x, y)
+        if is_texts(x) and y is not None:
+            x = pairs_dataset(
+                *check_pairs(x, y, "evaluate"), batch_size or DEFAULT_BATCH, False
             )
             y, batch_size = None, None
         elif isinstance(x, tf.data.Dataset):
@@ -639,7 +630,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
                 limit=int(self.decoder.max_sequence_length) - 1,
             )
         else:
-            _warn_longer(
+            warn_longer(
                 token_lengths(self.output_tokenizer(), targets) - 1,
                 self.target_length,
                 "training targets",
@@ -657,224 +648,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
         ```
         """
         lengths = token_lengths(self.source_tokenizer(), list(sources))
-        return _warn_longer(lengths, self._source_limit(), what, "source_length")
-
-    # === Generation ===
-
-    def generate(
-        self,
-        sources,
-        max_new_tokens=None,
-        sampler="greedy",
-        *,
-        batch_size=32,
-        use_cache=True,
-        **sampler_options,
-    ):
-        """Generate a target text for each source text.
-
-        Args:
-            sources: a string or a list of strings.
-            max_new_tokens: the most tokens generated (the closing `[SEP]`
-                included); `None` is `target_length` (32 before `fit`). At
-                most the decoder's positions minus one.
-            sampler: `"greedy"`, `"beam"`, `"top_k"`, `"top_p"`, `"random"`
-                or a `keras_hub.samplers.Sampler` (see
-                `tlnlp_tf.decoding.make_sampler`).
-            batch_size: sources decoded together (sorted by length).
-            use_cache: keep the decoder's self-attention keys and values
-                between steps (`False` recomputes every step: same output,
-                slower).
-            **sampler_options: `num_beams` (beam, 4), `k` (top_k, 10), `p`
-                (top_p, 0.9), `temperature`, `seed`, `repetition_penalty`
-                (1.0: off) and `no_repeat_ngram_size` (0: off).
-
-        Returns:
-            A string per source (one string for a string). Sources longer
-            than `source_length` tokens are truncated, with a warning that
-            counts them.
-
-        Example:
-
-        ```python
-        model = EncoderDecoderLM.from_backbone("minilm")
-        model.generate(["the film was very good ."], max_new_tokens=4)
-        model.generate("the plot was dull .", max_new_tokens=4, sampler="beam",
-                       num_beams=2)
-        ```
-        """
-        single = isinstance(sources, str)
-        sources = [sources] if single else list(sources)
-        if not sources:
-            raise DataError("generate: no sources were given.")
-        _check_texts(sources, "generate: source")
-        limit = int(self.decoder.max_sequence_length) - 1
-        if max_new_tokens is None:
-            max_new_tokens = min(self.target_length or DEFAULT_NEW_TOKENS, limit)
-        if (
-            isinstance(max_new_tokens, bool)
-            or not isinstance(max_new_tokens, (int, np.integer))
-            or max_new_tokens < 1
-            or max_new_tokens > limit
-        ):
-            raise PolicyError(
-                f"generate: max_new_tokens={max_new_tokens!r}; expected an integer "
-                f"from 1 to {limit} (the decoder has {limit + 1} positions)."
-            )
-        function, jit = self._generation_function(sampler, sampler_options, use_cache)
-        self.count_truncated(sources)
-        order = length_order(sources)
-        start_id = self.output_tokenizer().start_token_id
-        features_of = self._source_features_function(trim=not jit)
-        outputs = [None] * len(sources)
-        for start in range(0, len(sources), batch_size):
-            chosen = order[start : start + batch_size]
-            texts = [sources[i] for i in chosen]
-            if jit and len(sources) > batch_size:  # one shape for XLA
-                texts += texts[-1:] * (batch_size - len(texts))
-            features = features_of(tf.constant(texts))
-            prompt = np.zeros((len(texts), int(max_new_tokens) + 1), "int32")
-            prompt[:, 0] = start_id
-            mask = np.zeros(prompt.shape, bool)
-            mask[:, 0] = True
-            ids = function(
-                features["token_ids"], features["padding_mask"], prompt, mask
-            )
-            for index, generated in zip(chosen, self._detokenize(ids.numpy())):
-                outputs[index] = generated
-        return outputs[0] if single else outputs
-
-    def _source_features_function(self, trim=True):
-        """A `tf.function`: source strings to token features.
-
-        In a graph, as in `tf.data` (keras-hub tokenizers called eagerly
-        answer in Python lists); traced once per model and source length.
-        `trim=False` keeps every batch `source_length` wide (one XLA shape).
-        """
-        key = ("sources", self._source_limit(), trim)
-        function = self._generation.functions.get(key)
-        if function is None:
-
-            def features_of(texts):
-                features = self.preprocessor(x=texts)
-                if trim:
-                    return trim_padding(features)
-                mask = tf.cast(features["padding_mask"], "int32")
-                return dict(features, padding_mask=mask)
-
-            function = tf.function(features_of, reduce_retracing=True)
-            self._generation.functions[key] = function
-        return function
-
-    def _generation_function(self, sampler, options, use_cache):
-        """`(tf.function, jit)`: (source ids, mask, prompt, prompt mask) to ids."""
-        sampler, key = _sampler(sampler, options)
-        jit = self.generate_jit_compile
-        if jit == "auto":
-            beam = keras_hub.samplers.BeamSampler
-            jit = isinstance(sampler, beam) or isinstance(
-                getattr(sampler, "sampler", None), beam
-            )
-        jit = bool(jit)
-        cached = self._generation.functions.get((key, use_cache, jit))
-        if cached is not None:
-            return cached, jit
-        end = int(self.output_tokenizer().end_token_id)
-
-        def generate_ids(token_ids, padding_mask, prompt, prompt_mask):
-            encoded = self.encode(token_ids, padding_mask, training=False)
-            if use_cache:
-                step, cache = self._cached_step(encoded, padding_mask, prompt)
-            else:
-                step, cache = self._full_step(encoded, padding_mask)
-            return sampler(
-                next=step,
-                prompt=prompt,
-                cache=cache,
-                index=1,
-                mask=prompt_mask,
-                stop_token_ids=[end],
-            )
-
-        function = tf.function(generate_ids, jit_compile=jit, reduce_retracing=True)
-        if key is not None:
-            self._generation.functions[(key, use_cache, jit)] = function
-        return function, jit
-
-    def _cached_step(self, encoded, padding_mask, prompt):
-        """`next` for a keras-hub sampler: one token a step, key/value cached."""
-        decoder = self.decoder
-        self_cache, cross_cache = decoder.initial_cache(
-            keras.ops.shape(prompt)[0],
-            keras.ops.shape(prompt)[1],
-            keras.ops.shape(encoded)[1],
-        )
-        # The encoder's keys and values, computed once; position 0 cached.
-        _, self_cache, cross_cache = decoder.call_with_cache(
-            prompt[:, :1],
-            encoded,
-            padding_mask,
-            self_cache,
-            cross_cache,
-            0,
-            fill_cross_attention_cache=True,
-        )
-
-        def step(prompt, cache, index):
-            self_cache, cross_cache, encoded, padding_mask = cache
-            rows = keras.ops.shape(prompt)[0]
-            token = keras.ops.slice(prompt, [0, index - 1], [rows, 1])
-            hidden, self_cache, _ = decoder.call_with_cache(
-                token, encoded, padding_mask, self_cache, cross_cache, index - 1
-            )
-            logits = decoder.logits(hidden)[:, 0, :]
-            return (
-                logits,
-                hidden[:, 0, :],
-                (self_cache, cross_cache, encoded, padding_mask),
-            )
-
-        return step, (self_cache, cross_cache, encoded, padding_mask)
-
-    def _full_step(self, encoded, padding_mask):
-        """`next` without a cache: the whole prefix through the decoder each step."""
-        decoder = self.decoder
-
-        def step(prompt, cache, index):
-            encoded, padding_mask = cache
-            hidden = decoder(
-                {
-                    "token_ids": prompt,
-                    "encoder_sequence_output": encoded,
-                    "encoder_padding_mask": padding_mask,
-                },
-                training=False,
-            )
-            hidden = keras.ops.take(hidden, index - 1, axis=1)
-            return decoder.logits(hidden), hidden, cache
-
-        return step, (encoded, padding_mask)
-
-    def _detokenize(self, ids):
-        """Token ids after the start token, up to the end token, as tidy text."""
-        tokenizer = self.output_tokenizer()
-        end = tokenizer.end_token_id
-        dropped = {
-            tokenizer.start_token_id,
-            tokenizer.pad_token_id,
-            getattr(tokenizer, "mask_token_id", None),
-        }
-        rows = []
-        for row in np.asarray(ids)[:, 1:].tolist():
-            if end in row:
-                row = row[: row.index(end)]
-            rows.append([token for token in row if token not in dropped])
-        lengths = [len(row) for row in rows]
-        values = np.array([t for row in rows for t in row], dtype="int32")
-        ragged = tf.RaggedTensor.from_row_lengths(values, lengths)
-        texts = tokenizer.detokenize(ragged)
-        texts = np.reshape(np.asarray(getattr(texts, "numpy", lambda: texts)()), -1)
-        return [tidy_text(text(value)) for value in texts]
+        return warn_longer(lengths, self._source_limit(), what, "source_length")
 
     # === Scoring ===
 
@@ -895,7 +669,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
                     max_new_tokens=4)  # {"loss", "token_accuracy", "rouge1", …}
         ```
         """
-        sources, targets = _labelled_pairs(data)
+        sources, targets = labelled_pairs(data)
         logs = self.evaluate(
             sources, targets, batch_size=batch_size, return_dict=True, verbose=0
         )
@@ -923,7 +697,7 @@ class EncoderDecoderLM(keras_hub.models.Task):
         model.save_adapters("summaries.adapters.npz")
         ```
         """
-        return adapters.save_adapters(_AdapterView(self), path)
+        return adapters.save_adapters(AdapterView(self), path)
 
     def load_adapters(self, path):
         """Restore `save_adapters` weights (same spec, variant and policy).
@@ -938,10 +712,8 @@ class EncoderDecoderLM(keras_hub.models.Task):
         )
         ```
         """
-        adapters.load_adapters(_AdapterView(self), path)
+        adapters.load_adapters(AdapterView(self), path)
         return self
-
-    # === keras-hub presets: refused, the model is one `.keras` file ===
 
     def merge_adapters(self, freeze="all"):
         """A new plain model (no LoRA) with both sides' factors folded in.
@@ -959,8 +731,8 @@ class EncoderDecoderLM(keras_hub.models.Task):
         model.merge_adapters().save("summarizer.keras")
         ```
         """
-        _AdapterView(self)  # refuses a model without LoRA factors
-        policies = _split_policy(freeze)
+        AdapterView(self)  # refuses a model without LoRA factors
+        policies = split_policy(freeze)
         if any(lora_rank(policy) is not None for policy in policies.values()):
             raise PolicyError(
                 f"merge_adapters(freeze={freeze!r}): the merged model has no LoRA "
@@ -979,6 +751,8 @@ class EncoderDecoderLM(keras_hub.models.Task):
         layers = lora_layers(self.backbone) + lora_layers(self.decoder)
         adapters.copy_merged_weights(self, merged, layers, "merge_adapters")
         return merged
+
+    # === keras-hub presets: refused, the model is one `.keras` file ===
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
         """Refused with `PolicyError`: save with `model.save("model.keras")`.
@@ -1042,184 +816,6 @@ class EncoderDecoderLM(keras_hub.models.Task):
         return cls(**config)
 
 
-class _Functions:
-    """Compiled generation functions, kept out of Keras's tracking and saving."""
-
-    def __init__(self):
-        self.functions = {}
-
-
-class _AdapterView:
-    """What `tlnlp_tf.backbones.lora` reads of a task, for both sides at once.
-
-    `backbone` holds the warm-started weights (their LoRA factors are the
-    adapters, the rest is fingerprinted); `head` the always-trained layers.
-    """
-
-    def __init__(self, model):
-        policies = set(model.freeze.values()) - {"all"}
-        ranks = {lora_rank(policy) for policy in policies}
-        if len(policies) != 1 or None in ranks:
-            raise PolicyError(
-                f"save_adapters/load_adapters need freeze='lora-R' (or 'lora-R' on "
-                f"one side and 'all' on the other); this model's is {model.freeze}."
-            )
-        self.freeze = policies.pop()
-        new = [w for layer in _new_layers(model) for w in layer.weights]
-        new_ids = {id(w) for w in new}
-        sides = (model.backbone, model.decoder)
-        layers = [layer for side in sides for layer in lora_layers(side)]
-        self.backbone = _Weights(
-            [w for w in model.weights if id(w) not in new_ids], layers
-        )
-        self.head = _Weights([w for w in new if w.name not in adapters.LORA_FACTORS])
-        self.labels = None
-
-
-class _Weights:
-    """Weights (and the LoRA layers among them), as `lora.py` reads a backbone."""
-
-    def __init__(self, weights, layers=()):
-        self.weights = weights
-        self._layers = list(dict.fromkeys(layers))
-
-    def _flatten_layers(self, include_self=False):
-        return list(self._layers)
-
-
-# `lora.py` names the task in the file by its class name.
-_AdapterView.__name__ = _AdapterView.__qualname__ = "EncoderDecoderLM"
-
-
-def _new_layers(model):
-    layers = model.decoder.new_layers()
-    if model.target_tokenizer is not None:
-        layers.append(model.decoder.token_embedding)
-    return layers
-
-
-def tidy_text(value):
-    """Detokenized WordPiece text with the spaces before punctuation removed.
-
-    ```python
-    tidy_text("ein mann , der ( lacht ) .")  # "ein mann, der (lacht)."
-    ```
-    """
-    value = re.sub(r"\s+([.,!?;:%)\]}])", r"\1", value)
-    value = re.sub(r"([(\[{])\s+", r"\1", value)
-    value = re.sub(r"(\w) ([-'’/]) (\w)", r"\1\2\3", value)
-    value = re.sub(
-        r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])", "", value
-    )
-    return value.strip()
-
-
-def _check_choice(option, value, choices):
-    if value not in choices:
-        raise PolicyError(
-            f"{option}={value!r}: expected one of {', '.join(map(repr, choices))}."
-        )
-
-
-def _check_length(option, value, limit):
-    if value is None:
-        return
-    if not isinstance(value, (int, np.integer)) or not 3 <= value <= limit:
-        raise PolicyError(
-            f"{option}={value!r}: expected an integer from 3 to {limit} (the "
-            "positions the model has), or None to choose it from the training data."
-        )
-
-
-def _split_policy(freeze):
-    if isinstance(freeze, dict):
-        unknown = sorted(set(freeze) - set(SIDES))
-        if unknown:
-            raise PolicyError(
-                f"freeze={freeze!r}: unknown side(s) {unknown}; expected a policy "
-                "string or a dict with the keys 'encoder' and 'decoder'."
-            )
-        policies = {side: freeze.get(side, "none") for side in SIDES}
-    else:
-        policies = {side: freeze for side in SIDES}
-    for side, policy in policies.items():
-        if not isinstance(policy, str):
-            raise PolicyError(
-                f"freeze[{side!r}]={policy!r}: a freeze policy is a string "
-                "('none', 'all', 'embeddings', 'bottom-N', 'lora-R')."
-            )
-        policies[side] = policy.strip().lower()
-    return policies
-
-
-def _target_tokenizer(vocabulary):
-    """`None`, or a BERT tokenizer of a new target vocabulary."""
-    if vocabulary is None or isinstance(vocabulary, keras_hub.tokenizers.Tokenizer):
-        return vocabulary
-    if isinstance(vocabulary, (str, os.PathLike)):
-        path = os.fspath(vocabulary)
-        if not os.path.isfile(path):
-            raise DataError(
-                f"target_vocabulary '{path}' is not a file: expected a vocab.txt "
-                "(one WordPiece token a line), a list of tokens or a tokenizer."
-            )
-        with open(path, encoding="utf-8") as file:
-            vocabulary = [line.rstrip("\n") for line in file if line.strip()]
-    tokens = [str(token) for token in vocabulary]
-    # A vocabulary with no upper-case letter outside the special tokens was
-    # learned from lower-cased text: its tokenizer lower-cases too.
-    lowercase = not any(t != t.lower() for t in tokens if not t.startswith("["))
-    try:
-        return keras_hub.models.BertTokenizer(vocabulary=tokens, lowercase=lowercase)
-    except ValueError as error:
-        raise DataError(f"target_vocabulary: {error}") from None
-
-
-def _sampler(sampler, options):
-    """`(sampler, cache key)` from a name and options (see `make_sampler`).
-
-    A `keras_hub.samplers.Sampler` given as it is has no key: its compiled
-    function is not kept.
-    """
-    unknown = sorted(set(options) - set(SAMPLER_OPTIONS))
-    if unknown:
-        raise PolicyError(
-            f"generate: unknown sampler option(s) {unknown}; expected "
-            f"{', '.join(SAMPLER_OPTIONS)}."
-        )
-    if isinstance(sampler, str):
-        shorthand = re.match(r"^\s*(beam|top_k|top_p)-(\S+)\s*$", sampler.lower())
-        if shorthand:  # "beam-4", "top_k-10", "top_p-0.9", as LanguageModel's
-            option = {"beam": "num_beams", "top_k": "k", "top_p": "p"}
-            kind, value = shorthand.groups()
-            try:
-                value = float(value) if kind == "top_p" else int(value)
-            except ValueError:
-                raise PolicyError(
-                    f"generate: sampler={sampler!r}; expected e.g. 'beam-4', "
-                    "'top_k-10' or 'top_p-0.9'."
-                ) from None
-            sampler, options = kind, dict(options, **{option[kind]: value})
-        beams = options.get("num_beams", 4)
-        if sampler.strip().lower() == "beam" and (
-            not isinstance(beams, (int, np.integer)) or beams < 1
-        ):
-            raise PolicyError(
-                f"generate(sampler='beam'): num_beams={beams!r}; expected a "
-                "positive integer (the beams kept at each step)."
-            )
-    elif not isinstance(sampler, keras_hub.samplers.Sampler):
-        raise PolicyError(
-            f"generate: sampler={sampler!r}; expected one of "
-            f"{', '.join(SAMPLERS)} or a keras_hub.samplers.Sampler."
-        )
-    made = make_sampler(sampler, **options)
-    if not isinstance(sampler, str):
-        return made, None
-    sampler = sampler.strip().lower().replace("-", "_")
-    return made, (sampler, tuple(sorted((k, repr(v)) for k, v in options.items())))
-
-
 def _generation_scores(metric, predictions, references):
     if metric == "rouge":
         scores = rouge(predictions, references)
@@ -1228,99 +824,3 @@ def _generation_scores(metric, predictions, references):
         "bleu": bleu(predictions, references),
         "chrf": chrf(predictions, references),
     }
-
-
-def _as_lists(x, y):
-    """`(sources, targets)` from `TextPairs` or a list of pairs; else as given."""
-    if y is None and hasattr(x, "sources") and hasattr(x, "targets"):
-        return list(x.sources), list(x.targets)
-    return pairs_to_lists(x, y)
-
-
-def _is_texts(x):
-    return isinstance(x, (list, tuple, np.ndarray)) and (
-        len(x) == 0 or isinstance(x[0], str)
-    )
-
-
-def _check_texts(texts, what):
-    for index, value in enumerate(texts):
-        if not isinstance(value, str):
-            raise DataError(
-                f"{what} {index} is {type(value).__name__}, expected a string."
-            )
-        if not value.strip():
-            raise DataError(
-                f"{what} {index} is empty (or only whitespace); remove the pair or "
-                "give it some text."
-            )
-
-
-def _check_pairs(sources, targets, verb):
-    sources, targets = list(sources), list(targets)
-    if len(sources) != len(targets):
-        raise DataError(
-            f"{verb}: {len(sources)} sources but {len(targets)} targets; give one "
-            "target per source."
-        )
-    if not sources:
-        raise DataError(f"{verb}: no (source, target) pairs.")
-    _check_texts(sources, f"{verb}: source")
-    _check_texts(targets, f"{verb}: target")
-    return sources, targets
-
-
-def _pairs_dataset(sources, targets, batch_size, shuffle):
-    data = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(sources, tf.string), tf.constant(targets, tf.string))
-    )
-    if shuffle:
-        data = data.shuffle(len(sources), reshuffle_each_iteration=True)
-    return data.batch(batch_size or DEFAULT_BATCH)
-
-
-def _sample_pairs(dataset, limit):
-    """Up to `limit` `(sources, targets)` of a batched dataset of text pairs."""
-    sources, targets = [], []
-    for element in dataset:
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
-        if isinstance(x, dict) or y is None:
-            return [], []
-        sources.extend(flat_strings(x))
-        targets.extend(flat_strings(y))
-        if len(sources) >= limit:
-            break
-    return sources[:limit], targets[:limit]
-
-
-def _labelled_pairs(data):
-    if isinstance(data, tf.data.Dataset):
-        sources, targets = [], []
-        for x, y in examples_of(data):
-            if y is None:
-                raise DataError("score: the dataset has no targets.")
-            sources.append(text(x))
-            targets.append(text(y))
-        return _check_pairs(sources, targets, "score")
-    if isinstance(data, tuple) and len(data) == 2:
-        return _check_pairs(data[0], data[1], "score")
-    sources, targets = _as_lists(data, None)
-    if targets is None:
-        raise DataError(
-            "score takes (sources, targets), a list of (source, target) pairs or a "
-            "dataset of them."
-        )
-    return _check_pairs(sources, targets, "score")
-
-
-def _warn_longer(lengths, limit, what, option):
-    lengths = np.asarray(lengths)
-    longer = int(np.sum(lengths > limit))
-    if longer:
-        warnings.warn(
-            f"{longer} of {len(lengths)} {what} are longer than {option}={limit} "
-            f"tokens (the longest has {int(lengths.max())}) and were truncated to "
-            f"their first {limit} tokens.",
-            stacklevel=3,
-        )
-    return longer
