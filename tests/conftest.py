@@ -58,6 +58,28 @@ def tiny_backbone():
     )
 
 
+def tiny_causal_lm(hidden_dim=8, sequence_length=64, dropout=0.1):
+    """A 1-layer GPT-2 over letters: a keras-hub `CausalLM` with its preprocessor."""
+    tokens = ["<|endoftext|>", "Ġ", *"abcdefghijklmnopqrstuvwxyz", "Ġt", "he"]
+    tokenizer = keras_hub.models.GPT2Tokenizer(
+        vocabulary={token: i for i, token in enumerate(tokens)},
+        merges=["Ġ t", "h e"],
+    )
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=len(tokens),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=sequence_length,
+        dropout=dropout,
+    )
+    preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
+        tokenizer, sequence_length=sequence_length
+    )
+    return keras_hub.models.GPT2CausalLM(backbone, preprocessor)
+
+
 @pytest.fixture(scope="session")
 def tiny_preset(tmp_path_factory):
     """Path of a keras-hub preset folder holding a 2-layer BERT."""

@@ -52,28 +52,6 @@ def preset():
     return folder
 
 
-def causal_lm():
-    """A tiny GPT-2 without dropout (a new model each call, same seed)."""
-    tokens = ["<|endoftext|>", "Ġ", *"abcdefghijklmnopqrstuvwxyz", "Ġt", "he"]
-    tokenizer = keras_hub.models.GPT2Tokenizer(
-        vocabulary={token: i for i, token in enumerate(tokens)},
-        merges=["Ġ t", "h e"],
-    )
-    backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=len(tokens),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=32,
-        dropout=0.0,
-    )
-    preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
-        tokenizer, sequence_length=32
-    )
-    return keras_hub.models.GPT2CausalLM(backbone, preprocessor)
-
-
 def halves(items, batch=8):
     """Each batch of `batch`: `batch // 2` items, then the same ones again, so
     both replicas see the same token counts and their means agree."""
@@ -101,7 +79,10 @@ def tasks(folder):
     targets = [" ".join(text.split()[-2:]) for text in texts[:16]]
     return {
         "language_model": (
-            lambda: tl.LanguageModel(causal_lm(), max_length=16),
+            lambda: tl.LanguageModel(
+                conftest.tiny_causal_lm(16, sequence_length=32, dropout=0.0),
+                max_length=16,
+            ),
             tf.data.Dataset.from_tensor_slices(halves(sources)).batch(8),
         ),
         "encoder_decoder": (

@@ -24,6 +24,7 @@ from conftest import HEADS
 from conftest import HIDDEN
 from conftest import INTERMEDIATE
 from conftest import VOCAB
+from conftest import tiny_causal_lm
 
 import tlnlp_tf
 from tlnlp_tf.tasks import registry
@@ -228,29 +229,8 @@ def _build_model(kind):
     if kind == "regressor":
         return tl.TextRegressor.from_backbone("minilm")
     if kind == "lm":
-        return tl.LanguageModel(_tiny_causal_lm())
+        return tl.LanguageModel(tiny_causal_lm())  # as in its own example
     raise ValueError(kind)
-
-
-def _tiny_causal_lm():
-    """A 1-layer GPT-2 over letters, as in `tl.LanguageModel`'s own example."""
-    tokens = ["<|endoftext|>", "Ġ", *"abcdefghijklmnopqrstuvwxyz", "Ġt", "he"]
-    tokenizer = keras_hub.models.GPT2Tokenizer(
-        vocabulary={token: i for i, token in enumerate(tokens)},
-        merges=["Ġ t", "h e"],
-    )
-    backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=len(tokens),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=64,
-    )
-    preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
-        tokenizer, sequence_length=64
-    )
-    return keras_hub.models.GPT2CausalLM(backbone, preprocessor)
 
 
 def _masked_lm_folder(artifacts):
