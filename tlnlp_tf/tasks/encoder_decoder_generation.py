@@ -23,7 +23,8 @@ from tlnlp_tf.decoding.samplers import SAMPLERS
 from tlnlp_tf.decoding.samplers import make_sampler
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.tasks.encoder_decoder_inputs import check_texts
+from tlnlp_tf.tasks.encoder_decoder_inputs import PAIR_EMPTY
+from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.inputs import length_order
 from tlnlp_tf.tasks.inputs import text
 
@@ -89,7 +90,7 @@ class EncoderDecoderGeneration:
         sources = [sources] if single else list(sources)
         if not sources:
             raise DataError("generate: no sources were given.")
-        check_texts(sources, "generate: source")
+        check_texts(sources, "generate: source", PAIR_EMPTY)
         limit = int(self.decoder.max_sequence_length) - 1
         if max_new_tokens is None:
             max_new_tokens = min(self.target_length or DEFAULT_NEW_TOKENS, limit)

@@ -20,12 +20,14 @@ import tensorflow as tf
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.inputs import DEFAULT_BATCH
+from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.inputs import examples_of
 from tlnlp_tf.tasks.inputs import flat_strings
 from tlnlp_tf.tasks.inputs import pairs_to_lists
 from tlnlp_tf.tasks.inputs import text
 
 SIDES = ("encoder", "decoder")
+PAIR_EMPTY = "; remove the pair or give it some text."
 
 
 def check_choice(option, value, choices):
@@ -102,19 +104,6 @@ def is_texts(x):
     )
 
 
-def check_texts(texts, what):
-    for index, value in enumerate(texts):
-        if not isinstance(value, str):
-            raise DataError(
-                f"{what} {index} is {type(value).__name__}, expected a string."
-            )
-        if not value.strip():
-            raise DataError(
-                f"{what} {index} is empty (or only whitespace); remove the pair or "
-                "give it some text."
-            )
-
-
 def check_pairs(sources, targets, verb):
     sources, targets = list(sources), list(targets)
     if len(sources) != len(targets):
@@ -124,8 +113,8 @@ def check_pairs(sources, targets, verb):
         )
     if not sources:
         raise DataError(f"{verb}: no (source, target) pairs.")
-    check_texts(sources, f"{verb}: source")
-    check_texts(targets, f"{verb}: target")
+    check_texts(sources, f"{verb}: source", PAIR_EMPTY)
+    check_texts(targets, f"{verb}: target", PAIR_EMPTY)
     return sources, targets
 
 

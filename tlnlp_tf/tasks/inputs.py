@@ -154,18 +154,23 @@ def as_text_dataset(x, batch_size, order=None):
     return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
 
 
-def check_texts(texts):
-    """Raise `DataError` at the first input that is not a non-empty string."""
+def check_texts(
+    texts,
+    what="Input",
+    empty=": there is no text to predict from; remove it or give it some text.",
+):
+    """Raise `DataError` at the first input that is not a non-empty string.
+
+    `what` names an item in the message (`"Input 3 is …"`), `empty` ends the
+    message of an empty one.
+    """
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise DataError(
-                f"Input {index} is {type(text).__name__}, expected a string."
+                f"{what} {index} is {type(text).__name__}, expected a string."
             )
         if not text.strip():
-            raise DataError(
-                f"Input {index} is empty (or only whitespace): there is no text "
-                "to predict from; remove it or give it some text."
-            )
+            raise DataError(f"{what} {index} is empty (or only whitespace){empty}")
 
 
 def texts_of(x, limit=None):
