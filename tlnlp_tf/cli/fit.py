@@ -46,9 +46,12 @@ def register(commands):
     fit.add_argument(
         "--freeze",
         default="none",
-        help="none | all | embeddings | bottom-N | lora-R (default: none); "
-        "lora-R trains rank-R LoRA factors on the attention query and "
-        "value projections, and the head",
+        help="none | all | embeddings | bottom-N | lora-R | setfit | setfit-lora-R "
+        "(default: none); lora-R trains rank-R LoRA factors on the attention "
+        "query and value projections, and the head; all (feature extraction) "
+        "solves a linear head to its optimum; setfit fine-tunes the backbone "
+        "on contrastive pairs of the labelled examples, then solves the head "
+        "(text classification only)",
     )
     fit.add_argument("--epochs", type=arguments.positive, default=3)
     fit.add_argument(
@@ -213,6 +216,7 @@ def run(args):
     from tlnlp_tf.distribute.strategies import strategy
     from tlnlp_tf.tasks import registry
     from tlnlp_tf.training.callbacks import backed_up_epoch
+    from tlnlp_tf.training.contrastive import is_setfit
     from tlnlp_tf.training.regularizers import L2SP
     from tlnlp_tf.training.resume import resumable_fit
 
@@ -238,7 +242,9 @@ def run(args):
             l2sp.apply(model)
     start = time.perf_counter()  # training time includes the one tokenizer pass
     data = train.to_dataset()
-    if task.tokenize_once:  # tokenized once, in memory; epochs reshuffle the cache
+    # Tokenized once, in memory; epochs reshuffle the cache. Contrastive
+    # training draws its pairs from the raw texts.
+    if task.tokenize_once and not is_setfit(model.freeze):
         data = model.tokenize_once(data)
     args.batching = choose_batching(
         int(data.cardinality()),
@@ -286,6 +292,11 @@ def run(args):
         "train_examples": len(train),
         **_lengths(model),
     }
+    if hasattr(history, "pairs"):  # freeze="setfit": stage 1
+        metrics["contrastive_pairs"] = history.pairs
+        metrics["contrastive_loss"] = [round(v, 6) for v in history.contrastive["loss"]]
+    if hasattr(history, "solution"):  # a frozen linear head, solved
+        metrics["head"] = arguments.rounded(history.solution)
     if validation is not None:
         metrics = {"validation": task.score(model, validation, 64), **metrics}
     if forgetting is not None:

@@ -7,7 +7,16 @@ are shared, so the task model predicts with what was trained.
 
 The backbone runs in inference mode while encoding (no dropout inside it),
 as in feature extraction with sentence-transformers or Hugging Face
-pipelines; the head's own dropout still applies.
+pipelines.
+
+With `compile(optimizer="auto")` and a linear head (a `TextClassifier` or
+`TextRegressor` without a hidden layer) the head is not trained for a number
+of epochs: it is solved to its optimum, an L2-regularised logistic (or
+ridge) regression on the cached vectors whose strength is chosen by
+cross-validation (`tlnlp_tf.training.convex_head`). `fit` then returns a
+`History` of one entry, and `history.solution` says what was solved. With
+an optimizer of your own (`compile(optimizer="adam")`), the head trains by
+gradient descent for `epochs`, and its dropout applies.
 """
 
 import weakref
@@ -16,6 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tlnlp_tf.backbones.pooled_encoder import pooled_encoder
+from tlnlp_tf.training import convex_head
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 
@@ -50,7 +61,7 @@ def _changes_freezing(callback):
 
 def encode(task, dataset):
     """`(features, y, sample_weight, largest batch)` of a batched raw-text dataset."""
-    encoder = _encoder(task)
+    encoder = pooled_encoder(task.backbone, task.head.pool)
     # One relaxed trace for every padded length (predict_on_batch would
     # retrace per shape, and warn).
     run = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
@@ -87,6 +98,7 @@ def fit_head(
         val_features, val_y, val_weights, _ = encode(task, validation_data)
         validation_data = _dataset(val_features, val_y, val_weights, batch_size, False)
     model = task._head_model(features.shape[-1])
+    solve = task._compile_args["optimizer"] == "auto" and solvable(task)
     # Callbacks see this head model; `source_task` leads them to the task
     # (a weak reference, so Keras does not track the backbone as a layer).
     model.source_task = weakref.ref(task)
@@ -114,6 +126,13 @@ def fit_head(
         metrics=task.default_metrics() if metrics == "auto" else metrics,
         **args,
     )
+    # The task's own optimizer does not step here; built now, it saves with
+    # the model in the shape a reload builds (no "skipping variables" warning).
+    if task.optimizer is not None and not task.optimizer.built:
+        task.optimizer.build(task.trainable_variables)
+    if solve:
+        solution = solve_head(task, features, y, weights)
+        return _solved_history(model, data, validation_data, solution, callbacks)
     return model.fit(
         data,
         epochs=epochs,
@@ -126,14 +145,60 @@ def fit_head(
     )
 
 
-def _encoder(task):
-    """A model from the backbone's inputs to the head's pooled vector."""
-    inputs = task.backbone.input
-    outputs = task.backbone(inputs)
-    if not isinstance(outputs, dict):
-        outputs = {"sequence_output": outputs}
-    pooled = task.head.pool({**outputs, "padding_mask": inputs["padding_mask"]})
-    return keras.Model(inputs, pooled)
+def solvable(task):
+    """Whether `task`'s head is linear on the pooled vector (a convex problem)."""
+    head = task.head
+    if hasattr(head, "logits"):
+        return getattr(head, "hidden", None) is None
+    return hasattr(head, "value")
+
+
+def solve_head(task, features, y, weights=None):
+    """Set the linear head to the optimum on `features`; returns what was solved.
+
+    A classifier's head is the logistic regression, a regressor's the ridge
+    regression, each at the strength cross-validation chose (see
+    `tlnlp_tf.training.convex_head`).
+    """
+    head = task.head
+    if hasattr(head, "logits"):
+        classes = head.num_classes
+        strength = convex_head.choose_C(features, y, classes, weights)
+        kernel, bias, info = convex_head.fit_logistic(
+            features, y, classes, strength, weights
+        )
+        dense, name = head.logits, "C"
+    else:
+        strength = convex_head.choose_alpha(features, y, weights)
+        kernel, bias, info = convex_head.fit_ridge(features, y, strength, weights)
+        dense, name = head.value, "alpha"
+    dense.kernel.assign(kernel.astype(dense.kernel.dtype))
+    dense.bias.assign(bias.astype(dense.bias.dtype))
+    return {
+        "solver": "lbfgs" if name == "C" else "normal-equations",
+        name: strength,
+        "examples": int(len(features)),
+        **info,
+    }
+
+
+def _solved_history(model, data, validation_data, solution, callbacks):
+    """A one-entry `History` (with the callbacks run once) for a solved head."""
+    logs = model.evaluate(data, return_dict=True, verbose=0)
+    if validation_data is not None:
+        scores = model.evaluate(validation_data, return_dict=True, verbose=0)
+        logs.update({f"val_{name}": value for name, value in scores.items()})
+    logs = {name: float(value) for name, value in logs.items()}
+    callbacks = keras.callbacks.CallbackList(
+        callbacks, add_history=True, model=model, epochs=1, steps=len(data), verbose=0
+    )
+    callbacks.on_train_begin()
+    callbacks.on_epoch_begin(0)
+    callbacks.on_epoch_end(0, logs)
+    callbacks.on_train_end(logs)
+    history = model.history
+    history.solution = solution
+    return history
 
 
 def _dataset(features, y, weights, batch_size, shuffle):

@@ -45,6 +45,8 @@ from tlnlp_tf.tasks.inputs import length_order
 from tlnlp_tf.tasks.inputs import lists_dataset
 from tlnlp_tf.tasks.inputs import pairs_to_lists
 from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.training import contrastive
+from tlnlp_tf.training.contrastive import is_setfit
 from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
@@ -95,6 +97,8 @@ class TextTask(keras_hub.models.Task):
     # Whether the targets come with a mask as sample weights (`TokenClassifier`):
     # `compile(metrics=...)` then go to `weighted_metrics`.
     targets_are_weighted = False
+    # Whether `freeze="setfit"` (contrastive pairs of classes) applies.
+    supports_setfit = False
 
     def _build(
         self,
@@ -113,6 +117,13 @@ class TextTask(keras_hub.models.Task):
         if attention_dropout == "auto":
             attention_dropout = self.fine_tuning_attention_dropout
         set_attention_dropout(backbone, attention_dropout)
+        if is_setfit(freeze) and not self.supports_setfit:
+            raise PolicyError(
+                f"freeze={freeze!r}: contrastive few-shot training draws pairs of "
+                f"examples of the same and of different classes; "
+                f"{type(self).__name__} has no classes. Use it with a "
+                "TextClassifier, or choose another policy (e.g. 'all', 'none')."
+            )
         freeze = _apply_policy(backbone, freeze, pooling, lora_targets)
         # === Layers ===
         self.backbone = backbone
@@ -248,7 +259,7 @@ class TextTask(keras_hub.models.Task):
 
     def default_learning_rate(self):
         """The peak learning rate `compile(learning_rate="auto")` uses."""
-        if lora_rank(self.freeze) is not None:
+        if lora_rank(backbone_policy(self.freeze)) is not None:
             return LORA_LEARNING_RATE
         if not self.backbone.trainable_weights:
             return 1e-3
@@ -301,7 +312,7 @@ class TextTask(keras_hub.models.Task):
 
     def frozen_groups(self):
         """The backbone layer groups the current policy keeps frozen."""
-        return frozen_groups(self.backbone, self.freeze)
+        return frozen_groups(self.backbone, backbone_policy(self.freeze))
 
     # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.backbones.lora) ===
 
@@ -558,6 +569,8 @@ class TextTask(keras_hub.models.Task):
             self.check_targets(validation[1], "validation_data")
         self._choose_max_length(x)
         with target_errors():
+            if is_setfit(self.freeze):
+                return self._fit_setfit(x, epochs, kwargs)
             if cache_features and can_cache(self, x, kwargs):
                 return fit_head(self, x, epochs=epochs, **kwargs)
             if cache_features is True:
@@ -575,6 +588,58 @@ class TextTask(keras_hub.models.Task):
                 x = _one_iterator(x, epochs, kwargs)
             build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def _fit_setfit(self, x, epochs, kwargs):
+        """`freeze="setfit"`: contrastive pairs (stage 1), then the solved head.
+
+        `epochs` are stage 1's; `contrastive_iterations` (a `fit` keyword)
+        the pairs per example (one positive, one negative each).
+        """
+        iterations = kwargs.pop("contrastive_iterations", contrastive.ITERATIONS)
+        if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
+            raise PolicyError(
+                "freeze='setfit' trains on raw texts and labels (lists or a "
+                "tf.data.Dataset of strings), not on token features."
+            )
+        if int(x.cardinality()) == tf.data.INFINITE_CARDINALITY:
+            raise PolicyError(
+                "freeze='setfit' reads its few labelled examples once: pass a "
+                "finite dataset (no repeat())."
+            )
+        texts, pairs, labels = self._labelled_texts(x)
+        rate = self._compile_args.get("learning_rate", "auto")
+        stage = contrastive.fit_contrastive(
+            self,
+            texts,
+            pairs,
+            labels,
+            epochs=epochs,
+            iterations=iterations,
+            learning_rate=rate,
+            # NumPy's global state: `keras.utils.set_random_seed` fixes the pairs.
+            seed=int(np.random.randint(1 << 30)),
+            verbose=kwargs.get("verbose", "auto"),
+            names=getattr(self, "labels", None),
+        )
+        history = fit_head(self, x, epochs=1, **kwargs)
+        history.contrastive = stage.history
+        history.pairs = stage.pairs
+        return history
+
+    def _labelled_texts(self, dataset):
+        """`(texts, pairs or None, class indices)` of a batched raw-text dataset."""
+        texts, pairs, labels = [], [], []
+        for element in dataset:
+            features, y, _ = keras.utils.unpack_x_y_sample_weight(element)
+            if y is None:
+                raise DataError("freeze='setfit' needs labelled training data.")
+            if isinstance(features, tuple):
+                texts.extend(np.asarray(features[0]).astype(str).tolist())
+                pairs.extend(np.asarray(features[1]).astype(str).tolist())
+            else:
+                texts.extend(np.asarray(features).astype(str).tolist())
+            labels.extend(np.asarray(self.encode_targets(y)).tolist())
+        return texts, pairs or None, labels
 
     def _head_model(self, width):
         """The head alone, from pooled vectors of size `width` (shares its weights)."""
@@ -805,12 +870,33 @@ def _steps_taken(optimizer):
     return int(np.asarray(keras.ops.convert_to_numpy(optimizer.iterations.value)))
 
 
+def backbone_policy(policy):
+    """What a task policy leaves trainable in the backbone: `"setfit"` trains it
+    all (`"none"`), `"setfit-lora-R"` its LoRA factors (`"lora-R"`)."""
+    if not is_setfit(policy):
+        return policy
+    if policy == "setfit":
+        return "none"
+    inner = policy[len("setfit-") :]
+    if not inner.startswith("lora-"):
+        raise PolicyError(
+            f"Freeze policy {policy!r}: contrastive training is 'setfit' (the "
+            "whole backbone) or 'setfit-lora-R' (rank-R LoRA factors), e.g. "
+            "'setfit-lora-8'."
+        )
+    return inner
+
+
 def _apply_policy(backbone, policy, pooling, lora_targets=None):
     """Apply a freeze policy; a pooler the head does not use stays frozen.
 
     With mean or [CLS]-vector pooling, the backbone's own pooler (BERT's
     `pooled_dense`) gets no gradient: it is counted as frozen, not trainable.
+    `"setfit"` policies apply their backbone part and are kept as given.
     """
+    if is_setfit(policy):
+        _apply_policy(backbone, backbone_policy(policy), pooling, lora_targets)
+        return policy
     policy = apply_freeze(backbone, policy, lora_targets)
     if pooling != "pooled" and policy != "all":
         try:

@@ -70,6 +70,7 @@ class TextClassifier(TextTask):
     # Off: 18% of a 512-token training step on CPU, and it blocks the fused
     # attention kernel; accuracy measured on SST-2 and IMDB (tlnlp_tf/attention.py).
     fine_tuning_attention_dropout = 0.0
+    supports_setfit = True
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ import tensorflow as tf
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.training.callbacks import RandomStateBackup
 from tlnlp_tf.training.callbacks import backed_up_epoch
+from tlnlp_tf.training.contrastive import is_setfit
 
 
 def resumable_fit(
@@ -49,7 +50,8 @@ def resumable_fit(
     to look at a batch, advances its reshuffling). A model whose backbone
     is fully frozen trains its head on cached features (one pass of
     `data`); it resumes from the weights and optimizer state, with the
-    batch order of its own cache.
+    batch order of its own cache. `freeze="setfit"` reads `data` once too
+    (its pairs are drawn from it) and starts again after a kill.
 
     Args:
         model: a compiled Keras model (any task model of this library).
@@ -88,7 +90,8 @@ def resumable_fit(
         keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
     ]
     backbone = getattr(model, "backbone", None)
-    if backbone is None or backbone.trainable_weights:
+    one_pass = is_setfit(getattr(model, "freeze", None))  # reads its data once
+    if (backbone is None or backbone.trainable_weights) and not one_pass:
         steps = _batches(data)
         # A task model reads the start of its first `fit`'s data to choose its
         # `max_length`: from one epoch here, not from the repeated data below,
