@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import tlnlp_tf as tl
+from tlnlp_tf.backbones.pooled_encoder import pooled_encoder
 from tlnlp_tf.cli.main import main
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.backbones.pooled_encoder import pooled_encoder
 from tlnlp_tf.training.contrastive import draw_pairs
 
 

@@ -42,12 +42,12 @@ LORA_LEARNING_RATE = 1e-3
 def is_setfit(policy):
     """Whether a freeze policy asks for contrastive training (`"setfit"`,
     `"setfit-lora-R"`)."""
-    return isinstance(policy, str) and (policy == "setfit" or policy.startswith("setfit-"))
+    return isinstance(policy, str) and (
+        policy == "setfit" or policy.startswith("setfit-")
+    )
 
 
-def draw_pairs(
-    labels, iterations=ITERATIONS, seed=0, max_pairs=MAX_PAIRS, names=None
-):
+def draw_pairs(labels, iterations=ITERATIONS, seed=0, max_pairs=MAX_PAIRS, names=None):
     """`(first, second, target)` index arrays of balanced contrastive pairs.
 
     For each iteration and each example `i`: `(i, j)` with `j != i` of the
@@ -126,8 +126,9 @@ def fit_contrastive(
     """Stage 1: fine-tune `task`'s backbone on contrastive pairs of its data.
 
     `texts` (and `pairs` for text-pair inputs, else `None`) are lists of
-    strings, `labels` class indices (`names` their names, for errors). Returns the stage's `History`, with
-    `history.pairs` the number of pairs trained on.
+    strings, `labels` class indices (`names` their names, for errors).
+    Returns the stage's `History`, with `history.pairs` the number of
+    pairs trained on.
     """
     first, second, target = draw_pairs(labels, iterations, seed, names=names)
     texts = tf.constant(list(texts), tf.string)
@@ -154,7 +155,9 @@ def fit_contrastive(
         learning_rate = LORA_LEARNING_RATE if lora else LEARNING_RATE
     steps = -(-len(first) // batch_size) * int(epochs)
     with task.distribute_strategy.scope():
-        model = PairSimilarity(pooled_encoder(task.backbone, task.head.pool), name="pair_similarity")
+        model = PairSimilarity(
+            pooled_encoder(task.backbone, task.head.pool), name="pair_similarity"
+        )
         model.compile(
             optimizer=fine_tuning_adamw(learning_rate, total_steps=steps),
             loss=keras.losses.MeanSquaredError(),
@@ -162,4 +165,3 @@ def fit_contrastive(
     history = model.fit(data, epochs=int(epochs), verbose=verbose, shuffle=False)
     history.pairs = int(len(first))
     return history
-
