@@ -18,17 +18,20 @@ Strategies:
 - `finetune`: everything trains (`compile()` defaults).
 - `lora-8`: `freeze="lora-8"` (the best strategy at 100 labels in
   `strategies.py`).
-- `setfit`: `freeze="setfit"`: 20 contrastive pair iterations (40 pairs per
-  example), one epoch at 2e-5, then the solved head.
+- `setfit`: `freeze="setfit"` with its defaults: 40 contrastive pair
+  iterations (80 pairs per example, at most 10,000), one epoch at 5e-5,
+  then the solved head.
 
 `random`, `finetune` and `lora-8` train for `--updates` optimizer steps at
 batch 16 (at least 2 epochs), as `strategies.py` gives its smallest size
 some 50 updates.
 
 Writes `benchmarks/results/few_labels_<dataset>.json` and a section of
-`benchmarks/RESULTS.md`.
+`benchmarks/RESULTS.md`; the saved runs of sizes not rerun are kept (run
+8 and 64 labels per class as two commands).
 """
 
+import json
 import math
 import os
 import sys
@@ -164,6 +167,12 @@ def main(argv=None):
             print(run, flush=True)
             runs.append(run)
             keras.backend.clear_session()
+    saved = os.path.join(here, "results", f"few_labels_{args.dataset}.json")
+    if os.path.exists(saved):
+        with open(saved) as file:
+            rerun = {run["size"] for run in runs}
+            kept = [r for r in json.load(file)["runs"] if r["size"] not in rerun]
+        runs = kept + runs
     results = {
         "dataset": args.dataset,
         "backbone": args.backbone,
@@ -176,7 +185,8 @@ def main(argv=None):
         f"Few labels: {args.dataset}, {args.backbone}, accuracy on "
         f"{len(dev)} held-out examples",
         table(runs, strategies),
-        _common.command("few_labels.py", argv),
+        _common.command("few_labels.py", argv)
+        + " (kept runs of other sizes: their own commands)",
     )
 
 

@@ -61,8 +61,10 @@ def test_setfit_pulls_classes_apart_then_solves_the_head(
     model.preprocessor.sequence_length = 16
     model.compile(learning_rate=3e-3)  # stage 1's rate: a tiny random backbone
     before = _separation(model, texts, labels)
-    history = model.fit(texts, labels, batch_size=8, epochs=2, verbose=0)
-    assert history.pairs == 2 * 20 * 16
+    history = model.fit(
+        texts, labels, batch_size=8, epochs=2, verbose=0, contrastive_iterations=8
+    )
+    assert history.pairs == 2 * 8 * 16
     losses = history.contrastive["loss"]
     assert len(losses) == 2 and losses[1] < losses[0]
     assert history.solution["converged"]
@@ -100,9 +102,13 @@ def test_setfit_with_lora_multiclass_and_pairs(tiny_preset):
     firsts = ["the film was good ."] * 4 + ["the plot was bad ."] * 4
     seconds = ["the film was good ."] * 4 + ["the food was fun ."] * 4
     history = pairs.fit(
-        (firsts, seconds), ["same"] * 4 + ["other"] * 4, batch_size=4, verbose=0
+        (firsts, seconds),
+        ["same"] * 4 + ["other"] * 4,
+        batch_size=4,
+        verbose=0,
+        contrastive_iterations=2,
     )
-    assert history.pairs == 2 * 20 * 8
+    assert history.pairs == 2 * 2 * 8
 
 
 def test_setfit_refusals(tiny_preset):
@@ -121,33 +127,35 @@ def test_setfit_refusals(tiny_preset):
 
 def test_cli_fit_setfit(tiny_preset, toy_files, tmp_path, capsys):
     output = tmp_path / "run"
-    code = main(
-        [
-            "fit",
-            "--train",
-            toy_files["train"],
-            "--validation",
-            toy_files["valid"],
-            "--text-column",
-            "sentence",
-            "--label-column",
-            "label",
-            "--backbone",
-            tiny_preset,
-            "--freeze",
-            "setfit",
-            "--epochs",
-            "1",
-            "--limit",
-            "16",
-            "--output",
-            str(output),
-        ]
-    )
-    assert code == 0
+    args = [
+        "fit",
+        "--train",
+        toy_files["train"],
+        "--validation",
+        toy_files["valid"],
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "label",
+        "--backbone",
+        tiny_preset,
+        "--freeze",
+        "setfit",
+        "--epochs",
+        "1",
+        "--limit",
+        "16",
+        "--contrastive-iterations",
+        "5",
+        "--output",
+        str(output),
+    ]
+    assert main(args) == 0
     metrics = json.loads((output / "metrics.json").read_text())
-    assert metrics["contrastive_pairs"] == 2 * 20 * 16
+    assert metrics["contrastive_pairs"] == 2 * 5 * 16
     assert metrics["head"]["converged"]
     assert 0.0 <= metrics["validation"]["accuracy"] <= 1.0
     run = json.loads((output / "run.json").read_text())
     assert run["freeze"] == "setfit"
+    assert main([*args[:-2], "--freeze", "all", "--output", str(tmp_path / "x")]) == 2
+    assert "--contrastive-iterations is for --freeze setfit" in capsys.readouterr().err

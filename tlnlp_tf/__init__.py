@@ -30,6 +30,7 @@ from tlnlp_tf.backbones import load_backbone
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.probes import transfer_report
 from tlnlp_tf.tasks import EncoderDecoderLM
 from tlnlp_tf.tasks import LanguageModel
 from tlnlp_tf.tasks import MultiTaskModel
@@ -73,6 +74,7 @@ __all__ = [
     "L2SP",
     "describe_freezing",
     "load_backbone",
+    "transfer_report",
     # Errors.
     "BackboneError",
     "DataError",

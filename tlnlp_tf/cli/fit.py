@@ -53,7 +53,18 @@ def register(commands):
         "on contrastive pairs of the labelled examples, then solves the head "
         "(text classification only)",
     )
-    fit.add_argument("--epochs", type=arguments.positive, default=3)
+    fit.add_argument(
+        "--epochs",
+        type=arguments.positive,
+        default=3,
+        help="epochs (default 3); under --freeze setfit, the contrastive stage's",
+    )
+    fit.add_argument(
+        "--contrastive-iterations",
+        type=arguments.positive,
+        help="--freeze setfit: pairs per labelled example and iteration are one "
+        "positive and one negative (default 40 iterations)",
+    )
     fit.add_argument(
         "--batching",
         choices=("auto", "random", "length"),
@@ -231,6 +242,8 @@ def run(args):
     keras.utils.set_random_seed(args.seed)
     distribution = strategy(args.strategy)
     check_global_batch(args.batch_size, distribution)
+    if args.contrastive_iterations is not None and not is_setfit(args.freeze):
+        raise PolicyError("--contrastive-iterations is for --freeze setfit.")
     with distribution.scope():
         model = task.build(args.backbone, names, **_model_options(args, task))
         if args.learning_rate is not None or args.layer_decay is not None:
@@ -268,6 +281,9 @@ def run(args):
             file=sys.stderr,
         )
     # The forgetting probe first: "before" is measured before a backup is restored.
+    options = {}
+    if args.contrastive_iterations is not None:
+        options["contrastive_iterations"] = args.contrastive_iterations
     history = resumable_fit(
         model,
         data,
@@ -275,6 +291,7 @@ def run(args):
         epochs=args.epochs,
         validation_data=valid_data,
         callbacks=[] if forgetting is None else [forgetting],
+        **options,
     )
     seconds = time.perf_counter() - start
     if forgetting is not None:  # the probe's two passes are not training time

@@ -39,6 +39,7 @@ COMMANDS = (
     "generate",
     "demo",
     "score_sources",
+    "transfer_report",
     "pretrain",
 )
 

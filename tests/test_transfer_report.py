@@ -1,0 +1,111 @@
+"""`tl.transfer_report` and `tlnlp transfer-report` on a tiny backbone."""
+
+import json
+
+import pytest
+
+import tlnlp_tf as tl
+from tlnlp_tf.cli.main import main
+from tlnlp_tf.errors import DataError
+
+
+def _examples(tmp_path, toy_files):
+    train = tl.data.load_table(toy_files["train"], "sentence", "label")
+    valid = tl.data.load_table(toy_files["valid"], "sentence", "label")
+    return train, valid
+
+
+def test_report_table_gain_and_curve(tiny_preset, toy_files, tmp_path):
+    train, valid = _examples(tmp_path, toy_files)
+    report = tl.transfer_report(
+        train,
+        valid,
+        budgets=(4,),
+        strategies=("random", "frozen"),
+        seeds=2,
+        backbone=tiny_preset,
+        updates=2,
+        output=str(tmp_path / "report"),
+        verbose=False,
+    )
+    assert len(report["runs"]) == 2 * 2
+    for budget in ("4",):
+        cells = report["table"][budget]
+        assert set(cells) == {"random", "frozen"}
+        runs = [
+            r["accuracy"]
+            for r in report["runs"]
+            if r["budget"] == budget and r["strategy"] == "frozen"
+        ]
+        assert cells["frozen"]["mean"] == pytest.approx(sum(runs) / 2, abs=1e-4)
+        assert report["gain"][budget] == pytest.approx(
+            cells["frozen"]["mean"] - cells["random"]["mean"], abs=1e-4
+        )
+    # Each run trained on its budget, split evenly over the two labels.
+    assert {r["examples"] for r in report["runs"]} == {4}
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["table"] == report["table"]
+    assert (tmp_path / "report" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_budgets_fail_before_training(tiny_preset, toy_files, tmp_path):
+    train, valid = _examples(tmp_path, toy_files)
+    with pytest.raises(DataError, match="below the number of labels"):
+        tl.transfer_report(train, valid, budgets=(1,), backbone=tiny_preset)
+    with pytest.raises(DataError, match="larger than the training data"):
+        tl.transfer_report(train, valid, budgets=(1000,), backbone=tiny_preset)
+    with pytest.raises(DataError, match="needs at least 2 examples of each label"):
+        tl.transfer_report(train, valid, budgets=(2,), backbone=tiny_preset)
+    with pytest.raises(DataError, match="expected a number of examples or 'all'"):
+        tl.transfer_report(train, valid, budgets=("many",), backbone=tiny_preset)
+
+
+def test_cli_transfer_report(tiny_preset, toy_files, tmp_path, capsys):
+    code = main(
+        [
+            "transfer-report",
+            "--train",
+            toy_files["train"],
+            "--validation",
+            toy_files["valid"],
+            "--text-column",
+            "sentence",
+            "--label-column",
+            "label",
+            "--backbone",
+            tiny_preset,
+            "--labels",
+            "4",
+            "--strategies",
+            "random,frozen",
+            "--seeds",
+            "1",
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "4 labels: pretraining buys" in printed
+    assert (tmp_path / "out" / "learning_curve.png").exists()
+    assert (
+        main(
+            [
+                "transfer-report",
+                "--train",
+                toy_files["train"],
+                "--validation",
+                toy_files["valid"],
+                "--text-column",
+                "sentence",
+                "--label-column",
+                "label",
+                "--labels",
+                "1",
+                "--output",
+                str(tmp_path / "bad"),
+            ]
+        )
+        == 2
+    )
+    assert "below the number of labels" in capsys.readouterr().err

@@ -1,0 +1,278 @@
+"""What pretraining buys on your own data: accuracy against the number of labels.
+
+`transfer_report` trains a `TextClassifier` for each label budget and
+strategy over a few seeds (a stratified sample of the training examples
+per seed, the same sample for every strategy), scores it on the validation
+examples, and says at each budget how much the best pretrained strategy
+gains over the same architecture trained from random weights.
+
+Strategies (the library's defaults for each):
+- `"random"`: random weights, fully trained: the no-transfer floor;
+- `"frozen"`: feature extraction, the head solved to its optimum;
+- `"finetune"`: everything trains;
+- `"setfit"`: contrastive few-shot fine-tuning, then the solved head;
+- `"lora-8"`: rank-8 LoRA factors and the head.
+
+`"random"`, `"finetune"` and `"lora-8"` take `updates` optimizer steps
+(at least 2 epochs); the others need no epoch count.
+
+Example:
+
+```python
+train = tl.data.load_table("train.tsv", "sentence", "label")
+valid = tl.data.load_table("dev.tsv", "sentence", "label")
+report = tl.probes.transfer_report(train, valid, budgets=(16, 64), seeds=2,
+                                   output="report")  # report.json, learning_curve.png
+report["gain"]  # {"16": …, "64": …}: best pretrained minus random, in accuracy
+```
+"""
+
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+
+STRATEGIES = ("random", "frozen", "finetune", "setfit", "lora-8")
+DEFAULT_STRATEGIES = ("random", "frozen", "finetune", "setfit")
+BATCH_SIZE = 16
+UPDATES = 50
+
+
+def transfer_report(
+    train,
+    validation,
+    budgets=(16, 64, 256),
+    strategies=DEFAULT_STRATEGIES,
+    seeds=3,
+    backbone="minilm",
+    updates=UPDATES,
+    output=None,
+    verbose=True,
+):
+    """Train every strategy at every label budget; returns the report (a dict).
+
+    Args:
+        train, validation: labelled `tl.data.Examples` (texts or text pairs).
+        budgets: numbers of labelled examples (split evenly over the labels),
+            or `"all"`.
+        strategies: some of `STRATEGIES`.
+        seeds: the number of draws (and training seeds) per budget.
+        backbone: a backbone spec (`tl.load_backbone`).
+        updates: optimizer steps of the strategies that train for epochs.
+        output: a folder for `report.json` and `learning_curve.png`, or `None`.
+        verbose: print one line per run.
+
+    Returns:
+        `{"runs": [...], "table": {budget: {strategy: {"mean", "std",
+        "seconds"}}}, "gain": {budget: accuracy}, ...}`.
+    """
+    names = train.label_names()
+    validation.check_labels(names)
+    budgets = check_budgets(budgets, train, names, strategies)
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise PolicyError(
+            f"Unknown strategies {unknown}; choose from {', '.join(STRATEGIES)}."
+        )
+    if output is not None:
+        _check_plotting()
+    runs = []
+    for budget in budgets:
+        for seed in range(int(seeds)):
+            x, y = _subset(train, _draw(train, budget, names, seed))
+            for strategy in strategies:
+                run = _train_one(
+                    strategy, x, y, validation, names, seed, backbone, updates
+                )
+                run.update(budget=str(budget), seed=seed)
+                if verbose:
+                    print(json.dumps(run), flush=True)
+                runs.append(run)
+                keras.backend.clear_session()
+    report = {
+        "backbone": backbone,
+        "train_examples": len(train),
+        "validation_examples": len(validation),
+        "labels": names,
+        "budgets": [str(b) for b in budgets],
+        "strategies": list(strategies),
+        "seeds": int(seeds),
+        "runs": runs,
+        "table": _table(runs),
+    }
+    report["gain"] = _gain(report["table"])
+    if output is not None:
+        os.makedirs(output, exist_ok=True)
+        with open(os.path.join(output, "report.json"), "w") as file:
+            json.dump(report, file, indent=2)
+        plot_learning_curve(report, os.path.join(output, "learning_curve.png"))
+    return report
+
+
+def check_budgets(budgets, train, names, strategies=()):
+    """Budgets as ints (or `"all"`), each checked against the data: a `DataError`
+    names the budget that is larger than the data or smaller than the labels."""
+    checked = []
+    for budget in budgets:
+        if budget == "all":
+            checked.append("all")
+            continue
+        try:
+            budget = int(budget)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"Label budget {budget!r}: expected a number of examples or 'all'."
+            ) from None
+        if budget < len(names):
+            raise DataError(
+                f"Label budget {budget} is below the number of labels "
+                f"({len(names)}): every label needs an example."
+            )
+        if budget > len(train):
+            raise DataError(
+                f"Label budget {budget} is larger than the training data "
+                f"({len(train)} examples)."
+            )
+        per_label = budget // len(names)
+        counts = {n: 0 for n in names}
+        for label in train.labels:
+            counts[str(label)] += 1
+        short = [n for n, c in counts.items() if c < per_label]
+        if short:
+            raise DataError(
+                f"Label budget {budget} takes {per_label} examples of each label; "
+                f"label '{short[0]}' has {counts[short[0]]} in the training data."
+            )
+        if "setfit" in strategies and per_label < 2:
+            raise DataError(
+                f"Label budget {budget}: contrastive training ('setfit') needs at "
+                f"least 2 examples of each label, the budget gives {per_label}."
+            )
+        checked.append(budget)
+    return checked
+
+
+def plot_learning_curve(report, path):
+    """Accuracy against the number of labels, one line per strategy (a PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(6, 4))
+    budgets = report["budgets"]
+    positions = [report["train_examples"] if b == "all" else int(b) for b in budgets]
+    for strategy in report["strategies"]:
+        cells = [report["table"][b].get(strategy) for b in budgets]
+        means = [c["mean"] if c else np.nan for c in cells]
+        spread = [c["std"] if c else np.nan for c in cells]
+        axes.errorbar(
+            positions, means, yerr=spread, marker="o", capsize=3, label=strategy
+        )
+    axes.set_xscale("log")
+    axes.set_xticks(positions, [str(b) for b in budgets])
+    axes.set_xlabel("labelled examples")
+    axes.set_ylabel("validation accuracy")
+    axes.set_title(f"Transfer from {report['backbone']}")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)
+
+
+def _check_plotting():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PolicyError(
+            "The learning curve needs matplotlib: pip install 'tlnlp_tf[plots]' "
+            "(or call transfer_report without output=...)."
+        ) from None
+
+
+def _draw(train, budget, names, seed):
+    """Indices of `budget // labels` examples per label (all for `"all"`)."""
+    if budget == "all":
+        return list(range(len(train)))
+    rng = np.random.default_rng(seed)
+    labels = np.array([str(label) for label in train.labels])
+    chosen = []
+    for name in names:
+        members = np.flatnonzero(labels == name)
+        chosen.extend(rng.choice(members, budget // len(names), replace=False))
+    return sorted(int(i) for i in chosen)
+
+
+def _subset(train, indices):
+    texts = [train.texts[i] for i in indices]
+    labels = [train.labels[i] for i in indices]
+    if train.pairs is None:
+        return texts, labels
+    return (texts, [train.pairs[i] for i in indices]), labels
+
+
+def _train_one(strategy, x, y, validation, names, seed, backbone, updates):
+    from tlnlp_tf.tasks.text_classifier import TextClassifier
+
+    keras.utils.set_random_seed(seed)
+    freeze = {"random": "none", "finetune": "none", "frozen": "all"}.get(
+        strategy, strategy
+    )
+    model = TextClassifier.from_backbone(
+        backbone,
+        labels=names,
+        freeze=freeze,
+        weights="random" if strategy == "random" else "pretrained",
+    )
+    epochs = 1
+    if strategy in ("random", "finetune", "lora-8"):
+        epochs = max(2, math.ceil(updates / math.ceil(len(y) / BATCH_SIZE)))
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
+    seconds = time.perf_counter() - start
+    scores = model.score(validation)
+    return {
+        "strategy": strategy,
+        "examples": len(y),
+        "accuracy": scores["accuracy"],
+        "f1": scores["f1"],
+        "epochs": epochs,
+        "train_seconds": round(seconds, 2),
+    }
+
+
+def _table(runs):
+    table = {}
+    for run in runs:
+        cell = table.setdefault(run["budget"], {}).setdefault(run["strategy"], [])
+        cell.append(run)
+    return {
+        budget: {
+            strategy: {
+                "mean": round(float(np.mean([r["accuracy"] for r in chosen])), 4),
+                "std": round(float(np.std([r["accuracy"] for r in chosen])), 4),
+                "seconds": round(
+                    float(np.mean([r["train_seconds"] for r in chosen])), 1
+                ),
+            }
+            for strategy, chosen in strategies.items()
+        }
+        for budget, strategies in table.items()
+    }
+
+
+def _gain(table):
+    """Per budget: the best pretrained strategy's mean accuracy minus random's."""
+    gain = {}
+    for budget, cells in table.items():
+        pretrained = [c["mean"] for s, c in cells.items() if s != "random"]
+        if "random" in cells and pretrained:
+            gain[budget] = round(max(pretrained) - cells["random"]["mean"], 4)
+    return gain
