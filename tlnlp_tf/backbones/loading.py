@@ -153,6 +153,25 @@ def load_backbone(spec, weights="pretrained", dtype=None):
     return backbone, preprocessor
 
 
+def is_sentence_encoder(spec):
+    """Whether `spec` is a sentence-embedding checkpoint (a sentence-transformers
+    folder: `modules.json` or `1_Pooling/`), trained to score pairs by cosine.
+
+    ```python
+    is_sentence_encoder("minilm")  # True
+    ```
+    """
+    try:
+        source = resolve_spec(spec)
+    except BackboneError:
+        return False
+    if not os.path.isdir(source):
+        return False
+    return os.path.isfile(os.path.join(source, "modules.json")) or os.path.isdir(
+        os.path.join(source, "1_Pooling")
+    )
+
+
 def default_pooling(spec):
     """The pooling a backbone was trained to use: `"mean"` or `"cls"`.
 

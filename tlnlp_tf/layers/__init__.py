@@ -12,6 +12,7 @@ logits = ClassificationHead(num_classes=2, pooling="mean")(
 """
 
 from tlnlp_tf.layers.classification_head import ClassificationHead
+from tlnlp_tf.layers.cosine_similarity_head import CosineSimilarityHead
 from tlnlp_tf.layers.crf import CRF
 from tlnlp_tf.layers.crf import CRFLoss
 from tlnlp_tf.layers.crf_token_head import CRFTokenHead

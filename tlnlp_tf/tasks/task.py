@@ -131,19 +131,8 @@ class TextTask(keras_hub.models.Task):
         self.head = head
 
         # === Functional Model ===
-        inputs = backbone.input
-        outputs = backbone(inputs)
-        if not isinstance(outputs, dict):
-            outputs = {"sequence_output": outputs}
-        head_inputs = {
-            "sequence_output": outputs["sequence_output"],
-            "padding_mask": inputs["padding_mask"],
-        }
-        if pooling == "pooled":
-            head_inputs["pooled_output"] = outputs["pooled_output"]
-        super().__init__(
-            inputs=inputs, outputs=self.head(head_inputs), compile=False, **kwargs
-        )
+        inputs, outputs = self.build_graph(backbone, head, pooling)
+        super().__init__(inputs=inputs, outputs=outputs, compile=False, **kwargs)
 
         # === Config ===
         self.pooling = pooling
@@ -155,6 +144,11 @@ class TextTask(keras_hub.models.Task):
         self.lora_targets = None if lora_targets is None else tuple(lora_targets)
         if max_length is not None and preprocessor is not None:
             self.preprocessor.sequence_length = max_length
+
+    def build_graph(self, backbone, head, pooling):
+        """`(inputs, outputs)` of the functional model: the head on the backbone."""
+        inputs = backbone.input
+        return inputs, head(backbone_outputs(backbone, inputs, pooling))
 
     # === Training set-up ===
 
@@ -569,6 +563,7 @@ class TextTask(keras_hub.models.Task):
             self.check_targets(validation[1], "validation_data")
         self._choose_max_length(x)
         with target_errors():
+            self.before_fit(x)
             if is_setfit(self.freeze):
                 return self._fit_setfit(x, epochs, kwargs)
             if cache_features and can_cache(self, x, kwargs):
@@ -588,6 +583,9 @@ class TextTask(keras_hub.models.Task):
                 x = _one_iterator(x, epochs, kwargs)
             build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def before_fit(self, x):
+        """Called by `fit` on its (batched) training data before training."""
 
     def _fit_setfit(self, x, epochs, kwargs):
         """`freeze="setfit"`: contrastive pairs (stage 1), then the solved head.
@@ -824,6 +822,21 @@ class TextTask(keras_hub.models.Task):
             }
         )
         return config
+
+
+def backbone_outputs(backbone, inputs, pooling):
+    """What a head takes: the backbone's sequence output on `inputs`, their
+    padding mask, and the pooled output when `pooling="pooled"`."""
+    outputs = backbone(inputs)
+    if not isinstance(outputs, dict):
+        outputs = {"sequence_output": outputs}
+    head_inputs = {
+        "sequence_output": outputs["sequence_output"],
+        "padding_mask": inputs["padding_mask"],
+    }
+    if pooling == "pooled":
+        head_inputs["pooled_output"] = outputs["pooled_output"]
+    return head_inputs
 
 
 def _preset_refusal(name, method):

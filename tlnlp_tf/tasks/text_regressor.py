@@ -1,12 +1,20 @@
 """`TextRegressor`: a real-valued score for a text or a text pair (STS-B)."""
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.backbones.loading import default_pooling
+from tlnlp_tf.backbones.loading import is_sentence_encoder
 from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.examples import Examples
+from tlnlp_tf.data.lengths import choose_sequence_length
+from tlnlp_tf.data.lengths import token_lengths
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.layers import CosineSimilarityHead
 from tlnlp_tf.layers import RegressionHead
 from tlnlp_tf.metrics.regression import PearsonCorrelation
 from tlnlp_tf.metrics.regression import pearson
@@ -14,9 +22,18 @@ from tlnlp_tf.metrics.regression import spearman
 from tlnlp_tf.tasks.inputs import examples_of
 from tlnlp_tf.tasks.inputs import has_raw_text
 from tlnlp_tf.tasks.inputs import is_raw_text
+from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.tasks.task import LENGTH_SAMPLE
 from tlnlp_tf.tasks.task import TextTask
+from tlnlp_tf.tasks.task import backbone_outputs
+
+PAIR_ENCODINGS = ("cross", "bi")
+# Calibration of a bi-encoder's scale and shift reads at most this many pairs.
+CALIBRATION_PAIRS = 2000
+# Peak rate of bi-encoder fine-tuning: sentence-transformers' default.
+BI_ENCODER_LEARNING_RATE = 2e-5
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -30,6 +47,16 @@ class TextRegressor(TextTask):
     Args:
         backbone, preprocessor, pooling, dropout, freeze, max_length: as for
             `TextClassifier`.
+        pair_encoding: `"cross"` (the two texts read together, `[CLS] a
+            [SEP] b [SEP]`, a dense head on the pooled vector) or `"bi"` (each
+            text encoded alone by the same backbone, scored by the scaled
+            cosine of their pooled vectors: `CosineSimilarityHead`). A
+            bi-encoder starts at the backbone's zero-shot cosine: before the
+            first `fit`, its scale and shift are the least-squares fit of the
+            training targets on the untrained cosines. `from_backbone`'s
+            `"auto"` is `"bi"` for sentence-embedding checkpoints
+            (sentence-transformers folders such as `"minilm"`), else `"cross"`.
+            `max_length` is then per text.
 
     Examples:
 
@@ -50,14 +77,25 @@ class TextRegressor(TextTask):
         dropout=0.1,
         freeze="none",
         max_length=None,
+        pair_encoding="cross",
         **kwargs,
     ):
-        head = RegressionHead(
-            pooling=pooling,
-            dropout=dropout,
-            dtype=backbone.dtype_policy,
-            name="regression_head",
-        )
+        if pair_encoding not in PAIR_ENCODINGS:
+            raise PolicyError(
+                f"pair_encoding={pair_encoding!r}: expected 'cross' or 'bi'."
+            )
+        self.pair_encoding = pair_encoding
+        if pair_encoding == "bi":
+            head = CosineSimilarityHead(
+                pooling=pooling, dtype=backbone.dtype_policy, name="cosine_head"
+            )
+        else:
+            head = RegressionHead(
+                pooling=pooling,
+                dropout=dropout,
+                dtype=backbone.dtype_policy,
+                name="regression_head",
+            )
         self._build(
             backbone, head, preprocessor, pooling, dropout, freeze, max_length, **kwargs
         )
@@ -65,18 +103,180 @@ class TextRegressor(TextTask):
 
     @classmethod
     def from_backbone(
-        cls, spec, freeze="none", weights="pretrained", pooling="auto", **kwargs
+        cls,
+        spec,
+        freeze="none",
+        weights="pretrained",
+        pooling="auto",
+        pair_encoding="auto",
+        **kwargs,
     ):
-        """Build a regressor on a backbone spec (see `TextClassifier.from_backbone`)."""
+        """Build a regressor on a backbone spec (see `TextClassifier.from_backbone`).
+
+        `pair_encoding="auto"`: a bi-encoder for sentence-embedding checkpoints
+        (pretrained weights), a cross-encoder otherwise.
+
+        ```python
+        model = TextRegressor.from_backbone("minilm")  # a bi-encoder
+        model.pair_encoding  # "bi"
+        ```
+        """
         backbone, preprocessor = load_backbone(
             spec, weights=weights, dtype=kwargs.get("dtype")
         )
         if pooling == "auto":
             pooling = default_pooling(spec)
-        return cls(backbone, preprocessor, pooling=pooling, freeze=freeze, **kwargs)
+        if pair_encoding == "auto":
+            sentence = weights == "pretrained" and is_sentence_encoder(spec)
+            pair_encoding = "bi" if sentence else "cross"
+        return cls(
+            backbone,
+            preprocessor,
+            pooling=pooling,
+            freeze=freeze,
+            pair_encoding=pair_encoding,
+            **kwargs,
+        )
+
+    # === The bi-encoder (pair_encoding="bi") ===
+
+    def build_graph(self, backbone, head, pooling):
+        if self.pair_encoding != "bi":
+            return super().build_graph(backbone, head, pooling)
+        first = backbone.input
+        second = {
+            name: keras.Input(
+                shape=tensor.shape[1:], dtype=tensor.dtype, name=f"pair_{name}"
+            )
+            for name, tensor in first.items()
+        }
+        inputs = {**first, **{f"pair_{name}": t for name, t in second.items()}}
+        outputs = head(
+            {
+                "first": backbone_outputs(backbone, first, pooling),
+                "second": backbone_outputs(backbone, second, pooling),
+            }
+        )
+        return inputs, outputs
+
+    def preprocess_batch(self, x, y=None, sample_weight=None):
+        if self.pair_encoding != "bi" or self.preprocessor is None or is_tokenized(x):
+            return super().preprocess_batch(x, y, sample_weight)
+        if not isinstance(x, (tuple, list)) or len(x) != 2:
+            raise DataError(
+                "pair_encoding='bi' scores a pair of texts: give (texts, pairs), "
+                "e.g. a text-pair column."
+            )
+        if y is not None:
+            y = self.encode_targets(y)
+        first = self.batch_features(self.preprocessor(x=x[0]))
+        second = self.batch_features(self.preprocessor(x=x[1]))
+        features = {**first, **{f"pair_{k}": v for k, v in second.items()}}
+        return keras.utils.pack_x_y_sample_weight(features, y, sample_weight)
+
+    def default_learning_rate(self):
+        """2e-5 for a bi-encoder whose backbone trains (sentence-transformers')."""
+        if self.pair_encoding == "bi" and self.freeze == "none":
+            return BI_ENCODER_LEARNING_RATE
+        return super().default_learning_rate()
+
+    def before_fit(self, x):
+        """A fresh bi-encoder: scale and shift fitted to the training targets."""
+        if self.pair_encoding != "bi" or not isinstance(x, tf.data.Dataset):
+            return
+        if self.optimizer is not None and int(self.optimizer.iterations.numpy()):
+            return
+        if not getattr(self, "_calibrated", False):
+            self.calibrate(x)
+
+    def calibrate(self, data):
+        """Set a bi-encoder's scale and shift to the least-squares fit of the
+        targets on the current cosines; returns `(scale, shift)`.
+
+        Reads at most `CALIBRATION_PAIRS` pairs of `data`, a batched dataset
+        of `((texts, pairs), targets)` or of their token features.
+
+        ```python
+        model.calibrate(train.to_dataset().batch(32))
+        ```
+        """
+        head = self.head
+        run = tf.function(
+            lambda features: head.cosine(self._head_inputs(features)),
+            reduce_retracing=True,
+        )
+        cosines, targets = [], []
+        for batch in data:
+            features, y, _ = keras.utils.unpack_x_y_sample_weight(
+                self.preprocess_samples(*_as_tuple(batch))
+            )
+            if y is None:
+                raise DataError("calibrate: the data have no targets.")
+            cosines.append(np.asarray(run(features), dtype="float64").reshape(-1))
+            targets.append(np.asarray(y, dtype="float64").reshape(-1))
+            if sum(len(t) for t in targets) >= CALIBRATION_PAIRS:
+                break
+        cosines, targets = np.concatenate(cosines), np.concatenate(targets)
+        if len(targets) >= 2 and np.std(cosines) > 0:
+            scale, shift = np.polyfit(cosines, targets, 1)
+        else:
+            scale, shift = 1.0, float(np.mean(targets) - np.mean(cosines))
+        head.scale.assign(float(scale))
+        head.shift.assign(float(shift))
+        self._calibrated = True
+        return float(scale), float(shift)
+
+    def _head_inputs(self, features):
+        """The bi-encoder head's inputs for a batch of token features."""
+        first = {k: v for k, v in features.items() if not k.startswith("pair_")}
+        second = {
+            k[len("pair_") :]: v for k, v in features.items() if k.startswith("pair_")
+        }
+        encode = lambda part: backbone_outputs(self.backbone, part, self.pooling)  # noqa: E731
+        return {"first": encode(first), "second": encode(second)}
+
+    def _choose_max_length(self, x):
+        if self.pair_encoding != "bi":
+            return super()._choose_max_length(x)
+        if self.max_length is not None or self.preprocessor is None:
+            return
+        texts, pairs = texts_of(x, LENGTH_SAMPLE)
+        if not texts:
+            return
+        limit = getattr(self.backbone, "max_sequence_length", 512)
+        self.max_length = choose_sequence_length(
+            self.preprocessor.tokenizer, texts + list(pairs or []), None, limit=limit
+        )
+        self.preprocessor.sequence_length = self.max_length
+
+    def count_truncated(self, x):
+        if self.pair_encoding != "bi":
+            return super().count_truncated(x)
+        texts, pairs = texts_of(x) if self.preprocessor is not None else ([], None)
+        if not texts or pairs is None:
+            return super().count_truncated(x)
+        limit = int(self.sequence_length())
+        tokenizer = self.preprocessor.tokenizer
+        lengths = np.maximum(
+            token_lengths(tokenizer, texts), token_lengths(tokenizer, pairs)
+        )
+        truncated = int(np.sum(lengths > limit))
+        if truncated:
+            warnings.warn(
+                f"{truncated} of {len(lengths)} pairs have a text longer than "
+                f"max_length={limit} tokens (the longest has {int(lengths.max())}) "
+                f"and were truncated to their first {limit} tokens.",
+                stacklevel=3,
+            )
+        return truncated
 
     def default_loss(self):
         return keras.losses.MeanSquaredError()
+
+    def get_config(self):
+        config = super().get_config()
+        config["pair_encoding"] = self.pair_encoding
+        return config
 
     def default_metrics(self):
         return [PearsonCorrelation()]
@@ -155,3 +355,7 @@ class TextRegressor(TextTask):
             "value": np.asarray(values, dtype="float32").reshape(-1),
             "truncated": truncated,
         }
+
+
+def _as_tuple(batch):
+    return batch if isinstance(batch, tuple) else (batch,)
