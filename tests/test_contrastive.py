@@ -159,3 +159,33 @@ def test_cli_fit_setfit(tiny_preset, toy_files, tmp_path, capsys):
     assert run["freeze"] == "setfit"
     assert main([*args[:-2], "--freeze", "all", "--output", str(tmp_path / "x")]) == 2
     assert "--contrastive-iterations is for --freeze setfit" in capsys.readouterr().err
+
+
+def test_auto_freeze_chooses_from_the_labels(tiny_hf_folder, tiny_preset, capsys):
+    from tlnlp_tf.tasks.text_classifier import FEW_LABELS_PER_CLASS
+
+    # Not a sentence-embedding checkpoint: "auto" is full fine-tuning at once.
+    assert tl.TextClassifier.from_backbone(tiny_preset, labels=["a", "b"]).freeze == (
+        "none"
+    )
+    model = tl.TextClassifier.from_backbone(tiny_hf_folder, labels=["neg", "pos"])
+    assert model.freeze == "auto"
+    texts = ["the film was good .", "the film was bad ."] * 3
+    labels = ["pos", "neg"] * 3
+    data = tl.data.from_lists(texts, labels).batch(4)
+    assert model.resolve_freeze(data) == "setfit"
+    assert "fewer than" in model.freeze_choice["reason"]
+    assert "freeze='auto' chose 'setfit'" in capsys.readouterr().out
+    many = tl.TextClassifier.from_backbone(tiny_hf_folder, labels=["neg", "pos"])
+    data = tl.data.from_lists(
+        texts * FEW_LABELS_PER_CLASS, labels * FEW_LABELS_PER_CLASS
+    ).batch(64)
+    assert many.resolve_freeze(data, verbose=0) == "none"
+    assert many.backbone.trainable_weights
+    # fit resolves it too, and says so in the model's config afterwards.
+    fitted = tl.TextClassifier.from_backbone(tiny_hf_folder, labels=["neg", "pos"])
+    history = fitted.fit(
+        texts, labels, batch_size=4, verbose=0, contrastive_iterations=2
+    )
+    assert fitted.freeze == "setfit" and history.pairs == 2 * 2 * 6
+    assert fitted.get_config()["freeze"] == "setfit"

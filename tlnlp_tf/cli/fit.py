@@ -45,9 +45,10 @@ def register(commands):
     )
     fit.add_argument(
         "--freeze",
-        default="none",
-        help="none | all | embeddings | bottom-N | lora-R | setfit | setfit-lora-R "
-        "(default: none); lora-R trains rank-R LoRA factors on the attention "
+        help="auto | none | all | embeddings | bottom-N | lora-R | setfit | "
+        "setfit-lora-R (default: auto for text classification on a sentence-"
+        "embedding backbone, chosen from the number of labels and printed; "
+        "none otherwise); lora-R trains rank-R LoRA factors on the attention "
         "query and value projections, and the head; all (feature extraction) "
         "solves a linear head to its optimum; setfit fine-tunes the backbone "
         "on contrastive pairs of the labelled examples, then solves the head "
@@ -242,7 +243,9 @@ def run(args):
     keras.utils.set_random_seed(args.seed)
     distribution = strategy(args.strategy)
     check_global_batch(args.batch_size, distribution)
-    if args.contrastive_iterations is not None and not is_setfit(args.freeze):
+    if args.contrastive_iterations is not None and not (
+        is_setfit(args.freeze) or args.freeze in (None, "auto")
+    ):
         raise PolicyError("--contrastive-iterations is for --freeze setfit.")
     with distribution.scope():
         model = task.build(args.backbone, names, **_model_options(args, task))
@@ -255,6 +258,14 @@ def run(args):
             l2sp.apply(model)
     start = time.perf_counter()  # training time includes the one tokenizer pass
     data = train.to_dataset()
+    if model.freeze == "auto":  # chosen from the labels before tokenizing
+        with distribution.scope():
+            model.resolve_freeze(data.batch(256), verbose=0)
+        print(
+            f"tlnlp fit: --freeze auto chose {model.freeze_choice['freeze']}: "
+            f"{model.freeze_choice['reason']}",
+            file=sys.stderr,
+        )
     # Tokenized once, in memory; epochs reshuffle the cache. Contrastive
     # training draws its pairs from the raw texts.
     if task.tokenize_once and not is_setfit(model.freeze):
@@ -309,6 +320,8 @@ def run(args):
         "train_examples": len(train),
         **_lengths(model),
     }
+    if hasattr(model, "freeze_choice"):
+        metrics["freeze_choice"] = model.freeze_choice
     if hasattr(history, "pairs"):  # freeze="setfit": stage 1
         metrics["contrastive_pairs"] = history.pairs
         metrics["contrastive_loss"] = [round(v, 6) for v in history.contrastive["loss"]]
@@ -359,11 +372,12 @@ def _lengths(model):
 def _model_options(args, task):
     """The `from_backbone` options of the command line."""
     options = dict(
-        freeze=args.freeze,
         weights=args.weights,
         max_length=args.max_length,
         attention_dropout=args.attention_dropout,
     )
+    if args.freeze is not None:
+        options["freeze"] = args.freeze
     if args.precision != "float32":
         options["dtype"] = args.precision
     for name in _TASK_FLAGS:

@@ -44,7 +44,7 @@ def run_multi(args):
         model = MultiTaskModel.from_backbone(
             args.backbone,
             specs,
-            freeze=args.freeze,
+            freeze=args.freeze or "none",
             weights=args.weights,
             loss_weights={
                 name: task["weight"] for name, task in config["tasks"].items()

@@ -563,6 +563,8 @@ class TextTask(keras_hub.models.Task):
             self.check_targets(validation[1], "validation_data")
         self._choose_max_length(x)
         with target_errors():
+            if self.freeze == "auto":
+                self.resolve_freeze(x, kwargs.get("verbose", "auto"))
             self.before_fit(x)
             if is_setfit(self.freeze):
                 return self._fit_setfit(x, epochs, kwargs)
@@ -586,6 +588,27 @@ class TextTask(keras_hub.models.Task):
 
     def before_fit(self, x):
         """Called by `fit` on its (batched) training data before training."""
+
+    def choose_freeze(self, x):
+        """`(policy, reason)` for `freeze="auto"`, from the training data `x`."""
+        return "none", "full fine-tuning (the default)"
+
+    def resolve_freeze(self, x, verbose="auto"):
+        """Replace `freeze="auto"` by the policy `choose_freeze(x)` gives.
+
+        `fit` does this on its training data; `model.freeze_choice` keeps
+        the policy and the reason. Returns the policy.
+
+        ```python
+        model.resolve_freeze(train_dataset)  # e.g. "setfit"
+        ```
+        """
+        policy, reason = self.choose_freeze(x)
+        self.freeze_choice = {"freeze": policy, "reason": reason}
+        if verbose != 0:
+            print(f"freeze='auto' chose {policy!r}: {reason}")
+        self.set_freeze(policy)
+        return policy
 
     def _fit_setfit(self, x, epochs, kwargs):
         """`freeze="setfit"`: contrastive pairs (stage 1), then the solved head.
@@ -886,6 +909,8 @@ def _steps_taken(optimizer):
 def backbone_policy(policy):
     """What a task policy leaves trainable in the backbone: `"setfit"` trains it
     all (`"none"`), `"setfit-lora-R"` its LoRA factors (`"lora-R"`)."""
+    if policy == "auto":  # chosen by the first fit; trains everything until then
+        return "none"
     if not is_setfit(policy):
         return policy
     if policy == "setfit":
@@ -907,7 +932,7 @@ def _apply_policy(backbone, policy, pooling, lora_targets=None):
     `pooled_dense`) gets no gradient: it is counted as frozen, not trainable.
     `"setfit"` policies apply their backbone part and are kept as given.
     """
-    if is_setfit(policy):
+    if is_setfit(policy) or policy == "auto":
         _apply_policy(backbone, backbone_policy(policy), pooling, lora_targets)
         return policy
     policy = apply_freeze(backbone, policy, lora_targets)

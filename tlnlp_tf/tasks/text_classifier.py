@@ -5,13 +5,20 @@ import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.backbones.loading import default_pooling
+from tlnlp_tf.backbones.loading import is_sentence_encoder
 from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.layers import ClassificationHead
 from tlnlp_tf.metrics.classification import SparseF1Score
+from tlnlp_tf.tasks.inputs import examples_of
 from tlnlp_tf.tasks.inputs import is_raw_text
 from tlnlp_tf.tasks.task import TextTask
+
+# `freeze="auto"` on a sentence-embedding backbone: contrastive few-shot
+# training (`"setfit"`) while the rarest label has fewer than this many
+# examples, full fine-tuning from there (benchmarks/RESULTS.md, few labels).
+FEW_LABELS_PER_CLASS = 32
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -103,7 +110,7 @@ class TextClassifier(TextTask):
         spec,
         num_classes=None,
         labels=None,
-        freeze="none",
+        freeze="auto",
         weights="pretrained",
         pooling="auto",
         **kwargs,
@@ -114,7 +121,12 @@ class TextClassifier(TextTask):
             spec: a keras-hub preset name, a local preset or Hugging Face
                 folder, or `"minilm"`.
             num_classes / labels: the number of classes, or their names.
-            freeze: the freeze policy.
+            freeze: the freeze policy. `"auto"` (the default) lets the first
+                `fit` choose from the training labels on a sentence-embedding
+                checkpoint (pretrained weights): `"setfit"` while the rarest
+                label has fewer than `FEW_LABELS_PER_CLASS` examples, else
+                `"none"` (full fine-tuning); `model.freeze_choice` says which
+                and why. On other backbones `"auto"` is `"none"`.
             weights: `"pretrained"`, or `"random"` for the untrained twin.
             pooling: `"auto"` uses the pooling the backbone was trained with
                 (mean for sentence-transformers, and as the general default).
@@ -135,6 +147,10 @@ class TextClassifier(TextTask):
         )
         if pooling == "auto":
             pooling = default_pooling(spec)
+        if freeze == "auto" and not (
+            weights == "pretrained" and is_sentence_encoder(spec)
+        ):
+            freeze = "none"
         return cls(
             backbone,
             labels,
@@ -142,6 +158,37 @@ class TextClassifier(TextTask):
             pooling=pooling,
             freeze=freeze,
             **kwargs,
+        )
+
+    def choose_freeze(self, x):
+        """`"setfit"` below `FEW_LABELS_PER_CLASS` examples of the rarest label."""
+        counts = dict.fromkeys(self.labels, 0)
+        if isinstance(x, tf.data.Dataset):
+            for _, y in examples_of(x):
+                if y is None:
+                    break
+                name = y.decode("utf-8") if isinstance(y, bytes) else y
+                name = self.labels[int(name)] if not isinstance(name, str) else name
+                counts[name] = counts.get(name, 0) + 1
+                if min(counts.values()) >= FEW_LABELS_PER_CLASS:
+                    break
+        rarest = min(counts, key=counts.get)
+        if counts[rarest] < FEW_LABELS_PER_CLASS:
+            if counts[rarest] < 2:
+                return "none", (
+                    f"label '{rarest}' has {counts[rarest]} training example(s): "
+                    "too few for contrastive pairs (2 per label); full fine-tuning "
+                    "on so few labels is unreliable, add examples"
+                )
+            return "setfit", (
+                f"the rarest label ('{rarest}') has {counts[rarest]} training "
+                f"examples, fewer than {FEW_LABELS_PER_CLASS}: contrastive "
+                "few-shot training (SetFit) beat full fine-tuning there "
+                "(benchmarks/RESULTS.md); pass freeze='none' to fine-tune instead"
+            )
+        return "none", (
+            f"every label has at least {FEW_LABELS_PER_CLASS} training examples: "
+            "full fine-tuning; pass freeze='setfit' or 'all' to choose otherwise"
         )
 
     def default_loss(self):

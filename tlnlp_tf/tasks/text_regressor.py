@@ -200,6 +200,7 @@ class TextRegressor(TextTask):
         model.calibrate(train.to_dataset().batch(32))
         ```
         """
+        self._choose_max_length(data)  # as fit would, from these training data
         head = self.head
         run = tf.function(
             lambda features: head.cosine(self._head_inputs(features)),
