@@ -99,6 +99,13 @@ def tasks(folder):
             ),
             tl.data.from_lists(texts, labels).batch(8),
         ),
+        # Contrastive pairs (stage 1, its own AdamW), then the head (compiled SGD).
+        "setfit": (
+            lambda: tl.TextClassifier.from_backbone(
+                folder, labels=["neg", "pos"], dropout=0.0, freeze="setfit"
+            ),
+            tl.data.from_lists(texts[:16], labels[:16]).batch(8),
+        ),
         "token_classifier": (
             lambda: tl.TokenClassifier.from_backbone(folder, tags=TAGS, dropout=0.0),
             tf.data.Dataset.from_tensor_slices(

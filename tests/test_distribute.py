@@ -80,6 +80,7 @@ def _finish(processes, timeout=TIMEOUT):
         # The other two on request (`make test-extended`): each task costs
         # a minute of tracing under MirroredStrategy on 2 cores.
         pytest.param("span_extractor,multi_task", marks=pytest.mark.extended),
+        pytest.param("setfit", marks=pytest.mark.extended),
         # The generation models: a tiny GPT-2 and a bert2bert encoder-decoder.
         "language_model,encoder_decoder",
     ],
@@ -94,10 +95,12 @@ def test_mirrored_matches_single_device(tmp_path, names):
     for name, task in report["tasks"].items():
         assert task["in_sync"], name
         # Same global batch, SGD, no dropout: one device and two replicas agree
-        # up to float summation order.
-        assert task["max_weight_gap"] < 1e-4, (name, task)
+        # up to float summation order. `setfit`'s head stage shuffles its
+        # cached features with op seeds that differ between the two runs.
+        gap, rel = (1e-2, 1e-2) if name == "setfit" else (1e-4, 1e-3)
+        assert task["max_weight_gap"] < gap, (name, task)
         assert task["mirrored_loss"] == pytest.approx(
-            task["single_loss"], rel=1e-3, abs=1e-5
+            task["single_loss"], rel=rel, abs=1e-5
         ), name
         assert task["evaluate_loss"] == pytest.approx(task["evaluate_loss"])  # finite
 

@@ -97,11 +97,37 @@ def fit_head(
     if validation_data is not None:
         val_features, val_y, val_weights, _ = encode(task, validation_data)
         validation_data = _dataset(val_features, val_y, val_weights, batch_size, False)
-    model = task._head_model(features.shape[-1])
     solve = task._compile_args["optimizer"] == "auto" and solvable(task)
+    # In the task's strategy scope: under tf.distribute the head's variables
+    # are mirrored, and so must the head model's optimizer state be.
+    with task.distribute_strategy.scope():
+        model = task._head_model(features.shape[-1])
+        _compile_head(task, model, steps=len(data) * epochs)
+        # The task's own optimizer does not step here; built now, it saves
+        # with the model in the shape a reload builds (no "skipping
+        # variables" warning).
+        if task.optimizer is not None and not task.optimizer.built:
+            task.optimizer.build(task.trainable_variables)
     # Callbacks see this head model; `source_task` leads them to the task
     # (a weak reference, so Keras does not track the backbone as a layer).
     model.source_task = weakref.ref(task)
+    if solve:
+        solution = solve_head(task, features, y, weights)
+        return _solved_history(model, data, validation_data, solution, callbacks)
+    return model.fit(
+        data,
+        epochs=epochs,
+        validation_data=validation_data,
+        verbose=verbose,
+        callbacks=callbacks,
+        initial_epoch=initial_epoch,
+        shuffle=False,
+        **kwargs,
+    )
+
+
+def _compile_head(task, model, steps):
+    """Compile the head model with the task's compile arguments."""
     args = dict(task._compile_args)
     optimizer = args.pop("optimizer")
     learning_rate = args.pop("learning_rate")
@@ -109,7 +135,7 @@ def fit_head(
     if optimizer == "auto":
         if learning_rate == "auto":
             learning_rate = task.default_learning_rate()
-        optimizer = fine_tuning_adamw(learning_rate, total_steps=len(data) * epochs)
+        optimizer = fine_tuning_adamw(learning_rate, total_steps=steps)
     else:  # a fresh optimizer: a Keras name ("adam") or a copy of the user's
         if isinstance(optimizer, (str, dict)):
             optimizer = keras.optimizers.get(optimizer)
@@ -125,23 +151,6 @@ def fit_head(
         loss=loss,
         metrics=task.default_metrics() if metrics == "auto" else metrics,
         **args,
-    )
-    # The task's own optimizer does not step here; built now, it saves with
-    # the model in the shape a reload builds (no "skipping variables" warning).
-    if task.optimizer is not None and not task.optimizer.built:
-        task.optimizer.build(task.trainable_variables)
-    if solve:
-        solution = solve_head(task, features, y, weights)
-        return _solved_history(model, data, validation_data, solution, callbacks)
-    return model.fit(
-        data,
-        epochs=epochs,
-        validation_data=validation_data,
-        verbose=verbose,
-        callbacks=callbacks,
-        initial_epoch=initial_epoch,
-        shuffle=False,
-        **kwargs,
     )
 
 
