@@ -83,7 +83,8 @@ def test_setfit_pulls_classes_apart_then_solves_the_head(
 def test_setfit_with_lora_multiclass_and_pairs(tiny_preset):
     keras.utils.set_random_seed(1)
     words = ("good", "bad", "dull")
-    texts = [f"the film was {w} ." for w in words * 4]
+    # Non-ASCII text too (it was a UnicodeDecodeError once).
+    texts = [f"the film was {w} – très ." for w in words * 4]
     labels = list(words * 4)
     model = tl.TextClassifier.from_backbone(
         tiny_preset, labels=list(words), freeze="setfit-lora-2"

@@ -655,10 +655,10 @@ class TextTask(keras_hub.models.Task):
             if y is None:
                 raise DataError("freeze='setfit' needs labelled training data.")
             if isinstance(features, tuple):
-                texts.extend(np.asarray(features[0]).astype(str).tolist())
-                pairs.extend(np.asarray(features[1]).astype(str).tolist())
+                texts.extend(_strings(features[0]))
+                pairs.extend(_strings(features[1]))
             else:
-                texts.extend(np.asarray(features).astype(str).tolist())
+                texts.extend(_strings(features))
             labels.extend(np.asarray(self.encode_targets(y)).tolist())
         return texts, pairs or None, labels
 
@@ -845,6 +845,11 @@ class TextTask(keras_hub.models.Task):
             }
         )
         return config
+
+
+def _strings(tensor):
+    """A batch of UTF-8 string tensors as Python strings."""
+    return [value.decode("utf-8") for value in np.reshape(tensor.numpy(), -1)]
 
 
 def backbone_outputs(backbone, inputs, pooling):
