@@ -3,7 +3,8 @@
 - No import from `keras_hub.src`: only keras-hub's public API.
 - The lower floors never import the upper: `data`, `layers`, `backbones`,
   `metrics`, `decoding`, `training`, `pretraining`, `probes` and `distribute` know
-  nothing of `tasks` or `cli`; `tasks` know nothing of `cli`; distribution
+  nothing of `tasks` or `cli`; `tasks` know nothing of `cli` or `reports`
+  (which train task models), `reports` nothing of `cli`; distribution
   stays out of `layers` (and `distribute` out of them).
 """
 
@@ -25,7 +26,8 @@ FORBIDDEN = {
     "probes": ("tlnlp_tf.tasks", "tlnlp_tf.cli"),
     "distribute": ("tlnlp_tf.tasks", "tlnlp_tf.cli", "tlnlp_tf.layers"),
     "decoding": ("tlnlp_tf.tasks", "tlnlp_tf.cli", "tlnlp_tf.distribute"),
-    "tasks": ("tlnlp_tf.cli",),
+    "tasks": ("tlnlp_tf.cli", "tlnlp_tf.reports"),
+    "reports": ("tlnlp_tf.cli",),
 }
 
 

@@ -23,6 +23,7 @@ from tlnlp_tf import layers
 from tlnlp_tf import metrics
 from tlnlp_tf import pretraining
 from tlnlp_tf import probes
+from tlnlp_tf import reports
 from tlnlp_tf import tasks
 from tlnlp_tf import training
 from tlnlp_tf.backbones import describe_freezing
@@ -30,7 +31,7 @@ from tlnlp_tf.backbones import load_backbone
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.probes import transfer_report
+from tlnlp_tf.reports import transfer_report
 from tlnlp_tf.tasks import EncoderDecoderLM
 from tlnlp_tf.tasks import LanguageModel
 from tlnlp_tf.tasks import MultiTaskModel
@@ -56,6 +57,7 @@ __all__ = [
     "metrics",
     "pretraining",
     "probes",
+    "reports",
     "tasks",
     "training",
     # Task models.

@@ -34,7 +34,7 @@ def register(commands):
 
 
 def run(args):
-    from tlnlp_tf.probes.transfer_report import transfer_report
+    from tlnlp_tf.reports.transfer_report import transfer_report
     from tlnlp_tf.tasks import registry
 
     train = registry.load_text_examples(

@@ -2,8 +2,8 @@
 
 Forgetting reports measure what fine-tuning cost the source (zero-shot STS,
 masked-LM loss, a language model's held-out loss); transferability scores
-(LogME, H-score, a linear probe) rank sources before any fine-tuning; a
-transfer report measures what pretraining buys at each label budget.
+(LogME, H-score, a linear probe) rank sources before any fine-tuning. The
+transfer report, which trains task models, is `tlnlp_tf.reports`.
 
 ```python
 import tlnlp_tf as tl
@@ -19,7 +19,6 @@ from tlnlp_tf.probes.forgetting import forgetting_report
 from tlnlp_tf.probes.forgetting import masked_lm_probe
 from tlnlp_tf.probes.forgetting import sentence_similarity_probe
 from tlnlp_tf.probes.language_model_forgetting import LanguageModelForgettingReport
-from tlnlp_tf.probes.transfer_report import transfer_report
 from tlnlp_tf.probes.transferability import extract_features
 from tlnlp_tf.probes.transferability import h_score
 from tlnlp_tf.probes.transferability import linear_probe

@@ -21,7 +21,7 @@ Example:
 ```python
 train = tl.data.load_table("train.tsv", "sentence", "label")
 valid = tl.data.load_table("dev.tsv", "sentence", "label")
-report = tl.probes.transfer_report(train, valid, budgets=(16, 64), seeds=2,
+report = tl.transfer_report(train, valid, budgets=(16, 64), seeds=2,
                                    output="report")  # report.json, learning_curve.png
 report["gain"]  # {"16": …, "64": …}: best pretrained minus random, in accuracy
 ```
@@ -37,6 +37,7 @@ import numpy as np
 
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.tasks.text_classifier import TextClassifier
 
 STRATEGIES = ("random", "frozen", "finetune", "setfit", "lora-8")
 DEFAULT_STRATEGIES = ("random", "frozen", "finetune", "setfit")
@@ -219,8 +220,6 @@ def _subset(train, indices):
 
 
 def _train_one(strategy, x, y, validation, names, seed, backbone, updates):
-    from tlnlp_tf.tasks.text_classifier import TextClassifier
-
     keras.utils.set_random_seed(seed)
     freeze = {"random": "none", "finetune": "none", "frozen": "all"}.get(
         strategy, strategy
