@@ -127,38 +127,22 @@ def test_setfit_refusals(tiny_preset):
 
 
 def test_cli_fit_setfit(tiny_preset, toy_files, tmp_path, capsys):
+    from test_cli import _fit_args
+
     output = tmp_path / "run"
-    args = [
-        "fit",
-        "--train",
-        toy_files["train"],
-        "--validation",
-        toy_files["valid"],
-        "--text-column",
-        "sentence",
-        "--label-column",
-        "label",
-        "--backbone",
-        tiny_preset,
-        "--freeze",
-        "setfit",
-        "--epochs",
-        "1",
-        "--limit",
-        "16",
-        "--contrastive-iterations",
-        "5",
-        "--output",
-        str(output),
-    ]
-    assert main(args) == 0
+    extra = ("--limit", "16", "--contrastive-iterations", "5")
+    assert (
+        main(_fit_args(toy_files, tiny_preset, output, "--freeze", "setfit", *extra))
+        == 0
+    )
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["contrastive_pairs"] == 2 * 5 * 16
     assert metrics["head"]["converged"]
     assert 0.0 <= metrics["validation"]["accuracy"] <= 1.0
     run = json.loads((output / "run.json").read_text())
     assert run["freeze"] == "setfit"
-    assert main([*args[:-2], "--freeze", "all", "--output", str(tmp_path / "x")]) == 2
+    other = _fit_args(toy_files, tiny_preset, tmp_path / "x", "--freeze", "all", *extra)
+    assert main(other) == 2
     assert "--contrastive-iterations is for --freeze setfit" in capsys.readouterr().err
 
 

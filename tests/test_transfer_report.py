@@ -60,52 +60,31 @@ def test_bad_budgets_fail_before_training(tiny_preset, toy_files, tmp_path):
         tl.transfer_report(train, valid, budgets=("many",), backbone=tiny_preset)
 
 
+def _report_args(toy_files, output, *extra):
+    return [
+        "transfer-report",
+        "--train",
+        toy_files["train"],
+        "--validation",
+        toy_files["valid"],
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "label",
+        "--output",
+        str(output),
+        *extra,
+    ]
+
+
 def test_cli_transfer_report(tiny_preset, toy_files, tmp_path, capsys):
-    code = main(
-        [
-            "transfer-report",
-            "--train",
-            toy_files["train"],
-            "--validation",
-            toy_files["valid"],
-            "--text-column",
-            "sentence",
-            "--label-column",
-            "label",
-            "--backbone",
-            tiny_preset,
-            "--labels",
-            "4",
-            "--strategies",
-            "random,frozen",
-            "--seeds",
-            "1",
-            "--output",
-            str(tmp_path / "out"),
-        ]
+    options = ("--labels", "4", "--strategies", "random,frozen", "--seeds", "1")
+    args = _report_args(
+        toy_files, tmp_path / "out", "--backbone", tiny_preset, *options
     )
-    assert code == 0
+    assert main(args) == 0
     printed = capsys.readouterr().out
     assert "4 labels: pretraining buys" in printed
     assert (tmp_path / "out" / "learning_curve.png").exists()
-    assert (
-        main(
-            [
-                "transfer-report",
-                "--train",
-                toy_files["train"],
-                "--validation",
-                toy_files["valid"],
-                "--text-column",
-                "sentence",
-                "--label-column",
-                "label",
-                "--labels",
-                "1",
-                "--output",
-                str(tmp_path / "bad"),
-            ]
-        )
-        == 2
-    )
+    assert main(_report_args(toy_files, tmp_path / "bad", "--labels", "1")) == 2
     assert "below the number of labels" in capsys.readouterr().err

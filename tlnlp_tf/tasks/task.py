@@ -793,6 +793,7 @@ class TextTask(keras_hub.models.Task):
         for part in (texts, pairs or []):
             check_texts(part)
         limit = int(self.sequence_length())
+        texts, pairs = self.length_inputs(texts, pairs)
         lengths = token_lengths(self.preprocessor.tokenizer, texts, pairs)
         truncated = int(np.sum(lengths > limit))
         if truncated:
@@ -820,9 +821,14 @@ class TextTask(keras_hub.models.Task):
             return
         limit = getattr(self.backbone, "max_sequence_length", 512)
         self.max_length = choose_sequence_length(
-            self.preprocessor.tokenizer, texts, pairs, limit=limit
+            self.preprocessor.tokenizer, *self.length_inputs(texts, pairs), limit=limit
         )
         self.preprocessor.sequence_length = self.max_length
+
+    def length_inputs(self, texts, pairs):
+        """`(texts, pairs)` as the model reads them, for token lengths: a pair
+        is one input here (a bi-encoder reads each text alone)."""
+        return texts, pairs
 
     def _set_schedule_length(self, x, batch_size, epochs, kwargs):
         set_schedule_length(self.optimizer, x, batch_size, epochs, kwargs)
