@@ -57,7 +57,7 @@ def test_starts_at_the_least_squares_fit_of_the_cosine(tiny_hf_folder, tmp_path)
     # fit: calibrated before training (not again on a second fit), then trained.
     fresh = tl.TextRegressor.from_backbone(tiny_hf_folder)
     fresh.compile(learning_rate=1e-3)
-    history = fresh.fit((first, second), scores, batch_size=4, epochs=4, verbose=0)
+    history = fresh.fit((first, second), scores, batch_size=4, epochs=2, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     before = float(fresh.head.scale.numpy())
     fresh.fit((first, second), scores, batch_size=4, epochs=1, verbose=0)

@@ -80,7 +80,7 @@ def test_setfit_pulls_classes_apart_then_solves_the_head(
     )
 
 
-def test_setfit_with_lora_multiclass_and_pairs(tiny_preset):
+def test_setfit_with_lora_and_three_labels(tiny_preset):
     keras.utils.set_random_seed(1)
     words = ("good", "bad", "dull")
     # Non-ASCII text too (it was a UnicodeDecodeError once).
@@ -97,6 +97,11 @@ def test_setfit_with_lora_multiclass_and_pairs(tiny_preset):
     assert history.pairs == 2 * 3 * 12
     assert all(np.array_equal(b, w.numpy()) for b, w in zip(frozen, kernels))
     assert len(model.predict(texts)["label"]) == 12
+
+
+@pytest.mark.extended
+def test_setfit_on_text_pairs(tiny_preset):
+    keras.utils.set_random_seed(1)
     pairs = tl.TextClassifier.from_backbone(
         tiny_preset, labels=["same", "other"], freeze="setfit"
     )
