@@ -23,10 +23,8 @@ class CosineSimilarityHead(keras.layers.Layer):
 
     ```python
     head = CosineSimilarityHead(pooling="mean")
-    score = head({
-        "first": {**backbone(first), "padding_mask": first["padding_mask"]},
-        "second": {**backbone(second), "padding_mask": second["padding_mask"]},
-    })  # [batch]
+    encoded = {**backbone(inputs), "padding_mask": inputs["padding_mask"]}
+    score = head({"first": encoded, "second": encoded})  # [batch]; cosine 1
     ```
     """
 
