@@ -61,8 +61,10 @@ PUBLIC_SURFACE = {
     "metrics",
     "pretraining",
     "probes",
+    "reports",
     "tasks",
     "training",
+    "transfer_report",
 }
 
 
@@ -389,7 +391,8 @@ def _run(block, artifacts, tmp_path, monkeypatch):
 # the default suite runs the others.
 TRAINS = re.compile(
     r"\.fit\(|resumable_fit|pretrain|score_sources|train_word2vec|run_demo|"
-    r"MultiTaskModel|GradualUnfreezing|\.evaluate\(|\.score\(|extract_features"
+    r"MultiTaskModel|GradualUnfreezing|\.evaluate\(|\.score\(|extract_features|"
+    r"transfer_report|transfer-report"
 )
 
 

@@ -72,6 +72,16 @@ def transfer_report(
     Returns:
         `{"runs": [...], "table": {budget: {strategy: {"mean", "std",
         "seconds"}}}, "gain": {budget: accuracy}, ...}`.
+
+    Example:
+
+    ```python
+    train = tl.data.load_table("train.tsv", "sentence", "label")
+    valid = tl.data.load_table("dev.tsv", "sentence", "label")
+    report = transfer_report(train, valid, budgets=(8,), seeds=1,
+                             strategies=("random", "frozen"))
+    report["table"]["8"]["frozen"]["mean"]  # validation accuracy, 8 labels
+    ```
     """
     names = train.label_names()
     validation.check_labels(names)

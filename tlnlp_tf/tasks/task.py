@@ -600,7 +600,8 @@ class TextTask(keras_hub.models.Task):
         the policy and the reason. Returns the policy.
 
         ```python
-        model.resolve_freeze(train_dataset)  # e.g. "setfit"
+        data = tl.data.from_lists(["a good film", "a dull film"] * 4, ["1", "0"] * 4)
+        model.resolve_freeze(data.batch(4))  # "setfit" on MiniLM: 4 per label
         ```
         """
         policy, reason = self.choose_freeze(x)

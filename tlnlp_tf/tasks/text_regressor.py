@@ -192,9 +192,15 @@ class TextRegressor(TextTask):
         of `((texts, pairs), targets)` or of their token features.
 
         ```python
-        model.calibrate(train.to_dataset().batch(32))
+        model = TextRegressor.from_backbone("minilm", pair_encoding="bi")
+        model.calibrate(stsb.to_dataset().batch(32))  # (scale, shift)
         ```
         """
+        if self.pair_encoding != "bi":
+            raise PolicyError(
+                "calibrate sets a bi-encoder's scale and shift; this model is a "
+                "cross-encoder (pair_encoding='cross')."
+            )
         self._choose_max_length(data)  # as fit would, from these training data
         head = self.head
         run = tf.function(
