@@ -15,6 +15,7 @@ def _examples(tmp_path, toy_files):
     return train, valid
 
 
+@pytest.mark.extended  # the CLI test below covers one seed in the default run
 def test_report_table_gain_and_curve(tiny_preset, toy_files, tmp_path):
     train, valid = _examples(tmp_path, toy_files)
     report = tl.transfer_report(
@@ -85,6 +86,12 @@ def test_cli_transfer_report(tiny_preset, toy_files, tmp_path, capsys):
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "4 labels: pretraining buys" in printed
-    assert (tmp_path / "out" / "learning_curve.png").exists()
+    assert (tmp_path / "out" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    cells = report["table"]["4"]
+    assert report["gain"]["4"] == pytest.approx(
+        cells["frozen"]["mean"] - cells["random"]["mean"], abs=1e-4
+    )
+    assert {r["examples"] for r in report["runs"]} == {4}
     assert main(_report_args(toy_files, tmp_path / "bad", "--labels", "1")) == 2
     assert "below the number of labels" in capsys.readouterr().err
