@@ -45,7 +45,7 @@ from tlnlp_tf.tasks.inputs import length_order
 from tlnlp_tf.tasks.inputs import lists_dataset
 from tlnlp_tf.tasks.inputs import pairs_to_lists
 from tlnlp_tf.tasks.inputs import texts_of
-from tlnlp_tf.training import contrastive
+from tlnlp_tf.tasks.setfit_fit import fit_setfit
 from tlnlp_tf.training.contrastive import is_setfit
 from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
@@ -567,7 +567,7 @@ class TextTask(keras_hub.models.Task):
                 self.resolve_freeze(x, kwargs.get("verbose", "auto"))
             self.before_fit(x)
             if is_setfit(self.freeze):
-                return self._fit_setfit(x, epochs, kwargs)
+                return fit_setfit(self, x, epochs, kwargs)
             if cache_features and can_cache(self, x, kwargs):
                 return fit_head(self, x, epochs=epochs, **kwargs)
             if cache_features is True:
@@ -610,58 +610,6 @@ class TextTask(keras_hub.models.Task):
             print(f"freeze='auto' chose {policy!r}: {reason}")
         self.set_freeze(policy)
         return policy
-
-    def _fit_setfit(self, x, epochs, kwargs):
-        """`freeze="setfit"`: contrastive pairs (stage 1), then the solved head.
-
-        `epochs` are stage 1's; `contrastive_iterations` (a `fit` keyword)
-        the pairs per example (one positive, one negative each).
-        """
-        iterations = kwargs.pop("contrastive_iterations", contrastive.ITERATIONS)
-        if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
-            raise PolicyError(
-                "freeze='setfit' trains on raw texts and labels (lists or a "
-                "tf.data.Dataset of strings), not on token features."
-            )
-        if int(x.cardinality()) == tf.data.INFINITE_CARDINALITY:
-            raise PolicyError(
-                "freeze='setfit' reads its few labelled examples once: pass a "
-                "finite dataset (no repeat())."
-            )
-        texts, pairs, labels = self._labelled_texts(x)
-        rate = self._compile_args.get("learning_rate", "auto")
-        stage = contrastive.fit_contrastive(
-            self,
-            texts,
-            pairs,
-            labels,
-            epochs=epochs,
-            iterations=iterations,
-            learning_rate=rate,
-            # NumPy's global state: `keras.utils.set_random_seed` fixes the pairs.
-            seed=int(np.random.randint(1 << 30)),
-            verbose=kwargs.get("verbose", "auto"),
-            names=getattr(self, "labels", None),
-        )
-        history = fit_head(self, x, epochs=1, **kwargs)
-        history.contrastive = stage.history
-        history.pairs = stage.pairs
-        return history
-
-    def _labelled_texts(self, dataset):
-        """`(texts, pairs or None, class indices)` of a batched raw-text dataset."""
-        texts, pairs, labels = [], [], []
-        for element in dataset:
-            features, y, _ = keras.utils.unpack_x_y_sample_weight(element)
-            if y is None:
-                raise DataError("freeze='setfit' needs labelled training data.")
-            if isinstance(features, tuple):
-                texts.extend(_strings(features[0]))
-                pairs.extend(_strings(features[1]))
-            else:
-                texts.extend(_strings(features))
-            labels.extend(np.asarray(self.encode_targets(y)).tolist())
-        return texts, pairs or None, labels
 
     def _head_model(self, width):
         """The head alone, from pooled vectors of size `width` (shares its weights)."""
@@ -852,11 +800,6 @@ class TextTask(keras_hub.models.Task):
             }
         )
         return config
-
-
-def _strings(tensor):
-    """A batch of UTF-8 string tensors as Python strings."""
-    return [value.decode("utf-8") for value in np.reshape(tensor.numpy(), -1)]
 
 
 def backbone_outputs(backbone, inputs, pooling):
