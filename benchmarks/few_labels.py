@@ -4,17 +4,21 @@
     python benchmarks/few_labels.py --dataset mrpc --per-class 8,64
     python benchmarks/few_labels.py --per-class "" --full 4000 --strategies frozen
 
-For every size (labels per class) and draw, a stratified sample of the
-training split is drawn with the draw's seed (the same sample for every
-strategy), a `TextClassifier` on all-MiniLM-L6-v2 (`"minilm"`) is trained
-with the library's defaults for the strategy, and it is scored on the whole
-dev (or test) split. Mean ± standard deviation over the draws; the time is
-the wall time of `fit` on the shared 2-core machine.
+For every size (labels per class) and draw, `tl.transfer_report` draws a
+stratified sample of the training split with the draw's seed (the same
+sample for every strategy), trains a `TextClassifier` on all-MiniLM-L6-v2
+(`"minilm"`) with the library's defaults for the strategy, and scores it on
+the whole dev (or test) split. Mean ± standard deviation over the draws;
+the time is the wall time of `fit` on the 2-core machine. Results are saved
+after every draw, so a killed run keeps the draws it finished.
 
 Strategies:
 - `random`: the same architecture from random weights, fully trained (the floor).
-- `frozen`: `freeze="all"`: the frozen backbone's mean-pooled features,
-  the logistic head solved to its optimum (strength by cross-validation).
+- `frozen`: `freeze="all"`: the frozen backbone's features (the means of
+  its last 4 layers side by side, `pooling="mean-last-4"`), the logistic
+  head solved to its optimum (strength by cross-validation).
+- `frozen-last`: the same with the last layer's mean alone (`pooling="mean"`),
+  the comparison for `frozen`'s pooling (not in `transfer_report`).
 - `finetune`: everything trains (`compile()` defaults).
 - `lora-8`: `freeze="lora-8"` (the best strategy at 100 labels in
   `strategies.py`).
@@ -24,15 +28,16 @@ Strategies:
 
 `random`, `finetune` and `lora-8` train for `--updates` optimizer steps at
 batch 16 (at least 2 epochs), as `strategies.py` gives its smallest size
-some 50 updates.
+some 50 updates. Runs before 2026-12-02 drew their samples with this
+script's own sampler (labels in sorted order, the same seeds), and
+`frozen` then pooled the last layer only.
 
 Writes `benchmarks/results/few_labels_<dataset>.json` and a section of
-`benchmarks/RESULTS.md`; the saved runs of sizes not rerun are kept (run
-8 and 64 labels per class as two commands).
+`benchmarks/RESULTS.md`; the saved runs of sizes and strategies not rerun
+are kept (run 8 and 64 labels per class as two commands).
 """
 
 import json
-import math
 import os
 import sys
 import time
@@ -44,9 +49,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
+from tlnlp_tf.reports import transfer_report as report_module  # noqa: E402
 
-STRATEGIES = ("random", "frozen", "finetune", "lora-8", "setfit")
-BATCH = 16
+STRATEGIES = ("random", "frozen", "frozen-last", "finetune", "lora-8", "setfit")
 
 
 def read(args):
@@ -70,58 +75,53 @@ def read(args):
     raise SystemExit(f"unknown dataset {args.dataset}")
 
 
-def per_class_sample(pool, count, seed):
-    """`count` examples of each label, drawn with `seed` (lists of indices)."""
-    rng = np.random.default_rng(seed)
-    labels = np.array(pool.labels)
-    chosen = []
-    for label in sorted(set(pool.labels)):
-        members = np.flatnonzero(labels == label)
-        chosen.extend(rng.choice(members, count, replace=False).tolist())
-    return sorted(chosen)
-
-
-def subset(pool, indices):
-    texts = [pool.texts[i] for i in indices]
-    labels = [pool.labels[i] for i in indices]
-    if pool.pairs is None:
-        return texts, labels
-    return (texts, [pool.pairs[i] for i in indices]), labels
-
-
-def train_one(strategy, x, y, dev, labels, seed, args):
-    keras.utils.set_random_seed(seed)
-    freeze = {"random": "none", "finetune": "none"}.get(strategy, strategy)
-    if strategy == "frozen":
-        freeze = "all"
+def frozen_last(train, dev, budget, draw, backbone):
+    """The `frozen` run with `pooling="mean"` (the last layer's mean alone)."""
+    names = train.label_names()
+    x, y = report_module._subset(train, report_module._draw(train, budget, names, draw))
+    keras.utils.set_random_seed(draw)
     model = tl.TextClassifier.from_backbone(
-        args.backbone,
-        labels=labels,
-        freeze=freeze,
-        weights="random" if strategy == "random" else "pretrained",
+        backbone, labels=names, freeze="all", pooling="mean"
     )
-    count = len(y)
-    epochs = 1
-    if strategy in ("random", "finetune", "lora-8"):
-        epochs = max(2, math.ceil(args.updates / math.ceil(count / BATCH)))
     start = time.perf_counter()
-    history = model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0)
+    history = model.fit(x, y, batch_size=report_module.BATCH_SIZE, verbose=0)
     seconds = time.perf_counter() - start
-    scores = model.score(dev, batch_size=64)
-    run = {
-        "strategy": strategy,
+    scores = model.score(dev)
+    keras.backend.clear_session()
+    return {
+        "strategy": "frozen-last",
+        "examples": len(y),
         "accuracy": scores["accuracy"],
         "f1": scores["f1"],
-        "train_seconds": round(seconds, 1),
-        "epochs": epochs,
+        "epochs": 1,
+        "train_seconds": round(seconds, 2),
+        "head": {"C": history.solution["C"]},
     }
-    if hasattr(history, "solution"):
-        run["head"] = {
-            k: v for k, v in history.solution.items() if k in ("C", "iterations")
-        }
-    if hasattr(history, "pairs"):
-        run["pairs"] = history.pairs
-    return run
+
+
+def runs_of(train, dev, budget, draw, strategies, args):
+    """The runs of one draw at one budget (`tl.transfer_report`'s, plus
+    `frozen-last`), each printed as it ends."""
+    runs = []
+    library = [s for s in strategies if s != "frozen-last"]
+    if library:
+        report = tl.transfer_report(
+            train,
+            dev,
+            budgets=[budget],
+            strategies=library,
+            seeds=[draw],
+            backbone=args.backbone,
+            updates=args.updates,
+        )
+        runs += report["runs"]
+    if "frozen-last" in strategies:
+        runs.append(frozen_last(train, dev, budget, draw, args.backbone))
+        print(json.dumps(runs[-1]), flush=True)
+    for run in runs:
+        run.pop("budget", None)
+        run.pop("seed", None)
+    return runs
 
 
 def main(argv=None):
@@ -144,35 +144,38 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise SystemExit(f"unknown strategies {unknown}; choose from {STRATEGIES}")
     train, dev = read(args)
-    names = train.label_names()
-    dev.check_labels(names)
-    runs = []
-    sizes = [int(s) for s in args.per_class.split(",") if s]
-    for size in sizes:
-        for draw in range(args.draws):
-            x, y = subset(train, per_class_sample(train, size, draw))
-            for strategy in strategies:
-                run = train_one(strategy, x, y, dev, names, draw, args)
-                run.update(size=f"{size}/class", draw=draw)
-                print(run, flush=True)
-                runs.append(run)
-                keras.backend.clear_session()
-    if args.full:
-        sample = train.sample(args.full, seed=0)
-        x, y = subset(sample, range(len(sample)))
-        for strategy in strategies:
-            run = train_one(strategy, x, y, dev, names, 0, args)
-            run.update(size=str(args.full), draw=0)
-            print(run, flush=True)
-            runs.append(run)
-            keras.backend.clear_session()
+    dev.check_labels(train.label_names())
     saved = os.path.join(here, "results", f"few_labels_{args.dataset}.json")
+    kept = []
     if os.path.exists(saved):
         with open(saved) as file:
-            rerun = {run["size"] for run in runs}
-            kept = [r for r in json.load(file)["runs"] if r["size"] not in rerun]
-        runs = kept + runs
+            kept = json.load(file)["runs"]
+    runs = []
+    jobs = [
+        (f"{size}/class", size * len(train.label_names()), draw)
+        for size in (int(s) for s in args.per_class.split(",") if s)
+        for draw in range(args.draws)
+    ]
+    if args.full:
+        sample = train.sample(args.full, seed=0)
+        jobs.append((str(args.full), "all", 0))
+    # Saved runs of the sizes and strategies not rerun are kept.
+    rerun = {(size, strategy) for size, _, _ in jobs for strategy in strategies}
+    kept = [r for r in kept if (r["size"], r["strategy"]) not in rerun]
+    for size, budget, draw in jobs:
+        pool = sample if budget == "all" else train
+        for run in runs_of(pool, dev, budget, draw, strategies, args):
+            run.update(size=size, draw=draw)
+            runs.append(run)
+        save(kept + runs, args, dev, argv)
+
+
+def save(runs, args, dev, argv):
+    """Write the JSON results and the RESULTS.md section (after every draw)."""
     results = {
         "dataset": args.dataset,
         "backbone": args.backbone,
@@ -184,7 +187,7 @@ def main(argv=None):
         results,
         f"Few labels: {args.dataset}, {args.backbone}, accuracy on "
         f"{len(dev)} held-out examples",
-        table(runs, strategies),
+        table(runs, [s for s in STRATEGIES if any(r["strategy"] == s for r in runs)]),
         _common.command("few_labels.py", argv)
         + " (kept runs of other sizes: their own commands)",
     )

@@ -7,6 +7,7 @@ import pytest
 import tlnlp_tf as tl
 from tlnlp_tf.cli.main import main
 from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
 
 
 def _examples(tmp_path, toy_files):
@@ -59,6 +60,26 @@ def test_bad_budgets_fail_before_training(tiny_preset, toy_files, tmp_path):
         tl.transfer_report(train, valid, budgets=(2,), backbone=tiny_preset)
     with pytest.raises(DataError, match="expected a number of examples or 'all'"):
         tl.transfer_report(train, valid, budgets=("many",), backbone=tiny_preset)
+    for seeds in (0, []):
+        with pytest.raises(PolicyError, match="at least 1"):
+            tl.transfer_report(
+                train, valid, budgets=(4,), seeds=seeds, backbone=tiny_preset
+            )
+
+
+def test_chosen_seeds_draw_their_own_samples(tiny_preset, toy_files, tmp_path):
+    train, valid = _examples(tmp_path, toy_files)
+    report = tl.transfer_report(
+        train,
+        valid,
+        budgets=(4,),
+        seeds=[3],
+        strategies=("frozen",),
+        backbone=tiny_preset,
+        verbose=False,
+    )
+    assert report["seeds"] == [3]
+    assert [(run["seed"], run["examples"]) for run in report["runs"]] == [(3, 4)]
 
 
 def _report_args(toy_files, output, *extra):

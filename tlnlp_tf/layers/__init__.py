@@ -19,5 +19,6 @@ from tlnlp_tf.layers.crf_token_head import CRFTokenHead
 from tlnlp_tf.layers.regression_head import RegressionHead
 from tlnlp_tf.layers.sequence_pooling import POOLINGS
 from tlnlp_tf.layers.sequence_pooling import SequencePooling
+from tlnlp_tf.layers.sequence_pooling import pooled_layer_count
 from tlnlp_tf.layers.span_head import SpanHead
 from tlnlp_tf.layers.token_classification_head import TokenClassificationHead

@@ -1,9 +1,34 @@
 """Pooling a backbone's token outputs into one vector per sequence."""
 
+import re
+
 import keras
 from keras import ops
 
-POOLINGS = ("mean", "cls", "pooled")
+POOLINGS = ("mean", "cls", "pooled", "mean-last-N")
+_LAST_LAYERS = re.compile(r"^mean-last-([1-9][0-9]*)$")
+
+
+def pooled_layer_count(mode):
+    """How many of the last transformer layers `mode` pools: N for
+    `"mean-last-N"`, 1 for the other modes (which pool the backbone's output).
+
+    Example:
+
+    ```python
+    pooled_layer_count("mean-last-4")  # 4
+    pooled_layer_count("mean")  # 1
+    ```
+    """
+    match = _LAST_LAYERS.match(str(mode))
+    if match:
+        return int(match.group(1))
+    if mode not in POOLINGS:
+        raise ValueError(
+            f"pooling must be one of 'mean', 'cls', 'pooled' or 'mean-last-N' "
+            f"(N a positive number of layers), got {mode!r}."
+        )
+    return 1
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -12,8 +37,12 @@ class SequencePooling(keras.layers.Layer):
 
     Args:
         mode: `"mean"` (mean over real tokens, padding excluded), `"cls"`
-            (the first token's vector) or `"pooled"` (the backbone's own
-            `pooled_output`, e.g. BERT's [CLS] pooler).
+            (the first token's vector), `"pooled"` (the backbone's own
+            `pooled_output`, e.g. BERT's [CLS] pooler) or `"mean-last-N"`:
+            the mean of each of the last N transformer layers, concatenated
+            (the task model feeds this layer those layers' outputs side by
+            side, `tlnlp_tf.backbones.pooled_encoder.backbone_outputs`; the
+            layer itself takes their mean).
 
     Example:
 
@@ -26,8 +55,7 @@ class SequencePooling(keras.layers.Layer):
 
     def __init__(self, mode="mean", **kwargs):
         super().__init__(**kwargs)
-        if mode not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {mode!r}.")
+        pooled_layer_count(mode)  # validates `mode`
         self.mode = mode
 
     def call(self, inputs):

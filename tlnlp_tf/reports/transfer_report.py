@@ -63,7 +63,8 @@ def transfer_report(
         budgets: numbers of labelled examples (split evenly over the labels),
             or `"all"`.
         strategies: some of `STRATEGIES`.
-        seeds: the number of draws (and training seeds) per budget.
+        seeds: the number of draws (and training seeds) per budget, or a
+            list of the seeds themselves (`seeds=[3]`: the fourth draw).
         backbone: a backbone spec (`tl.load_backbone`).
         updates: optimizer steps of the strategies that train for epochs.
         output: a folder for `report.json` and `learning_curve.png`, or `None`.
@@ -93,9 +94,10 @@ def transfer_report(
         )
     if output is not None:
         _check_plotting()
+    seeds = _seed_list(seeds)
     runs = []
     for budget in budgets:
-        for seed in range(int(seeds)):
+        for seed in seeds:
             x, y = _subset(train, _draw(train, budget, names, seed))
             for strategy in strategies:
                 run = _train_one(
@@ -113,7 +115,7 @@ def transfer_report(
         "labels": names,
         "budgets": [str(b) for b in budgets],
         "strategies": list(strategies),
-        "seeds": int(seeds),
+        "seeds": seeds,
         "runs": runs,
         "table": _table(runs),
     }
@@ -124,6 +126,18 @@ def transfer_report(
             json.dump(report, file, indent=2)
         plot_learning_curve(report, os.path.join(output, "learning_curve.png"))
     return report
+
+
+def _seed_list(seeds):
+    """`seeds` as a list: `range(seeds)` for a count, else the seeds given."""
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise PolicyError(f"seeds={seeds}: expected at least 1 draw.")
+        return list(range(int(seeds)))
+    seeds = [int(seed) for seed in seeds]
+    if not seeds:
+        raise PolicyError("seeds=[]: expected at least 1 seed.")
+    return seeds
 
 
 def check_budgets(budgets, train, names, strategies=()):

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.backbones.pooled_encoder import pooled_encoder
+from tlnlp_tf.data.padding import LENGTH_MULTIPLE
 from tlnlp_tf.training import convex_head
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
@@ -59,25 +60,67 @@ def _changes_freezing(callback):
     return hasattr(callback, "unfreezes_backbone")
 
 
+# Examples per forward pass when encoding, in batches of similar lengths.
+ENCODE_BATCH = 64
+
+
 def encode(task, dataset):
-    """`(features, y, sample_weight, largest batch)` of a batched raw-text dataset."""
+    """`(features, y, sample_weight, largest batch)` of a batched raw-text dataset.
+
+    The texts are tokenized batch by batch, then encoded shortest first in
+    batches of `ENCODE_BATCH` of similar lengths (each trimmed to its longest
+    row, rounded up to a multiple of 8): no batch pays for another's longest
+    text, and the order of examples does not change what is computed. The
+    features come back in the dataset's order.
+    """
     encoder = pooled_encoder(task.backbone, task.head.pool)
     # One relaxed trace for every padded length (predict_on_batch would
     # retrace per shape, and warn).
     run = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
-    features, targets, weights, largest = [], [], [], 0
+    rows, targets, weights, largest = [], [], [], 0
     for batch in dataset.map(task.preprocess_samples, tf.data.AUTOTUNE):
         x, y, w = keras.utils.unpack_x_y_sample_weight(batch)
-        features.append(np.asarray(tf.cast(run(x), tf.float32)))
-        largest = max(largest, len(features[-1]))
+        x = {name: np.asarray(value) for name, value in x.items()}
+        lengths = _lengths(x["padding_mask"])
+        largest = max(largest, len(lengths))
+        for row, length in enumerate(lengths):
+            rows.append({name: value[row, :length] for name, value in x.items()})
         if y is not None:
             targets.append(np.asarray(y))
         if w is not None:
             weights.append(np.asarray(w))
-    if not features:
+    if not rows:
         raise ValueError("The training dataset is empty.")
+    features = None
+    order = np.argsort([len(row["padding_mask"]) for row in rows], kind="stable")
+    for start in range(0, len(order), ENCODE_BATCH):
+        chosen = order[start : start + ENCODE_BATCH]
+        vectors = np.asarray(tf.cast(run(_pad([rows[i] for i in chosen])), tf.float32))
+        if features is None:
+            features = np.zeros((len(rows), vectors.shape[-1]), np.float32)
+        features[chosen] = vectors
     join = lambda parts: np.concatenate(parts) if parts else None
-    return join(features), join(targets), join(weights), largest
+    return features, join(targets), join(weights), largest
+
+
+def _lengths(mask):
+    """Each row's length up to its last real token (padding is on the right)."""
+    mask = mask.astype(bool)
+    last = mask.shape[1] - np.argmax(mask[:, ::-1], axis=1)
+    return np.where(mask.any(axis=1), last, 1)
+
+
+def _pad(rows, multiple=LENGTH_MULTIPLE):
+    """Stack token rows of different lengths, zero-padded on the right."""
+    longest = max(len(row["padding_mask"]) for row in rows)
+    width = -(-longest // multiple) * multiple
+    batch = {}
+    for name in rows[0]:
+        values = np.zeros((len(rows), width), rows[0][name].dtype)
+        for i, row in enumerate(rows):
+            values[i, : len(row[name])] = row[name]
+        batch[name] = values
+    return batch
 
 
 def fit_head(

@@ -24,6 +24,7 @@ from tlnlp_tf.backbones.freezing import apply_freeze
 from tlnlp_tf.backbones.freezing import frozen_groups
 from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.backbones.freezing import lora_rank
+from tlnlp_tf.backbones.pooled_encoder import backbone_outputs
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.lengths import token_lengths
 from tlnlp_tf.data.padding import trim_padding
@@ -800,21 +801,6 @@ class TextTask(keras_hub.models.Task):
             }
         )
         return config
-
-
-def backbone_outputs(backbone, inputs, pooling):
-    """What a head takes: the backbone's sequence output on `inputs`, their
-    padding mask, and the pooled output when `pooling="pooled"`."""
-    outputs = backbone(inputs)
-    if not isinstance(outputs, dict):
-        outputs = {"sequence_output": outputs}
-    head_inputs = {
-        "sequence_output": outputs["sequence_output"],
-        "padding_mask": inputs["padding_mask"],
-    }
-    if pooling == "pooled":
-        head_inputs["pooled_output"] = outputs["pooled_output"]
-    return head_inputs
 
 
 def _preset_refusal(name, method):

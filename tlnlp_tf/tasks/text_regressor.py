@@ -7,6 +7,7 @@ import tensorflow as tf
 from tlnlp_tf.backbones.loading import default_pooling
 from tlnlp_tf.backbones.loading import is_sentence_encoder
 from tlnlp_tf.backbones.loading import load_backbone
+from tlnlp_tf.backbones.pooled_encoder import backbone_outputs
 from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
@@ -22,7 +23,6 @@ from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import TextTask
-from tlnlp_tf.tasks.task import backbone_outputs
 
 PAIR_ENCODINGS = ("cross", "bi")
 # Calibration of a bi-encoder's scale and shift reads at most this many pairs.
