@@ -49,7 +49,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
-from tlnlp_tf.reports import transfer_report as report_module  # noqa: E402
+from tlnlp_tf.reports.transfer_report import BATCH_SIZE  # noqa: E402
+from tlnlp_tf.reports.transfer_report import draw_budget  # noqa: E402
+from tlnlp_tf.reports.transfer_report import labelled_subset  # noqa: E402
 
 STRATEGIES = ("random", "frozen", "frozen-last", "finetune", "lora-8", "setfit")
 
@@ -78,13 +80,13 @@ def read(args):
 def frozen_last(train, dev, budget, draw, backbone):
     """The `frozen` run with `pooling="mean"` (the last layer's mean alone)."""
     names = train.label_names()
-    x, y = report_module._subset(train, report_module._draw(train, budget, names, draw))
+    x, y = labelled_subset(train, draw_budget(train, budget, names, draw))
     keras.utils.set_random_seed(draw)
     model = tl.TextClassifier.from_backbone(
         backbone, labels=names, freeze="all", pooling="mean"
     )
     start = time.perf_counter()
-    history = model.fit(x, y, batch_size=report_module.BATCH_SIZE, verbose=0)
+    history = model.fit(x, y, batch_size=BATCH_SIZE, verbose=0)
     seconds = time.perf_counter() - start
     scores = model.score(dev)
     keras.backend.clear_session()

@@ -98,7 +98,7 @@ def transfer_report(
     runs = []
     for budget in budgets:
         for seed in seeds:
-            x, y = _subset(train, _draw(train, budget, names, seed))
+            x, y = labelled_subset(train, draw_budget(train, budget, names, seed))
             for strategy in strategies:
                 run = _train_one(
                     strategy, x, y, validation, names, seed, backbone, updates
@@ -222,8 +222,9 @@ def _check_plotting():
         ) from None
 
 
-def _draw(train, budget, names, seed):
-    """Indices of `budget // labels` examples per label (all for `"all"`)."""
+def draw_budget(train, budget, names, seed):
+    """Indices of `budget // len(names)` examples of each label in `names`,
+    drawn with `seed` (every index for `"all"`): a report's labelled sample."""
     if budget == "all":
         return list(range(len(train)))
     rng = np.random.default_rng(seed)
@@ -235,7 +236,8 @@ def _draw(train, budget, names, seed):
     return sorted(int(i) for i in chosen)
 
 
-def _subset(train, indices):
+def labelled_subset(train, indices):
+    """`(texts or (texts, pairs), labels)` of `train` at `indices`, for `fit`."""
     texts = [train.texts[i] for i in indices]
     labels = [train.labels[i] for i in indices]
     if train.pairs is None:
