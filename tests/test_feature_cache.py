@@ -151,3 +151,30 @@ def test_frozen_multiclass_and_regression_heads_are_solved(tiny_preset):
     np.testing.assert_allclose(
         regressor.predict(texts)["value"], ridge.predict(features), atol=1e-4
     )
+
+
+def test_strength_is_the_cross_validated_choice_of_scikit_learn():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    selection = pytest.importorskip("sklearn.model_selection")
+    from tlnlp_tf.training import convex_head
+
+    for seed, dim in ((0, 10), (1, 60)):
+        rng = np.random.default_rng(seed)
+        features = rng.normal(size=(160, dim))
+        labels = (features[:, 0] + rng.normal(scale=1.5, size=160) > 0).astype(int)
+        folds = convex_head._folds(labels, seed=0)
+        splits = [(np.setdiff1d(np.arange(160), held), held) for held in folds]
+        sizes = np.array([len(held) for held in folds])
+        losses = [  # the held-out log-loss summed over every held-out example
+            -selection.cross_val_score(
+                sklearn.LogisticRegression(C=C, tol=1e-8, max_iter=5000),
+                features,
+                labels,
+                cv=splits,
+                scoring="neg_log_loss",
+            )
+            @ sizes
+            for C in convex_head.C_GRID
+        ]
+        best = convex_head.C_GRID[int(np.argmin(losses))]
+        assert convex_head.choose_C(features, labels, 2) == best

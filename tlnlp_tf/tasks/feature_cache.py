@@ -19,6 +19,7 @@ an optimizer of your own (`compile(optimizer="adam")`), the head trains by
 gradient descent for `epochs`, and its dropout applies.
 """
 
+import time
 import weakref
 
 import keras
@@ -135,7 +136,9 @@ def fit_head(
     **kwargs,
 ):
     """Encode once, then fit the head alone; returns the `History`."""
+    start = time.perf_counter()
     features, y, weights, batch_size = encode(task, x)
+    encoded = time.perf_counter()
     data = _dataset(features, y, weights, batch_size, shuffle)
     if validation_data is not None:
         val_features, val_y, val_weights, _ = encode(task, validation_data)
@@ -156,6 +159,10 @@ def fit_head(
     model.source_task = weakref.ref(task)
     if solve:
         solution = solve_head(task, features, y, weights)
+        solution["seconds"] = {
+            "encode": round(encoded - start, 2),
+            "solve": round(time.perf_counter() - encoded, 2),
+        }
         return _solved_history(model, data, validation_data, solution, callbacks)
     return model.fit(
         data,

@@ -127,7 +127,8 @@ def choose_C(features, labels, num_classes, sample_weight=None, seed=0):
     `1.0` (scikit-learn's default) when some class has fewer than two
     examples: there is nothing to hold out. Each fold walks the grid from
     the strongest penalty up, starting from the previous solution, to
-    scikit-learn's default tolerance (`CV_TOL`).
+    scikit-learn's default tolerance (`CV_TOL`); the walk stops once the
+    held-out loss rises, before the weakest penalties (the slowest fits).
     """
     y = np.asarray(labels).astype(np.int64).reshape(-1)
     folds = _folds(y, seed)
@@ -138,6 +139,8 @@ def choose_C(features, labels, num_classes, sample_weight=None, seed=0):
     scores = []
     previous = [None] * len(folds)
     for C in C_GRID:
+        if len(scores) >= 2 and scores[-1] > scores[-2]:
+            break  # the held-out loss rose: weaker penalties only overfit more
         loss = 0.0
         for i, held in enumerate(folds):
             kept = np.concatenate(folds[:i] + folds[i + 1 :])
