@@ -11,7 +11,7 @@ _LAST_LAYERS = re.compile(r"^mean-last-([1-9][0-9]*)$")
 
 def pooled_layer_count(mode):
     """How many of the last transformer layers `mode` pools: N for
-    `"mean-last-N"`, 1 for the other modes (which pool the backbone's output).
+    `"mean-last-N"`, else 1 (the backbone's output, or no pooling at all).
 
     Example:
 
@@ -21,14 +21,7 @@ def pooled_layer_count(mode):
     ```
     """
     match = _LAST_LAYERS.match(str(mode))
-    if match:
-        return int(match.group(1))
-    if mode not in POOLINGS:
-        raise ValueError(
-            f"pooling must be one of 'mean', 'cls', 'pooled' or 'mean-last-N' "
-            f"(N a positive number of layers), got {mode!r}."
-        )
-    return 1
+    return int(match.group(1)) if match else 1
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -55,7 +48,11 @@ class SequencePooling(keras.layers.Layer):
 
     def __init__(self, mode="mean", **kwargs):
         super().__init__(**kwargs)
-        pooled_layer_count(mode)  # validates `mode`
+        if mode not in POOLINGS[:3] and not _LAST_LAYERS.match(str(mode)):
+            raise ValueError(
+                "pooling must be one of 'mean', 'cls', 'pooled' or 'mean-last-N' "
+                f"(N a positive number of layers), got {mode!r}."
+            )
         self.mode = mode
 
     def call(self, inputs):

@@ -52,6 +52,7 @@ from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 from tlnlp_tf.training.schedules import FineTuningSchedule
+from tlnlp_tf.training.update_budget import warn_few_updates
 
 __all__ = [
     "LENGTH_SAMPLE",
@@ -100,6 +101,10 @@ class TextTask(keras_hub.models.Task):
     targets_are_weighted = False
     # Whether `freeze="setfit"` (contrastive pairs of classes) applies.
     supports_setfit = False
+    # `fit` warns below this many optimizer updates (None: never), citing
+    # the measurement (`tlnlp_tf.training.update_budget`).
+    min_updates = None
+    few_updates_evidence = None
 
     def _build(
         self,
@@ -578,6 +583,8 @@ class TextTask(keras_hub.models.Task):
                     "and a tf.data.Dataset."
                 )
             self._set_schedule_length(x, batch_size, epochs, kwargs)
+            steps = kwargs.get("steps_per_epoch") or _steps_per_epoch(x, batch_size)
+            warn_few_updates(self, steps, epochs, stacklevel=4)
             check_global_batch(
                 batch_size or _static_batch_size(x), self.distribute_strategy
             )

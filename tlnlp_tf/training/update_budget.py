@@ -1,0 +1,40 @@
+"""Say when a `fit` takes too few optimizer updates for its task to learn.
+
+With few labelled examples, a number of epochs that suits a large set
+gives a handful of optimizer updates, and the warmed-up, decaying learning
+rate barely moves the model: CoNLL-2003 with 185 training sentences and
+`tlnlp fit`'s 3 epochs tags almost nothing (`benchmarks/RESULTS.md`,
+few_sentences_ner). A task class sets `min_updates` (and
+`few_updates_evidence`, the measurement behind it); `fit` then warns before
+training when `steps per epoch * epochs` falls short, and says how many
+epochs reach the minimum.
+
+Example:
+
+```python
+warn_few_updates(model, steps_per_epoch=6, epochs=3)
+# UserWarning: TokenClassifier.fit: 18 optimizer updates (3 epochs of 6 batches) …
+```
+"""
+
+import warnings
+
+
+def warn_few_updates(task, steps_per_epoch, epochs, stacklevel=3):
+    """Warn when `task.min_updates` is set and this fit takes fewer updates."""
+    minimum = getattr(task, "min_updates", None)
+    if not minimum or not steps_per_epoch:
+        return False
+    updates = int(steps_per_epoch) * int(epochs)
+    if updates >= minimum:
+        return False
+    needed = -(-minimum // int(steps_per_epoch))
+    warnings.warn(
+        f"{type(task).__name__}.fit: {updates} optimizer updates ({epochs} "
+        f"epoch(s) of {steps_per_epoch} batches), fewer than the {minimum} this "
+        f"task needs at its default learning rate with few examples "
+        f"({task.few_updates_evidence}). Pass epochs={needed} (or a smaller "
+        f"batch size) for at least {minimum} updates.",
+        stacklevel=stacklevel,
+    )
+    return True
