@@ -409,7 +409,13 @@ def test_token_classification_fit_evaluate_predict(tiny_preset, tmp_path, capsys
         "B-PER",
         "I-PER",
     ]
-    capsys.readouterr()
+    # 32 sentences, 1 epoch: too few updates, said on one line.
+    warned = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("tlnlp fit: warning: TokenClassifier.fit:")
+    ]
+    assert len(warned) == 1 and "Pass epochs=" in warned[0]
     assert main(["evaluate", "--model", str(output), "--data", valid]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["f1"] == pytest.approx(metrics["validation"]["f1"], abs=1e-6)

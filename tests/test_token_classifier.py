@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -166,3 +168,16 @@ def test_tagging_defaults_from_the_conll_sweep(tagger):
     assert tagger.default_layer_decay() == 0.9
     multipliers = tagger.optimizer.multipliers
     assert min(multipliers.values()) == 0.9**3  # embeddings of a 2-layer backbone
+
+
+def test_too_few_updates_are_said_before_training(tagger):
+    data = toy_tagged(12).to_dataset().batch(4)  # 3 batches per epoch
+    with pytest.warns(
+        UserWarning, match=r"6 optimizer updates \(2 epoch\(s\) of 3"
+    ) as caught:
+        tagger.fit(data, epochs=2, verbose=0)
+    assert any("Pass epochs=100 " in str(w.message) for w in caught)
+    tagger.min_updates = 6  # enough now: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        tagger.fit(data, epochs=2, verbose=0)

@@ -19,12 +19,14 @@ Every command writes JSON; bad input exits with status 2 and one line saying
 what was wrong, before any training starts. Each command is one module of
 `tlnlp_tf.cli` with `register(commands)` (its options) and `run(args)` (the
 calls to the API); this one assembles them and turns errors into that line.
-Set `TLNLP_DEBUG=1` for the traceback instead.
+Set `TLNLP_DEBUG=1` for the traceback instead. Warnings are one line too:
+`tlnlp fit: warning: …`.
 """
 
 import argparse
 import os
 import sys
+import warnings
 
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
@@ -58,7 +60,9 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return args.handler(args)
     except USER_ERRORS as error:
         if os.environ.get("TLNLP_DEBUG"):
             raise
@@ -75,6 +79,15 @@ def build_parser():
     for name in COMMANDS:
         importlib.import_module(f"tlnlp_tf.cli.{name}").register(commands)
     return parser
+
+
+def _one_line_warning(command):
+    """A `warnings.showwarning` that prints `tlnlp CMD: warning: …` on one line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"tlnlp {command}: warning: {one_line(message)}", file=sys.stderr)
+
+    return show
 
 
 def one_line(error):
