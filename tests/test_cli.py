@@ -8,6 +8,7 @@ import pytest
 
 from tlnlp_tf.backbones.attention import attention_dropout
 from tlnlp_tf.cli.main import main
+from tlnlp_tf.tasks.token_classifier import TokenClassifier
 
 
 def _fit_args(toy_files, preset, output, *extra):
@@ -364,7 +365,9 @@ def test_regression_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
     assert "bad.tsv, line 3: target 'high' is not a number" in capsys.readouterr().err
 
 
-def test_token_classification_fit_evaluate_predict(tiny_preset, tmp_path, capsys):
+def test_token_classification_fit_evaluate_predict(
+    tiny_preset, tmp_path, capsys, monkeypatch
+):
     from test_token_classifier import toy_tagged
 
     def conll(data, path):
@@ -416,6 +419,28 @@ def test_token_classification_fit_evaluate_predict(tiny_preset, tmp_path, capsys
         if line.startswith("tlnlp fit: warning: TokenClassifier.fit:")
     ]
     assert len(warned) == 1 and "Pass epochs=" in warned[0]
+    # Without --epochs, as many epochs as reach the task's minimum (4 here).
+    monkeypatch.setattr(TokenClassifier, "min_updates", 4)
+    assert (
+        main(
+            [
+                "fit",
+                "--task",
+                "token-classification",
+                "--train",
+                train,
+                "--backbone",
+                tiny_preset,
+                "--output",
+                str(tmp_path / "auto"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        json.loads((tmp_path / "auto" / "metrics.json").read_text())["epochs_run"] == 4
+    )
+    assert "tlnlp fit: epochs 4: 3 epochs of 1 batches" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(output), "--data", valid]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["f1"] == pytest.approx(metrics["validation"]["f1"], abs=1e-6)

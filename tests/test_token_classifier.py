@@ -181,3 +181,14 @@ def test_too_few_updates_are_said_before_training(tagger):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         tagger.fit(data, epochs=2, verbose=0)
+
+
+def test_auto_epochs_reach_the_minimum_updates(tagger):
+    from tlnlp_tf.training.update_budget import auto_epochs
+
+    assert auto_epochs(tagger, 6) == (50, auto_epochs(tagger, 6)[1])
+    assert "18 optimizer updates" in auto_epochs(tagger, 6)[1]
+    assert auto_epochs(tagger, 100) == (3, "the default")  # 300 updates already
+    assert auto_epochs(tagger, 7)[0] == 43  # ceil(300 / 7)
+    tagger.min_updates = None
+    assert auto_epochs(tagger, 6) == (3, "the default")

@@ -57,8 +57,9 @@ def register(commands):
     fit.add_argument(
         "--epochs",
         type=arguments.positive,
-        default=3,
-        help="epochs (default 3); under --freeze setfit, the contrastive stage's",
+        help="epochs (default 3, or more where a token task's 3 epochs give "
+        "fewer optimizer updates than it needs, said when chosen); under "
+        "--freeze setfit, the contrastive stage's",
     )
     fit.add_argument(
         "--contrastive-iterations",
@@ -231,6 +232,7 @@ def run(args):
     from tlnlp_tf.training.contrastive import is_setfit
     from tlnlp_tf.training.regularizers import L2SP
     from tlnlp_tf.training.resume import resumable_fit
+    from tlnlp_tf.training.update_budget import auto_epochs
 
     task = registry.get_task(args.task)
     columns = arguments.columns(args, {})
@@ -277,6 +279,10 @@ def run(args):
         token_level=task.token_level,
     )
     data = training_batches(data, args.batch_size, args.batching, seed=args.seed)
+    if args.epochs is None:
+        args.epochs, reason = auto_epochs(model, int(data.cardinality()))
+        if reason != "the default":
+            print(f"tlnlp fit: epochs {args.epochs}: {reason}", file=sys.stderr)
     valid_data = None
     if validation is not None and task.validate_in_fit:  # else scored after fit
         valid_data = validation.to_dataset().batch(64)

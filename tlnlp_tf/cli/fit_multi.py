@@ -19,7 +19,10 @@ def run_multi(args):
     from tlnlp_tf.tasks import registry
     from tlnlp_tf.tasks.multi_task_config import read_config
     from tlnlp_tf.tasks.multi_task_config import read_task_data
+    from tlnlp_tf.training.update_budget import DEFAULT_EPOCHS
 
+    if args.epochs is None:
+        args.epochs = DEFAULT_EPOCHS
     if args.config is None:
         raise PolicyError(
             "--task multi needs --config tasks.yaml (the tasks and their files)."

@@ -38,3 +38,30 @@ def warn_few_updates(task, steps_per_epoch, epochs, stacklevel=3):
         stacklevel=stacklevel,
     )
     return True
+
+
+# `tlnlp fit`'s epochs when `--epochs` is not given and updates suffice.
+DEFAULT_EPOCHS = 3
+
+
+def auto_epochs(task, steps_per_epoch):
+    """`(epochs, reason)` for `tlnlp fit` without `--epochs`: `DEFAULT_EPOCHS`,
+    or as many as reach `task.min_updates` when those fall short.
+
+    ```python
+    auto_epochs(token_classifier, steps_per_epoch=6)  # (50, "3 epochs of 6 …")
+    ```
+    """
+    minimum = getattr(task, "min_updates", None)
+    if not minimum or not steps_per_epoch or steps_per_epoch < 1:
+        return DEFAULT_EPOCHS, "the default"
+    if steps_per_epoch * DEFAULT_EPOCHS >= minimum:
+        return DEFAULT_EPOCHS, "the default"
+    epochs = -(-minimum // steps_per_epoch)
+    return epochs, (
+        f"{DEFAULT_EPOCHS} epochs of {steps_per_epoch} batches are "
+        f"{DEFAULT_EPOCHS * steps_per_epoch} optimizer updates, fewer than the "
+        f"{minimum} {type(task).__name__} needs with few examples "
+        f"({task.few_updates_evidence}); {epochs} epochs give "
+        f"{epochs * steps_per_epoch}. Pass --epochs to choose"
+    )
