@@ -12,8 +12,9 @@ epochs reach the minimum.
 Example:
 
 ```python
-warn_few_updates(model, steps_per_epoch=6, epochs=3)
-# UserWarning: TokenClassifier.fit: 18 optimizer updates (3 epochs of 6 batches) …
+tagger = tl.TokenClassifier.from_backbone("minilm", tags=["O", "B-PER", "I-PER"])
+warn_few_updates(tagger, steps_per_epoch=6, epochs=3)
+# UserWarning: TokenClassifier.fit: 18 optimizer updates (3 epoch(s) of 6 batches) …
 ```
 """
 
@@ -49,7 +50,8 @@ def auto_epochs(task, steps_per_epoch):
     or as many as reach `task.min_updates` when those fall short.
 
     ```python
-    auto_epochs(token_classifier, steps_per_epoch=6)  # (50, "3 epochs of 6 …")
+    tagger = tl.TokenClassifier.from_backbone("minilm", tags=["O", "B-PER", "I-PER"])
+    auto_epochs(tagger, steps_per_epoch=6)  # (50, "3 epochs of 6 batches are 18 …")
     ```
     """
     minimum = getattr(task, "min_updates", None)
