@@ -97,7 +97,7 @@ def frozen_last(train, dev, budget, draw, backbone):
         "f1": scores["f1"],
         "epochs": 1,
         "train_seconds": round(seconds, 2),
-        "head": {"C": history.solution["C"]},
+        "head": {k: history.solution[k] for k in ("C", "seconds")},
     }
 
 

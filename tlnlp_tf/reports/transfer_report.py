@@ -260,10 +260,10 @@ def _train_one(strategy, x, y, validation, names, seed, backbone, updates):
     if strategy in ("random", "finetune", "lora-8"):
         epochs = max(2, math.ceil(updates / math.ceil(len(y) / BATCH_SIZE)))
     start = time.perf_counter()
-    model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
+    history = model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
     scores = model.score(validation)
-    return {
+    run = {
         "strategy": strategy,
         "examples": len(y),
         "accuracy": scores["accuracy"],
@@ -271,6 +271,11 @@ def _train_one(strategy, x, y, validation, names, seed, backbone, updates):
         "epochs": epochs,
         "train_seconds": round(seconds, 2),
     }
+    if hasattr(history, "solution"):  # the solved head: its strength and times
+        run["head"] = {
+            k: v for k, v in history.solution.items() if k in ("C", "seconds")
+        }
+    return run
 
 
 def _table(runs):
