@@ -383,26 +383,10 @@ def test_token_classification_fit_evaluate_predict(
         conll(toy_tagged(8, 1), tmp_path / "valid.txt"),
     )
     output = tmp_path / "ner"
-    assert (
-        main(
-            [
-                "fit",
-                "--task",
-                "token-classification",
-                "--train",
-                train,
-                "--validation",
-                valid,
-                "--backbone",
-                tiny_preset,
-                "--epochs",
-                "1",
-                "--output",
-                str(output),
-            ]
-        )
-        == 0
-    )
+    fit = ["fit", "--task", "token-classification", "--train", train]
+    fit += ["--backbone", tiny_preset]
+    options = ["--validation", valid, "--epochs", "1", "--output", str(output)]
+    assert main(fit + options) == 0
     metrics = json.loads((output / "metrics.json").read_text())
     assert set(metrics["validation"]) == {"precision", "recall", "f1", "per_type"}
     assert json.loads((output / "labels.json").read_text()) == [
@@ -421,22 +405,7 @@ def test_token_classification_fit_evaluate_predict(
     assert len(warned) == 1 and "Pass epochs=" in warned[0]
     # Without --epochs, as many epochs as reach the task's minimum (4 here).
     monkeypatch.setattr(TokenClassifier, "min_updates", 4)
-    assert (
-        main(
-            [
-                "fit",
-                "--task",
-                "token-classification",
-                "--train",
-                train,
-                "--backbone",
-                tiny_preset,
-                "--output",
-                str(tmp_path / "auto"),
-            ]
-        )
-        == 0
-    )
+    assert main(fit + ["--output", str(tmp_path / "auto")]) == 0
     assert (
         json.loads((tmp_path / "auto" / "metrics.json").read_text())["epochs_run"] == 4
     )
