@@ -19,8 +19,8 @@ Every command writes JSON; bad input exits with status 2 and one line saying
 what was wrong, before any training starts. Each command is one module of
 `tlnlp_tf.cli` with `register(commands)` (its options) and `run(args)` (the
 calls to the API); this one assembles them and turns errors into that line.
-Set `TLNLP_DEBUG=1` for the traceback instead. Warnings are one line too:
-`tlnlp fit: warning: …`.
+Set `TLNLP_DEBUG=1` for the traceback instead. The library's warnings are
+one line too: `tlnlp fit: warning: …`.
 """
 
 import argparse
@@ -82,9 +82,14 @@ def build_parser():
 
 
 def _one_line_warning(command):
-    """A `warnings.showwarning` that prints `tlnlp CMD: warning: …` on one line."""
+    """A `warnings.showwarning` that prints the library's own warnings as one
+    line, `tlnlp CMD: warning: …`; other packages' warnings show as usual."""
+    shown = warnings.showwarning
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
     def show(message, category, filename, lineno, file=None, line=None):
+        if not os.path.abspath(filename).startswith(package + os.sep):
+            return shown(message, category, filename, lineno, file, line)
         print(f"tlnlp {command}: warning: {one_line(message)}", file=sys.stderr)
 
     return show
