@@ -29,7 +29,7 @@ def warn_few_updates(task, steps_per_epoch, epochs, stacklevel=3):
     updates = int(steps_per_epoch) * int(epochs)
     if updates >= minimum:
         return False
-    needed = -(-minimum // int(steps_per_epoch))
+    needed = epochs_to_reach(minimum, steps_per_epoch)
     warnings.warn(
         f"{type(task).__name__}.fit: {updates} optimizer updates ({epochs} "
         f"epoch(s) of {steps_per_epoch} batches), fewer than the {minimum} this "
@@ -59,7 +59,7 @@ def auto_epochs(task, steps_per_epoch):
         return DEFAULT_EPOCHS, "the default"
     if steps_per_epoch * DEFAULT_EPOCHS >= minimum:
         return DEFAULT_EPOCHS, "the default"
-    epochs = -(-minimum // steps_per_epoch)
+    epochs = epochs_to_reach(minimum, steps_per_epoch)
     return epochs, (
         f"{DEFAULT_EPOCHS} epochs of {steps_per_epoch} batches are "
         f"{DEFAULT_EPOCHS * steps_per_epoch} optimizer updates, fewer than the "
@@ -67,3 +67,8 @@ def auto_epochs(task, steps_per_epoch):
         f"({task.few_updates_evidence}); {epochs} epochs give "
         f"{epochs * steps_per_epoch}. Pass --epochs to choose"
     )
+
+
+def epochs_to_reach(updates, steps_per_epoch):
+    """The fewest epochs of `steps_per_epoch` batches that make `updates` steps."""
+    return -(-int(updates) // int(steps_per_epoch))
