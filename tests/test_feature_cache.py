@@ -14,9 +14,9 @@ def counted_encode(monkeypatch):
     calls = []
     original = feature_cache.encode
 
-    def encode(task, dataset):
+    def encode(task, dataset, *args, **kwargs):
         calls.append(dataset)
-        return original(task, dataset)
+        return original(task, dataset, *args, **kwargs)
 
     monkeypatch.setattr(feature_cache, "encode", encode)
     return calls

@@ -8,6 +8,9 @@ features need more, installed as extras:
 | `word-vectors` | gensim                       | `tl.pretraining.word_vectors`      |
 | `plots`        | matplotlib                   | the figure of `tlnlp demo`         |
 | `generation`   | rouge-score, sacrebleu, gguf | ROUGE/BLEU/chrF; GGUF checkpoints  |
+| `tensorboard`  | tensorboard                  | `tlnlp fit --tensorboard DIR`      |
+
+TensorFlow 2.21 still installs TensorBoard itself; 2.22 makes it optional.
 
 Example:
 
@@ -24,6 +27,7 @@ EXTRAS = {
     "rouge_score": "generation",
     "sacrebleu": "generation",
     "gguf": "generation",
+    "tensorboard": "tensorboard",
 }
 
 

@@ -148,6 +148,12 @@ def register(commands):
     )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write TensorBoard logs (losses, metrics per epoch) to DIR; needs "
+        "the 'tensorboard' extra",
+    )
+    fit.add_argument(
         "--precision",
         default="float32",
         choices=("float32", "mixed_bfloat16", "mixed_float16"),
@@ -227,6 +233,7 @@ def run(args):
     from tlnlp_tf.data.batching import training_batches
     from tlnlp_tf.distribute.strategies import check_global_batch
     from tlnlp_tf.distribute.strategies import strategy
+    from tlnlp_tf.extras import require
     from tlnlp_tf.tasks import registry
     from tlnlp_tf.training.callbacks import backed_up_epoch
     from tlnlp_tf.training.contrastive import is_setfit
@@ -241,6 +248,10 @@ def run(args):
     names = task.targets(train, validation)
     forgetting = forgetting_report(args, task)  # the probe file is checked first
     l2sp = None if args.l2sp is None else L2SP(alpha=args.l2sp)  # checks alpha
+    callbacks = [] if forgetting is None else [forgetting]
+    if args.tensorboard is not None:
+        require("tensorboard")  # tf.summary lives in it; TF 2.22 leaves it out
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=args.tensorboard))
 
     keras.utils.set_random_seed(args.seed)
     distribution = strategy(args.strategy)
@@ -307,7 +318,7 @@ def run(args):
         backup,
         epochs=args.epochs,
         validation_data=valid_data,
-        callbacks=[] if forgetting is None else [forgetting],
+        callbacks=callbacks,
         **options,
     )
     seconds = time.perf_counter() - start

@@ -47,6 +47,7 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.pretraining.folders import check_output_folder
 from tlnlp_tf.pretraining.folders import copy_pooling
 from tlnlp_tf.pretraining.folders import write_folder
+from tlnlp_tf.progress import progress
 from tlnlp_tf.training import fine_tuning_adamw
 from tlnlp_tf.training.eager_build import build_optimizer
 
@@ -345,7 +346,8 @@ def _scores(masked_lm, batches):
     if not batches:
         return {"loss": None, "accuracy": None, "masked_tokens": 0}
     total_loss = total_correct = total_weight = 0.0
-    for x, y, weight in batches:
+    label = f"Scoring the masked-LM loss on {len(batches)} batches"
+    for x, y, weight in progress(batches, label, unit="batch"):
         logits = masked_lm(x, training=False)
         loss = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
         weight = tf.cast(weight, "float32")

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from tlnlp_tf.backbones.pooled_encoder import pooled_encoder
 from tlnlp_tf.data.padding import LENGTH_MULTIPLE
+from tlnlp_tf.progress import progress
 from tlnlp_tf.training import convex_head
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
@@ -65,21 +66,28 @@ def _changes_freezing(callback):
 ENCODE_BATCH = 64
 
 
-def encode(task, dataset):
+def encode(task, dataset, verbose="auto", name="training"):
     """`(features, y, sample_weight, largest batch)` of a batched raw-text dataset.
 
     The texts are tokenized batch by batch, then encoded shortest first in
     batches of `ENCODE_BATCH` of similar lengths (each trimmed to its longest
     row, rounded up to a multiple of 8): no batch pays for another's longest
     text, and the order of examples does not change what is computed. The
-    features come back in the dataset's order.
+    features come back in the dataset's order. Each pass shows a progress
+    bar on stderr unless `verbose=0`.
     """
     encoder = pooled_encoder(task.backbone, task.head.pool)
-    # One relaxed trace for every padded length (predict_on_batch would
-    # retrace per shape, and warn).
-    run = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
+    run = None
     rows, targets, weights, largest = [], [], [], 0
-    for batch in dataset.map(task.preprocess_samples, tf.data.AUTOTUNE):
+    batches = dataset.map(task.preprocess_samples, tf.data.AUTOTUNE)
+    known = int(dataset.cardinality())
+    for batch in progress(
+        batches,
+        f"Tokenizing the {name} data for the feature cache",
+        total=known if known > 0 else None,
+        verbose=verbose,
+        unit="batch",
+    ):
         x, y, w = keras.utils.unpack_x_y_sample_weight(batch)
         x = {name: np.asarray(value) for name, value in x.items()}
         lengths = _lengths(x["padding_mask"])
@@ -94,14 +102,28 @@ def encode(task, dataset):
         raise ValueError("The training dataset is empty.")
     features = None
     order = np.argsort([len(row["padding_mask"]) for row in rows], kind="stable")
-    for start in range(0, len(order), ENCODE_BATCH):
+    starts = range(0, len(order), ENCODE_BATCH)
+    label = f"Encoding {len(rows)} {name} examples with the frozen backbone (once)"
+    for start in progress(starts, label, verbose=verbose, unit="batch"):
         chosen = order[start : start + ENCODE_BATCH]
-        vectors = np.asarray(tf.cast(run(_pad([rows[i] for i in chosen])), tf.float32))
+        batch = _pad([rows[i] for i in chosen])
+        if run is None:  # one trace for every padded length, no retracing
+            run = _traced(encoder, batch)
+        vectors = np.asarray(tf.cast(run(batch), tf.float32))
         if features is None:
             features = np.zeros((len(rows), vectors.shape[-1]), np.float32)
         features[chosen] = vectors
     join = lambda parts: np.concatenate(parts) if parts else None
     return features, join(targets), join(weights), largest
+
+
+def _traced(encoder, batch):
+    """`encoder` in inference mode as one `tf.function` for any batch and length."""
+    spec = {
+        name: tf.TensorSpec([None] * np.ndim(value), tf.as_dtype(value.dtype))
+        for name, value in batch.items()
+    }
+    return tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
 
 
 def _lengths(mask):
@@ -137,11 +159,13 @@ def fit_head(
 ):
     """Encode once, then fit the head alone; returns the `History`."""
     start = time.perf_counter()
-    features, y, weights, batch_size = encode(task, x)
+    features, y, weights, batch_size = encode(task, x, verbose)
     encoded = time.perf_counter()
     data = _dataset(features, y, weights, batch_size, shuffle)
     if validation_data is not None:
-        val_features, val_y, val_weights, _ = encode(task, validation_data)
+        val_features, val_y, val_weights, _ = encode(
+            task, validation_data, verbose, name="validation"
+        )
         validation_data = _dataset(val_features, val_y, val_weights, batch_size, False)
     solve = task._compile_args["optimizer"] == "auto" and solvable(task)
     # In the task's strategy scope: under tf.distribute the head's variables

@@ -50,6 +50,7 @@ from tlnlp_tf.decoding import make_sampler
 from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.progress import progress
 from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
 from tlnlp_tf.tasks.inputs import check_batched
 from tlnlp_tf.tasks.inputs import check_texts
@@ -544,7 +545,9 @@ class LanguageModel(keras_hub.models.Task):
         order = np.argsort(lengths, kind="stable")  # similar lengths per batch
         step = self._score_function()
         total, count = 0.0, 0.0
-        for start in range(0, len(texts), int(batch_size)):
+        starts = range(0, len(texts), int(batch_size))
+        label = f"Scoring the language-model loss on {len(texts)} texts"
+        for start in progress(starts, label, unit="batch"):
             rows = tf.gather(token_ids, order[start : start + int(batch_size)])
             x, y, sample_weight = self.preprocess_samples(*self._pack(rows))
             nll, tokens = step(x, y, sample_weight)

@@ -14,6 +14,7 @@ from tlnlp_tf.errors import BackboneError
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers import SequencePooling
+from tlnlp_tf.progress import progress
 
 # `"minilm@random"`: the spec's architecture with freshly initialised weights.
 RANDOM_SUFFIX = "@random"
@@ -108,9 +109,17 @@ def resolve_layers(backbone, layers, source):
 
 
 def encode(
-    backbone, preprocessor, texts, text_pairs, layers, batch_size=64, max_length=None
+    backbone,
+    preprocessor,
+    texts,
+    text_pairs,
+    layers,
+    batch_size=64,
+    max_length=None,
+    verbose="auto",
 ):
-    """Pooled features of `texts` at each of `layers` (resolved), one pass."""
+    """Pooled features of `texts` at each of `layers` (resolved), one pass,
+    with a progress bar on stderr unless `verbose=0`."""
     texts, text_pairs = _check_texts(texts, text_pairs)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise PolicyError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -145,10 +154,15 @@ def encode(
         .prefetch(tf.data.AUTOTUNE)
     )
     encoder = _encoder(backbone, layers)
-    # One relaxed trace for every padded length.
-    run = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
+    # One trace for every batch size and padded length.
+    spec = tf.nest.map_structure(
+        lambda s: tf.TensorSpec([None] * s.shape.rank, s.dtype), data.element_spec
+    )
+    run = tf.function(lambda x: encoder(x, training=False), input_signature=[spec])
     parts = [[] for _ in layers]
-    for batch in data:
+    batches = -(-len(texts) // batch_size)
+    label = f"Encoding {len(texts)} texts with {backbone.name}"
+    for batch in progress(data, label, total=batches, verbose=verbose, unit="batch"):
         outputs = run(batch)
         if not isinstance(outputs, (list, tuple)):  # a one-output model
             outputs = [outputs]
