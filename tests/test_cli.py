@@ -6,6 +6,7 @@ import sys
 import keras
 import pytest
 
+import tlnlp_tf as tl
 from tlnlp_tf.backbones.attention import attention_dropout
 from tlnlp_tf.cli.main import main
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
@@ -61,6 +62,8 @@ def trained(tiny_preset, tmp_path_factory):
                 "bottom-1",
                 "--attention-dropout",
                 "backbone",
+                "--tensorboard",
+                str(folder / "logs"),
             )
         )
         == 0
@@ -94,6 +97,15 @@ def test_fit_writes_model_labels_and_metrics(trained):
         model.attention_dropout is None
     )  # --attention-dropout backbone: BERT's own 0.1
     assert attention_dropout(model.backbone) == pytest.approx(0.1)
+
+
+def test_fit_writes_tensorboard_logs_of_each_epoch(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, output = trained
+    events = EventAccumulator(str(output.parent / "logs" / "train")).Reload()
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert len(events.Tensors("epoch_loss")) == metrics["epochs_run"]
 
 
 def test_evaluate_prints_the_same_metrics(trained, capsys):
@@ -653,3 +665,56 @@ def test_fit_killed_mid_training_resumes_from_the_last_epoch(
     assert not (output / "backup").exists()  # removed once training completed
     # That resuming ends with the weights of an uninterrupted run is checked
     # on the API the CLI calls (tests/test_resume.py), without a third run here.
+
+
+def test_export_writes_a_hugging_face_folder_and_says_what_it_left_out(
+    trained, tmp_path, capsys
+):
+    _, output = trained
+    folder = tmp_path / "hf"
+    assert (
+        main(
+            [
+                "export",
+                "--model",
+                str(output),
+                "--format",
+                "huggingface",
+                "--output",
+                str(folder),
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert {"config.json", "model.safetensors", "vocab.txt"} <= set(printed["files"])
+    config = json.loads((folder / "config.json").read_text())
+    assert config["architectures"] == ["BertModel"]  # a mean-pooled head has no place
+    # The library's warning, one line: the head was not exported.
+    warning = [line for line in captured.err.splitlines() if "warning" in line]
+    assert len(warning) == 1 and warning[0].startswith("tlnlp export: warning: ")
+    backbone, _ = tl.load_backbone(str(folder))
+    model = keras.saving.load_model(output / "model.keras")
+    assert backbone.count_params() == model.backbone.count_params()
+
+
+def test_export_writes_a_saved_model_that_serves_raw_strings(trained, tmp_path, capsys):
+    import tensorflow as tf
+
+    _, output = trained
+    folder = tmp_path / "serving" / "1"
+    arguments = ["export", "--model", str(output), "--output", str(folder)]
+    assert main(arguments) == 0  # --format saved_model is the default
+    assert "saved_model.pb" in json.loads(capsys.readouterr().out)["files"]
+    serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    texts = ["the film was good", "the plot was awful"]
+    served = serve(text=tf.constant(texts))
+    model = keras.saving.load_model(output / "model.keras")
+    expected = model.predict(texts)
+    assert [label.decode() for label in served["label"].numpy()] == list(
+        expected["label"]
+    )
+    assert served["probabilities"].numpy() == pytest.approx(
+        expected["probabilities"], abs=1e-5
+    )

@@ -56,6 +56,7 @@ PUBLIC_SURFACE = {
     "decoding",
     "describe_freezing",
     "distribute",
+    "export",
     "layers",
     "load_backbone",
     "metrics",

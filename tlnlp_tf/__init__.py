@@ -11,7 +11,8 @@ model.predict(["a gripping, funny film"])
 
 `tl.` holds the classes and verbs a user types; the modules are namespaces:
 `tl.backbones`, `tl.layers`, `tl.data`, `tl.decoding`, `tl.training`, `tl.metrics`,
-`tl.pretraining`, `tl.probes`, `tl.distribute`. Importing changes nothing in
+`tl.pretraining`, `tl.probes`, `tl.distribute`, `tl.export` (a SavedModel for
+serving, a Hugging Face folder). Importing changes nothing in
 Keras or the environment.
 """
 
@@ -19,6 +20,7 @@ from tlnlp_tf import backbones
 from tlnlp_tf import data
 from tlnlp_tf import decoding
 from tlnlp_tf import distribute
+from tlnlp_tf import export
 from tlnlp_tf import layers
 from tlnlp_tf import metrics
 from tlnlp_tf import pretraining
@@ -53,6 +55,7 @@ __all__ = [
     "data",
     "decoding",
     "distribute",
+    "export",
     "layers",
     "metrics",
     "pretraining",

@@ -11,6 +11,7 @@
     tlnlp fit --task summarization --train train.jsonl --validation dev.jsonl \\
         --backbone minilm --output summarizer/
     tlnlp generate --model summarizer/ --input emails.txt --sampler beam
+    tlnlp export --model run/ --format saved_model --output serving/1
     tlnlp demo --output demo-output/
     tlnlp pretrain --text reviews.txt --backbone minilm --output minilm-reviews/
     tlnlp pretrain --text zh.txt --new-vocabulary 8000 --epochs 10 --output zh-bert/
@@ -43,6 +44,7 @@ COMMANDS = (
     "score_sources",
     "transfer_report",
     "pretrain",
+    "export",
 )
 
 
@@ -75,6 +77,11 @@ def build_parser():
     import importlib
 
     parser = Parser(prog="tlnlp", description="Transfer learning for NLP on Keras 3.")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own start-up log (hidden by default; see tlnlp.py)",
+    )
     commands = parser.add_subparsers(dest="command", parser_class=Parser)
     for name in COMMANDS:
         importlib.import_module(f"tlnlp_tf.cli.{name}").register(commands)

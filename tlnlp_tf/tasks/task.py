@@ -31,6 +31,7 @@ from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.distribute.strategies import check_global_batch
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.progress import progress
 from tlnlp_tf.tasks.feature_cache import PooledHead
 from tlnlp_tf.tasks.feature_cache import can_cache
 from tlnlp_tf.tasks.feature_cache import fit_head
@@ -397,6 +398,43 @@ class TextTask(keras_hub.models.Task):
         """
         raise PolicyError(_preset_refusal(cls.__name__, "from_preset"))
 
+    # === Serving ===
+
+    def export(
+        self,
+        filepath,
+        format="tf_saved_model",
+        verbose=None,
+        input_signature=None,
+        **kwargs,
+    ):
+        """Write a SavedModel that serves raw strings (`export_saved_model`).
+
+        `format="tf_saved_model"` (the default) writes the task's
+        `serving_default` signature: text in, labels, entities or answers
+        out (`text_pairs=True` for a classifier of pairs). With an
+        `input_signature`, or another Keras format (`"onnx"`, `"openvino"`,
+        `"litert"`), Keras exports the network alone: token features in,
+        logits out, without the tokenizer or the decoding.
+
+        Example:
+
+        ```python
+        model.export("serving/reviews/1")
+        ```
+        """
+        if format == "tf_saved_model" and input_signature is None:
+            from tlnlp_tf.export.saved_model import export_saved_model
+
+            return export_saved_model(self, filepath, verbose=bool(verbose), **kwargs)
+        return super().export(
+            filepath,
+            format=format,
+            verbose=verbose,
+            input_signature=input_signature,
+            **kwargs,
+        )
+
     # === Data ===
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
@@ -504,7 +542,11 @@ class TextTask(keras_hub.models.Task):
         tokens = tokens.unbatch().cache()
         # Fill the cache now (the tokenizer's one pass) and count the
         # examples: windowed tasks may yield more than one per input.
-        count = int(tokens.reduce(np.int64(0), lambda count, _: count + 1))
+        count = 0
+        rows_of = lambda *element: tf.shape(element[0]["token_ids"])[0]
+        filling = tokens.batch(batch_size).map(rows_of)
+        for rows in progress(filling, "Tokenizing the data once", unit="batch"):
+            count += int(rows)
         return tokens.apply(tf.data.experimental.assert_cardinality(count))
 
     def _batch_tokenized(self, x, y, sample_weight):
