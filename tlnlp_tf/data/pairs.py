@@ -79,7 +79,7 @@ def read_pairs(path, source="source", target="target", delimiter=None):
     JSON object per line; `.tsv` and `.txt` are tab-separated without
     quoting (a quote is text, as in GLUE files); anything else is CSV, where
     a field in double quotes may hold commas and line breaks (read as
-    "\n", also from a Windows file). A header row names the columns; a
+    "\\n", also from a Windows file). A header row names the columns; a
     byte-order mark and Windows line ends are fine.
 
     Args:
