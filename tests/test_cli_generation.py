@@ -75,6 +75,7 @@ def summarizer(tiny_preset, pair_files, tmp_path_factory):
     return output
 
 
+@pytest.mark.extended
 def test_fit_writes_rouge_and_lengths(summarizer):
     with open(f"{summarizer}/metrics.json") as f:
         metrics = json.load(f)
@@ -86,6 +87,7 @@ def test_fit_writes_rouge_and_lengths(summarizer):
         assert json.load(f)["task"] == "summarization"
 
 
+@pytest.mark.extended
 def test_evaluate_generate_and_predict(summarizer, pair_files, capsys):
     code, out, err = _run(
         ["evaluate", "--model", summarizer, "--data", pair_files["dev"]], capsys

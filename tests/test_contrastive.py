@@ -80,6 +80,7 @@ def test_setfit_pulls_classes_apart_then_solves_the_head(
     )
 
 
+@pytest.mark.extended
 def test_setfit_with_lora_and_three_labels(tiny_preset):
     keras.utils.set_random_seed(1)
     words = ("good", "bad", "dull")
@@ -151,6 +152,7 @@ def test_cli_fit_setfit(tiny_preset, toy_files, tmp_path, capsys):
     assert "--contrastive-iterations is for --freeze setfit" in capsys.readouterr().err
 
 
+@pytest.mark.extended
 def test_auto_freeze_chooses_from_the_labels(tiny_hf_folder, tiny_preset, capsys):
     from tlnlp_tf.tasks.text_classifier import FEW_LABELS_PER_CLASS
 

@@ -82,7 +82,7 @@ def _finish(processes, timeout=TIMEOUT):
         pytest.param("span_extractor,multi_task", marks=pytest.mark.extended),
         pytest.param("setfit", marks=pytest.mark.extended),
         # The generation models: a tiny GPT-2 and a bert2bert encoder-decoder.
-        "language_model,encoder_decoder",
+        pytest.param("language_model,encoder_decoder", marks=pytest.mark.extended),
     ],
 )
 def test_mirrored_matches_single_device(tmp_path, names):
@@ -138,6 +138,7 @@ def test_two_workers_finish_with_identical_weights(tmp_path):
     assert reports[0]["loss"] == pytest.approx(reports[1]["loss"])
 
 
+@pytest.mark.extended
 def test_keras_multi_worker_bug_still_needs_the_shim(tmp_path):
     """Fails once Keras fixes keras-team/keras#20585: then drop install_keras_shims.
 

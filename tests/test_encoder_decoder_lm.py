@@ -164,6 +164,7 @@ def test_saved_model_generates_the_same(trained, tmp_path):
     assert loaded.generate(sources, max_new_tokens=6) == expected
 
 
+@pytest.mark.extended
 def test_new_target_vocabulary(tiny_preset):
     german = ["Ein Hund läuft .", "Zwei Männer lachen .", "Eine Frau schläft ."] * 4
     tokens = EncoderDecoderLM.learn_vocabulary(german, vocabulary_size=60)
@@ -214,6 +215,7 @@ def test_freeze_policies_per_side_keep_the_cross_attention_training(tiny_preset)
     assert all(id(w) in trainable for w in first._cross_attention_layer.weights)
 
 
+@pytest.mark.extended
 def test_lora_adapters_round_trip(tiny_preset, tmp_path):
     model = EncoderDecoderLM.from_backbone(tiny_preset, freeze="lora-2")
     for weight in model.trainable_weights:

@@ -97,7 +97,9 @@ def test_forgetting_report_of_two_backbones(tiny_preset):
     assert report["after"] != report["before"]
 
 
-@pytest.mark.parametrize("freeze", ["none", "all"])
+@pytest.mark.parametrize(
+    "freeze", ["none", pytest.param("all", marks=pytest.mark.extended)]
+)
 def test_callback_measures_before_and_after_fit(tiny_preset, freeze):
     keras.utils.set_random_seed(0)
     model = tl.TextClassifier.from_backbone(tiny_preset, num_classes=2, freeze=freeze)
@@ -370,6 +372,7 @@ def test_masked_lm_probe_needs_a_saved_head(tiny_preset, mlm_source):
         MaskedLMForgettingReport(mlm_source, ["", "  "])
 
 
+@pytest.mark.extended
 def test_cli_masked_lm_forgetting(mlm_source, toy_files, tmp_path):
     corpus = tmp_path / "held_out.txt"
     corpus.write_text("\n".join(_held_out()) + "\n")

@@ -149,6 +149,7 @@ def test_long_texts_are_counted_and_warned_not_cut_silently(fitted):
     assert scores["truncated"] == 1
 
 
+@pytest.mark.extended
 def test_lora_trains_only_the_factors_and_the_keras_file_generates_the_same(
     gpt2_preset, tmp_path
 ):

@@ -169,6 +169,7 @@ def toy_questions(count, seed):
     return tl.data.QuestionAnswers(ids, titles, questions, contexts, answers)
 
 
+@pytest.mark.extended
 def test_learns_toy_answers_and_round_trips(extractor, tmp_path):
     data = toy_questions(160, seed=0)
     train, dev = data.split_articles(6)

@@ -36,6 +36,7 @@ def test_streaming_pearson_matches_whole_set():
     )
 
 
+@pytest.mark.extended
 def test_regressor_learns_pair_scores_and_round_trips(tiny_preset, tmp_path):
     keras.utils.set_random_seed(0)
     model = tl.TextRegressor.from_backbone(tiny_preset)
