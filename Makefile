@@ -1,6 +1,7 @@
 # make demo   - create .venv, install, run the offline demo (MiniLM, ~3 minutes on 2 cores)
 # make test   - create .venv if needed, install, run the default test suite (no network)
 # make test-extended - tiny-model variants the default run covers elsewhere (minutes)
+# make test-notebooks - every workflow notebook executed on a tiny backbone (minutes)
 # make test-slow / make bench - real-data tests and benchmarks (need ../shared/data)
 # make docs   - build the documentation site into site/ (mkdocs build --strict)
 # make wheel-check - build the wheel, install it in a fresh venv, run a tiny fit from it
@@ -11,7 +12,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-extended test-slow test-examples bench bench-transfer docs wheel-check clean
+.PHONY: install demo test test-extended test-notebooks test-slow test-examples bench bench-transfer docs wheel-check clean
 
 install: $(STAMP)
 
@@ -34,6 +35,9 @@ test: $(STAMP)
 
 test-extended: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m extended
+
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m notebook tests/test_workflow_notebooks.py
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
