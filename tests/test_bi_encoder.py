@@ -43,6 +43,7 @@ def test_auto_pair_encoding_follows_the_checkpoint(tiny_hf_folder, tiny_preset):
         tl.TextRegressor.from_backbone(tiny_preset, pair_encoding="siamese")
 
 
+@pytest.mark.extended
 def test_starts_at_the_least_squares_fit_of_the_cosine(tiny_hf_folder, tmp_path):
     keras.utils.set_random_seed(0)
     model = tl.TextRegressor.from_backbone(tiny_hf_folder)

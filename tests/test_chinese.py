@@ -106,6 +106,7 @@ def test_tagger_learns_chinese_entities_with_offsets(zh_preset, tmp_path):
     assert tl.metrics.entity_scores(truth.tags, predicted)["f1"] > 0.9
 
 
+@pytest.mark.extended
 def test_chinese_sentiment_and_ner_through_the_cli(zh_preset, tmp_path, capsys):
     rows = [
         f"{label}\t{text}"

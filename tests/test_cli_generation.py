@@ -156,6 +156,7 @@ def test_empty_source_or_target_is_one_line_naming_the_line(
     assert "train.jsonl" in err and expected in err
 
 
+@pytest.mark.extended
 def test_missing_target_column_and_bad_generate_options(
     tiny_preset, summarizer, pair_files, tmp_path, capsys
 ):

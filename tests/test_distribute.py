@@ -76,7 +76,9 @@ def _finish(processes, timeout=TIMEOUT):
 @pytest.mark.parametrize(
     "names",
     [
-        "classifier,token_classifier",
+        # All on request (`make test-extended`, run by CI as its own step): the
+        # default run keeps the 2-worker MultiWorkerMirroredStrategy test.
+        pytest.param("classifier,token_classifier", marks=pytest.mark.extended),
         # The other two on request (`make test-extended`): each task costs
         # a minute of tracing under MirroredStrategy on 2 cores.
         pytest.param("span_extractor,multi_task", marks=pytest.mark.extended),

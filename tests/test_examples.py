@@ -386,14 +386,15 @@ def _run(block, artifacts, tmp_path, monkeypatch):
     harness.run_block(block, factories(block, artifacts, str(tmp_path)))
 
 
-# Examples that train, pretrain or score sources take 5-25 s each on 2 cores
-# (tokenizer tracing per pipeline); all of them together take about 12 minutes,
+# Examples that train, pretrain, score sources or export a SavedModel take
+# 5-25 s each on 2 cores (tokenizer tracing per pipeline); all of them
+# together take about 12 minutes,
 # so they run under the `training_example` marker (`make test-examples`), and
 # the default suite runs the others.
 TRAINS = re.compile(
     r"\.fit\(|resumable_fit|pretrain|score_sources|train_word2vec|run_demo|"
     r"MultiTaskModel|GradualUnfreezing|\.evaluate\(|\.score\(|extract_features|"
-    r"transfer_report|transfer-report"
+    r"transfer_report|transfer-report|\.export\(|export_saved_model\("
 )
 
 

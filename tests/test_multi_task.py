@@ -157,6 +157,7 @@ def test_mix_tasks_sampling(model):
         tl.data.mix_tasks({"big": big.repeat()})
 
 
+@pytest.mark.extended
 def test_keras_round_trip_and_predict_per_task(model, tmp_path):
     model.fit(_mixed(model), epochs=1, verbose=0)
     texts = ["the film was great", "the book was dull"]

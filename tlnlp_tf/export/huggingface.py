@@ -53,9 +53,10 @@ export_huggingface(model, "reviews-hf")  # BertForSequenceClassification
 backbone, preprocessor = tl.load_backbone("reviews-hf")  # back in Keras
 ```
 
-In PyTorch (not needed here):
+In PyTorch, with `transformers` installed (not needed here, and not run by
+the tests):
 
-```python no-run: needs transformers and PyTorch
+```text
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 hf_model = AutoModelForSequenceClassification.from_pretrained("reviews-hf")
