@@ -39,6 +39,17 @@ def _kernelspec(root):
     return str(root)
 
 
+def execute(notebook, workdir):
+    """Run every cell of `notebook` in `workdir` on the test kernel; raises
+    `nbclient.exceptions.CellExecutionError` if a cell errors."""
+    nbclient.NotebookClient(
+        notebook,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": str(workdir)}},
+    ).execute()
+
+
 def _text(cell):
     """The standard output and text/plain results of an executed code cell."""
     parts = []
@@ -89,13 +100,7 @@ def test_quickstart_notebook_runs(tiny_preset, tmp_path, monkeypatch):
     )
     probe.id = "test-probe"
     notebook.cells.insert(0, probe)
-    client = nbclient.NotebookClient(
-        notebook,
-        kernel_name=KERNEL_NAME,
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    client.execute()  # raises CellExecutionError if any cell errors
+    execute(notebook, workdir)
     cells = {cell.id: cell for cell in notebook.cells}
 
     # The kernel is this interpreter and saw the test's environment.

@@ -19,17 +19,15 @@ import html
 import os
 import re
 
-import nbclient
 import nbformat
 import pytest
-from test_notebook import KERNEL_NAME
 from test_notebook import _kernelspec
 from test_notebook import _text
+from test_notebook import execute
 
 FOLDER = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks"
 )
-CELL_TIMEOUT = 300
 NUMBER = r"-?\d+\.\d+"
 
 # Per notebook: the backbone fixture and the parameters that keep it small.
@@ -140,13 +138,7 @@ def _run(name, backbone, tmp_path, monkeypatch):
     workdir = tmp_path / "run"
     workdir.mkdir()
     notebook = nbformat.read(_path(name), as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        kernel_name=KERNEL_NAME,
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    client.execute()  # raises CellExecutionError if any cell errors
+    execute(notebook, workdir)  # raises CellExecutionError if any cell errors
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert not [o for o in cell.outputs if o["output_type"] == "error"], cell.id
