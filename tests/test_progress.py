@@ -39,3 +39,18 @@ def test_tokenize_once_shows_its_pass(tiny_preset, capsys):
     assert int(tokens.cardinality()) == 5
     err = capsys.readouterr().err
     assert "Tokenizing the data once …" in err and "3/Unknown" in err
+
+
+def test_a_large_file_shows_a_reading_bar_and_a_small_one_none(
+    tmp_path, capsys, monkeypatch
+):
+    from tlnlp_tf.data import readers
+
+    path = tmp_path / "train.tsv"
+    path.write_text("text\tlabel\n" + "a fine film\tpos\n" * 2500)
+    assert len(readers.load_table(path, "text", "label").texts) == 2500
+    assert capsys.readouterr().err == ""  # under PROGRESS_BYTES: no bar
+    monkeypatch.setattr(readers, "PROGRESS_BYTES", 1000)
+    assert len(readers.load_table(path, "text", "label").texts) == 2500
+    err = capsys.readouterr().err
+    assert f"Reading {path} …" in err and "2500/Unknown" in err

@@ -21,11 +21,12 @@ import sys
 import keras
 
 
-def progress(items, label, total=None, verbose="auto", unit="step"):
+def progress(items, label, total=None, verbose="auto", unit="step", every=1):
     """Yield `items` while a bar, headed by `label`, counts them.
 
     `total` defaults to `len(items)` when it has one; without it the bar
     counts up ("42/Unknown"). `verbose`: `"auto"` or 1 shows it, 0 hides it.
+    `every`: redraw after this many items (cheap items: rows of a file).
     """
     if verbose == 0 or not keras.config.is_interactive_logging_enabled():
         yield from items
@@ -40,7 +41,8 @@ def progress(items, label, total=None, verbose="auto", unit="step"):
     for item in items:
         yield item
         count += 1
-        bar.update(count, finalize=False)  # the last update draws the full bar
+        if count % every == 0:
+            bar.update(count, finalize=False)  # the last update draws it full
     bar.update(count, finalize=True)
 
 
