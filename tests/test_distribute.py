@@ -199,3 +199,19 @@ def test_global_batch_must_split_across_replicas(tiny_preset):
         tl.distribute.check_global_batch(3, TwoReplicas())
     tl.distribute.check_global_batch(4, TwoReplicas())
     tl.distribute.check_global_batch(3)  # one replica: anything goes
+
+
+@pytest.mark.extended
+def test_auto_freeze_resolves_in_the_models_strategy(tiny_hf_folder):
+    # Few labels on a sentence encoder: "auto" picks SetFit inside fit, and
+    # the recompile must build the optimizer in the MirroredStrategy scope.
+    result = subprocess.run(
+        [sys.executable, "mirrored_auto_freeze_check.py", tiny_hf_folder],
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    policy, _ = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert policy == "setfit"

@@ -612,7 +612,10 @@ class TextTask(keras_hub.models.Task):
         self._choose_max_length(x)
         with target_errors():
             if self.freeze == "auto":
-                self.resolve_freeze(x, kwargs.get("verbose", "auto"))
+                # In the model's strategy scope: the recompile makes the
+                # optimizer, whose variables must be the strategy's too.
+                with self.distribute_strategy.scope():
+                    self.resolve_freeze(x, kwargs.get("verbose", "auto"))
             self.before_fit(x)
             if is_setfit(self.freeze):
                 return fit_setfit(self, x, epochs, kwargs)
@@ -893,7 +896,10 @@ def target_errors():
 
 def _steps_taken(optimizer):
     """The optimizer's step count (also for a distributed `MirroredVariable`)."""
-    return int(np.asarray(keras.ops.convert_to_numpy(optimizer.iterations.value)))
+    value = optimizer.iterations.value
+    if hasattr(value, "read_value"):  # a tf.Variable; in a strategy's scope too
+        value = value.read_value()
+    return int(np.asarray(keras.ops.convert_to_numpy(value)))
 
 
 def backbone_policy(policy):
