@@ -718,3 +718,17 @@ def test_export_writes_a_saved_model_that_serves_raw_strings(trained, tmp_path, 
     assert served["probabilities"].numpy() == pytest.approx(
         expected["probabilities"], abs=1e-5
     )
+
+
+@pytest.mark.parametrize("format", ["saved_model", "huggingface"])
+def test_export_refuses_an_output_that_is_something_else(
+    trained, tmp_path, capsys, format
+):
+    _, output = trained
+    taken = tmp_path / "notes.txt"
+    taken.write_text("not a model folder")
+    arguments = ["export", "--model", str(output), "--format", format]
+    assert main(arguments + ["--output", str(taken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tlnlp export: error: --output ")
+    assert taken.read_text() == "not a model folder"  # nothing overwritten

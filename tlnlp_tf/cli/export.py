@@ -32,12 +32,26 @@ def run(args):
     import os
 
     from tlnlp_tf import export
+    from tlnlp_tf.errors import PolicyError
 
+    if os.path.isfile(args.output) or (
+        args.format == "saved_model"
+        and os.path.isdir(args.output)
+        and os.listdir(args.output)
+        and not os.path.exists(os.path.join(args.output, "saved_model.pb"))
+    ):
+        raise PolicyError(
+            f"--output {args.output}: exists and is not an earlier {args.format} "
+            "export; expected a new or empty folder."
+        )
     model = arguments.load_model(args.model)
-    if args.format == "saved_model":
-        export.export_saved_model(model, args.output)
-    else:  # what the format has no place for is said in a warning
-        export.export_huggingface(model, args.output)
+    try:
+        if args.format == "saved_model":
+            export.export_saved_model(model, args.output)
+        else:  # what the format has no place for is said in a warning
+            export.export_huggingface(model, args.output)
+    except FileExistsError as error:  # a folder that is not an earlier export
+        raise PolicyError(f"--output {args.output}: {error}") from None
     arguments.print_json(
         {
             "format": args.format,
