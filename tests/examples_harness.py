@@ -15,6 +15,7 @@ string ```` ```python no-run: needs a TPU ```` or a first line
 
 import ast
 import dataclasses
+import gzip
 import json
 import pathlib
 import re
@@ -336,6 +337,8 @@ def data_files():
         "squad_v1.1/dev-v1.1.json": _squad(40),
         "glove.6B.100d.txt": _vectors(words, 100),
         "tasks.yaml": _TASKS_YAML,
+        "shards/train-0.tsv.gz": _table(8, 0),  # gzip-compressed when written
+        "shards/train-1.tsv.gz": _table(8, 8),
         "pairs.jsonl": "".join(
             json.dumps({"source": t, "target": " ".join(t.split()[:2])}) + "\n"
             for t in texts
@@ -348,7 +351,10 @@ def write_data_files(folder):
     for name, content in data_files().items():
         path = pathlib.Path(folder) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
+        if name.endswith(".gz"):
+            path.write_bytes(gzip.compress(content.encode("utf-8")))
+        else:
+            path.write_text(content, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------

@@ -224,6 +224,7 @@ def run(args):
         raise PolicyError("--config is for --task multi.")
     if args.train is None:
         raise PolicyError("--train is required (a training file).")
+    began = time.perf_counter()  # for first_step_seconds
     import keras
 
     from tlnlp_tf import outputs
@@ -235,6 +236,7 @@ def run(args):
     from tlnlp_tf.distribute.strategies import strategy
     from tlnlp_tf.extras import require
     from tlnlp_tf.tasks import registry
+    from tlnlp_tf.training.callbacks import FirstStepTimer
     from tlnlp_tf.training.callbacks import backed_up_epoch
     from tlnlp_tf.training.contrastive import is_setfit
     from tlnlp_tf.training.regularizers import L2SP
@@ -243,12 +245,13 @@ def run(args):
 
     task = registry.get_task(args.task)
     columns = arguments.columns(args, {})
-    train = task.read(args.train, columns).sample(args.limit, seed=args.seed)
+    train = task.read_sample(args.train, columns, args.limit, args.seed)
     validation = task.read(args.validation, columns) if args.validation else None
     names = task.targets(train, validation)
     forgetting = forgetting_report(args, task)  # the probe file is checked first
     l2sp = None if args.l2sp is None else L2SP(alpha=args.l2sp)  # checks alpha
-    callbacks = [] if forgetting is None else [forgetting]
+    first_step = FirstStepTimer(began)
+    callbacks = [first_step] if forgetting is None else [forgetting, first_step]
     if args.tensorboard is not None:
         require("tensorboard")  # tf.summary lives in it; TF 2.22 leaves it out
         callbacks.append(keras.callbacks.TensorBoard(log_dir=args.tensorboard))
@@ -335,6 +338,7 @@ def run(args):
         "trainable_params": counts["trainable"],
         "total_params": counts["total"],
         "train_examples": len(train),
+        "first_step_seconds": _rounded(first_step.seconds),
         **_lengths(model),
     }
     if hasattr(model, "freeze_choice"):
@@ -378,6 +382,10 @@ def run(args):
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     arguments.print_json(metrics)
     return 0
+
+
+def _rounded(seconds):
+    return None if seconds is None else round(seconds, 2)
 
 
 def _lengths(model):

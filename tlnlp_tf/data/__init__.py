@@ -3,6 +3,7 @@
 ```python
 train = tlnlp_tf.data.read_csv("train.tsv", text="sentence", label="label")
 model.fit(train.shuffle(10_000).batch(32))
+shards = tlnlp_tf.data.stream_examples("shards/*.tsv.gz", "sentence", "label")
 ```
 """
 
@@ -13,6 +14,8 @@ from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import read_conll
 from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.data.lengths import choose_sequence_length
+from tlnlp_tf.data.loading import load_examples
+from tlnlp_tf.data.loading import stream_examples
 from tlnlp_tf.data.mixing import mix_tasks
 from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.data.pairs import TextPairs
@@ -24,6 +27,7 @@ from tlnlp_tf.data.readers import load_table
 from tlnlp_tf.data.readers import read_csv
 from tlnlp_tf.data.readers import read_jsonl
 from tlnlp_tf.data.readers import read_tfds
+from tlnlp_tf.data.reservoir import reservoir_sample
 from tlnlp_tf.data.squad import QuestionAnswers
 from tlnlp_tf.data.squad import read_squad
 from tlnlp_tf.data.srl import Propositions

@@ -20,7 +20,8 @@ class Examples:
         pairs: the second text of each example, or `None`.
         labels: the label of each example as a string, or `None`.
         source: the file (or `"<lists>"`) the examples were read from.
-        lines: the line number of each example in `source`.
+        lines: the line number of each example in `source`; for examples
+            read from several files, `"file, line N"`.
 
     Example:
 
@@ -161,7 +162,13 @@ def unseen(source, line, kind, value, allowed):
 
 
 def location(source, line):
-    """Where an example is: `"train.tsv, line 3"`, or `"<lists>, item 3"`."""
+    """Where an example is: `"train.tsv, line 3"`, or `"<lists>, item 3"`.
+
+    `line` may already say where (`"shard-2.tsv.gz, line 3"`, for examples
+    read from several files); it is kept as it is.
+    """
+    if isinstance(line, str):
+        return line
     return f"{source}, item {line}" if source == LISTS else f"{source}, line {line}"
 
 

@@ -22,12 +22,14 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.pretraining.bert_words import bert_words
 from tlnlp_tf.pretraining.folders import check_output_folder
 from tlnlp_tf.pretraining.folders import write_folder
+from tlnlp_tf.progress import progress
 
 # The special tokens of a new BERT vocabulary, at the ids of the original BERT
 # vocabularies' order ([PAD] = 0); BertTokenizer looks each up by name.
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MIN_VOCABULARY = 20  # the reserved tokens and room for a few characters
 _UNKNOWN_SAMPLE = 2000  # documents scored for the [UNK] rate of a new vocabulary
+_PROGRESS_DOCUMENTS = 20_000  # from this many documents, counting words shows a bar
 
 
 def new_backbone_preset(
@@ -98,7 +100,7 @@ def new_backbone_preset(
         max_sequence_length,
     )
     check_output_folder(folder)
-    counts = _word_counts(texts, lowercase)
+    counts = _word_counts(texts, lowercase, "Counting the corpus's words")
     if not counts:
         raise DataError(
             "new_backbone_preset: the corpus has no words (only spaces "
@@ -189,10 +191,15 @@ def _check_architecture(
         )
 
 
-def _word_counts(texts, lowercase):
-    """{word: count} of `texts`, split and normalized as keras-hub's BERT tokenizer."""
+def _word_counts(texts, lowercase, label=None):
+    """{word: count} of `texts`, split and normalized as keras-hub's BERT tokenizer.
+
+    With `label`, a corpus of `_PROGRESS_DOCUMENTS` or more shows a bar.
+    """
     counts = collections.Counter()
-    for start in range(0, len(texts), 1024):
+    starts = range(0, len(texts), 1024)
+    shown = 1 if label is not None and len(texts) >= _PROGRESS_DOCUMENTS else 0
+    for start in progress(starts, label, verbose=shown, unit="batch"):
         for words in bert_words(texts[start : start + 1024], lowercase):
             counts.update(words)
     return {word: count for word, count in counts.items() if word}

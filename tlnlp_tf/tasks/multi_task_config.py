@@ -184,8 +184,8 @@ def read_task_data(config, limit=None, seed=0):
     for name, task in config["tasks"].items():
         kind = registry.get_task(task["type"])
         columns = {key: task.get(key) for key in kind.columns}
-        train = kind.read(task["train"], columns).sample(
-            task.get("limit") or limit, seed=seed
+        train = kind.read_sample(
+            task["train"], columns, task.get("limit") or limit, seed
         )
         validation = (
             kind.read(task["validation"], columns) if task.get("validation") else None

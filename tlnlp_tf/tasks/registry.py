@@ -55,6 +55,7 @@ multi-task YAML config and `MultiTaskModel` pick it up with no other edit
 """
 
 import dataclasses
+import inspect
 import json
 import sys
 from typing import Callable
@@ -118,7 +119,8 @@ class TaskSpec:
             has `from_backbone(spec, **options)` and `score(data, batch_size)`.
         read: `(path, columns) -> data`, `columns` a dict of the `columns`
             options (missing ones `None`); the data has `sample(n, seed)`,
-            `to_dataset()` and `__len__`.
+            `to_dataset()` and `__len__`. A reader that also takes
+            `limit=` and `seed=` draws the sample itself (`read_sample`).
         targets: `(train, validation or None) -> names`: the label (or tag)
             names from training, checked on validation; what
             `target_options` turns into constructor arguments.
@@ -168,6 +170,13 @@ class TaskSpec:
     builder: Callable = None
     forgetting_probes: tuple = ("sts", "mlm")
     help: str = ""
+
+    def read_sample(self, path, columns, limit=None, seed=0):
+        """`read(path, columns).sample(limit, seed)`; a reader that takes
+        `limit=` (the text readers) samples while it streams the file."""
+        if "limit" in inspect.signature(self.read).parameters:
+            return self.read(path, columns, limit=limit, seed=seed)
+        return self.read(path, columns).sample(limit, seed=seed)
 
     def build(self, backbone, names, **options):
         """A new model of this kind on backbone spec `backbone` (`from_backbone`)."""
@@ -269,20 +278,21 @@ def like(kind, new_kind, model_class, **changes):
 # === Readers ===
 
 
-def load_text_examples(path, text, label=None, pair=None):
-    """`Examples` from a .csv/.tsv (`load_table`) or .jsonl (`load_jsonl`) file."""
-    from tlnlp_tf.data.readers import load_jsonl
-    from tlnlp_tf.data.readers import load_table
+def load_text_examples(path, text, label=None, pair=None, limit=None, seed=0):
+    """`Examples` of .csv/.tsv/.jsonl files (`.gz`, globs, shards: `load_examples`)."""
+    from tlnlp_tf.data.loading import load_examples
 
     if text is None:
         raise DataError(f"{path}: name the text column with --text-column.")
-    if str(path).lower().endswith(".jsonl"):
-        return load_jsonl(path, text, label, pair)
-    return load_table(path, text, label, pair)
+    return load_examples(path, text, label, pair, limit=limit, seed=seed)
 
 
-def read_text_examples(path, columns):
-    """Labelled `Examples` of a text task: `text_column` and `label_column` needed."""
+def read_text_examples(path, columns, limit=None, seed=0):
+    """Labelled `Examples` of a text task: `text_column` and `label_column` needed.
+
+    A large, gzip or sharded input is streamed; `limit` then samples it as
+    it is read (`tl.data.load_examples`).
+    """
     for option in ("text_column", "label_column"):
         if columns.get(option) is None:
             flag = "--" + option.replace("_", "-")
@@ -294,6 +304,8 @@ def read_text_examples(path, columns):
         columns["text_column"],
         columns["label_column"],
         columns.get("text_pair_column"),
+        limit=limit,
+        seed=seed,
     )
 
 
@@ -706,12 +718,15 @@ def read_text_pairs(path, columns):
     )
 
 
-def read_documents(path, columns):
+def read_documents(path, columns, limit=None, seed=0):
     """`Examples` of a language-modeling file: one document per line of a text
-    file, or the `text_column` of a .csv/.tsv/.jsonl file."""
-    if str(path).lower().endswith((".csv", ".tsv", ".jsonl")):
-        return load_text_examples(path, columns.get("text_column"))
-    return read_input_texts(path, columns)
+    file, or the `text_column` of .csv/.tsv/.jsonl files (streamed when large)."""
+    name = str(path).lower().removesuffix(".gz")
+    if name.endswith((".csv", ".tsv", ".jsonl")):
+        return load_text_examples(
+            path, columns.get("text_column"), limit=limit, seed=seed
+        )
+    return read_input_texts(path, columns).sample(limit, seed=seed)
 
 
 def read_input_sources(path, columns):

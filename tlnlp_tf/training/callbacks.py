@@ -1,7 +1,9 @@
-"""Callbacks: gradual unfreezing (ULMFiT), and the random state for exact resumes."""
+"""Callbacks: gradual unfreezing (ULMFiT), the random state for exact resumes,
+and the time to the first training step."""
 
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -250,3 +252,28 @@ class RandomStateBackup(keras.callbacks.Callback):
         if os.path.isfile(current):
             os.replace(current, os.path.join(self.folder, self.PREVIOUS))
         os.replace(temporary, current)
+
+
+class FirstStepTimer(keras.callbacks.Callback):
+    """Seconds from `start` (a `time.perf_counter()` value) to the first step's end.
+
+    How long a run reads, tokenizes and builds before training begins
+    (`tlnlp fit` reports it as `first_step_seconds`); `None` until a step ran.
+
+    Example:
+
+    ```python
+    timer = FirstStepTimer(time.perf_counter())
+    model.fit(train.batch(8), callbacks=[timer])
+    timer.seconds  # reading, tokenizing, building and the first step
+    ```
+    """
+
+    def __init__(self, start):
+        super().__init__()
+        self.start = start
+        self.seconds = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.seconds is None:
+            self.seconds = time.perf_counter() - self.start

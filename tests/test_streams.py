@@ -1,0 +1,215 @@
+"""Streaming readers: globs, gzip shards, reservoir samples, errors per line."""
+
+import collections
+import gzip
+import json
+
+import pytest
+
+import tlnlp_tf as tl
+from tlnlp_tf.data import loading
+from tlnlp_tf.data.reservoir import reservoir_sample
+from tlnlp_tf.data.streams import data_files
+from tlnlp_tf.data.streams import text_lines
+
+HEADER = "sentence\tlabel\n"
+
+
+def _shards(folder, count=3, rows=50, zipped=True):
+    """`count` TSV shards of `rows` rows each; row i of shard k is `k-i`."""
+    paths = []
+    for k in range(count):
+        body = HEADER + "".join(f"text {k}-{i}\t{i % 2}\n" for i in range(rows))
+        path = folder / (f"train-{k}.tsv" + (".gz" if zipped else ""))
+        if zipped:
+            with gzip.open(path, "wt", encoding="utf-8") as file:
+                file.write(body)
+        else:
+            path.write_text(body, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_a_glob_of_gzip_shards_reads_every_row_in_order(tmp_path):
+    _shards(tmp_path)
+    examples = loading.load_examples(
+        str(tmp_path / "train-*.tsv.gz"), "sentence", "label"
+    )
+    assert len(examples) == 150
+    assert examples.texts[:2] == ["text 0-0", "text 0-1"]
+    assert examples.texts[-1] == "text 2-49"
+    assert examples.lines[50] == f"{tmp_path / 'train-1.tsv.gz'}, line 2"
+    assert examples.label_names() == ["0", "1"]
+
+
+def test_limit_samples_the_stream_with_the_seed(tmp_path):
+    _shards(tmp_path)
+    pattern = str(tmp_path / "train-*.tsv.gz")
+    first = loading.load_examples(pattern, "sentence", "label", limit=20, seed=3)
+    again = loading.load_examples(pattern, "sentence", "label", limit=20, seed=3)
+    other = loading.load_examples(pattern, "sentence", "label", limit=20, seed=4)
+    assert len(first) == 20 and len(set(first.texts)) == 20
+    assert first.texts == again.texts and first.texts != other.texts
+    order = [
+        (int(t.split()[1].split("-")[0]), int(t.split("-")[1])) for t in first.texts
+    ]
+    assert order == sorted(order)  # the sample keeps the files' order
+    assert {t.split()[1].split("-")[0] for t in first.texts} == {"0", "1", "2"}
+
+
+def test_a_small_plain_file_draws_the_same_sample_as_before(tmp_path):
+    (path,) = _shards(tmp_path, count=1, zipped=False)
+    sample = loading.load_examples(path, "sentence", "label", limit=7, seed=5)
+    whole = tl.data.load_table(path, "sentence", "label").sample(7, seed=5)
+    assert sample.texts == whole.texts and sample.lines == whole.lines
+
+
+def test_a_plain_file_over_the_threshold_streams(tmp_path, monkeypatch):
+    (path,) = _shards(tmp_path, count=1, rows=400, zipped=False)
+    monkeypatch.setattr(loading, "STREAM_BYTES", 1000)
+    assert loading.is_streamed([str(path)])
+    examples = loading.load_examples(path, "sentence", "label", limit=10, seed=0)
+    assert len(examples) == 10 and all(isinstance(n, int) for n in examples.lines)
+    assert all(
+        line == int(t.split("-")[1]) + 2
+        for t, line in zip(examples.texts, examples.lines)
+    )
+
+
+def test_reservoir_sample_is_uniform_and_keeps_order():
+    counts = collections.Counter()
+    for seed in range(2000):
+        sample = reservoir_sample(iter(range(40)), 4, seed=seed)
+        assert sample == sorted(sample) and len(set(sample)) == 4
+        counts.update(sample)
+    expected = 2000 * 4 / 40  # 200 per item
+    assert len(counts) == 40
+    assert all(abs(n - expected) < 0.3 * expected for n in counts.values()), counts
+    assert reservoir_sample(range(3), 10) == [0, 1, 2]
+
+
+def test_reservoir_sample_reads_the_whole_stream():
+    seen = []
+
+    def items():
+        for i in range(10_000):
+            seen.append(i)
+            yield i
+
+    sample = reservoir_sample(items(), 5, seed=0)
+    assert len(seen) == 10_000 and len(sample) == 5
+    assert max(sample) > 100  # not just the first rows
+
+
+def test_jsonl_gzip_streams_with_numeric_labels(tmp_path):
+    path = tmp_path / "reviews.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as file:
+        for i in range(30):
+            file.write(json.dumps({"text": f"review {i}", "stars": i % 5}) + "\n")
+    examples = loading.load_examples(path, "text", "stars", limit=6, seed=0)
+    assert len(examples) == 6 and set(examples.labels) <= {"0", "1", "2", "3", "4"}
+
+
+def test_stream_examples_is_a_dataset_read_as_it_is_iterated(tmp_path):
+    _shards(tmp_path, rows=10)
+    data = loading.stream_examples(
+        str(tmp_path / "*.tsv.gz"), "sentence", "label", labels=["0", "1"]
+    )
+    rows = [(x.decode(), y.decode()) for x, y in data.as_numpy_iterator()]
+    assert len(rows) == 30 and rows[0] == ("text 0-0", "0")
+    assert len(list(data.batch(8))) == 4  # a second pass reads the files again
+
+
+def test_a_glob_that_matches_nothing_is_an_error(tmp_path):
+    with pytest.raises(
+        tl.DataError, match=r"train-\*\.tsv: the pattern matches no file"
+    ):
+        loading.load_examples(str(tmp_path / "train-*.tsv"), "sentence", "label")
+
+
+def test_a_shard_with_another_header_names_it(tmp_path):
+    paths = _shards(tmp_path, count=2, zipped=False)
+    paths[1].write_text("text\tlabel\nx\t1\n")
+    with pytest.raises(tl.DataError) as error:
+        loading.load_examples(str(tmp_path / "*.tsv"), "sentence", "label", limit=5)
+    assert str(error.value) == (
+        f"{paths[1]}, line 1: the header (text, label) differs from the first "
+        "file's (sentence, label); every shard needs the same columns."
+    )
+
+
+def test_a_truncated_gzip_shard_names_the_shard(tmp_path):
+    paths = _shards(tmp_path, count=2, rows=2000)
+    data = paths[1].read_bytes()
+    paths[1].write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        tl.DataError, match=r"train-1\.tsv\.gz, line \d+: the gzip data ends early"
+    ):
+        loading.load_examples(str(tmp_path / "*.tsv.gz"), "sentence", "label", limit=5)
+
+
+def test_bad_utf8_halfway_through_a_shard_names_the_line(tmp_path):
+    path = tmp_path / "big.tsv.gz"
+    with gzip.open(path, "wb") as file:
+        file.write(HEADER.encode())
+        for i in range(5000):
+            file.write(f"text {i}\t1\n".encode())
+        file.write(b"caf\xe9\t0\n")
+    with pytest.raises(tl.DataError) as error:
+        loading.load_examples(path, "sentence", "label", limit=10)
+    assert str(error.value).startswith(
+        f"{path}, line 5002, column 4: byte 0xe9 is not valid UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("only-one-field\n", "line 4: expected 2 fields (sentence, label), found 1."),
+        ("\t1\n", "line 4: column 'sentence' is empty; every example needs a text."),
+    ],
+)
+def test_a_bad_row_in_a_stream_names_its_line(tmp_path, line, message):
+    path = tmp_path / "train.tsv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as file:
+        file.write(HEADER + "a\t1\nb\t0\n" + line + "c\t1\n")
+    with pytest.raises(tl.DataError) as error:
+        loading.load_examples(path, "sentence", "label")
+    assert str(error.value) == f"{path}, {message}"
+
+
+def test_a_label_outside_the_known_ones_stops_the_stream(tmp_path):
+    path = tmp_path / "valid.tsv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as file:
+        file.write(HEADER + "a\t1\nb\t7\n")
+    data = loading.stream_examples(path, "sentence", "label", labels=["0", "1"])
+    with pytest.raises(
+        Exception, match=r"valid\.tsv\.gz, line 3: label '7' was not seen"
+    ):
+        list(data.as_numpy_iterator())
+
+
+def test_text_lines_drop_the_bom_and_line_breaks(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(b"\xef\xbb\xbfone\r\ntwo\xe2\x80\xa8still two\n")
+    assert list(text_lines(path)) == [(1, "one"), (2, "two\u2028still two")]
+    assert data_files([path]) == [str(path)]
+
+
+def test_fit_streams_gzip_shards_with_limit(tiny_preset, tmp_path):
+    from conftest import toy_examples
+
+    from tlnlp_tf.cli.main import main
+
+    for k in range(2):
+        texts, labels = toy_examples(40, seed=k)
+        with gzip.open(tmp_path / f"train-{k}.tsv.gz", "wt", encoding="utf-8") as file:
+            file.write(HEADER + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels)))
+    output = tmp_path / "run"
+    args = ["fit", "--train", str(tmp_path / "train-*.tsv.gz"), "--text-column"]
+    args += ["sentence", "--label-column", "label", "--backbone", tiny_preset]
+    args += ["--epochs", "1", "--limit", "24", "--output", str(output)]
+    assert main(args) == 0
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["train_examples"] == 24
+    assert json.loads((output / "labels.json").read_text()) == ["neg", "pos"]
