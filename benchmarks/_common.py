@@ -41,6 +41,23 @@ class PeakRSS:
         return round(self.peak / 2**20, 1)
 
 
+def rss_per_epoch():
+    """A Keras callback that prints this process's RSS after each epoch (`.rss_mb`)."""
+    import keras
+
+    class RSSPerEpoch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rss_mb = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            mb = round(psutil.Process().memory_info().rss / 2**20, 1)
+            self.rss_mb.append(mb)
+            print(f"RSS after epoch {epoch + 1}: {mb} MB", flush=True)
+
+    return RSSPerEpoch()
+
+
 def machine():
     """A one-line description of the machine the benchmark ran on."""
     cpu = platform.processor() or platform.machine()

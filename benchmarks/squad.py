@@ -1,10 +1,19 @@
 """SQuAD v1.1: MiniLM SpanExtractor, trained on 38 articles, scored on the other 10.
 
     python benchmarks/squad.py --epochs 2
+    python benchmarks/squad.py --train-articles 6 --batches questions \
+        --results-name squad_memory_questions
 
 Only the SQuAD v1.1 dev file is available offline (48 articles): the first
 38 articles train, the last 10 evaluate, so no evaluation paragraph is seen
 in training. Exact match and F1 use the official script's normalisation.
+
+`--batches windows` (the default, as `tlnlp fit`): the questions are cut
+into windows once (`model.tokenize_once`) and every batch holds
+`--batch-size` windows. `--batches questions` (this benchmark before
+2026-12-02): batches of questions grouped by length, cut into windows inside
+the step, so a batch of long contexts holds several times more windows,
+and memory follows the largest such batch. RSS is printed after each epoch.
 """
 
 import os
@@ -31,6 +40,10 @@ def main(argv=None):
     parser.add_argument("--doc-stride", type=int, default=128)
     parser.add_argument("--learning-rate", default="auto")
     parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
+    parser.add_argument(
+        "--batches", choices=("windows", "questions"), default="windows"
+    )
+    parser.add_argument("--results-name", default="squad")
     args = parser.parse_args(argv)
 
     data = tl.data.read_squad(os.path.join(args.data, "dev-v1.1.json"))
@@ -43,14 +56,20 @@ def main(argv=None):
         )
         if args.learning_rate != "auto":
             model.compile(learning_rate=float(args.learning_rate))
-        dataset = tl.data.batch_by_length(
-            train.to_dataset().shuffle(len(train), seed=args.seed),
-            args.batch_size,
-            seed=args.seed,
-        )
-        _, seconds = _common.timed(
-            lambda: model.fit(dataset, epochs=args.epochs, verbose=args.verbose)
-        )
+        epochs = _common.rss_per_epoch()
+        start = time.perf_counter()  # the windows are cut inside the timed span
+        if args.batches == "windows":
+            windows = model.tokenize_once(train.to_dataset())
+            dataset = windows.shuffle(int(windows.cardinality()), seed=args.seed)
+            dataset = dataset.batch(args.batch_size)
+        else:
+            dataset = tl.data.batch_by_length(
+                train.to_dataset().shuffle(len(train), seed=args.seed),
+                args.batch_size,
+                seed=args.seed,
+            )
+        model.fit(dataset, epochs=args.epochs, verbose=args.verbose, callbacks=[epochs])
+        seconds = time.perf_counter() - start
         start = time.perf_counter()
         predictions = model.predict(evaluation.inputs())
         predict_seconds = time.perf_counter() - start
@@ -74,19 +93,23 @@ def main(argv=None):
         "train_questions_per_second": round(len(train) * args.epochs / seconds, 2),
         "predict_seconds": round(predict_seconds, 1),
         "peak_rss_mb": rss.peak_mb,
+        "rss_after_epoch_mb": epochs.rss_mb,
+        "batches": args.batches,
     }
     rows = [
         "| train questions | epochs | batch | max length / stride | LR | eval EM | "
-        "**eval F1** | train s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "**eval F1** | train s | peak RSS MB | RSS after each epoch MB | batches of |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {run['train_questions']} | {args.epochs} | {args.batch_size} | "
         f"{run['max_length']} / "
         f"{args.doc_stride} | {run['learning_rate']} | {run['eval_exact_match']:.4f} | "
         f"**{run['eval_f1']:.4f}** | {run['train_seconds']:.0f} | "
-        f"{run['peak_rss_mb']:.0f} |",
+        f"{run['peak_rss_mb']:.0f} | "
+        f"{', '.join(f'{mb:.0f}' for mb in run['rss_after_epoch_mb'])} | "
+        f"{args.batch_size} {args.batches} |",
     ]
     _common.write_results(
-        "squad",
+        args.results_name,
         run,
         f"SQuAD v1.1, MiniLM SpanExtractor, {args.train_articles} articles train / "
         f"{len(set(evaluation.titles))} evaluate ({len(evaluation)} questions), "
