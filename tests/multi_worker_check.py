@@ -4,9 +4,12 @@
 
 Started twice by test_distribute.py (INDEX 0 and 1). Each worker trains a
 tiny TextClassifier with plain `model.fit` and writes a digest of its final
-weights and its losses to OUT.json.
+weights and its losses to OUT.json; then it reads gzip shards through
+`tl.data.stream_examples`, distributed as `fit` distributes its input, and
+writes the examples it was given, and fits one epoch on them.
 """
 
+import gzip
 import hashlib
 import json
 import os
@@ -48,6 +51,22 @@ keras.utils.set_random_seed(0)
 with strategy.scope():
     model = tl.TextClassifier.from_backbone(folder, labels=["neg", "pos"])
 history = model.fit(tl.data.from_lists(texts, labels).batch(8), epochs=2, verbose=0)
+# The streamed input path (gzip shards read by `tl.data.stream_examples`), as
+# `fit` distributes it: each worker reports the examples it was given.
+shards = tempfile.mkdtemp()
+stream_texts, stream_labels = conftest.toy_examples(40, seed=3)
+stream_texts = [f"{i} {text}" for i, text in enumerate(stream_texts)]  # distinct
+for k in range(2):
+    rows = zip(stream_texts[k::2], stream_labels[k::2])
+    with gzip.open(os.path.join(shards, f"train-{k}.tsv.gz"), "wt") as file:
+        file.write("sentence\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
+stream = tl.data.stream_examples(os.path.join(shards, "*.tsv.gz"), "sentence", "label")
+seen = []
+for x, _ in strategy.experimental_distribute_dataset(stream.batch(8)):
+    for local in strategy.experimental_local_results(x):
+        seen.extend(text.decode() for text in local.numpy())
+stream_history = model.fit(stream.batch(8), epochs=1, verbose=0)
+
 digest = hashlib.sha256()
 for variable in model.weights:
     digest.update(np.asarray(variable.numpy()).tobytes())
@@ -58,6 +77,9 @@ with open(out, "w") as file:
             "replicas": strategy.num_replicas_in_sync,
             "loss": [float(x) for x in history.history["loss"]],
             "weights_sha256": digest.hexdigest(),
+            "stream_examples": stream_texts,
+            "stream_seen": seen,
+            "stream_loss": [float(x) for x in stream_history.history["loss"]],
         },
         file,
     )

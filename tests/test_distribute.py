@@ -131,13 +131,33 @@ def _two_workers(tmp_path, shims=True):
     return outs, outputs, [p.returncode for p in processes]
 
 
-def test_two_workers_finish_with_identical_weights(tmp_path):
-    outs, outputs, codes = _two_workers(tmp_path)
+@pytest.fixture(scope="module")
+def worker_reports(tmp_path_factory):
+    """The two workers' reports of one 2-worker run (shared by the tests below)."""
+    outs, outputs, codes = _two_workers(tmp_path_factory.mktemp("workers"))
     assert codes == [0, 0], "\n".join(o[-2000:] for o in outputs)
-    reports = [json.loads(out.read_text()) for out in outs]
+    return [json.loads(out.read_text()) for out in outs]
+
+
+def test_two_workers_finish_with_identical_weights(worker_reports):
+    reports = worker_reports
     assert [r["replicas"] for r in reports] == [2, 2]
     assert reports[0]["weights_sha256"] == reports[1]["weights_sha256"]
     assert reports[0]["loss"] == pytest.approx(reports[1]["loss"])
+
+
+def test_two_workers_split_a_stream_each_example_once(worker_reports):
+    """Streamed gzip shards under MultiWorkerMirroredStrategy: sharded by data.
+
+    Across the two workers, one epoch hands out every example exactly once.
+    """
+    reports = worker_reports
+    examples = reports[0]["stream_examples"]
+    seen = [report["stream_seen"] for report in reports]
+    assert len(examples) == 40 and all(seen)
+    assert not set(seen[0]) & set(seen[1])
+    assert sorted(seen[0] + seen[1]) == sorted(examples)
+    assert reports[0]["stream_loss"] == pytest.approx(reports[1]["stream_loss"])
 
 
 @pytest.mark.extended

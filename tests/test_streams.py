@@ -213,3 +213,23 @@ def test_fit_streams_gzip_shards_with_limit(tiny_preset, tmp_path):
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["train_examples"] == 24
     assert json.loads((output / "labels.json").read_text()) == ["neg", "pos"]
+
+
+def test_batch_by_length_groups_a_stream_in_a_bounded_window(tmp_path):
+    for k in range(3):
+        rows = "".join(f"{k}-{i}{' w' * ((i * 7) % 30)}\t1\n" for i in range(40))
+        with gzip.open(tmp_path / f"s{k}.tsv.gz", "wt", encoding="utf-8") as file:
+            file.write(HEADER + rows)
+    data = loading.stream_examples(str(tmp_path / "*.tsv.gz"), "sentence", "label")
+    assert int(data.cardinality()) == -2  # unknown: never counted in memory
+    grouped = list(tl.data.batch_by_length(data, 8, group=5, seed=0))
+    texts = [t.decode() for x, _ in grouped for t in x.numpy()]
+    assert sorted(t.split()[0] for t in texts) == sorted(
+        f"{k}-{i}" for k in range(3) for i in range(40)
+    )
+
+    def padding(batches):  # characters of padding to each batch's longest text
+        lengths = [[len(t) for t in x.numpy()] for x, _ in batches]
+        return sum(max(row) * len(row) - sum(row) for row in lengths)
+
+    assert padding(grouped) < padding(data.batch(8)) / 3

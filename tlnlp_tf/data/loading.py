@@ -92,7 +92,10 @@ def stream_examples(
     `((text, pair), label)`), read from the files as the dataset is
     iterated, every epoch again. `labels`: the label names the model knows,
     or `"numeric"`; a row outside them stops the iteration with a
-    `DataError` naming its file and line.
+    `DataError` naming its file and line. Under a multi-worker strategy
+    each worker reads all the files and keeps its share of the examples
+    (sharded by data): each example is seen once per epoch across the
+    workers.
 
     Example:
 
@@ -122,7 +125,15 @@ def stream_examples(
     string = tf.TensorSpec((), tf.string)
     x_spec = string if text_pair is None else (string, string)
     spec = x_spec if label is None else (x_spec, string)
-    return tf.data.Dataset.from_generator(generate, output_signature=spec)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
+    # Under MultiWorkerMirroredStrategy (and TPU pods) every worker reads
+    # every file and keeps its share of the elements; said here, rather than
+    # left to AUTO, which tries file sharding first and logs why it cannot.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.with_options(options)
 
 
 def is_streamed(files):
