@@ -233,3 +233,28 @@ def test_batch_by_length_groups_a_stream_in_a_bounded_window(tmp_path):
         return sum(max(row) * len(row) - sum(row) for row in lengths)
 
     assert padding(grouped) < padding(data.batch(8)) / 3
+
+
+def test_a_gzip_corpus_glob_is_sampled_while_read(tmp_path):
+    from tlnlp_tf.pretraining import read_corpus
+
+    for k in range(2):
+        with gzip.open(tmp_path / f"corpus-{k}.txt.gz", "wt", encoding="utf-8") as file:
+            file.write("".join(f"document {k}-{i}\n\n" for i in range(500)))
+    pattern = str(tmp_path / "corpus-*.txt.gz")
+    assert len(read_corpus(pattern)) == 1000  # blank lines skipped
+    sample = read_corpus(pattern, limit=50, seed=1)
+    assert len(sample) == 50 and sample == read_corpus(pattern, limit=50, seed=1)
+    assert {text.split()[1][0] for text in sample} == {"0", "1"}
+
+
+def test_a_small_corpus_file_draws_the_same_sample_as_before(tmp_path):
+    import numpy as np
+
+    from tlnlp_tf.pretraining import read_corpus
+
+    path = tmp_path / "reviews.txt"
+    texts = [f"review {i}" for i in range(300)]
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    order = np.random.default_rng(7).permutation(300)[:20]  # the CLI's old sample
+    assert read_corpus(path, limit=20, seed=7) == [texts[i] for i in sorted(order)]

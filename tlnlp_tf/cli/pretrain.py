@@ -17,7 +17,9 @@ def register(commands):
         "--text",
         required=True,
         help="the corpus: a text file (one document per line) or "
-        ".csv/.tsv/.jsonl with --text-column",
+        ".csv/.tsv/.jsonl with --text-column; gzip (.gz) too, or a quoted glob "
+        "of shards ('corpus/*.txt.gz'); large, gzip or sharded corpora are "
+        "streamed, and --limit samples them while reading",
     )
     pretrain.add_argument(
         "--text-column", help="column of --text, for .csv/.tsv/.jsonl"
@@ -132,8 +134,6 @@ def register(commands):
 def run(args):
     import tempfile
 
-    import numpy as np
-
     from tlnlp_tf import pretraining
     from tlnlp_tf.pretraining import word_vectors
 
@@ -142,10 +142,9 @@ def run(args):
         word_vectors.check_output_folder(args.output)
     else:
         pretraining.check_output_folder(args.output)
-    texts = pretraining.read_corpus(args.text, args.text_column)
-    if args.limit is not None and args.limit < len(texts):
-        order = np.random.default_rng(args.seed).permutation(len(texts))[: args.limit]
-        texts = [texts[i] for i in sorted(order)]
+    texts = pretraining.read_corpus(
+        args.text, args.text_column, limit=args.limit, seed=args.seed
+    )
     if args.kind == "word2vec":
         _, report = word_vectors.pretrain_word2vec(
             texts,
