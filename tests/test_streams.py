@@ -258,3 +258,61 @@ def test_a_small_corpus_file_draws_the_same_sample_as_before(tmp_path):
     path.write_text("\n".join(texts) + "\n", encoding="utf-8")
     order = np.random.default_rng(7).permutation(300)[:20]  # the CLI's old sample
     assert read_corpus(path, limit=20, seed=7) == [texts[i] for i in sorted(order)]
+
+
+def test_on_bad_line_skip_leaves_out_and_counts_bad_rows(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_bytes(
+        HEADER.encode()
+        + b"good one\t1\n"
+        + b"caf\xe9\t0\n"  # line 3: not UTF-8
+        + b"too\tmany\tfields\n"  # line 4
+        + b"\t1\n"  # line 5: empty text
+        + b"good two\t0\n"
+    )
+    with pytest.warns(UserWarning, match=r"skipped 3 bad line\(s\).*line 3, column 4"):
+        examples = loading.load_examples(path, "sentence", "label", on_bad_line="skip")
+    assert examples.texts == ["good one", "good two"]
+    assert examples.lines == [2, 6] and examples.skipped == 3
+    with pytest.raises(tl.DataError, match="line 3, column 4: byte 0xe9"):
+        loading.load_examples(path, "sentence", "label")
+    with pytest.raises(tl.PolicyError, match="on_bad_line must be one of error, skip"):
+        loading.load_examples(path, "sentence", "label", on_bad_line="ignore")
+
+
+def test_on_bad_line_skip_in_a_jsonl_stream(tmp_path):
+    path = tmp_path / "reviews.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as file:
+        file.write('{"text": "fine", "stars": 4}\nnot json\n{"text": "ok"}\n')
+        file.write('{"text": "bad", "stars": 1}\n')
+    data = loading.stream_examples(path, "text", "stars", on_bad_line="skip")
+    with pytest.warns(UserWarning, match="skipped 2 bad line"):
+        rows = [(x.decode(), y.decode()) for x, y in data.as_numpy_iterator()]
+    assert rows == [("fine", "4"), ("bad", "1")]
+
+
+def test_fit_on_bad_line_skip_reports_the_count(tiny_preset, tmp_path, capsys):
+    from conftest import toy_examples
+
+    from tlnlp_tf.cli.main import main
+
+    texts, labels = toy_examples(24)
+    rows = "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels))
+    (tmp_path / "train.tsv").write_text(HEADER + rows + "broken row\n" + "\tpos\n")
+    args = ["fit", "--train", str(tmp_path / "train.tsv"), "--text-column"]
+    args += ["sentence", "--label-column", "label", "--backbone", tiny_preset]
+    args += ["--epochs", "1", "--output", str(tmp_path / "run")]
+    assert main(args) == 2  # stops before training, naming the line
+    assert "train.tsv, line 26: expected 2 fields" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "model.keras").exists()
+    assert main([*args, "--on-bad-line", "skip"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["skipped_lines"] == {"train": 2} and metrics["train_examples"] == 24
+
+
+def test_on_bad_line_skip_is_refused_where_it_does_not_apply(tmp_path):
+    from tlnlp_tf.tasks import registry
+
+    task = registry.get_task("token-classification")
+    with pytest.raises(tl.PolicyError, match="not available for --task token-cl"):
+        task.read_sample(tmp_path / "train.txt", {}, on_bad_line="skip")

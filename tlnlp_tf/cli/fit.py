@@ -146,6 +146,16 @@ def register(commands):
         type=arguments.positive,
         help="train on a seeded random sample of N examples",
     )
+    fit.add_argument(
+        "--on-bad-line",
+        choices=("error", "skip"),
+        default="error",
+        help="a bad row of --train or --validation (wrong field count, empty "
+        "text or label, bytes that are not UTF-8, a line that is not JSON): "
+        "error (default: stop before training, naming the file and line) or "
+        "skip (leave it out, count it in metrics.json's skipped_lines, warn "
+        "with the first); text tasks' .csv/.tsv/.jsonl files",
+    )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument(
         "--tensorboard",
@@ -245,8 +255,14 @@ def run(args):
 
     task = registry.get_task(args.task)
     columns = arguments.columns(args, {})
-    train = task.read_sample(args.train, columns, args.limit, args.seed)
-    validation = task.read(args.validation, columns) if args.validation else None
+    train = task.read_sample(
+        args.train, columns, args.limit, args.seed, args.on_bad_line
+    )
+    validation = None
+    if args.validation:
+        validation = task.read_sample(
+            args.validation, columns, on_bad_line=args.on_bad_line
+        )
     names = task.targets(train, validation)
     forgetting = forgetting_report(args, task)  # the probe file is checked first
     l2sp = None if args.l2sp is None else L2SP(alpha=args.l2sp)  # checks alpha
@@ -339,6 +355,7 @@ def run(args):
         "total_params": counts["total"],
         "train_examples": len(train),
         "first_step_seconds": _rounded(first_step.seconds),
+        **_skipped(train, validation),
         **_lengths(model),
     }
     if hasattr(model, "freeze_choice"):
@@ -373,6 +390,7 @@ def run(args):
         "precision": args.precision,
         "seed": args.seed,
         "limit": args.limit,
+        "on_bad_line": args.on_bad_line,
         **{name: getattr(args, name) for name in task.fit_options},
     }
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
@@ -382,6 +400,16 @@ def run(args):
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     arguments.print_json(metrics)
     return 0
+
+
+def _skipped(train, validation):
+    """`skipped_lines` (`--on-bad-line skip`): bad lines left out of each file."""
+    counts = {
+        name: getattr(data, "skipped", 0)
+        for name, data in (("train", train), ("validation", validation))
+        if data is not None
+    }
+    return {"skipped_lines": counts} if any(counts.values()) else {}
 
 
 def _rounded(seconds):

@@ -22,6 +22,7 @@ class Examples:
         source: the file (or `"<lists>"`) the examples were read from.
         lines: the line number of each example in `source`; for examples
             read from several files, `"file, line N"`.
+        skipped: bad lines left out while reading (`on_bad_line="skip"`).
 
     Example:
 
@@ -37,6 +38,7 @@ class Examples:
     labels: list = None
     source: str = LISTS
     lines: list = None
+    skipped: int = 0
 
     def __post_init__(self):
         if self.lines is None:

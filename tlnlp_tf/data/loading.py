@@ -18,6 +18,7 @@ dataset = stream_examples("shards/train-*.tsv.gz", "sentence", "label").batch(32
 
 import math
 import os
+import warnings
 
 import tensorflow as tf
 
@@ -29,6 +30,7 @@ from tlnlp_tf.data.readers import _wanted
 from tlnlp_tf.data.readers import load_jsonl
 from tlnlp_tf.data.readers import load_table
 from tlnlp_tf.data.reservoir import reservoir_sample
+from tlnlp_tf.data.streams import BadLines
 from tlnlp_tf.data.streams import _bare
 from tlnlp_tf.data.streams import data_files
 from tlnlp_tf.data.streams import stream_rows
@@ -40,7 +42,14 @@ STREAM_BYTES = 64 * 2**20
 
 
 def load_examples(
-    path, text, label=None, text_pair=None, limit=None, seed=0, delimiter=None
+    path,
+    text,
+    label=None,
+    text_pair=None,
+    limit=None,
+    seed=0,
+    delimiter=None,
+    on_bad_line="error",
 ):
     """Read labelled (or unlabelled) texts into `Examples`; see the module doc.
 
@@ -50,6 +59,13 @@ def load_examples(
         limit: keep a seeded random sample of this many rows (`None`: all).
         seed: the sample's seed.
         delimiter: overrides the delimiter guessed from each file's extension.
+        on_bad_line: `"error"` (a `DataError` naming the file and line) or
+            `"skip"`: a bad row (a wrong field count, an empty text or
+            label, bytes that are not UTF-8, a line that is not a JSON
+            object) is left out and counted in the result's `skipped`, with
+            a warning that quotes the first. The input is then streamed
+            whatever its size. A bad file (a missing column, another header,
+            truncated gzip data) is an error either way.
 
     Example:
 
@@ -59,8 +75,9 @@ def load_examples(
     ```
     """
     check_count(limit)
+    bad = BadLines(on_bad_line)
     files = data_files(path)
-    if not is_streamed(files):
+    if on_bad_line == "error" and not is_streamed(files):
         if _bare(files[0]).endswith(".jsonl"):
             examples = load_jsonl(files[0], text, label, text_pair)
         else:
@@ -68,8 +85,9 @@ def load_examples(
         return examples.sample(limit, seed=seed)
     source = _source(path, files)
     wanted = _wanted(source, text, label, text_pair)
-    rows = _rows(files, wanted, label, delimiter, source)
+    rows = _rows(files, wanted, label, delimiter, source, bad)
     kept = list(rows) if limit is None else reservoir_sample(rows, limit, seed)
+    _warn_skipped(source, bad)
     if not kept:
         raise DataError(f"{source}: no examples after the header.")
     columns = dict(zip(wanted, zip(*(values for _, _, values in kept))))
@@ -80,11 +98,18 @@ def load_examples(
         labels=[v.strip() for v in columns[label]] if label is not None else None,
         source=source,
         lines=[line if single else f"{file}, line {line}" for file, line, _ in kept],
+        skipped=bad.count,
     )
 
 
 def stream_examples(
-    path, text, label=None, text_pair=None, labels=None, delimiter=None
+    path,
+    text,
+    label=None,
+    text_pair=None,
+    labels=None,
+    delimiter=None,
+    on_bad_line="error",
 ):
     """An unbatched `tf.data.Dataset` of raw strings, streamed in constant memory.
 
@@ -92,7 +117,8 @@ def stream_examples(
     `((text, pair), label)`), read from the files as the dataset is
     iterated, every epoch again. `labels`: the label names the model knows,
     or `"numeric"`; a row outside them stops the iteration with a
-    `DataError` naming its file and line. Under a multi-worker strategy
+    `DataError` naming its file and line (or, with `on_bad_line="skip"`,
+    a bad row is left out and each pass warns how many). Under a multi-worker strategy
     each worker reads all the files and keeps its share of the examples
     (sharded by data): each example is seen once per epoch across the
     workers.
@@ -108,10 +134,12 @@ def stream_examples(
     source = _source(path, files)
     wanted = _wanted(source, text, label, text_pair)
     check = _label_check(labels) if label is not None else None
-    next(stream_rows(files, wanted, label, delimiter), None)  # the first row's checks
+    first = stream_rows(files, wanted, label, delimiter, BadLines(on_bad_line))
+    next(first, None)  # the header and the first row are checked now
 
     def generate():
-        for file, line, values in stream_rows(files, wanted, label, delimiter):
+        bad = BadLines(on_bad_line)
+        for file, line, values in stream_rows(files, wanted, label, delimiter, bad):
             row = dict(zip(wanted, values))
             x = row[text] if text_pair is None else (row[text], row[text_pair])
             if label is None:
@@ -119,8 +147,13 @@ def stream_examples(
                 continue
             y = row[label].strip()
             if check is not None:
-                check(file, line, y)
+                try:
+                    check(file, line, y)
+                except DataError as error:
+                    bad.reject(error)
+                    continue
             yield x, y
+        _warn_skipped(source, bad)
 
     string = tf.TensorSpec((), tf.string)
     x_spec = string if text_pair is None else (string, string)
@@ -149,8 +182,17 @@ def _source(path, files):
     return files[0] if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
 
 
-def _rows(files, wanted, label, delimiter, source):
-    rows = stream_rows(files, wanted, label, delimiter)
+def _warn_skipped(source, bad):
+    if bad.count:
+        warnings.warn(
+            f"{source}: skipped {bad.count} bad line(s) (on_bad_line='skip'); "
+            f"the first: {bad.first}",
+            stacklevel=3,
+        )
+
+
+def _rows(files, wanted, label, delimiter, source, bad):
+    rows = stream_rows(files, wanted, label, delimiter, bad)
     size = sum(os.path.getsize(file) for file in files)
     shown = 1 if size >= PROGRESS_BYTES else 0
     return progress(rows, f"Reading {source}", verbose=shown, unit="row", every=10_000)

@@ -29,6 +29,7 @@ from tlnlp_tf.data.readers import _json_object
 from tlnlp_tf.data.readers import _json_value
 from tlnlp_tf.data.readers import _quote_hint
 from tlnlp_tf.errors import DataError
+from tlnlp_tf.errors import PolicyError
 
 _GLOB = ("*", "?", "[")
 
@@ -61,11 +62,13 @@ def data_files(path):
     return files
 
 
-def text_lines(path):
+def text_lines(path, bad=None):
     """`(line, text)` of each line of a UTF-8 file, plain or gzip (`.gz`).
 
     The line break is dropped (`"\\r\\n"` too); a byte-order mark at the
-    start is dropped. Lines split at `"\\n"` only, as `split_lines`.
+    start is dropped. Lines split at `"\\n"` only, as `split_lines`. A line
+    that is not UTF-8 (or holds a NUL byte) is an error, or with `bad` (a
+    `BadLines` that skips) counted and given as an empty line.
 
     ```python
     for line, text in text_lines("reviews.txt"):  # or "reviews.txt.gz"
@@ -78,7 +81,12 @@ def text_lines(path):
     try:
         with gzip.open(path, "rb") if zipped else open(path, "rb") as file:
             for number, raw in enumerate(file, start=1):
-                yield number, _decoded(path, number, raw)
+                try:
+                    text = _decoded(path, number, raw)
+                except _BadLine as error:
+                    _reject(bad, error)
+                    text = ""
+                yield number, text
     except (EOFError, zlib.error) as error:
         raise DataError(
             f"{path}, line {number + 1}: the gzip data ends early or is corrupt "
@@ -101,14 +109,14 @@ def _decoded(path, number, raw):
         raw = raw.removeprefix(codecs.BOM_UTF8)
     nul = raw.find(b"\x00")
     if nul >= 0:
-        raise DataError(
+        raise _BadLine(
             f"{path}, line {number}, column {nul + 1}: a NUL byte; this looks "
             "like a binary file, not text (UTF-8 expected)."
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise DataError(
+        raise _BadLine(
             f"{path}, line {number}, column {error.start + 1}: byte "
             f"0x{raw[error.start]:02x} is not valid UTF-8; re-save the file "
             "as UTF-8."
@@ -118,7 +126,7 @@ def _decoded(path, number, raw):
     return text[:-1] if text.endswith("\r") else text
 
 
-def stream_rows(files, wanted, label=None, delimiter=None):
+def stream_rows(files, wanted, label=None, delimiter=None, bad=None):
     """`(file, line, values)` of each row, `values` the `wanted` columns in order.
 
     `.jsonl` (and `.jsonl.gz`) files hold one JSON object per line; other
@@ -126,13 +134,15 @@ def stream_rows(files, wanted, label=None, delimiter=None):
     quoting, anything else comma-separated with CSV quoting. `label` names
     the wanted column that is a label (a JSON number or boolean is kept as
     its text). Every shard of a table must have the first shard's header.
+    A bad row is a `DataError`, or with `bad` (a skipping `BadLines`) counted
+    and left out; a bad file (header, gzip data) is an error either way.
     """
     header = None
     for path in files:
         if _bare(path).endswith(".jsonl"):
-            yield from _jsonl_rows(path, wanted, label)
+            yield from _jsonl_rows(path, wanted, label, bad)
         else:
-            rows = _table_rows(path, wanted, label, delimiter, header)
+            rows = _table_rows(path, wanted, label, delimiter, header, bad)
             header = next(rows)
             yield from rows
 
@@ -143,14 +153,14 @@ def _bare(path):
     return name[:-3] if name.endswith(".gz") else name
 
 
-def _table_rows(path, wanted, label, delimiter, first_header):
+def _table_rows(path, wanted, label, delimiter, first_header, bad):
     """The header (first yield), then `(path, line, values)` of each row."""
     if delimiter is None:
         delimiter = "\t" if _bare(path).endswith((".tsv", ".txt")) else ","
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    lines = (text + "\n" for _, text in text_lines(path))
+    lines = (text + "\n" for _, text in text_lines(path, bad))
     reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
-    rows = _csv_rows(path, reader)
+    rows = _csv_rows(path, reader, bad)
     start, header = next(rows, (None, None))
     if header is None:
         raise DataError(f"{path}: the file is empty; expected a header row.")
@@ -175,19 +185,23 @@ def _table_rows(path, wanted, label, delimiter, first_header):
     index = [header.index(name) for name in wanted]
     width = len(header)
     for line, row in rows:
-        if len(row) != width:
-            raise DataError(
-                f"{path}, line {line}: expected {width} fields "
-                f"({', '.join(header)}), found {len(row)}"
-                + _quote_hint(line, reader.line_num)
-                + "."
-            )
-        values = tuple(row[i] for i in index)
-        _check_filled(path, line, wanted, values, label)
+        try:
+            if len(row) != width:
+                raise _BadLine(
+                    f"{path}, line {line}: expected {width} fields "
+                    f"({', '.join(header)}), found {len(row)}"
+                    + _quote_hint(line, reader.line_num)
+                    + "."
+                )
+            values = tuple(row[i] for i in index)
+            _check_filled(path, line, wanted, values, label)
+        except _BadLine as error:
+            _reject(bad, error)
+            continue
         yield path, line, values
 
 
-def _csv_rows(path, reader):
+def _csv_rows(path, reader, bad=None):
     """`(line, row)` of each non-blank row (as `readers._rows`, streamed)."""
     while True:
         start = reader.line_num + 1
@@ -196,40 +210,102 @@ def _csv_rows(path, reader):
         except StopIteration:
             return
         except csv.Error as error:
-            raise DataError(
-                f"{path}, line {start}: {error}"
-                + _quote_hint(start, reader.line_num)
-                + "."
-            ) from None
+            _reject(
+                bad,
+                _BadLine(
+                    f"{path}, line {start}: {error}"
+                    + _quote_hint(start, reader.line_num)
+                    + "."
+                ),
+            )
+            continue
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         yield start, row
 
 
-def _jsonl_rows(path, wanted, label):
-    for line, raw in text_lines(path):
+def _jsonl_rows(path, wanted, label, bad):
+    for line, raw in text_lines(path, bad):
         if not raw.strip():
             continue
-        where = f"{path}, line {line}"
-        record = _json_object(raw, where)
-        values = []
-        for name in wanted:
-            if name not in record:
-                raise DataError(
-                    f"{where}: no field '{name}'; the object has: "
-                    f"{', '.join(record) or 'no fields'}."
-                )
-            values.append(_json_value(record[name], name, name == label, where))
-        values = tuple(values)
-        _check_filled(path, line, wanted, values, label)
+        try:
+            values = _json_values(path, line, raw, wanted, label)
+        except _BadLine as error:
+            _reject(bad, error)
+            continue
         yield path, line, values
+
+
+def _json_values(path, line, raw, wanted, label):
+    where = f"{path}, line {line}"
+    try:
+        record = _json_object(raw, where)
+    except DataError as error:
+        raise _BadLine(str(error)) from None
+    values = []
+    for name in wanted:
+        if name not in record:
+            raise _BadLine(
+                f"{where}: no field '{name}'; the object has: "
+                f"{', '.join(record) or 'no fields'}."
+            )
+        try:
+            values.append(_json_value(record[name], name, name == label, where))
+        except DataError as error:
+            raise _BadLine(str(error)) from None
+    values = tuple(values)
+    _check_filled(path, line, wanted, values, label)
+    return values
 
 
 def _check_filled(path, line, wanted, values, label):
     for name, value in zip(wanted, values):
         if not value.strip():
             what = "a label" if name == label else "a text"
-            raise DataError(
+            raise _BadLine(
                 f"{path}, line {line}: column '{name}' is empty; every "
                 f"example needs {what}."
             )
+
+
+class BadLines:
+    """What a stream does with a bad line: stop (`"error"`) or skip and count it.
+
+    `count` is the number of lines skipped, `first` the error of the first.
+
+    ```python
+    bad = BadLines("skip")
+    rows = list(stream_rows(data_files("train.tsv"), ["sentence", "label"], bad=bad))
+    bad.count, bad.first  # 0, None: every line was good
+    ```
+    """
+
+    POLICIES = ("error", "skip")
+
+    def __init__(self, policy="error"):
+        if policy not in self.POLICIES:
+            raise PolicyError(
+                f"on_bad_line must be one of {', '.join(self.POLICIES)}, "
+                f"got {policy!r}."
+            )
+        self.policy = policy
+        self.count = 0
+        self.first = None
+
+    def reject(self, error):
+        """Raise `error` (`"error"`), or count it (`"skip"`)."""
+        if self.policy == "error":
+            raise DataError(str(error)) from None
+        self.count += 1
+        if self.first is None:
+            self.first = str(error)
+
+
+class _BadLine(DataError):
+    """A line-level problem: `BadLines` may skip it (a file-level one it may not)."""
+
+
+def _reject(bad, error):
+    if bad is None:
+        raise DataError(str(error)) from None
+    bad.reject(error)

@@ -171,12 +171,23 @@ class TaskSpec:
     forgetting_probes: tuple = ("sts", "mlm")
     help: str = ""
 
-    def read_sample(self, path, columns, limit=None, seed=0):
+    def read_sample(self, path, columns, limit=None, seed=0, on_bad_line="error"):
         """`read(path, columns).sample(limit, seed)`; a reader that takes
-        `limit=` (the text readers) samples while it streams the file."""
-        if "limit" in inspect.signature(self.read).parameters:
-            return self.read(path, columns, limit=limit, seed=seed)
-        return self.read(path, columns).sample(limit, seed=seed)
+        `limit=` (the text readers) samples while it streams the file, and
+        one that takes `on_bad_line=` can skip bad lines (`"skip"`)."""
+        parameters = inspect.signature(self.read).parameters
+        options = {}
+        if on_bad_line != "error":
+            if "on_bad_line" not in parameters:
+                raise PolicyError(
+                    f"skipping bad lines (--on-bad-line skip) is not available "
+                    f"for --task {self.kind}; it is for the .csv/.tsv/.jsonl "
+                    "files of the text tasks."
+                )
+            options["on_bad_line"] = on_bad_line
+        if "limit" in parameters:
+            return self.read(path, columns, limit=limit, seed=seed, **options)
+        return self.read(path, columns, **options).sample(limit, seed=seed)
 
     def build(self, backbone, names, **options):
         """A new model of this kind on backbone spec `backbone` (`from_backbone`)."""
@@ -278,16 +289,20 @@ def like(kind, new_kind, model_class, **changes):
 # === Readers ===
 
 
-def load_text_examples(path, text, label=None, pair=None, limit=None, seed=0):
+def load_text_examples(
+    path, text, label=None, pair=None, limit=None, seed=0, on_bad_line="error"
+):
     """`Examples` of .csv/.tsv/.jsonl files (`.gz`, globs, shards: `load_examples`)."""
     from tlnlp_tf.data.loading import load_examples
 
     if text is None:
         raise DataError(f"{path}: name the text column with --text-column.")
-    return load_examples(path, text, label, pair, limit=limit, seed=seed)
+    return load_examples(
+        path, text, label, pair, limit=limit, seed=seed, on_bad_line=on_bad_line
+    )
 
 
-def read_text_examples(path, columns, limit=None, seed=0):
+def read_text_examples(path, columns, limit=None, seed=0, on_bad_line="error"):
     """Labelled `Examples` of a text task: `text_column` and `label_column` needed.
 
     A large, gzip or sharded input is streamed; `limit` then samples it as
@@ -306,6 +321,7 @@ def read_text_examples(path, columns, limit=None, seed=0):
         columns.get("text_pair_column"),
         limit=limit,
         seed=seed,
+        on_bad_line=on_bad_line,
     )
 
 
@@ -718,13 +734,22 @@ def read_text_pairs(path, columns):
     )
 
 
-def read_documents(path, columns, limit=None, seed=0):
+def read_documents(path, columns, limit=None, seed=0, on_bad_line="error"):
     """`Examples` of a language-modeling file: one document per line of a text
     file, or the `text_column` of .csv/.tsv/.jsonl files (streamed when large)."""
     name = str(path).lower().removesuffix(".gz")
     if name.endswith((".csv", ".tsv", ".jsonl")):
         return load_text_examples(
-            path, columns.get("text_column"), limit=limit, seed=seed
+            path,
+            columns.get("text_column"),
+            limit=limit,
+            seed=seed,
+            on_bad_line=on_bad_line,
+        )
+    if on_bad_line != "error":
+        raise PolicyError(
+            f"{path}: --on-bad-line skip is for .csv/.tsv/.jsonl files; a text "
+            "file's lines are all documents."
         )
     return read_input_texts(path, columns).sample(limit, seed=seed)
 
