@@ -156,6 +156,14 @@ def register(commands):
         "skip (leave it out, count it in metrics.json's skipped_lines, warn "
         "with the first); text tasks' .csv/.tsv/.jsonl files",
     )
+    fit.add_argument(
+        "--token-cache",
+        metavar="DIR",
+        help="keep the tokenized training data on disk in DIR (written once, "
+        "reused by every epoch and by a later run on the same data, tokenizer "
+        "and max length) instead of in memory; default: in memory, or "
+        "OUTPUT/tokens for more than 350,000 training examples",
+    )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument(
         "--tensorboard",
@@ -301,7 +309,12 @@ def run(args):
     # Tokenized once, in memory; epochs reshuffle the cache. Contrastive
     # training draws its pairs from the raw texts.
     if task.tokenize_once and not is_setfit(model.freeze):
-        data = model.tokenize_once(data)
+        cache_dir = _token_cache(args, len(train))
+        if cache_dir is None:
+            data = model.tokenize_once(data)
+        else:
+            key = _data_key(args, columns)
+            data = model.tokenize_once(data, cache_dir=cache_dir, cache_key=key)
     args.batching = choose_batching(
         int(data.cardinality()),
         args.batch_size,
@@ -391,6 +404,7 @@ def run(args):
         "seed": args.seed,
         "limit": args.limit,
         "on_bad_line": args.on_bad_line,
+        "token_cache": args.token_cache,
         **{name: getattr(args, name) for name in task.fit_options},
     }
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
@@ -400,6 +414,39 @@ def run(args):
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     arguments.print_json(metrics)
     return 0
+
+
+# More training examples than this are tokenized to disk (OUTPUT/tokens) by
+# default: at 512 tokens, 3 int32 columns, about 2 GiB of token cache.
+DISK_TOKENS_EXAMPLES = 350_000
+
+
+def _token_cache(args, examples):
+    """The token cache's folder, or `None` for the in-memory cache."""
+    if args.token_cache is not None:
+        return args.token_cache
+    if examples <= DISK_TOKENS_EXAMPLES:
+        return None
+    folder = os.path.join(args.output, "tokens")
+    print(
+        f"tlnlp fit: {examples} training examples: tokens cached on disk in "
+        f"{folder} (over {DISK_TOKENS_EXAMPLES:,}; --token-cache DIR to choose "
+        "the folder)",
+        file=sys.stderr,
+    )
+    return folder
+
+
+def _data_key(args, columns):
+    """What names the training data for the token cache: its files (path, size,
+    modification time), the columns, the sample."""
+    from tlnlp_tf.data.streams import data_files
+
+    files = [
+        (os.path.abspath(f), os.path.getsize(f), os.path.getmtime(f))
+        for f in data_files(args.train)
+    ]
+    return repr((files, sorted(columns.items()), args.limit, args.seed))
 
 
 def _skipped(train, validation):

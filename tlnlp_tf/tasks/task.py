@@ -28,6 +28,8 @@ from tlnlp_tf.backbones.pooled_encoder import backbone_outputs
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.lengths import token_lengths
 from tlnlp_tf.data.padding import trim_padding
+from tlnlp_tf.data.token_cache import cached_tokens
+from tlnlp_tf.data.token_cache import digest
 from tlnlp_tf.distribute.strategies import check_global_batch
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
@@ -500,7 +502,7 @@ class TextTask(keras_hub.models.Task):
             )
         return trim_padding(features)
 
-    def tokenize_once(self, dataset, batch_size=256):
+    def tokenize_once(self, dataset, batch_size=256, cache_dir=None, cache_key=None):
         """Tokenize an unbatched dataset of raw examples once, cached in memory.
 
         Returns an unbatched dataset of `(token features, encoded targets)`
@@ -515,11 +517,19 @@ class TextTask(keras_hub.models.Task):
         `drop_remainder=True` under `static_shapes=True`, every batch then
         has one shape, whatever the number of windows per input.
 
+        With `cache_dir`, the cache is on disk instead (`tf.data.Dataset.save`
+        in shards; `tlnlp_tf/data/token_cache.py`): memory holds a shuffle
+        buffer, not the data, and a later run with the same folder, the
+        same tokenizer, `max_length` and labels, and the same `cache_key`
+        (a string naming the data: the caller's to choose) loads it
+        without tokenizing again.
+
         Example:
 
         ```python
         tokens = model.tokenize_once(train.to_dataset())
         model.fit(tokens.shuffle(len(train)).batch(32), epochs=3)
+        on_disk = model.tokenize_once(train.to_dataset(), cache_dir="tokens/")
         ```
         """
         self._choose_max_length(dataset)
@@ -539,6 +549,11 @@ class TextTask(keras_hub.models.Task):
             tokens = dataset.batch(batch_size).map(encode, tf.data.AUTOTUNE)
         finally:
             self._full_length = False
+        if cache_dir is not None:
+            tokens, _ = cached_tokens(
+                tokens.unbatch(), cache_dir, self._token_identity(cache_key)
+            )
+            return tokens
         tokens = tokens.unbatch().cache()
         # Fill the cache now (the tokenizer's one pass) and count the
         # examples: windowed tasks may yield more than one per input.
@@ -548,6 +563,21 @@ class TextTask(keras_hub.models.Task):
         for rows in progress(filling, "Tokenizing the data once", unit="batch"):
             count += int(rows)
         return tokens.apply(tf.data.experimental.assert_cardinality(count))
+
+    def _token_identity(self, cache_key):
+        """What cached tokens depend on: tokenizer, length, labels, the data."""
+        preprocessor = keras.saving.serialize_keras_object(self.preprocessor)
+        tokenizer = getattr(self.preprocessor, "tokenizer", None)
+        vocabulary = getattr(tokenizer, "get_vocabulary", lambda: None)()
+        return {
+            "task": type(self).__name__,
+            "max_length": self.max_length,
+            "preprocessor": preprocessor,
+            "vocabulary": digest(vocabulary),
+            "labels": getattr(self, "labels", None),
+            "tags": getattr(self, "tags", None),
+            "data": cache_key,
+        }
 
     def _batch_tokenized(self, x, y, sample_weight):
         """A batch from `tokenize_once`: trim the shared padding, targets too."""
