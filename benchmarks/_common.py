@@ -58,6 +58,29 @@ def rss_per_epoch():
     return RSSPerEpoch()
 
 
+def tlnlp_fit(code, arguments, output):
+    """Run `python -m tlnlp fit ARGUMENTS --output OUTPUT` with the code in `code`.
+
+    Returns `metrics.json` with `peak_rss_mb` (the child's own, from `wait4`)
+    and `wall_seconds` added.
+    """
+    import subprocess
+
+    command = [sys.executable, "-m", "tlnlp", "fit", *arguments, "--output", output]
+    env = dict(os.environ, PYTHONPATH=code, TF_CPP_MIN_LOG_LEVEL="2")
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=code, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed (status {status})")
+    with open(os.path.join(output, "metrics.json")) as file:
+        metrics = json.load(file)
+    metrics["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    metrics["wall_seconds"] = round(wall, 1)
+    return metrics
+
+
 def machine():
     """A one-line description of the machine the benchmark ran on."""
     cpu = platform.processor() or platform.machine()

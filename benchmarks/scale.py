@@ -17,9 +17,6 @@ commit before streaming), in the same benchmark run.
 import argparse
 import json
 import os
-import subprocess
-import sys
-import time
 
 import _common
 
@@ -98,21 +95,12 @@ def _training_file(folder, header, rows, size):
 
 
 def _fit(code, train, output):
-    command = [sys.executable, "-m", "tlnlp", "fit", "--train", train]
-    command += ["--text-column", "sentence", "--label-column", "label"]
-    command += ["--limit", "200", "--epochs", "1", "--output", output]
-    env = dict(os.environ, PYTHONPATH=code, TF_CPP_MIN_LOG_LEVEL="2")
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=code, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed (status {status})")
-    with open(os.path.join(output, "metrics.json")) as file:
-        metrics = json.load(file)
+    arguments = ["--train", train, "--text-column", "sentence"]
+    arguments += ["--label-column", "label", "--limit", "200", "--epochs", "1"]
+    metrics = _common.tlnlp_fit(code, arguments, output)
     return {
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "wall_seconds": round(wall, 1),
+        "peak_rss_mb": metrics["peak_rss_mb"],
+        "wall_seconds": metrics["wall_seconds"],
         "first_step_seconds": metrics.get("first_step_seconds"),
         "train_seconds": metrics["train_seconds"],
     }
