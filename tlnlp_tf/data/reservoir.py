@@ -23,6 +23,11 @@ def reservoir_sample(items, count, seed=0):
     Every item is read (a stream's per-line checks all run); every subset
     of `count` items is equally likely; the same `seed` and stream give the
     same sample.
+
+    ```python
+    lines = (f"line {i}" for i in range(100_000))
+    reservoir_sample(lines, 3, seed=1)  # 3 of the lines, in their order
+    ```
     """
     check_count(count)
     rng = np.random.default_rng(seed)
