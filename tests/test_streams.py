@@ -316,3 +316,56 @@ def test_on_bad_line_skip_is_refused_where_it_does_not_apply(tmp_path):
     task = registry.get_task("token-classification")
     with pytest.raises(tl.PolicyError, match="not available for --task token-cl"):
         task.read_sample(tmp_path / "train.txt", {}, on_bad_line="skip")
+
+
+def test_stream_true_keeps_counts_not_rows(tmp_path):
+    _shards(tmp_path)
+    train = loading.load_examples(
+        str(tmp_path / "train-*.tsv.gz"), "sentence", "label", stream=True
+    )
+    assert isinstance(train, tl.data.StreamedExamples) and not hasattr(train, "texts")
+    assert len(train) == 150 and train.label_counts == {"0": 75, "1": 75}
+    assert train.label_names() == ["0", "1"]
+    rows = [(x.numpy().decode(), y.numpy().decode()) for x, y in train.to_dataset()]
+    assert rows[0] == ("text 0-0", "0") and rows[-1] == ("text 2-49", "1")
+    assert len(rows) == 150
+    with pytest.raises(tl.DataError, match=r"train-0.tsv.gz, line 3: label '1' was"):
+        train.check_labels(["0"])
+    with pytest.raises(tl.DataError, match="has no examples|at least two"):
+        tl.data.StreamedExamples([], "t", "l", count=1, label_counts={"a": 1}).label_names()
+
+
+def test_stream_true_checks_numeric_targets_by_line(tmp_path):
+    body = HEADER + "a\t0.5\nb\t1.5\nc\tnan\n"
+    with gzip.open(tmp_path / "train.tsv.gz", "wt") as file:
+        file.write(body)
+    train = loading.load_examples(
+        str(tmp_path / "train.tsv.gz"), "sentence", "label", stream=True
+    )
+    with pytest.raises(tl.DataError, match=r"train.tsv.gz, line 4: target 'nan'"):
+        train.check_numeric()
+
+
+def test_fit_streams_the_whole_training_set_to_disk(tiny_preset, tmp_path, capsys):
+    from conftest import toy_examples
+
+    from tlnlp_tf.cli.main import main
+
+    for k in range(2):
+        texts, labels = toy_examples(40, seed=k)
+        with gzip.open(tmp_path / f"train-{k}.tsv.gz", "wt", encoding="utf-8") as file:
+            file.write(HEADER + "".join(f"{t}\t{l}\n" for t, l in zip(texts, labels)))
+    output = tmp_path / "run"
+    args = ["fit", "--train", str(tmp_path / "train-*.tsv.gz"), "--text-column"]
+    args += ["sentence", "--label-column", "label", "--backbone", tiny_preset]
+    args += ["--epochs", "1", "--output", str(output)]
+    args += ["--token-cache", str(tmp_path / "tokens")]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "80 training examples streamed from" in err
+    assert "Tokenizing the data once, to disk" in err
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["train_examples"] == 80
+    record = json.loads((tmp_path / "tokens" / "token_cache.json").read_text())
+    assert record["complete"] and record["examples"] == 80
+    assert json.loads((output / "labels.json").read_text()) == ["neg", "pos"]

@@ -48,14 +48,54 @@ def test_a_matching_cache_is_reused_and_a_stale_one_rewritten(tmp_path):
     assert not reused and int(third.cardinality()) == 3
 
 
-def test_a_run_killed_while_writing_leaves_no_cache_to_reuse(tmp_path):
+def _numbers(count):
+    return tf.data.Dataset.range(count).map(lambda i: {"token_ids": tf.fill([8], i)})
+
+
+def test_a_killed_write_keeps_its_complete_chunks_and_redoes_the_rest(tmp_path):
     folder = tmp_path / "tokens"
-    os.makedirs(str(folder) + ".partial")  # what a killed writer leaves
-    (tmp_path / "tokens.partial" / "junk").write_text("half")
-    data = tf.data.Dataset.range(5).map(lambda i: {"token_ids": tf.fill([2], i)})
-    loaded, reused = cached_tokens(data, folder, {"k": 1}, verbose=0)
-    assert not reused and int(loaded.cardinality()) == 5
-    assert not os.path.exists(str(folder) + ".partial")
+    encoded = []
+
+    def encode_until(stop):
+        def record(ids):
+            encoded.extend(int(i) for i in ids.numpy()[:, 0])
+            if len(encoded) > stop:
+                raise RuntimeError("killed")
+            return ids
+
+        def encode(batch):
+            ids = tf.py_function(record, [batch["token_ids"]], tf.int64)
+            return {"token_ids": tf.ensure_shape(ids, [None, 8])}
+
+        return encode
+
+    # 4 inputs a batch, a chunk every 2 batches (64 bytes a row: 512 bytes)
+    options = dict(batch_size=4, chunk_bytes=512, verbose=0)
+    with pytest.raises(Exception, match="killed"):
+        cached_tokens(_numbers(30), folder, {"k": 1}, encode_until(20), **options)
+    record = json.loads((folder / RECORD).read_text())
+    assert not record["complete"]
+    kept = [c["inputs"] for c in record["chunks"]]
+    assert kept and set(kept) == {8}  # whole chunks only (inputs 0-7, 8-15…)
+    done = sum(kept)
+    os.makedirs(folder / "chunks" / f"{len(kept):05d}.partial")  # the kill's
+    encoded.clear()
+    loaded, reused = cached_tokens(
+        _numbers(30), folder, {"k": 1}, encode_until(10**6), **options
+    )
+    assert not reused and sorted(encoded) == list(range(done, 30))  # the rest only
+    assert [int(x["token_ids"][0]) for x in loaded] == list(range(30))
+    assert int(loaded.cardinality()) == 30
+    assert not any(n.endswith(".partial") for n in os.listdir(folder / "chunks"))
+    again, reused = cached_tokens(_numbers(30), folder, {"k": 1}, verbose=0)
+    assert reused and int(again.cardinality()) == 30
+
+
+def test_a_folder_of_other_files_is_refused_not_emptied(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(tl.DataError, match="holds other files and no token_cache"):
+        cached_tokens(_numbers(3), tmp_path, {"k": 1}, verbose=0)
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 
 def test_a_file_in_the_way_is_a_clear_error(tmp_path):

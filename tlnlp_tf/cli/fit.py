@@ -264,8 +264,14 @@ def run(args):
     task = registry.get_task(args.task)
     columns = arguments.columns(args, {})
     train = task.read_sample(
-        args.train, columns, args.limit, args.seed, args.on_bad_line
+        args.train, columns, args.limit, args.seed, args.on_bad_line, stream=True
     )
+    if not hasattr(train, "texts"):  # StreamedExamples: counted, not held
+        print(
+            f"tlnlp fit: {len(train)} training examples streamed from "
+            f"{train.source} (read again from the files, not held in memory)",
+            file=sys.stderr,
+        )
     validation = None
     if args.validation:
         validation = task.read_sample(

@@ -9,6 +9,7 @@ shards = tlnlp_tf.data.stream_examples("shards/*.tsv.gz", "sentence", "label")
 
 from tlnlp_tf.data.batching import batch_by_length
 from tlnlp_tf.data.batching import choose_batching
+from tlnlp_tf.data.batching import shuffle_buffer
 from tlnlp_tf.data.batching import training_batches
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import read_conll
@@ -30,6 +31,7 @@ from tlnlp_tf.data.readers import read_tfds
 from tlnlp_tf.data.reservoir import reservoir_sample
 from tlnlp_tf.data.squad import QuestionAnswers
 from tlnlp_tf.data.squad import read_squad
+from tlnlp_tf.data.streamed_examples import StreamedExamples
 from tlnlp_tf.data.srl import Propositions
 from tlnlp_tf.data.srl import read_srl
 from tlnlp_tf.data.text_blocks import pack_blocks

@@ -60,17 +60,7 @@ class Examples:
         """
         if self.labels is None:
             raise DataError(f"{self.source}: has no labels.")
-        names = set(self.labels)
-        if not names:
-            raise DataError(f"{self.source}: has no examples.")
-        if len(names) < 2:
-            raise DataError(
-                f"{self.source}: every example has the label {self.labels[0]!r}; "
-                "a classifier needs examples of at least two labels."
-            )
-        if all(_is_int(name) for name in names):
-            return sorted(names, key=int)
-        return sorted(names)
+        return ordered_labels(self.source, set(self.labels))
 
     def check_labels(self, names):
         """Raise `DataError` at the first label not in `names`."""
@@ -142,6 +132,21 @@ def sampled(record, fields, count, seed):
         values = getattr(record, name)
         rows[name] = None if values is None else [values[i] for i in order]
     return dataclasses.replace(record, **rows)
+
+
+def ordered_labels(source, names):
+    """The label set `names` sorted (numerically when all are integers);
+    fewer than two is a `DataError` naming `source`."""
+    if not names:
+        raise DataError(f"{source}: has no examples.")
+    if len(names) < 2:
+        raise DataError(
+            f"{source}: every example has the label {next(iter(names))!r}; "
+            "a classifier needs examples of at least two labels."
+        )
+    if all(_is_int(name) for name in names):
+        return sorted(names, key=int)
+    return sorted(names)
 
 
 def check_count(count):

@@ -4,7 +4,8 @@ A single plain file under `STREAM_BYTES` is read whole (`load_table`,
 `load_jsonl`), as always. Anything larger, gzip-compressed or split into
 shards is streamed (`streams.py`): each line is checked as it passes, and
 `limit=N` keeps a seeded reservoir sample of N rows, so memory does not
-grow with the file. Without `limit` every row is kept in memory.
+grow with the file. Without `limit` every row is kept in memory, unless
+`stream=True`: then nothing is kept but counts (`StreamedExamples`).
 
 The two paths draw different samples for the same seed (a permutation of
 the rows read into memory; a reservoir over the stream). Both are uniform,
@@ -33,6 +34,7 @@ from tlnlp_tf.data.reservoir import reservoir_sample
 from tlnlp_tf.data.streams import BadLines
 from tlnlp_tf.data.streams import _bare
 from tlnlp_tf.data.streams import data_files
+from tlnlp_tf.data.streamed_examples import StreamedExamples
 from tlnlp_tf.data.streams import stream_rows
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.progress import progress
@@ -50,6 +52,7 @@ def load_examples(
     seed=0,
     delimiter=None,
     on_bad_line="error",
+    stream=False,
 ):
     """Read labelled (or unlabelled) texts into `Examples`; see the module doc.
 
@@ -66,6 +69,10 @@ def load_examples(
             a warning that quotes the first. The input is then streamed
             whatever its size. A bad file (a missing column, another header,
             truncated gzip data) is an error either way.
+        stream: with no `limit`, a streamed input (see the module doc) is
+            not held: one pass checks and counts it, and the result is a
+            `StreamedExamples` whose `to_dataset()` reads the files again
+            each epoch. A file read whole gives `Examples` as usual.
 
     Example:
 
@@ -86,6 +93,20 @@ def load_examples(
     source = _source(path, files)
     wanted = _wanted(source, text, label, text_pair)
     rows = _rows(files, wanted, label, delimiter, source, bad)
+    if stream and limit is None and is_streamed(files):
+        examples = StreamedExamples.scan(
+            files,
+            rows,
+            text,
+            label,
+            text_pair,
+            source,
+            delimiter=delimiter,
+            on_bad_line=on_bad_line,
+        )
+        examples.skipped = bad.count
+        _warn_skipped(source, bad)
+        return examples
     kept = list(rows) if limit is None else reservoir_sample(rows, limit, seed)
     _warn_skipped(source, bad)
     if not kept:

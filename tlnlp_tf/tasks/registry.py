@@ -171,12 +171,15 @@ class TaskSpec:
     forgetting_probes: tuple = ("sts", "mlm")
     help: str = ""
 
-    def read_sample(self, path, columns, limit=None, seed=0, on_bad_line="error"):
+    def read_sample(
+        self, path, columns, limit=None, seed=0, on_bad_line="error", stream=False
+    ):
         """`read(path, columns).sample(limit, seed)`; a reader that takes
-        `limit=` (the text readers) samples while it streams the file, and
-        one that takes `on_bad_line=` can skip bad lines (`"skip"`)."""
+        `limit=` (the text readers) samples while it streams the file, one
+        that takes `on_bad_line=` can skip bad lines (`"skip"`), and one
+        that takes `stream=` keeps a large input on disk (`stream=True`)."""
         parameters = inspect.signature(self.read).parameters
-        options = {}
+        options = {"stream": True} if stream and "stream" in parameters else {}
         if on_bad_line != "error":
             if "on_bad_line" not in parameters:
                 raise PolicyError(
@@ -290,7 +293,14 @@ def like(kind, new_kind, model_class, **changes):
 
 
 def load_text_examples(
-    path, text, label=None, pair=None, limit=None, seed=0, on_bad_line="error"
+    path,
+    text,
+    label=None,
+    pair=None,
+    limit=None,
+    seed=0,
+    on_bad_line="error",
+    stream=False,
 ):
     """`Examples` of .csv/.tsv/.jsonl files (`.gz`, globs, shards: `load_examples`)."""
     from tlnlp_tf.data.loading import load_examples
@@ -298,15 +308,25 @@ def load_text_examples(
     if text is None:
         raise DataError(f"{path}: name the text column with --text-column.")
     return load_examples(
-        path, text, label, pair, limit=limit, seed=seed, on_bad_line=on_bad_line
+        path,
+        text,
+        label,
+        pair,
+        limit=limit,
+        seed=seed,
+        on_bad_line=on_bad_line,
+        stream=stream,
     )
 
 
-def read_text_examples(path, columns, limit=None, seed=0, on_bad_line="error"):
+def read_text_examples(
+    path, columns, limit=None, seed=0, on_bad_line="error", stream=False
+):
     """Labelled `Examples` of a text task: `text_column` and `label_column` needed.
 
     A large, gzip or sharded input is streamed; `limit` then samples it as
-    it is read (`tl.data.load_examples`).
+    it is read, and `stream=True` without `limit` keeps only counts
+    (`StreamedExamples`; `tl.data.load_examples`).
     """
     for option in ("text_column", "label_column"):
         if columns.get(option) is None:
@@ -322,6 +342,7 @@ def read_text_examples(path, columns, limit=None, seed=0, on_bad_line="error"):
         limit=limit,
         seed=seed,
         on_bad_line=on_bad_line,
+        stream=stream,
     )
 
 

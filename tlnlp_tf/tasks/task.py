@@ -518,11 +518,12 @@ class TextTask(keras_hub.models.Task):
         has one shape, whatever the number of windows per input.
 
         With `cache_dir`, the cache is on disk instead (`tf.data.Dataset.save`
-        in shards; `tlnlp_tf/data/token_cache.py`): memory holds a shuffle
-        buffer, not the data, and a later run with the same folder, the
-        same tokenizer, `max_length` and labels, and the same `cache_key`
-        (a string naming the data: the caller's to choose) loads it
-        without tokenizing again.
+        in chunks; `tlnlp_tf/data/token_cache.py`): memory holds a chunk
+        while writing and a shuffle buffer while training, not the data. A
+        later run with the same folder, the same tokenizer, `max_length` and
+        labels, and the same `cache_key` (a string naming the data: the
+        caller's to choose) loads it without tokenizing again, and one
+        after a run killed while writing keeps the complete chunks.
 
         Example:
 
@@ -546,14 +547,18 @@ class TextTask(keras_hub.models.Task):
 
         self._full_length = True
         try:
+            if cache_dir is not None:
+                tokens, _ = cached_tokens(
+                    dataset,
+                    cache_dir,
+                    self._token_identity(cache_key),
+                    encode=encode,
+                    batch_size=batch_size,
+                )
+                return tokens
             tokens = dataset.batch(batch_size).map(encode, tf.data.AUTOTUNE)
         finally:
             self._full_length = False
-        if cache_dir is not None:
-            tokens, _ = cached_tokens(
-                tokens.unbatch(), cache_dir, self._token_identity(cache_key)
-            )
-            return tokens
         tokens = tokens.unbatch().cache()
         # Fill the cache now (the tokenizer's one pass) and count the
         # examples: windowed tasks may yield more than one per input.
