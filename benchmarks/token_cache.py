@@ -16,7 +16,6 @@ benchmark run.
 """
 
 import gzip
-
 import os
 import shutil
 import sys
@@ -89,7 +88,7 @@ def main(argv=None):
         args.results_name,
         {"runs": runs, "shards": args.shards, "limit": args.limit},
         "Tokens on disk vs in memory: `tlnlp fit` on SST-2"
-        + (f", disk runs streamed from {args.shards} gzip shards" if args.shards else ""),
+        + (f", disk runs from {args.shards} gzip shards" if args.shards else ""),
         rows,
         _common.command("token_cache.py", argv),
     )

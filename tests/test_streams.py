@@ -332,7 +332,8 @@ def test_stream_true_keeps_counts_not_rows(tmp_path):
     with pytest.raises(tl.DataError, match=r"train-0.tsv.gz, line 3: label '1' was"):
         train.check_labels(["0"])
     with pytest.raises(tl.DataError, match="has no examples|at least two"):
-        tl.data.StreamedExamples([], "t", "l", count=1, label_counts={"a": 1}).label_names()
+        one = tl.data.StreamedExamples([], "t", "l", count=1, label_counts={"a": 1})
+        one.label_names()
 
 
 def test_stream_true_checks_numeric_targets_by_line(tmp_path):

@@ -31,10 +31,10 @@ from tlnlp_tf.data.readers import _wanted
 from tlnlp_tf.data.readers import load_jsonl
 from tlnlp_tf.data.readers import load_table
 from tlnlp_tf.data.reservoir import reservoir_sample
+from tlnlp_tf.data.streamed_examples import StreamedExamples
 from tlnlp_tf.data.streams import BadLines
 from tlnlp_tf.data.streams import _bare
 from tlnlp_tf.data.streams import data_files
-from tlnlp_tf.data.streamed_examples import StreamedExamples
 from tlnlp_tf.data.streams import stream_rows
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.progress import progress

@@ -1,4 +1,4 @@
-"""`StreamedExamples`: training data too large to hold, counted once, streamed every epoch.
+"""`StreamedExamples`: training data too large to hold, counted, streamed each epoch.
 
 `load_examples(path, …, stream=True)` returns one for a streamed input (a
 glob of shards, gzip, a file of `STREAM_BYTES` or more) read whole (no

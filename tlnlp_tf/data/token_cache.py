@@ -99,7 +99,6 @@ def cached_tokens(
             "complete": False,
         }
         _write_record(folder, record)
-        _say(f"Tokenizing the data once, to disk ({folder}) …", verbose)
         done = 0
 
     def counted(*element):
@@ -110,7 +109,10 @@ def cached_tokens(
     batches = dataset.skip(done).batch(batch_size).map(counted, tf.data.AUTOTUNE)
     pending, size, inputs = [], 0, 0
     for tokens, count in progress(
-        batches, "Tokenizing the data once, to disk", verbose=verbose, unit="batch"
+        batches,
+        f"Tokenizing the data once, to disk ({folder})",
+        verbose=verbose,
+        unit="batch",
     ):
         tokens = tf.nest.map_structure(lambda t: t.numpy(), tokens)
         pending.append(tokens)
