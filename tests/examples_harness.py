@@ -339,6 +339,8 @@ def data_files():
         "tasks.yaml": _TASKS_YAML,
         "shards/train-0.tsv.gz": _table(8, 0),  # gzip-compressed when written
         "shards/train-1.tsv.gz": _table(8, 8),
+        "corpus/part-0.txt.gz": "\n".join(texts[:8]) + "\n",
+        "corpus/part-1.txt.gz": "\n".join(texts[8:]) + "\n",
         "pairs.jsonl": "".join(
             json.dumps({"source": t, "target": " ".join(t.split()[:2])}) + "\n"
             for t in texts

@@ -93,3 +93,18 @@ def test_training_batches_shuffles_and_batches_as_chosen():
     assert np.mean(spread) > 3
     with pytest.raises(ValueError, match="known, finite length"):
         tl.data.training_batches(tf.data.Dataset.range(5).repeat(), 2)
+
+
+def test_the_shuffle_buffer_is_bounded_for_large_token_sets(monkeypatch):
+    from tlnlp_tf.data import batching
+
+    tokens = tf.data.Dataset.range(10).map(lambda i: {"token_ids": tf.fill([64], i)})
+    assert tl.data.shuffle_buffer(tokens, 10) == 10  # fits: the whole set
+    # 64 int64 ids = 512 bytes an example: 1 MiB holds 2,048 of 50,000
+    monkeypatch.setattr(batching, "SHUFFLE_BYTES", 2**20)
+    monkeypatch.setattr(batching, "MIN_SHUFFLE", 100)
+    assert tl.data.shuffle_buffer(tokens, 50_000) == 2_048
+    monkeypatch.setattr(batching, "MIN_SHUFFLE", 5_000)
+    assert tl.data.shuffle_buffer(tokens, 50_000) == 5_000  # never below the floor
+    texts = tf.data.Dataset.from_tensor_slices(["a", "b"])
+    assert tl.data.shuffle_buffer(texts, 10**7) == 10**7  # raw text: the whole set

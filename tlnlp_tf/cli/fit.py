@@ -250,6 +250,7 @@ def run(args):
     from tlnlp_tf.cli.forgetting import forgetting_report
     from tlnlp_tf.data.batching import choose_batching
     from tlnlp_tf.data.batching import training_batches
+    from tlnlp_tf.data.streamed_examples import StreamedExamples
     from tlnlp_tf.distribute.strategies import check_global_batch
     from tlnlp_tf.distribute.strategies import strategy
     from tlnlp_tf.extras import require
@@ -266,7 +267,7 @@ def run(args):
     train = task.read_sample(
         args.train, columns, args.limit, args.seed, args.on_bad_line, stream=True
     )
-    if not hasattr(train, "texts"):  # StreamedExamples: counted, not held
+    if isinstance(train, StreamedExamples):  # counted, not held
         print(
             f"tlnlp fit: {len(train)} training examples streamed from "
             f"{train.source} (read again from the files, not held in memory)",

@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 from tlnlp_tf.cli import arguments
 from tlnlp_tf.errors import PolicyError
@@ -116,9 +117,24 @@ def register(commands):
         "after training (default 0.05)",
     )
     pretrain.add_argument(
+        "--held-out",
+        type=arguments.positive,
+        default=256,
+        help="with --steps: the first N documents of the stream, held out to "
+        "score the masked-LM loss before and after training (default 256)",
+    )
+    pretrain.add_argument(
         "--limit",
         type=arguments.positive,
         help="pretrain on a seeded random sample of N documents",
+    )
+    pretrain.add_argument(
+        "--steps",
+        type=arguments.positive,
+        metavar="N",
+        help="mlm: stream the corpus (any size) and train N optimizer steps on "
+        "packed blocks of --max-length tokens (default 128), backed up every "
+        "100 steps in OUTPUT/backup: the same command resumes after a kill",
     )
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.add_argument(
@@ -142,6 +158,8 @@ def run(args):
         word_vectors.check_output_folder(args.output)
     else:
         pretraining.check_output_folder(args.output)
+    if args.steps is not None:
+        return _run_streamed(args, new)
     texts = pretraining.read_corpus(
         args.text, args.text_column, limit=args.limit, seed=args.seed
     )
@@ -198,6 +216,76 @@ def run(args):
         "limit": args.limit,
         **report,
     }
+    pretraining.save_pretrained(masked_lm, args.output, report)
+    print(
+        json.dumps(
+            {key: value for key, value in report.items() if key != "history"}, indent=2
+        )
+    )
+    return 0
+
+
+# `--steps`: the backup inside the output folder, removed when training ends.
+BACKUP = "backup"
+# A new vocabulary for a streamed corpus is learned from a seeded sample of
+# this many documents (drawn while reading the whole corpus once).
+VOCABULARY_SAMPLE = 100_000
+
+
+def _run_streamed(args, new):
+    """`--steps N`: masked-LM training on the streamed corpus, resumable."""
+    import tempfile
+
+    from tlnlp_tf import pretraining
+
+    if args.kind != "mlm":
+        raise PolicyError("--steps streams the corpus for --kind mlm only.")
+    if args.limit is not None or args.epochs is not None:
+        raise PolicyError(
+            "--steps streams the whole corpus for N steps; --limit and --epochs "
+            "are for a corpus read into memory (leave them out)."
+        )
+    backup = os.path.join(args.output, BACKUP)
+    documents = pretraining.stream_corpus(args.text, args.text_column)
+    options = {
+        "steps": args.steps,
+        "backup_dir": backup,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length or 128,
+        "held_out": args.held_out,
+        "mask_rate": args.mask_rate,
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+    }
+    if os.path.isdir(backup):
+        print(f"tlnlp pretrain: resuming from the backup in {backup}", file=sys.stderr)
+    if new is None:
+        masked_lm, report = pretraining.pretrain_masked_lm_stream(
+            args.backbone or "minilm",
+            documents,
+            weights=args.weights or "pretrained",
+            **options,
+        )
+    else:
+        sample = pretraining.read_corpus(
+            args.text, args.text_column, limit=VOCABULARY_SAMPLE, seed=args.seed
+        )
+        with tempfile.TemporaryDirectory(prefix="tlnlp-new-backbone.") as tmp:
+            preset = os.path.join(tmp, "preset")
+            new_backbone = pretraining.new_backbone_preset(
+                preset,
+                sample,
+                max_sequence_length=max(512, args.max_length or 0),
+                seed=args.seed,
+                **new,
+            )
+            del sample
+            masked_lm, report = pretraining.pretrain_masked_lm_stream(
+                preset, documents, **options
+            )
+        new_backbone["vocabulary_sample_documents"] = VOCABULARY_SAMPLE
+        report.update(backbone=None, weights="random", new_backbone=new_backbone)
+    report = {"text": args.text, "text_column": args.text_column, **report}
     pretraining.save_pretrained(masked_lm, args.output, report)
     print(
         json.dumps(

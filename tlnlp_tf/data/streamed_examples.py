@@ -42,6 +42,15 @@ class StreamedExamples:
             finite number, or `None`.
         skipped: bad lines left out (`on_bad_line="skip"`).
         delimiter, on_bad_line: as `load_examples` took them.
+
+    ```python
+    train = tl.data.load_examples(
+        "shards/train-*.tsv.gz", "sentence", "label", stream=True
+    )
+    train.label_counts  # {'1': 8, '0': 8}
+    for features, label in train.to_dataset().take(1):
+        print(features, label)
+    ```
     """
 
     files: list

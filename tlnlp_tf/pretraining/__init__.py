@@ -12,6 +12,7 @@ vectors = tl.pretraining.word_vectors.train_word2vec(texts)
 
 from tlnlp_tf.pretraining import word_vectors
 from tlnlp_tf.pretraining.corpus import read_corpus
+from tlnlp_tf.pretraining.corpus import stream_corpus
 from tlnlp_tf.pretraining.folders import check_output_folder
 from tlnlp_tf.pretraining.masked_lm import HEAD_FILE
 from tlnlp_tf.pretraining.masked_lm import HEAD_MULTIPLIER
@@ -25,4 +26,6 @@ from tlnlp_tf.pretraining.masked_lm_head import head_masked_batches
 from tlnlp_tf.pretraining.masked_lm_head import load_masked_lm
 from tlnlp_tf.pretraining.masked_lm_head import read_head
 from tlnlp_tf.pretraining.masked_lm_head import score_masked_batches
+from tlnlp_tf.pretraining.streamed_pretraining import masked_blocks
+from tlnlp_tf.pretraining.streamed_pretraining import pretrain_masked_lm_stream
 from tlnlp_tf.pretraining.vocabulary import new_backbone_preset

@@ -28,6 +28,7 @@ from tlnlp_tf.data.readers import split_lines
 from tlnlp_tf.data.reservoir import reservoir_sample
 from tlnlp_tf.data.streams import _bare
 from tlnlp_tf.data.streams import data_files
+from tlnlp_tf.data.streams import stream_rows
 from tlnlp_tf.data.streams import text_lines
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.progress import progress
@@ -77,6 +78,46 @@ def read_corpus(path, text_column=None, limit=None, seed=0):
     if not texts:
         raise DataError(_empty(name))
     return texts
+
+
+def stream_corpus(path, text_column=None):
+    """The documents of a corpus of any size, as a `tf.data.Dataset` of strings.
+
+    Read from the files (plain or gzip; a glob or a list of shards) each
+    time the dataset is iterated, in order, blank documents skipped; the
+    first document is read now, so a missing column or an empty corpus is
+    an error here, not in the middle of training. The same layout as
+    `read_corpus`: one document per line, or `text_column` of a table.
+
+    Example:
+
+    ```python
+    documents = tl.pretraining.stream_corpus("corpus/*.txt.gz")
+    first = next(iter(documents)).numpy().decode()
+    ```
+    """
+    import tensorflow as tf
+
+    files = data_files(path)
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else files[0]
+    is_table = _bare(files[0]).endswith(_TABLES)
+    if is_table and text_column is None:
+        raise DataError(
+            f"{name}: name the text column (text_column=..., or --text-column) "
+            "to read a .csv, .tsv or .jsonl corpus."
+        )
+
+    def documents():
+        if is_table:
+            rows = stream_rows(files, [text_column])
+            return (values[0] for _, _, values in rows if values[0].strip())
+        return (text for file in files for _, text in text_lines(file) if text.strip())
+
+    if next(documents(), None) is None:
+        raise DataError(_empty(name))
+    return tf.data.Dataset.from_generator(
+        documents, output_signature=tf.TensorSpec((), tf.string)
+    )
 
 
 def _sampled(texts, limit, seed):

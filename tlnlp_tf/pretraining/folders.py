@@ -30,9 +30,10 @@ def check_output_folder(folder):
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise DataError(f"{folder}: exists and is not a folder; choose another output.")
+    # A folder holding only `backup/` is a streamed `tlnlp pretrain` resuming.
     if (
         os.path.isdir(folder)
-        and os.listdir(folder)
+        and set(os.listdir(folder)) - {"backup"}
         and not os.path.isfile(os.path.join(folder, "config.json"))
     ):
         raise DataError(
