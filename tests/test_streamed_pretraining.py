@@ -131,3 +131,25 @@ def test_cli_pretrain_steps_streams_and_writes_a_preset(tiny_preset, tmp_path, c
     assert not (output / "backup").exists()
     backbone, _ = tl.load_backbone(str(output))
     assert backbone.num_layers > 0
+
+
+def test_cli_pretrain_steps_learns_a_new_vocabulary_from_a_sample(
+    tmp_path, monkeypatch
+):
+    from tlnlp_tf.cli import pretrain
+
+    monkeypatch.setattr(pretrain, "VOCABULARY_SAMPLE", 50)  # of the 120 documents
+    corpus = _corpus(tmp_path)
+    output = tmp_path / "new-bert"
+    args = ["pretrain", "--text", corpus, "--new-vocabulary", "100", "--steps", "2"]
+    args += ["--num-layers", "1", "--hidden-dim", "16", "--num-heads", "2"]
+    args += ["--batch-size", "4", "--max-length", "16", "--held-out", "8"]
+    assert main([*args, "--output", str(output)]) == 0
+    report = json.loads((output / "pretrain.json").read_text())
+    assert report["streamed"] and report["steps"] == 2
+    assert report["weights"] == "random" and report["backbone"] is None
+    assert report["new_backbone"]["vocabulary_sample_documents"] == 50
+    assert report["new_backbone"]["vocabulary_size"] <= 100
+    backbone, preprocessor = tl.load_backbone(str(output))
+    assert backbone.num_layers == 1 and backbone.hidden_dim == 16
+    assert backbone.vocabulary_size == len(preprocessor.tokenizer.get_vocabulary())

@@ -279,11 +279,12 @@ def _run_streamed(args, new):
                 seed=args.seed,
                 **new,
             )
+            sampled = len(sample)
             del sample
             masked_lm, report = pretraining.pretrain_masked_lm_stream(
                 preset, documents, **options
             )
-        new_backbone["vocabulary_sample_documents"] = VOCABULARY_SAMPLE
+        new_backbone["vocabulary_sample_documents"] = sampled
         report.update(backbone=None, weights="random", new_backbone=new_backbone)
     report = {"text": args.text, "text_column": args.text_column, **report}
     pretraining.save_pretrained(masked_lm, args.output, report)
