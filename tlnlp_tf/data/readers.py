@@ -70,16 +70,7 @@ def load_table(path, text, label=None, text_pair=None, delimiter=None):
     if header is None:
         raise DataError(f"{path}: the file is empty; expected a header row.")
     header = [name.strip() for name in header]
-    for column in wanted:
-        if column not in header:
-            raise DataError(
-                f"{path}: no column '{column}'; the header has: {', '.join(header)}."
-            )
-        if header.count(column) > 1:
-            raise DataError(
-                f"{path}, line {header_line}: the header names column '{column}' "
-                f"{header.count(column)} times; column names must be distinct."
-            )
+    check_header(path, header_line, header, wanted)
     index = {name: header.index(name) for name in wanted}
     columns = {name: [] for name in wanted}
     lines = []
@@ -316,6 +307,20 @@ def _position(data, offset):
     """(line, column), both from 1, of byte `offset` in `data`."""
     line = data.count(b"\n", 0, offset) + 1
     return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+
+
+def check_header(path, line, header, wanted):
+    """Each `wanted` column is in `header` (line `line` of `path`) exactly once."""
+    for column in wanted:
+        if column not in header:
+            raise DataError(
+                f"{path}: no column '{column}'; the header has: {', '.join(header)}."
+            )
+        if header.count(column) > 1:
+            raise DataError(
+                f"{path}, line {line}: the header names column '{column}' "
+                f"{header.count(column)} times; column names must be distinct."
+            )
 
 
 def _wanted(path, text, label, text_pair):

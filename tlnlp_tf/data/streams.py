@@ -28,6 +28,7 @@ import zlib
 from tlnlp_tf.data.readers import _json_object
 from tlnlp_tf.data.readers import _json_value
 from tlnlp_tf.data.readers import _quote_hint
+from tlnlp_tf.data.readers import check_header
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 
@@ -171,16 +172,7 @@ def _table_rows(path, wanted, label, delimiter, first_header, bad):
             f"from the first file's ({', '.join(first_header)}); every shard "
             "needs the same columns."
         )
-    for column in wanted:
-        if column not in header:
-            raise DataError(
-                f"{path}: no column '{column}'; the header has: {', '.join(header)}."
-            )
-        if header.count(column) > 1:
-            raise DataError(
-                f"{path}, line {start}: the header names column '{column}' "
-                f"{header.count(column)} times; column names must be distinct."
-            )
+    check_header(path, start, header, wanted)
     yield header
     index = [header.index(name) for name in wanted]
     width = len(header)

@@ -52,14 +52,7 @@ def read_corpus(path, text_column=None, limit=None, seed=0):
     ```
     """
     check_count(limit)
-    files = data_files(path)
-    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else files[0]
-    is_table = _bare(files[0]).endswith(_TABLES)
-    if is_table and text_column is None:
-        raise DataError(
-            f"{name}: name the text column (text_column=..., or --text-column) "
-            "to read a .csv, .tsv or .jsonl corpus."
-        )
+    files, name, is_table = _corpus_files(path, text_column)
     if is_table or text_column is not None:
         if not is_streamed(files) and not read_text(files[0]).strip():
             raise DataError(_empty(name))
@@ -98,14 +91,7 @@ def stream_corpus(path, text_column=None):
     """
     import tensorflow as tf
 
-    files = data_files(path)
-    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else files[0]
-    is_table = _bare(files[0]).endswith(_TABLES)
-    if is_table and text_column is None:
-        raise DataError(
-            f"{name}: name the text column (text_column=..., or --text-column) "
-            "to read a .csv, .tsv or .jsonl corpus."
-        )
+    files, name, is_table = _corpus_files(path, text_column)
 
     def documents():
         if is_table:
@@ -133,3 +119,17 @@ def _empty(path):
         f"{path}: the pretraining corpus is empty; expected at least one "
         "non-blank document (one per line, or one per row of the text column)."
     )
+
+
+def _corpus_files(path, text_column):
+    """`(files, name for messages, whether they are tables)`; a table needs
+    `text_column`."""
+    files = data_files(path)
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else files[0]
+    is_table = _bare(files[0]).endswith(_TABLES)
+    if is_table and text_column is None:
+        raise DataError(
+            f"{name}: name the text column (text_column=..., or --text-column) "
+            "to read a .csv, .tsv or .jsonl corpus."
+        )
+    return files, name, is_table

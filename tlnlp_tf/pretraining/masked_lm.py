@@ -121,19 +121,8 @@ def pretrain_masked_lm(
     if max_length is None:
         sample = train[:_LENGTH_SAMPLE]
         max_length = choose_sequence_length(tokenizer, sample, limit=limit)
-    elif max_length > limit:
-        raise PolicyError(
-            f"max_length={max_length} is longer than the backbone's "
-            f"max_sequence_length={limit}; pass max_length <= {limit}."
-        )
-    task_class = _masked_lm_class(backbone)
-    preprocessor = task_class.preprocessor_cls(
-        tokenizer=tokenizer,
-        sequence_length=max_length,
-        mask_selection_rate=mask_rate,
-        mask_selection_length=max(1, math.ceil(max_length * mask_rate * 1.5)),
-    )
-    masked_lm = task_class(backbone=backbone, preprocessor=preprocessor)
+    masked_lm = _new_masked_lm(backbone, tokenizer, max_length, mask_rate)
+    preprocessor = masked_lm.preprocessor
 
     steps = math.ceil(len(train) / batch_size) * epochs
     head = {path: HEAD_MULTIPLIER for path in _head_variables(masked_lm)}
@@ -290,6 +279,25 @@ def _split(texts, fraction, seed):
             f"{fraction:.0%} and train on the rest."
         )
     return ([texts[i] for i in order[held:]], [texts[i] for i in order[:held]])
+
+
+def _new_masked_lm(backbone, tokenizer, max_length, mask_rate):
+    """A keras-hub masked-LM task on `backbone`, masking `mask_rate` of
+    `max_length` tokens (checked against the backbone's positions)."""
+    limit = int(getattr(backbone, "max_sequence_length", 512) or 512)
+    if max_length > limit:
+        raise PolicyError(
+            f"max_length={max_length} is longer than the backbone's "
+            f"max_sequence_length={limit}; pass max_length <= {limit}."
+        )
+    task_class = _masked_lm_class(backbone)
+    preprocessor = task_class.preprocessor_cls(
+        tokenizer=tokenizer,
+        sequence_length=max_length,
+        mask_selection_rate=mask_rate,
+        mask_selection_length=max(1, math.ceil(max_length * mask_rate * 1.5)),
+    )
+    return task_class(backbone=backbone, preprocessor=preprocessor)
 
 
 def _masked_lm_class(backbone):

@@ -37,7 +37,7 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.pretraining.masked_lm import HEAD_MULTIPLIER
 from tlnlp_tf.pretraining.masked_lm import _head_variables
 from tlnlp_tf.pretraining.masked_lm import _masked_batches
-from tlnlp_tf.pretraining.masked_lm import _masked_lm_class
+from tlnlp_tf.pretraining.masked_lm import _new_masked_lm
 from tlnlp_tf.pretraining.masked_lm import _scores
 from tlnlp_tf.training import fine_tuning_adamw
 from tlnlp_tf.training.callbacks import RandomStateBackup
@@ -97,20 +97,10 @@ def pretrain_masked_lm_stream(
     _check(documents, steps, batch_size, max_length, held_out, backup_every)
     keras.utils.set_random_seed(seed)
     backbone, classifier_preprocessor = load_backbone(spec, weights=weights)
-    limit = int(getattr(backbone, "max_sequence_length", 512) or 512)
-    if max_length > limit:
-        raise PolicyError(
-            f"max_length={max_length} is longer than the backbone's "
-            f"max_sequence_length={limit}; pass max_length <= {limit}."
-        )
-    task_class = _masked_lm_class(backbone)
-    preprocessor = task_class.preprocessor_cls(
-        tokenizer=classifier_preprocessor.tokenizer,
-        sequence_length=max_length,
-        mask_selection_rate=mask_rate,
-        mask_selection_length=max(1, math.ceil(max_length * mask_rate * 1.5)),
+    masked_lm = _new_masked_lm(
+        backbone, classifier_preprocessor.tokenizer, max_length, mask_rate
     )
-    masked_lm = task_class(backbone=backbone, preprocessor=preprocessor)
+    preprocessor = masked_lm.preprocessor
     epochs = math.ceil(steps / min(backup_every, steps))
     per_epoch = math.ceil(steps / epochs)
     total = per_epoch * epochs
