@@ -48,6 +48,36 @@ def test_reads_conll2003_layout(tmp_path):
     )
 
 
+def test_gzip_shards_are_read_in_order_and_errors_name_the_shard(tmp_path):
+    import gzip
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    second = "Anna NNP B-NP B-PER\nsang VBD B-VP O\n\nOslo NNP B-NP B-LOC\n"
+    for name, text in (("part-0.txt.gz", CONLL), ("part-1.txt.gz", second)):
+        with gzip.open(shards / name, "wt", encoding="utf-8") as file:
+            file.write(text)
+    data = read_conll(str(shards / "*.txt.gz"))
+    assert data.words == [
+        ["EU", "rejects", "German", "call", "."],
+        ["Peter", "Blackburn"],
+        ["Anna", "sang"],
+        ["Oslo"],
+    ]
+    part1 = str(shards / "part-1.txt.gz")
+    assert data.lines[2:] == [(part1, 1), (part1, 4)]
+    one = read_conll(str(shards / "part-0.txt.gz"))  # one gzip file
+    assert one.words == data.words[:2] and one.lines == [3, 9]
+    with pytest.raises(tl.DataError, match=r"part-1\.txt\.gz, line 4: tag 'B-LOC'"):
+        data.check_tags(["O", "B-PER", "I-PER", "B-ORG", "B-MISC"])
+    with gzip.open(shards / "part-2.txt.gz", "wt", encoding="utf-8") as file:
+        file.write("Oslo NNP B-LOC\n")  # 3 columns where the others have 4
+    with pytest.raises(tl.DataError, match=r"part-2\.txt\.gz, line 1: tag column"):
+        read_conll(str(shards / "*.txt.gz"), tag_column=3)
+    with pytest.raises(tl.DataError, match="matches no file"):
+        read_conll(str(tmp_path / "none-*.txt"))
+
+
 def test_other_columns_and_chinese_characters(tmp_path):
     data = read_conll(
         _write(tmp_path, "NNP EU B-ORG\nVBZ x O\n"), token_column=1, tag_column=2

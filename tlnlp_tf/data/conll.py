@@ -25,6 +25,8 @@ from tlnlp_tf.data.examples import sampled
 from tlnlp_tf.data.examples import unseen
 from tlnlp_tf.data.readers import read_text
 from tlnlp_tf.data.readers import split_lines
+from tlnlp_tf.data.streams import data_files
+from tlnlp_tf.data.streams import text_lines
 from tlnlp_tf.errors import DataError
 
 SCHEMES = ("auto", "iob1", "iob2", "bioes", "bmes")
@@ -39,7 +41,8 @@ class TaggedSentences:
         words: a list of sentences, each a list of words.
         tags: the IOB2 tag of each word, or `None` when unlabelled.
         source: the file the sentences came from.
-        lines: the line number where each sentence starts.
+        lines: the line number where each sentence starts (`(file, line)`
+            when read from several files).
         scheme: the tag scheme of the file (before conversion to IOB2).
 
     Example:
@@ -93,9 +96,11 @@ class TaggedSentences:
             raise DataError(f"{self.source}: has no tags.")
         allowed = set(names)
         for sentence, line in zip(self.tags, self.lines):
+            # `(file, line)` for sentences read from several files
+            source, line = line if isinstance(line, tuple) else (self.source, line)
             for offset, tag in enumerate(sentence):
                 if tag not in allowed:
-                    raise unseen(self.source, line + offset, "tag", tag, allowed)
+                    raise unseen(source, line + offset, "tag", tag, allowed)
         return self
 
     def sample(self, count, seed=0):
@@ -119,7 +124,9 @@ def read_conll(path, token_column=0, tag_column=-1, scheme="auto"):
     """Read a CoNLL-style file into `TaggedSentences` with IOB2 tags.
 
     Args:
-        path: the file.
+        path: the file; or a glob or list of files, plain or gzip (`.gz`),
+            read line by line and joined in order (the sentences are held
+            in memory). Each file's scheme is detected on its own.
         token_column, tag_column: column indices (negative counts from the
             end); every non-blank line must have the same number of columns.
         scheme: `"auto"` (detected from the tags), `"iob1"`, `"iob2"`,
@@ -134,10 +141,30 @@ def read_conll(path, token_column=0, tag_column=-1, scheme="auto"):
     """
     if scheme not in SCHEMES:
         raise DataError(f"scheme must be one of {SCHEMES}, got {scheme!r}.")
-    content = read_text(path)
+    files = data_files(path)
+    if len(files) == 1 and not files[0].lower().endswith(".gz"):
+        numbered = enumerate(split_lines(read_text(files[0])), start=1)
+        return _read_lines(files[0], numbered, token_column, tag_column, scheme)
+    parts = [
+        _read_lines(file, text_lines(file), token_column, tag_column, scheme)
+        for file in files
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return TaggedSentences(
+        words=[words for part in parts for words in part.words],
+        tags=[tags for part in parts for tags in part.tags],
+        source=f"{files[0]} (and {len(files) - 1} more)",
+        lines=[(part.source, line) for part in parts for line in part.lines],
+        scheme="+".join(sorted({part.scheme for part in parts})),
+    )
+
+
+def _read_lines(path, numbered, token_column, tag_column, scheme):
+    """`TaggedSentences` of one file, from its `(line number, text)` pairs."""
     words, tags, lines = [], [], []
     sentence, sentence_tags, start, width = [], [], None, None
-    for number, raw in enumerate(split_lines(content), start=1):
+    for number, raw in numbered:
         fields = raw.split()
         if not fields or fields[0] == "-DOCSTART-":
             if sentence:

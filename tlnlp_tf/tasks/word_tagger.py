@@ -403,7 +403,9 @@ class WordTagger(keras.Model):
         not one of the model's tags, or a sentence whose tags do not match it."""
         allowed = set(self.tags)
         for index, (words, tags) in enumerate(zip(data.words, data.tags)):
-            where = f"{data.source}, sentence {index + 1} (line {data.lines[index]})"
+            line = data.lines[index]
+            source, line = line if isinstance(line, tuple) else (data.source, line)
+            where = f"{source}, sentence {index + 1} (line {line})"
             if len(words) != len(tags):
                 raise DataError(
                     f"{where}: {len(words)} tokens but {len(tags)} tags; give "
