@@ -148,8 +148,6 @@ def register(commands):
 
 
 def run(args):
-    import tempfile
-
     from tlnlp_tf import pretraining
     from tlnlp_tf.pretraining import word_vectors
 
@@ -189,26 +187,14 @@ def run(args):
         "validation_fraction": args.validation_fraction,
         "seed": args.seed,
     }
-    if new is None:
-        masked_lm, report = pretraining.pretrain_masked_lm(
-            args.backbone or "minilm",
-            texts,
-            weights=args.weights or "pretrained",
-            **options,
-        )
-    else:
-        with tempfile.TemporaryDirectory(prefix="tlnlp-new-backbone.") as tmp:
-            preset = os.path.join(tmp, "preset")
-            new_backbone = pretraining.new_backbone_preset(
-                preset,
-                texts,
-                max_sequence_length=max(512, args.max_length or 0),
-                seed=args.seed,
-                **new,
-            )
-            masked_lm, report = pretraining.pretrain_masked_lm(preset, texts, **options)
-        # The preset was temporary: the run started from new random weights.
-        report.update(backbone=None, weights="random", new_backbone=new_backbone)
+    masked_lm, report = _on_backbone(
+        args,
+        new,
+        lambda: texts,
+        lambda spec, **more: pretraining.pretrain_masked_lm(
+            spec, texts, **options, **more
+        ),
+    )
     report = {
         "text": args.text,
         "text_column": args.text_column,
@@ -234,8 +220,6 @@ VOCABULARY_SAMPLE = 100_000
 
 def _run_streamed(args, new):
     """`--steps N`: masked-LM training on the streamed corpus, resumable."""
-    import tempfile
-
     from tlnlp_tf import pretraining
 
     if args.kind != "mlm":
@@ -259,33 +243,20 @@ def _run_streamed(args, new):
     }
     if os.path.isdir(backup):
         print(f"tlnlp pretrain: resuming from the backup in {backup}", file=sys.stderr)
-    if new is None:
-        masked_lm, report = pretraining.pretrain_masked_lm_stream(
-            args.backbone or "minilm",
-            documents,
-            weights=args.weights or "pretrained",
-            **options,
-        )
-    else:
-        sample = pretraining.read_corpus(
+    masked_lm, report = _on_backbone(
+        args,
+        new,
+        # A new vocabulary is learned from a seeded sample, read while streaming.
+        lambda: pretraining.read_corpus(
             args.text, args.text_column, limit=VOCABULARY_SAMPLE, seed=args.seed
-        )
-        with tempfile.TemporaryDirectory(prefix="tlnlp-new-backbone.") as tmp:
-            preset = os.path.join(tmp, "preset")
-            new_backbone = pretraining.new_backbone_preset(
-                preset,
-                sample,
-                max_sequence_length=max(512, args.max_length or 0),
-                seed=args.seed,
-                **new,
-            )
-            sampled = len(sample)
-            del sample
-            masked_lm, report = pretraining.pretrain_masked_lm_stream(
-                preset, documents, **options
-            )
-        new_backbone["vocabulary_sample_documents"] = sampled
-        report.update(backbone=None, weights="random", new_backbone=new_backbone)
+        ),
+        lambda spec, **more: pretraining.pretrain_masked_lm_stream(
+            spec, documents, **options, **more
+        ),
+    )
+    if new is not None:
+        new_backbone = report["new_backbone"]
+        new_backbone["vocabulary_sample_documents"] = new_backbone["documents"]
     report = {"text": args.text, "text_column": args.text_column, **report}
     pretraining.save_pretrained(masked_lm, args.output, report)
     print(
@@ -294,6 +265,31 @@ def _run_streamed(args, new):
         )
     )
     return 0
+
+
+def _on_backbone(args, new, vocabulary_texts, pretrain):
+    """`pretrain(spec, **options)` on `--backbone`, or with `--new-vocabulary`
+    on a new random backbone whose vocabulary is learned from
+    `vocabulary_texts()` (in a temporary preset folder)."""
+    import tempfile
+
+    from tlnlp_tf import pretraining
+
+    if new is None:
+        return pretrain(args.backbone or "minilm", weights=args.weights or "pretrained")
+    with tempfile.TemporaryDirectory(prefix="tlnlp-new-backbone.") as tmp:
+        preset = os.path.join(tmp, "preset")
+        new_backbone = pretraining.new_backbone_preset(
+            preset,
+            vocabulary_texts(),
+            max_sequence_length=max(512, args.max_length or 0),
+            seed=args.seed,
+            **new,
+        )
+        masked_lm, report = pretrain(preset)
+    # The preset was temporary: the run started from new random weights.
+    report.update(backbone=None, weights="random", new_backbone=new_backbone)
+    return masked_lm, report
 
 
 def _check_new_backbone_options(args):
