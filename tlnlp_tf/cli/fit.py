@@ -251,6 +251,7 @@ def run(args):
     from tlnlp_tf.data.batching import choose_batching
     from tlnlp_tf.data.batching import training_batches
     from tlnlp_tf.data.streamed_examples import StreamedExamples
+    from tlnlp_tf.data.streamed_sentences import StreamedSentences
     from tlnlp_tf.distribute.strategies import check_global_batch
     from tlnlp_tf.distribute.strategies import strategy
     from tlnlp_tf.extras import require
@@ -267,9 +268,9 @@ def run(args):
     train = task.read_sample(
         args.train, columns, args.limit, args.seed, args.on_bad_line, stream=True
     )
-    if isinstance(train, StreamedExamples):  # counted, not held
+    if isinstance(train, (StreamedExamples, StreamedSentences)):  # counted, not held
         print(
-            f"tlnlp fit: {len(train)} training examples streamed from "
+            f"tlnlp fit: {len(train)} training {_unit(train)} streamed from "
             f"{train.source} (read again from the files, not held in memory)",
             file=sys.stderr,
         )
@@ -464,6 +465,11 @@ def _skipped(train, validation):
         if data is not None
     }
     return {"skipped_lines": counts} if any(counts.values()) else {}
+
+
+def _unit(train):
+    """What a streamed training set counts: examples, or tagged sentences."""
+    return "sentences" if hasattr(train, "tag_names") else "examples"
 
 
 def _rounded(seconds):

@@ -346,8 +346,9 @@ def read_text_examples(
     )
 
 
-def read_tagged(path, columns):
-    """`TaggedSentences` of a CoNLL file."""
+def read_tagged(path, columns, limit=None, seed=0, stream=False):
+    """`TaggedSentences` of a CoNLL file (or shards); `StreamedSentences`
+    for a large or sharded input read whole with `stream=True`."""
     from tlnlp_tf.data.conll import read_conll
 
     token, tag = columns.get("token_column"), columns.get("tag_column")
@@ -356,6 +357,9 @@ def read_tagged(path, columns):
         token_column=0 if token is None else token,
         tag_column=-1 if tag is None else tag,
         scheme=columns.get("scheme") or "auto",
+        limit=limit,
+        seed=seed,
+        stream=stream,
     )
 
 
