@@ -339,6 +339,8 @@ def data_files():
         "tasks.yaml": _TASKS_YAML,
         "shards/train-0.tsv.gz": _table(8, 0),  # gzip-compressed when written
         "shards/train-1.tsv.gz": _table(8, 8),
+        "ner/train-0.txt.gz": _conll(3),
+        "ner/train-1.txt.gz": _conll(2),
         "corpus/part-0.txt.gz": "\n".join(texts[:8]) + "\n",
         "corpus/part-1.txt.gz": "\n".join(texts[8:]) + "\n",
         "pairs.jsonl": "".join(

@@ -193,6 +193,7 @@ def _model_kind(block):
         "mixing": "multi",
         "token_classifier": "tagger",
         "conll": "tagger",
+        "streamed_sentences": "tagger",
         "span_extractor": "span",
         "squad": "span",
         "text_regressor": "regressor",
