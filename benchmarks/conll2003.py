@@ -1,6 +1,7 @@
 """CoNLL-2003 NER: MiniLM TokenClassifier, entity F1 on the test split.
 
     python benchmarks/conll2003.py --epochs 4 [--batching random|length] [--limit N]
+    python benchmarks/conll2003.py --epochs 4 --crf  # its own RESULTS.md section
 
 TokenClassifier defaults (peak learning rate 2e-4, layer decay 0.9), batch 32.
 `--batching random` (default) shuffles plain batches, as the GPU sweep did;
@@ -28,6 +29,11 @@ def main(argv=None):
         "--save-model",
         help="also write FOLDER/model.keras and run.json, for `tlnlp evaluate`",
     )
+    parser.add_argument(
+        "--crf",
+        action="store_true",
+        help="a CRF output layer (`crf=True`); written to the conll2003_crf section",
+    )
     args = parser.parse_args(argv)
 
     train = tl.data.read_conll(os.path.join(args.data, "train.txt")).sample(
@@ -38,7 +44,9 @@ def main(argv=None):
     )
     keras.utils.set_random_seed(args.seed)
     with _common.PeakRSS() as rss:
-        model = tl.TokenClassifier.from_backbone("minilm", tags=train.tag_names())
+        model = tl.TokenClassifier.from_backbone(
+            "minilm", tags=train.tag_names(), crf=args.crf
+        )
         data = train.to_dataset().shuffle(len(train), seed=args.seed)
         if args.batching == "length":
             data = tl.data.batch_by_length(data, args.batch_size, seed=args.seed)
@@ -66,6 +74,7 @@ def main(argv=None):
         "learning_rate": model.default_learning_rate(),
         "layer_decay": model.default_layer_decay(),
         "batching": args.batching,
+        "crf": args.crf,
         "test_precision": round(scores["precision"], 4),
         "test_recall": round(scores["recall"], 4),
         "test_f1": round(scores["f1"], 4),
@@ -87,9 +96,11 @@ def main(argv=None):
         + f" | {run['train_seconds']:.0f} | {run['peak_rss_mb']:.0f} |",
     ]
     _common.write_results(
-        "conll2003",
+        "conll2003_crf" if args.crf else "conll2003",
         run,
-        "CoNLL-2003 NER, MiniLM TokenClassifier, test entity F1 (CoNLL semantics)",
+        "CoNLL-2003 NER, MiniLM TokenClassifier"
+        + (" with a CRF" if args.crf else "")
+        + ", test entity F1 (CoNLL semantics)",
         rows,
         _common.command("conll2003.py", argv),
     )
