@@ -215,10 +215,10 @@ def test_impossible_generation_requests_fail_before_any_work(fitted):
     assert isinstance(text, str)
 
 
-def test_fit_refuses_targets_label_pairs_and_a_frozen_model(gpt2_preset):
+def test_fit_refuses_unpaired_targets_label_pairs_and_a_frozen_model(gpt2_preset):
     model = build(gpt2_preset, freeze="all")
-    with pytest.raises(tl.DataError, match="texts alone"):
-        model.fit(["a cat"], ["label"])
+    with pytest.raises(tl.DataError, match="1 prompts but 2 responses"):
+        model.fit(["a cat"], ["label", "another"])  # y: the responses
     pairs = tf.data.Dataset.from_tensor_slices((["a cat"], [1])).batch(1)
     with pytest.raises(tl.DataError, match="map it to the texts"):
         model.fit(pairs)

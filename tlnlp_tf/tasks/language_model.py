@@ -56,6 +56,7 @@ from tlnlp_tf.tasks.inputs import check_batched
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.tasks.response_loss import pack_pairs
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.eager_build import build_optimizer
@@ -224,8 +225,11 @@ class LanguageModel(keras_hub.models.Task):
         gradient clipping at norm 1 (`fine_tuning_adamw`), at
         `learning_rate="auto"`: 1e-3 under `"lora-R"`, else 1e-4 for
         backbones under 60M parameters and 5e-5 for larger ones.
-        `loss="auto"` is the next-token cross-entropy on logits, weighted by
-        the padding mask; `weighted_metrics="auto"` are the next-token
+        `loss="auto"` is the next-token cross-entropy on logits, averaged
+        over the tokens that count (padding, and the prompts of
+        `fit(prompts, responses)`, weigh 0: Hugging Face's causal-LM loss;
+        Keras's default reduction would divide by every position of the
+        batch, padding included); `weighted_metrics="auto"` are the next-token
         accuracy and keras-hub's `Perplexity` (exact: padding has weight 0).
         `layer_decay=d` gives layer `i` of `L` the rate `d ** (L - i)` of the
         peak and the embeddings (tied to the output layer in most causal
@@ -256,7 +260,9 @@ class LanguageModel(keras_hub.models.Task):
                 "needs optimizer='auto'."
             )
         if isinstance(loss, str) and loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            )
         if isinstance(weighted_metrics, str) and weighted_metrics == "auto":
             weighted_metrics = [
                 keras.metrics.SparseCategoricalAccuracy("accuracy"),
@@ -414,29 +420,41 @@ class LanguageModel(keras_hub.models.Task):
 
         Takes a list of strings (shuffled every epoch unless `shuffle=False`,
         batches of `batch_size`, 8 by default) or a batched
-        `tf.data.Dataset` of strings; `validation_data` likewise. There are
-        no targets: a dataset of `(text, label)` pairs is a `DataError`.
+        `tf.data.Dataset` of strings; `validation_data` likewise. A dataset
+        of `(text, label)` pairs is a `DataError`.
+
+        Instruction tuning: `fit(prompts, responses)` with two lists of
+        strings trains on each prompt followed by its response, with the
+        loss on the response's tokens (and the end token) only
+        (`tlnlp_tf/tasks/response_loss.py`); `validation_data=(prompts,
+        responses)` likewise. A pair whose response is cut off entirely by
+        `max_length` is counted and warned about.
+
         On the first call, `max_length=None` is chosen from the texts and the
         auto schedule decays to zero over this call's steps. For example
-        `model.fit(texts, epochs=2)`.
+        `model.fit(texts, epochs=2)` or `model.fit(["Q: 2+2? A:"], [" 4"])`.
         """
-        if y is not None:
-            raise DataError(
-                "LanguageModel.fit trains on texts alone (next-token prediction); "
-                "got targets y: pass only the texts."
-            )
         shuffle = kwargs.pop("shuffle", True)
-        x = self._checked_texts(x, "fit")
         validation = kwargs.get("validation_data")
-        if validation is not None:
-            validation = self._checked_texts(validation, "fit(validation_data=...)")
+        if y is not None:
+            pairs = self._checked_pairs(x, y, "fit")
+            x = [prompt + response for prompt, response in zip(*pairs)]
+            if validation is not None:
+                validation = self._checked_pairs(
+                    *_two(validation), "fit(validation_data=...)"
+                )
+        else:
+            pairs = None
+            x = self._checked_texts(x, "fit")
+            if validation is not None:
+                validation = self._checked_texts(validation, "fit(validation_data=...)")
         if not self.trainable_weights:
             raise PolicyError(
                 f"freeze='{self.freeze}' leaves nothing to train: a language model "
                 "has no head of its own. Use 'lora-R', 'bottom-N' or 'none'."
             )
         self._choose_max_length(x)
-        x = self._batches(x, batch_size, shuffle)
+        x = self._batches(pairs or x, batch_size, shuffle)
         if validation is not None:
             kwargs["validation_data"] = self._batches(validation, batch_size, False)
         set_schedule_length(self.optimizer, x, None, epochs, kwargs)
@@ -448,6 +466,8 @@ class LanguageModel(keras_hub.models.Task):
         if isinstance(x, tf.data.Dataset):
             check_batched(x, where.partition("(")[0])
             spec = x.element_spec
+            if isinstance(spec, tuple) and spec:  # (features, targets[, weights])
+                spec = spec[0]
             if isinstance(spec, dict) and "token_ids" in spec:
                 return x
             if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
@@ -462,16 +482,67 @@ class LanguageModel(keras_hub.models.Task):
     def _batches(self, x, batch_size, shuffle):
         """Batches to train on: a list is tokenized once, here (a dataset as it is).
 
-        keras-hub's tokenizer runs eagerly in a fraction of the time it takes
+        `x`: texts, a dataset, or `(prompts, responses)` lists. keras-hub's
+        tokenizer runs eagerly in a fraction of the time it takes
         to trace it into a `tf.data` map with a large vocabulary (SmolLM2's
         49,152 tokens: about 20 seconds per pipeline on 2 cores).
         """
         if isinstance(x, tf.data.Dataset):
             return x
-        data = tf.data.Dataset.from_tensor_slices(self.tokenize(x))
+        if isinstance(x, tuple):  # (prompts, responses)
+            tokens = self.tokenize_pairs(*x)
+            count = len(x[0])
+        else:
+            tokens, count = self.tokenize(x), len(x)
+        data = tf.data.Dataset.from_tensor_slices(tokens)
         if shuffle:
-            data = data.shuffle(len(x), reshuffle_each_iteration=True)
+            data = data.shuffle(count, reshuffle_each_iteration=True)
         return data.batch(batch_size or DEFAULT_BATCH)
+
+    def tokenize_pairs(self, prompts, responses):
+        """`(features, targets, weights)` of prompt–response pairs, as
+        `fit(prompts, responses)` trains on them: the weights are true on the
+        response's tokens and the end token only (`pack_pairs`)."""
+        features, targets, weights = pack_pairs(
+            self.preprocessor,
+            self._token_ids(prompts),
+            self._token_ids(responses),
+            self.preprocessor.sequence_length,
+        )
+        counted = tf.reduce_sum(tf.cast(weights, tf.int32), axis=1)
+        whole = self._token_ids(responses).row_lengths() + 1  # and the end token
+        cut = int(tf.reduce_sum(tf.cast(counted < tf.cast(whole, tf.int32), tf.int32)))
+        if cut:
+            lost = int(tf.reduce_sum(tf.cast(counted == 0, tf.int32)))
+            warnings.warn(
+                f"{cut} of {len(prompts)} prompt–response pairs are longer than "
+                f"max_length={self.preprocessor.sequence_length} tokens: their "
+                f"responses are cut, {lost} of them entirely (nothing of those is "
+                "trained on). "
+                "Pass a larger max_length (this model reads at most "
+                f"{self.context_length}).",
+                stacklevel=3,
+            )
+        return features, targets, weights
+
+    def _checked_pairs(self, prompts, responses, where):
+        """`(prompts, responses)` as two equally long lists of texts."""
+        if isinstance(prompts, tf.data.Dataset) or isinstance(
+            responses, tf.data.Dataset
+        ):
+            raise DataError(
+                f"{where}: prompt–response pairs are two lists of strings "
+                "(prompts, responses); for a dataset, tokenize with "
+                "model.tokenize_pairs and pass token features."
+            )
+        prompts = self._texts(prompts, where)
+        responses = self._texts(responses, f"{where} (responses)")
+        if len(prompts) != len(responses):
+            raise DataError(
+                f"{where}: {len(prompts)} prompts but {len(responses)} responses; "
+                "each prompt needs its response."
+            )
+        return prompts, responses
 
     def _choose_max_length(self, x):
         """Fix `max_length` from training texts; count and warn about longer ones."""
@@ -604,9 +675,15 @@ class LanguageModel(keras_hub.models.Task):
 
         With texts (a list, or a batched dataset of strings), returns
         `score(x, batch_size)` as a dict (`return_dict=True`) or
-        `[loss, perplexity]`. Token features go to Keras's `evaluate` (loss,
-        accuracy, perplexity).
+        `[loss, perplexity]`. With prompts and responses (two lists), Keras's
+        `evaluate` on the responses' tokens, as `fit(prompts, responses)`
+        trains. Token features go to Keras's `evaluate` (loss, accuracy,
+        perplexity).
         """
+        if y is not None and _is_text(x) and not isinstance(x, tf.data.Dataset):
+            pairs = self._checked_pairs(x, y, "evaluate")
+            data = self._batches(pairs, batch_size, shuffle=False)
+            return super().evaluate(data, return_dict=return_dict, **kwargs)
         if kwargs.get("_use_cached_eval_dataset") or y is not None or not _is_text(x):
             return super().evaluate(
                 x, y, batch_size=batch_size, return_dict=return_dict, **kwargs
@@ -824,6 +901,16 @@ class LanguageModel(keras_hub.models.Task):
                 causal_lm = dict(causal_lm, config=inner)
             causal_lm = keras.saving.deserialize_keras_object(causal_lm)
         return cls(causal_lm, **config)
+
+
+def _two(validation):
+    """`validation_data=(prompts, responses)` as two lists."""
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise DataError(
+            "fit(validation_data=...): with prompts and responses to train on, "
+            "validation_data is a (prompts, responses) pair of lists too."
+        )
+    return validation
 
 
 def _ragged(token_ids):

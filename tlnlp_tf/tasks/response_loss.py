@@ -1,0 +1,65 @@
+"""Prompt–response pairs for a causal LM: the loss on the response only.
+
+Instruction tuning trains on a prompt followed by its response, but only
+the response is what the model should learn to write: the prompt's tokens
+get weight 0 (Hugging Face TRL's completion-only collator does the same).
+`LanguageModel.fit(prompts, responses)` packs each pair with
+`pack_pairs`: the prompt's tokens, then the response's, then the
+preprocessor's start and end tokens around both, as a single text would be
+packed; the weights mark the targets that are response tokens or the end
+token.
+
+```python
+prompt_ids = tf.ragged.constant([[5, 6], [7]])
+response_ids = tf.ragged.constant([[8], [9, 10]])
+x, y, weights = pack_pairs(model.preprocessor, prompt_ids, response_ids, 8)
+weights[0]  # [False, False, True, True, False, …]: "8" and the end token
+```
+"""
+
+import keras_hub
+import tensorflow as tf
+
+
+def pack_pairs(preprocessor, prompt_ids, response_ids, length):
+    """`(features, targets, weights)` of prompt–response pairs, `length` columns.
+
+    Args:
+        preprocessor: a keras-hub `CausalLMPreprocessor` (its packer and
+            its start/end token settings).
+        prompt_ids, response_ids: ragged int32 token ids, one row per pair,
+            without start or end tokens.
+        length: the columns of the features (the packed sequence is one
+            longer: targets are the next tokens).
+
+    A pair longer than `length` tokens loses the tail of its response (as a
+    long text does); its end token, which the packer keeps, then has weight
+    0, so the model does not learn to stop mid-response. Its `weights` have
+    fewer ones, or none when the prompt fills the length.
+    """
+    if preprocessor.packer is None:
+        preprocessor.build(None)
+    add_start, add_end = preprocessor.add_start_token, preprocessor.add_end_token
+    ids = tf.concat([prompt_ids, response_ids], axis=1)
+    ids, padding = preprocessor.packer(
+        ids,
+        sequence_length=length + 1,
+        add_start_value=add_start,
+        add_end_value=add_end,
+    )
+    # The same packing of a 0/1 "is response" marker: the start token counts
+    # as prompt, the end token as response.
+    marker = tf.concat([tf.zeros_like(prompt_ids), tf.ones_like(response_ids)], axis=1)
+    marker_packer = keras_hub.layers.StartEndPacker(
+        sequence_length=length + 1, start_value=0, end_value=1, pad_value=0
+    )
+    response = marker_packer(marker, add_start_value=add_start, add_end_value=add_end)
+    features = {"token_ids": ids[:, :-1], "padding_mask": padding[:, :-1]}
+    weights = tf.logical_and(padding[:, 1:], tf.equal(response[:, 1:], 1))
+    needed = prompt_ids.row_lengths() + response_ids.row_lengths()
+    needed += int(bool(add_start)) + int(bool(add_end))
+    fits = needed <= length + 1
+    weights = tf.concat(
+        [weights[:, :-1], tf.logical_and(weights[:, -1:], fits[:, None])], axis=1
+    )
+    return features, ids[:, 1:], weights
