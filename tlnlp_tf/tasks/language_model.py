@@ -466,10 +466,9 @@ class LanguageModel(keras_hub.models.Task):
         if isinstance(x, tf.data.Dataset):
             check_batched(x, where.partition("(")[0])
             spec = x.element_spec
-            if isinstance(spec, tuple) and spec:  # (features, targets[, weights])
-                spec = spec[0]
-            if isinstance(spec, dict) and "token_ids" in spec:
-                return x
+            features = spec[0] if isinstance(spec, tuple) and spec else spec
+            if isinstance(features, dict) and "token_ids" in features:
+                return x  # token features, alone or with targets and weights
             if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
                 raise DataError(
                     f"{where}: a language model trains on a dataset of texts "
