@@ -29,9 +29,10 @@ into its special token (id 2; it comes out as 6 ordinary tokens), while
 therefore built from token ids here (each text piece tokenized by
 `LanguageModel`'s own tokenizer, the special ids put in between), packed by
 its own packer, and trained with Keras's `fit` on `(features, targets,
-weights)` batches (`LanguageModel.fit` takes only strings or token-feature
-dicts); the loss covers every token, prompt included, as `LanguageModel.fit`
-does (padding masked). The greedy answers come from the wrapped keras-hub
+weights)` batches. `--loss-on answer` (the default) packs each
+(prompt, answer) pair with `pack_pairs`, as `LanguageModel.fit(prompts,
+responses)` does: the loss is on the answer's tokens and the end token only;
+`--loss-on all` puts it on every token, the prompt's too (padding masked). The greedy answers come from the wrapped keras-hub
 `generate` function on those ids, as `LanguageModel.generate` calls it.
 """
 
@@ -235,7 +236,22 @@ def instruct(args):
     longest = max(len(r) + 1 for r in ids)
     row["longest_example_tokens"] = longest
     row["truncated"] = sum(len(r) + 1 > args.instruct_max_length for r in ids)
-    features, targets, weights = model._pack(tf.ragged.constant(ids, dtype=tf.int32))
+    row["loss_on"] = args.loss_on
+    if args.loss_on == "answer":  # the prompt's tokens weigh 0 (pack_pairs)
+        from tlnlp_tf.tasks.response_loss import pack_pairs
+
+        features, targets, weights = pack_pairs(
+            model.preprocessor,
+            tf.ragged.constant(
+                [chat_ids(model, QUESTION + t) for t, _ in picked], dtype=tf.int32
+            ),
+            model._token_ids([words[y] for _, y in picked]),
+            model.preprocessor.sequence_length,
+        )
+    else:
+        features, targets, weights = model._pack(
+            tf.ragged.constant(ids, dtype=tf.int32)
+        )
     batches = (
         tf.data.Dataset.from_tensor_slices((features, targets, weights))
         .shuffle(len(ids), seed=args.seed, reshuffle_each_iteration=True)
@@ -260,7 +276,10 @@ def write(results, started):
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     here = os.path.dirname(os.path.abspath(__file__))
     os.makedirs(os.path.join(here, "results"), exist_ok=True)
-    with open(os.path.join(here, "results", "smollm2_adapt.json"), "w") as file:
+    name = "smollm2_adapt.json"
+    if results["settings"].get("skip") == "adapt":  # part 2 alone: its own file
+        name = "smollm2_instruct.json"
+    with open(os.path.join(here, "results", name), "w") as file:
         json.dump(results, file, indent=2, ensure_ascii=False)
 
 
@@ -276,6 +295,13 @@ def main(argv=None):
     parser.add_argument("--eval", type=int, default=48)
     parser.add_argument("--new-tokens", type=int, default=4)
     parser.add_argument("--skip", choices=("adapt", "instruct"))
+    parser.add_argument(
+        "--loss-on",
+        choices=("answer", "all"),
+        default="answer",
+        help="instruction tuning: the loss on the answer's tokens only "
+        "(`fit(prompts, responses)`), or on every token, the prompt's too",
+    )
     parser.set_defaults(batch_size=8)
     args = parser.parse_args(argv)
     started = time.perf_counter()
