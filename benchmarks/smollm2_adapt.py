@@ -32,8 +32,9 @@ its own packer, and trained with Keras's `fit` on `(features, targets,
 weights)` batches. `--loss-on answer` (the default) packs each
 (prompt, answer) pair with `pack_pairs`, as `LanguageModel.fit(prompts,
 responses)` does: the loss is on the answer's tokens and the end token only;
-`--loss-on all` puts it on every token, the prompt's too (padding masked). The greedy answers come from the wrapped keras-hub
-`generate` function on those ids, as `LanguageModel.generate` calls it.
+`--loss-on all` puts it on every token, the prompt's too (padding masked).
+The greedy answers come from the wrapped keras-hub `generate` function on
+those ids, as `LanguageModel.generate` calls it.
 """
 
 import json
