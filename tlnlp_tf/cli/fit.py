@@ -270,7 +270,7 @@ def run(args):
     )
     if isinstance(train, (StreamedExamples, StreamedSentences)):  # counted, not held
         print(
-            f"tlnlp fit: {len(train)} training {_unit(train)} streamed from "
+            f"tlnlp fit: {len(train)} training {train.unit} streamed from "
             f"{train.source} (read again from the files, not held in memory)",
             file=sys.stderr,
         )
@@ -465,11 +465,6 @@ def _skipped(train, validation):
         if data is not None
     }
     return {"skipped_lines": counts} if any(counts.values()) else {}
-
-
-def _unit(train):
-    """What a streamed training set counts: examples, or tagged sentences."""
-    return "sentences" if hasattr(train, "tag_names") else "examples"
 
 
 def _rounded(seconds):

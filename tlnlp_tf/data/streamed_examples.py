@@ -20,6 +20,7 @@ model.fit(train.to_dataset().batch(8), epochs=1)
 
 import dataclasses
 import math
+from typing import ClassVar
 
 from tlnlp_tf.errors import DataError
 
@@ -53,6 +54,7 @@ class StreamedExamples:
     ```
     """
 
+    unit: ClassVar[str] = "examples"  # what `len` counts, for messages
     files: list
     text: str
     label: str = None

@@ -19,6 +19,7 @@ model.fit(train.to_dataset().batch(8), epochs=1)
 """
 
 import dataclasses
+from typing import ClassVar
 
 import tensorflow as tf
 
@@ -47,6 +48,7 @@ class StreamedSentences:
     ```
     """
 
+    unit: ClassVar[str] = "sentences"  # what `len` counts, for messages
     files: list
     schemes: list
     token_column: int = 0

@@ -56,7 +56,10 @@ from tlnlp_tf.tasks.inputs import check_batched
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.tasks.response_loss import checked_pairs
+from tlnlp_tf.tasks.response_loss import cut_responses
 from tlnlp_tf.tasks.response_loss import pack_pairs
+from tlnlp_tf.tasks.response_loss import validation_pairs
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.eager_build import build_optimizer
@@ -437,11 +440,13 @@ class LanguageModel(keras_hub.models.Task):
         shuffle = kwargs.pop("shuffle", True)
         validation = kwargs.get("validation_data")
         if y is not None:
-            pairs = self._checked_pairs(x, y, "fit")
+            pairs = checked_pairs(x, y, "fit", self._texts)
             x = [prompt + response for prompt, response in zip(*pairs)]
             if validation is not None:
-                validation = self._checked_pairs(
-                    *_two(validation), "fit(validation_data=...)"
+                validation = checked_pairs(
+                    *validation_pairs(validation),
+                    "fit(validation_data=...)",
+                    self._texts,
                 )
         else:
             pairs = None
@@ -502,46 +507,21 @@ class LanguageModel(keras_hub.models.Task):
         """`(features, targets, weights)` of prompt–response pairs, as
         `fit(prompts, responses)` trains on them: the weights are true on the
         response's tokens and the end token only (`pack_pairs`)."""
+        response_ids = self._token_ids(responses)
+        length = self.preprocessor.sequence_length
         features, targets, weights = pack_pairs(
-            self.preprocessor,
-            self._token_ids(prompts),
-            self._token_ids(responses),
-            self.preprocessor.sequence_length,
+            self.preprocessor, self._token_ids(prompts), response_ids, length
         )
-        counted = tf.reduce_sum(tf.cast(weights, tf.int32), axis=1)
-        whole = self._token_ids(responses).row_lengths() + 1  # and the end token
-        cut = int(tf.reduce_sum(tf.cast(counted < tf.cast(whole, tf.int32), tf.int32)))
+        cut, lost = cut_responses(response_ids, weights)
         if cut:
-            lost = int(tf.reduce_sum(tf.cast(counted == 0, tf.int32)))
             warnings.warn(
                 f"{cut} of {len(prompts)} prompt–response pairs are longer than "
-                f"max_length={self.preprocessor.sequence_length} tokens: their "
-                f"responses are cut, {lost} of them entirely (nothing of those is "
-                "trained on). "
-                "Pass a larger max_length (this model reads at most "
-                f"{self.context_length}).",
+                f"max_length={length} tokens: their responses are cut, {lost} of "
+                "them entirely (nothing of those is trained on). Pass a larger "
+                f"max_length (this model reads at most {self.context_length}).",
                 stacklevel=3,
             )
         return features, targets, weights
-
-    def _checked_pairs(self, prompts, responses, where):
-        """`(prompts, responses)` as two equally long lists of texts."""
-        if isinstance(prompts, tf.data.Dataset) or isinstance(
-            responses, tf.data.Dataset
-        ):
-            raise DataError(
-                f"{where}: prompt–response pairs are two lists of strings "
-                "(prompts, responses); for a dataset, tokenize with "
-                "model.tokenize_pairs and pass token features."
-            )
-        prompts = self._texts(prompts, where)
-        responses = self._texts(responses, f"{where} (responses)")
-        if len(prompts) != len(responses):
-            raise DataError(
-                f"{where}: {len(prompts)} prompts but {len(responses)} responses; "
-                "each prompt needs its response."
-            )
-        return prompts, responses
 
     def _choose_max_length(self, x):
         """Fix `max_length` from training texts; count and warn about longer ones."""
@@ -680,7 +660,7 @@ class LanguageModel(keras_hub.models.Task):
         perplexity).
         """
         if y is not None and _is_text(x) and not isinstance(x, tf.data.Dataset):
-            pairs = self._checked_pairs(x, y, "evaluate")
+            pairs = checked_pairs(x, y, "evaluate", self._texts)
             data = self._batches(pairs, batch_size, shuffle=False)
             return super().evaluate(data, return_dict=return_dict, **kwargs)
         if kwargs.get("_use_cached_eval_dataset") or y is not None or not _is_text(x):
@@ -900,16 +880,6 @@ class LanguageModel(keras_hub.models.Task):
                 causal_lm = dict(causal_lm, config=inner)
             causal_lm = keras.saving.deserialize_keras_object(causal_lm)
         return cls(causal_lm, **config)
-
-
-def _two(validation):
-    """`validation_data=(prompts, responses)` as two lists."""
-    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-        raise DataError(
-            "fit(validation_data=...): with prompts and responses to train on, "
-            "validation_data is a (prompts, responses) pair of lists too."
-        )
-    return validation
 
 
 def _ragged(token_ids):

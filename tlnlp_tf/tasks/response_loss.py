@@ -20,6 +20,8 @@ weights[0]  # [False, False, True, True, False, …]: "8" and the end token
 import keras_hub
 import tensorflow as tf
 
+from tlnlp_tf.errors import DataError
+
 
 def pack_pairs(preprocessor, prompt_ids, response_ids, length):
     """`(features, targets, weights)` of prompt–response pairs, `length` columns.
@@ -63,3 +65,41 @@ def pack_pairs(preprocessor, prompt_ids, response_ids, length):
         [weights[:, :-1], tf.logical_and(weights[:, -1:], fits[:, None])], axis=1
     )
     return features, ids[:, 1:], weights
+
+
+def cut_responses(response_ids, weights):
+    """`(cut, lost)`: pairs whose response lost tokens to the length, and those
+    that kept none (`weights` from `pack_pairs` of these `response_ids`)."""
+    counted = tf.reduce_sum(tf.cast(weights, tf.int64), axis=1)
+    whole = response_ids.row_lengths() + 1  # and the end token
+    cut = int(tf.reduce_sum(tf.cast(counted < whole, tf.int32)))
+    lost = int(tf.reduce_sum(tf.cast(counted == 0, tf.int32)))
+    return cut, lost
+
+
+def checked_pairs(prompts, responses, where, texts):
+    """`(prompts, responses)` as two equally long lists, each made by
+    `texts(x, where)` (the model's own text check); datasets are refused."""
+    if isinstance(prompts, tf.data.Dataset) or isinstance(responses, tf.data.Dataset):
+        raise DataError(
+            f"{where}: prompt–response pairs are two lists of strings "
+            "(prompts, responses); for a dataset, tokenize with "
+            "model.tokenize_pairs and pass token features."
+        )
+    prompts, responses = texts(prompts, where), texts(responses, f"{where} (responses)")
+    if len(prompts) != len(responses):
+        raise DataError(
+            f"{where}: {len(prompts)} prompts but {len(responses)} responses; "
+            "each prompt needs its response."
+        )
+    return prompts, responses
+
+
+def validation_pairs(validation):
+    """`validation_data=(prompts, responses)` as two lists."""
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise DataError(
+            "fit(validation_data=...): with prompts and responses to train on, "
+            "validation_data is a (prompts, responses) pair of lists too."
+        )
+    return validation
