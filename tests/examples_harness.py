@@ -341,6 +341,9 @@ def data_files():
         "shards/train-1.tsv.gz": _table(8, 8),
         "ner/train-0.txt.gz": _conll(3),
         "ner/train-1.txt.gz": _conll(2),
+        "srl.tsv": "Cats\t0\tB-ARG0\nsleep\t1\tB-V\n",
+        "srl/train-0.tsv.gz": "Cats\t0\tB-ARG0\nsleep\t1\tB-V\n",
+        "srl/train-1.tsv.gz": "Dogs\t0\tB-ARG0\nbark\t1\tB-V\n",
         "corpus/part-0.txt.gz": "\n".join(texts[:8]) + "\n",
         "corpus/part-1.txt.gz": "\n".join(texts[8:]) + "\n",
         "pairs.jsonl": "".join(

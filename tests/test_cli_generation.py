@@ -272,6 +272,57 @@ def test_language_modeling_fit_evaluate_generate(gpt2_preset, tmp_path, capsys):
     ]
 
 
+def test_language_modeling_on_prompts_and_responses(gpt2_preset, tmp_path, capsys):
+    """`--prompt-column/--response-column`: instruction tuning from the CLI,
+    the loss on the responses only, as `LanguageModel.fit(prompts, responses)`."""
+    import tlnlp_tf as tl
+
+    rows = [("the cat sat on", " the mat"), ("a dog ran to", " the sea")] * 4
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        "".join(json.dumps({"q": p, "a": r}) + "\n" for p, r in rows),
+        encoding="utf-8",
+    )
+    output = str(tmp_path / "tuned")
+    code, out, err = _run(
+        ["fit", "--task", "language-modeling", "--train", str(pairs)]
+        + ["--validation", str(pairs), "--backbone", gpt2_preset]
+        + ["--prompt-column", "q", "--response-column", "a"]
+        + ["--epochs", "3", "--batch-size", "4", "--output", output]
+        + ["--learning-rate", "1e-2"],
+        capsys,
+    )
+    assert code == 0, err
+    with open(f"{output}/metrics.json") as f:
+        metrics = json.load(f)
+    assert metrics["train_examples"] == 8
+    model = keras.saving.load_model(f"{output}/model.keras")
+    held_out = tl.data.read_pairs(str(pairs), source="q", target="a")
+    responses = model.score(held_out)
+    assert metrics["validation"]["loss"] == pytest.approx(responses["loss"], 1e-4)
+    # Over the responses' tokens (and end tokens) only, not the prompts'.
+    assert metrics["validation"]["tokens"] == responses["tokens"]
+    whole = model.score([p + r for p, r in rows])
+    assert responses["tokens"] < whole["tokens"]
+    code, out, err = _run(["evaluate", "--model", output, "--data", str(pairs)], capsys)
+    assert code == 0, err
+    assert json.loads(out)["loss"] == pytest.approx(responses["loss"], 1e-4)
+    # `generate` continues the prompt column of the same file.
+    code, out, err = _run(
+        ["generate", "--model", output, "--input", str(pairs), "--max-new-tokens", "2"],
+        capsys,
+    )
+    assert code == 0, err
+    assert json.loads(out.splitlines()[0])["input"] == "the cat sat on"
+    code, out, err = _run(
+        ["fit", "--task", "language-modeling", "--train", str(pairs)]
+        + ["--backbone", gpt2_preset, "--prompt-column", "q"]
+        + ["--output", str(tmp_path / "bad")],
+        capsys,
+    )
+    assert code != 0 and "--response-column" in err
+
+
 def test_generation_kinds_do_not_join_a_multi_task_model(tiny_preset):
     import tlnlp_tf as tl
 

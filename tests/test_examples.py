@@ -195,6 +195,7 @@ def _model_kind(block):
         "token_classifier": "tagger",
         "conll": "tagger",
         "streamed_sentences": "tagger",
+        "streamed_propositions": "roles",
         "span_extractor": "span",
         "squad": "span",
         "text_regressor": "regressor",
@@ -229,6 +230,10 @@ def _build_model(kind):
         )
     if kind == "tagger":
         return tl.TokenClassifier.from_backbone("minilm", tags=TAGS)
+    if kind == "roles":
+        return tl.RoleLabeler.from_backbone(
+            "minilm", tags=["O", "B-ARG0", "I-ARG0", "B-V", "I-V"]
+        )
     if kind == "span":
         return tl.SpanExtractor.from_backbone("minilm")
     if kind == "regressor":

@@ -251,6 +251,7 @@ def run(args):
     from tlnlp_tf.data.batching import choose_batching
     from tlnlp_tf.data.batching import training_batches
     from tlnlp_tf.data.streamed_examples import StreamedExamples
+    from tlnlp_tf.data.streamed_propositions import StreamedPropositions
     from tlnlp_tf.data.streamed_sentences import StreamedSentences
     from tlnlp_tf.distribute.strategies import check_global_batch
     from tlnlp_tf.distribute.strategies import strategy
@@ -268,7 +269,7 @@ def run(args):
     train = task.read_sample(
         args.train, columns, args.limit, args.seed, args.on_bad_line, stream=True
     )
-    if isinstance(train, (StreamedExamples, StreamedSentences)):  # counted, not held
+    if isinstance(train, (StreamedExamples, StreamedSentences, StreamedPropositions)):
         print(
             f"tlnlp fit: {len(train)} training {train.unit} streamed from "
             f"{train.source} (read again from the files, not held in memory)",

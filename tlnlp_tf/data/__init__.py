@@ -34,6 +34,7 @@ from tlnlp_tf.data.squad import read_squad
 from tlnlp_tf.data.srl import Propositions
 from tlnlp_tf.data.srl import read_srl
 from tlnlp_tf.data.streamed_examples import StreamedExamples
+from tlnlp_tf.data.streamed_propositions import StreamedPropositions
 from tlnlp_tf.data.streamed_sentences import StreamedSentences
 from tlnlp_tf.data.text_blocks import pack_blocks
 from tlnlp_tf.data.text_blocks import read_documents

@@ -20,14 +20,21 @@ data.words[0], data.predicates[0], data.tags[0]
 """
 
 import dataclasses
+import itertools
 
 import tensorflow as tf
 
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.examples import sampled
 from tlnlp_tf.data.examples import unseen
+from tlnlp_tf.data.loading import _source
+from tlnlp_tf.data.loading import is_streamed
 from tlnlp_tf.data.readers import read_text
 from tlnlp_tf.data.readers import split_lines
+from tlnlp_tf.data.reservoir import reservoir_sample
+from tlnlp_tf.data.streamed_propositions import StreamedPropositions
+from tlnlp_tf.data.streams import data_files
+from tlnlp_tf.data.streams import text_lines
 from tlnlp_tf.errors import DataError
 
 
@@ -40,8 +47,9 @@ class Propositions:
             predicate of the sentence).
         predicates: the 0-based index of each instance's predicate word.
         tags: the IOB2 role tags of each word, or `None` when unlabelled.
-        source: the file the instances came from.
-        lines: the line number where each instance's block starts.
+        source: the file (path or glob) the instances came from.
+        lines: the line number where each instance's block starts
+            (`(file, line)` when read from several files).
 
     Example:
 
@@ -89,9 +97,11 @@ class Propositions:
             raise DataError(f"{self.source}: has no tags.")
         allowed = set(names)
         for sentence, line in zip(self.tags, self.lines):
+            # `(file, line)` for instances read from several files
+            source, line = line if isinstance(line, tuple) else (self.source, line)
             for offset, tag in enumerate(sentence):
                 if tag not in allowed:
-                    raise unseen(self.source, line + offset, "tag", tag, allowed)
+                    raise unseen(source, line + offset, "tag", tag, allowed)
         return self
 
     def sample(self, count, seed=0):
@@ -124,14 +134,33 @@ class Propositions:
         return tf.data.Dataset.from_tensor_slices(((sentences, predicates), tags))
 
 
-def read_srl(path, token_column=0, predicate_column=1, tag_column=-1):
+def read_srl(
+    path,
+    token_column=0,
+    predicate_column=1,
+    tag_column=-1,
+    limit=None,
+    seed=0,
+    stream=False,
+):
     """Read a per-predicate SRL file into `Propositions` with IOB2 role tags.
 
     Args:
-        path: the file (UTF-8; a byte-order mark and CRLF line ends are fine).
+        path: the file (UTF-8; a byte-order mark and CRLF line ends are
+            fine); or a glob or list of files, plain or gzip (`.gz`), read
+            line by line and joined in order.
         token_column, predicate_column, tag_column: column indices (negative
             counts from the end); every non-blank line must have the same
             number of columns. `tag_column=None` reads an unlabelled file.
+        limit: keep a seeded random sample of this many instances (`None`:
+            all). A streamed input (several files, gzip, or one of
+            `STREAM_BYTES` or more) is sampled while it is read (a
+            reservoir: memory holds the sample, not the corpus).
+        seed: the sample's seed.
+        stream: with no `limit`, a streamed input is not held: one pass
+            checks and counts it, and the result is a
+            `StreamedPropositions` whose `to_dataset()` reads the files
+            again each epoch.
 
     Each block must mark exactly one predicate (`1` in the predicate column,
     `0` elsewhere); tags are `O` or `B-`/`I-` and a role. An `I-X` that
@@ -145,15 +174,64 @@ def read_srl(path, token_column=0, predicate_column=1, tag_column=-1):
     # [1]
     ```
     """
-    content = read_text(path)
-    result = Propositions([], [], None if tag_column is None else [], str(path), [])
+    columns = (token_column, predicate_column, tag_column)
+    files = data_files(path)
+    source = _source(path, files)
+    if not is_streamed(files):
+        numbered = enumerate(split_lines(read_text(files[0])), start=1)
+        blocks = (
+            (files[0], *block) for block in propositions(files[0], numbered, *columns)
+        )
+        return _collected(blocks, source, tag_column, single=True).sample(limit, seed)
+    if limit is None and stream:
+        return StreamedPropositions.scan(files, *columns, source=source)
+
+    def read():
+        for file in files:
+            found = 0
+            for block in propositions(file, text_lines(file), *columns):
+                found += 1
+                yield (file, *block)
+            if not found:
+                raise DataError(f"{file}: no predicate blocks found.")
+
+    blocks = read() if limit is None else reservoir_sample(read(), limit, seed)
+    return _collected(blocks, source, tag_column, single=len(files) == 1)
+
+
+def _collected(blocks, source, tag_column, single):
+    """`Propositions` of `(file, line, words, predicate, tags)` blocks."""
+    result = Propositions([], [], None if tag_column is None else [], source, [])
+    for file, line, words, predicate, tags in blocks:
+        result.words.append(words)
+        result.predicates.append(predicate)
+        result.lines.append(line if single else (file, line))
+        if result.tags is not None:
+            result.tags.append(tags)
+    if not result.words:
+        raise DataError(f"{source}: no predicate blocks found.")
+    return result
+
+
+def propositions(path, numbered, token_column=0, predicate_column=1, tag_column=-1):
+    """`(start line, words, predicate index, IOB2 tags)` of each block of one
+    file, as it is read (`tags` is `None` when `tag_column` is).
+
+    `numbered`: the file's `(line number, text)` pairs (`text_lines`). Every
+    line is checked as it comes: the column count, the 0/1 marker, the tag's
+    form, one predicate per block.
+
+    ```python
+    for line, words, predicate, tags in propositions("srl.tsv", text_lines("srl.tsv")):
+        print(line, words[predicate], tags)
+    ```
+    """
     block, width = [], None
-    lines = split_lines(content) + [""]  # a last blank line closes the last block
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in itertools.chain(numbered, [(None, "")]):
         fields = raw.split()
         if not fields:
             if block:
-                _add_block(result, block, path, predicate_column)
+                yield _block(block, path, predicate_column)
             block = []
             continue
         if width is None:
@@ -179,12 +257,9 @@ def read_srl(path, token_column=0, predicate_column=1, tag_column=-1):
                 "(BIO tags expected, e.g. B-ARG0, I-ARGM-TMP)."
             )
         block.append((number, fields[token_column], marker == "1", tag))
-    if not result.words:
-        raise DataError(f"{path}: no predicate blocks found.")
-    return result
 
 
-def _add_block(result, block, path, predicate_column):
+def _block(block, path, predicate_column):
     start = block[0][0]
     marked = [
         index for index, (_, _, is_predicate, _) in enumerate(block) if is_predicate
@@ -200,12 +275,10 @@ def _add_block(result, block, path, predicate_column):
             f"block starting at line {start}; expected one 1 in column "
             f"{predicate_column} per block (one block per predicate)."
         )
-    result.words.append([token for _, token, _, _ in block])
-    result.predicates.append(marked[0])
-    result.lines.append(start)
-    if result.tags is not None:
-        tags = [tag for _, _, _, tag in block]
-        result.tags.append(to_iob2(tags, "iob2", path, start))
+    tags = None
+    if block[0][3] is not None:
+        tags = to_iob2([tag for _, _, _, tag in block], "iob2", path, start)
+    return start, [token for _, token, _, _ in block], marked[0], tags
 
 
 def _is_bio(tag):

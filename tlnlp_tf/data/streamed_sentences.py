@@ -12,7 +12,7 @@ token-classification` tokenizes that stream once (to disk above
 `DISK_TOKENS_EXAMPLES`, or with `--token-cache`).
 
 ```python
-train = read_conll("ner/train-*.txt.gz", stream=True)
+train = tl.data.read_conll("ner/train-*.txt.gz", stream=True)
 len(train), train.tag_names()  # 2, ['O', 'B-LOC', 'I-LOC', 'B-PER', 'I-PER']
 model.fit(train.to_dataset().batch(8), epochs=1)
 ```

@@ -58,6 +58,9 @@ from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.response_loss import checked_pairs
 from tlnlp_tf.tasks.response_loss import cut_responses
+from tlnlp_tf.tasks.response_loss import is_pair_batch
+from tlnlp_tf.tasks.response_loss import is_pair_dataset
+from tlnlp_tf.tasks.response_loss import joined_pairs
 from tlnlp_tf.tasks.response_loss import pack_pairs
 from tlnlp_tf.tasks.response_loss import validation_pairs
 from tlnlp_tf.tasks.task import compile_from_saved
@@ -336,7 +339,15 @@ class LanguageModel(keras_hub.models.Task):
     def preprocess_samples(self, x, y=None, sample_weight=None):
         if self.preprocessor is None and not is_tokenized(x):
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-        if not is_tokenized(x):
+        if is_pair_batch(x, y):  # (prompts, responses): the loss on responses
+            tokenizer = self.preprocessor.tokenizer
+            x, y, sample_weight = pack_pairs(
+                self.preprocessor,
+                tokenizer(x),
+                tokenizer(y),
+                self.preprocessor.sequence_length,
+            )
+        elif not is_tokenized(x):
             x, y, sample_weight = self.preprocessor(x)
         x = trim_padding(x)  # each batch keeps the columns its longest text needs
         length = tf.shape(x["token_ids"])[1]
@@ -423,15 +434,17 @@ class LanguageModel(keras_hub.models.Task):
 
         Takes a list of strings (shuffled every epoch unless `shuffle=False`,
         batches of `batch_size`, 8 by default) or a batched
-        `tf.data.Dataset` of strings; `validation_data` likewise. A dataset
-        of `(text, label)` pairs is a `DataError`.
+        `tf.data.Dataset` of strings; `validation_data` likewise.
 
         Instruction tuning: `fit(prompts, responses)` with two lists of
         strings trains on each prompt followed by its response, with the
         loss on the response's tokens (and the end token) only
         (`tlnlp_tf/tasks/response_loss.py`); `validation_data=(prompts,
-        responses)` likewise. A pair whose response is cut off entirely by
-        `max_length` is counted and warned about.
+        responses)` likewise. A batched dataset of `(prompt, response)`
+        strings trains the same way, tokenized in the `tf.data` pipeline
+        (what `tlnlp fit --prompt-column --response-column` gives it). A
+        pair whose response is cut off entirely by `max_length` is counted
+        and warned about (in a dataset: the longer pairs of a sample).
 
         On the first call, `max_length=None` is chosen from the texts and the
         auto schedule decays to zero over this call's steps. For example
@@ -474,6 +487,8 @@ class LanguageModel(keras_hub.models.Task):
             features = spec[0] if isinstance(spec, tuple) and spec else spec
             if isinstance(features, dict) and "token_ids" in features:
                 return x  # token features, alone or with targets and weights
+            if is_pair_dataset(x):  # (prompt, response) strings
+                return x
             if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
                 raise DataError(
                     f"{where}: a language model trains on a dataset of texts "
@@ -527,7 +542,10 @@ class LanguageModel(keras_hub.models.Task):
         """Fix `max_length` from training texts; count and warn about longer ones."""
         if self.preprocessor is None:
             return
-        texts, _ = texts_of(x, LENGTH_SAMPLE)
+        if is_pair_dataset(x):
+            texts = joined_pairs(x, LENGTH_SAMPLE)
+        else:
+            texts, _ = texts_of(x, LENGTH_SAMPLE)
         if not texts:
             return
         lengths = self.token_counts(texts)
@@ -575,11 +593,17 @@ class LanguageModel(keras_hub.models.Task):
         token, "tokens": the number of predicted tokens, "truncated": texts
         longer than `sequence_length()`}`: those are counted and warned
         about, and only their first tokens scored. Takes a list of strings,
-        a batched dataset of strings, or `tl.data` examples. For example
+        a batched dataset of strings, or `tl.data` examples. Prompt–response
+        pairs (`tl.data.TextPairs`, e.g. `tl.data.read_pairs(path,
+        source="prompt", target="response")`) are scored on their responses'
+        tokens only, as `fit(prompts, responses)` trains; `truncated` then
+        counts cut responses. For example
         `model.score(held_out_texts)["perplexity"]`.
         """
         if self.preprocessor is None:
             raise PolicyError("score needs the model's preprocessor (its tokenizer).")
+        if hasattr(texts, "sources") and hasattr(texts, "targets"):
+            return self._score_pairs(texts.sources, texts.targets, batch_size)
         texts = self._texts(texts, "score")
         token_ids = self._token_ids(texts)
         lengths = self.token_counts(token_ids)
@@ -593,13 +617,52 @@ class LanguageModel(keras_hub.models.Task):
                 stacklevel=2,
             )
         order = np.argsort(lengths, kind="stable")  # similar lengths per batch
+        return self._mean_nll(
+            lambda rows: self._pack(tf.gather(token_ids, rows)),
+            order,
+            batch_size,
+            f"Scoring the language-model loss on {len(texts)} texts",
+            truncated,
+        )
+
+    def _score_pairs(self, prompts, responses, batch_size):
+        """`score` of prompt–response pairs: the loss on the responses only,
+        as `fit(prompts, responses)` trains; `truncated` counts cut responses."""
+        prompts, responses = checked_pairs(
+            list(prompts), list(responses), "score", self._texts
+        )
+        prompt_ids, response_ids = self._token_ids(prompts), self._token_ids(responses)
+        packed = pack_pairs(
+            self.preprocessor,
+            prompt_ids,
+            response_ids,
+            self.preprocessor.sequence_length,
+        )
+        cut, lost = cut_responses(response_ids, packed[2])
+        if cut:
+            warnings.warn(
+                f"score: {cut} of {len(prompts)} prompt–response pairs are longer "
+                f"than max_length={self.preprocessor.sequence_length} tokens: only "
+                f"the head of their responses is scored ({lost} lost entirely).",
+                stacklevel=3,
+            )
+        lengths = (prompt_ids.row_lengths() + response_ids.row_lengths()).numpy()
+        return self._mean_nll(
+            lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), packed),
+            np.argsort(lengths, kind="stable"),
+            batch_size,
+            f"Scoring the response loss on {len(prompts)} prompt–response pairs",
+            cut,
+        )
+
+    def _mean_nll(self, batch, order, batch_size, label, truncated):
+        """The token-weighted mean NLL over `batch(rows)` for rows of `order`."""
         step = self._score_function()
         total, count = 0.0, 0.0
-        starts = range(0, len(texts), int(batch_size))
-        label = f"Scoring the language-model loss on {len(texts)} texts"
+        starts = range(0, len(order), int(batch_size))
         for start in progress(starts, label, unit="batch"):
-            rows = tf.gather(token_ids, order[start : start + int(batch_size)])
-            x, y, sample_weight = self.preprocess_samples(*self._pack(rows))
+            rows = order[start : start + int(batch_size)]
+            x, y, sample_weight = self.preprocess_samples(*batch(rows))
             nll, tokens = step(x, y, sample_weight)
             total += float(nll)
             count += float(tokens)

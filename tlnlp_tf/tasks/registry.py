@@ -651,8 +651,10 @@ SRL_COLUMNS = {
 }
 
 
-def read_propositions(path, columns):
-    """`Propositions` of a per-predicate SRL file (`read_srl`), role tags checked."""
+def read_propositions(path, columns, limit=None, seed=0, stream=False):
+    """`Propositions` of a per-predicate SRL file or shards (`read_srl`);
+    `StreamedPropositions` for a large or sharded input read whole with
+    `stream=True`."""
     from tlnlp_tf.data.srl import read_srl
 
     token, predicate, tag = (
@@ -663,6 +665,9 @@ def read_propositions(path, columns):
         token_column=0 if token is None else token,
         predicate_column=1 if predicate is None else predicate,
         tag_column=-1 if tag is None else tag,
+        limit=limit,
+        seed=seed,
+        stream=stream,
     )
 
 
@@ -745,7 +750,17 @@ PAIR_COLUMNS = {
         "help": "summarization, translation: the target text column (default: target)"
     },
 }
-DOCUMENT_COLUMNS = {"text_column": TEXT_COLUMNS["text_column"]}
+DOCUMENT_COLUMNS = {
+    "text_column": TEXT_COLUMNS["text_column"],
+    "prompt_column": {
+        "help": "language-modeling: instruction tuning on a .csv/.tsv/.jsonl "
+        "file of prompts and responses, the loss on the responses only: the "
+        "prompt column (with --response-column)"
+    },
+    "response_column": {
+        "help": "language-modeling: the response column (with --prompt-column)"
+    },
+}
 
 
 def read_text_pairs(path, columns):
@@ -761,7 +776,12 @@ def read_text_pairs(path, columns):
 
 def read_documents(path, columns, limit=None, seed=0, on_bad_line="error"):
     """`Examples` of a language-modeling file: one document per line of a text
-    file, or the `text_column` of .csv/.tsv/.jsonl files (streamed when large)."""
+    file, or the `text_column` of .csv/.tsv/.jsonl files (streamed when large);
+    `TextPairs` of prompts and responses with `prompt_column` and
+    `response_column` (instruction tuning: the loss on the responses)."""
+    prompt, response = columns.get("prompt_column"), columns.get("response_column")
+    if prompt is not None or response is not None:
+        return read_instructions(path, columns).sample(limit, seed=seed)
     name = str(path).lower().removesuffix(".gz")
     if name.endswith((".csv", ".tsv", ".jsonl")):
         return load_text_examples(
@@ -777,6 +797,34 @@ def read_documents(path, columns, limit=None, seed=0, on_bad_line="error"):
             "file's lines are all documents."
         )
     return read_input_texts(path, columns).sample(limit, seed=seed)
+
+
+def read_instructions(path, columns):
+    """`TextPairs` of a prompt column and a response column (both needed)."""
+    from tlnlp_tf.data.pairs import read_pairs
+
+    prompt, response = columns.get("prompt_column"), columns.get("response_column")
+    if prompt is None or response is None:
+        raise PolicyError(
+            "instruction tuning takes both --prompt-column and --response-column "
+            f"(got {'--prompt-column' if response is None else '--response-column'} "
+            "alone)."
+        )
+    if columns.get("text_column") is not None:
+        raise PolicyError(
+            "--text-column trains on whole texts; --prompt-column and "
+            "--response-column on responses: give one or the other."
+        )
+    return read_pairs(path, source=prompt, target=response)
+
+
+def read_prompts(path, columns):
+    """Inputs to continue: the `prompt_column` of a model tuned on
+    instructions, else the `text_column` (or one text per line)."""
+    prompt = columns.get("prompt_column")
+    if prompt is not None and columns.get("text_column") is None:
+        columns = {**columns, "text_column": prompt}
+    return read_input_texts(path, columns)
 
 
 def read_input_sources(path, columns):
@@ -877,7 +925,7 @@ register_task(
         targets=lambda train, validation: (),
         target_options=lambda names: {},
         columns=DOCUMENT_COLUMNS,
-        read_inputs=read_input_texts,
+        read_inputs=read_prompts,
         predict=generated_records,
         make_preprocessor=_no_preprocessor,
         target_spec=_no_target_spec,
@@ -886,7 +934,7 @@ register_task(
         generative=True,
         builder=build_language_model,
         forgetting_probes=("lm",),
-        help="language-modeling (text, one document per line; perplexity; "
-        "--backbone smollm2 or a causal LM preset)",
+        help="language-modeling (text, one document per line, or prompt and "
+        "response columns; perplexity; --backbone smollm2 or a causal LM preset)",
     )
 )

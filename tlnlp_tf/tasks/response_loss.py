@@ -77,14 +77,48 @@ def cut_responses(response_ids, weights):
     return cut, lost
 
 
+def is_pair_dataset(dataset):
+    """Whether a dataset's elements are `(prompt, response)` string tensors."""
+    if not isinstance(dataset, tf.data.Dataset):
+        return False
+    spec = dataset.element_spec
+    return (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and all(isinstance(s, tf.TensorSpec) and s.dtype == tf.string for s in spec)
+    )
+
+
+def is_pair_batch(x, y):
+    """Whether `preprocess_samples` got a batch of prompts and their responses."""
+    return all(
+        isinstance(t, tf.Tensor) and t.dtype == tf.string and t.shape.rank == 1
+        for t in (x, y)
+    )
+
+
+def joined_pairs(dataset, limit):
+    """Up to `limit` prompts joined to their responses, from a batched
+    dataset of pairs: the texts whose lengths `fit` chooses `max_length` by."""
+    texts = []
+    for prompts, responses in dataset:
+        texts += [
+            (p + r).decode("utf-8")
+            for p, r in zip(prompts.numpy().reshape(-1), responses.numpy().reshape(-1))
+        ]
+        if len(texts) >= limit:
+            break
+    return texts[:limit]
+
+
 def checked_pairs(prompts, responses, where, texts):
     """`(prompts, responses)` as two equally long lists, each made by
     `texts(x, where)` (the model's own text check); datasets are refused."""
     if isinstance(prompts, tf.data.Dataset) or isinstance(responses, tf.data.Dataset):
         raise DataError(
             f"{where}: prompt–response pairs are two lists of strings "
-            "(prompts, responses); for a dataset, tokenize with "
-            "model.tokenize_pairs and pass token features."
+            "(prompts, responses); a dataset gives both in one element: "
+            "(prompt, response) strings, or model.tokenize_pairs' features."
         )
     prompts, responses = texts(prompts, where), texts(responses, f"{where} (responses)")
     if len(prompts) != len(responses):
