@@ -26,6 +26,7 @@ import tensorflow as tf
 from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.data.examples import check_count
 from tlnlp_tf.data.examples import unseen
+from tlnlp_tf.data.generator_dataset import generator_dataset
 from tlnlp_tf.data.readers import PROGRESS_BYTES
 from tlnlp_tf.data.readers import _wanted
 from tlnlp_tf.data.readers import load_jsonl
@@ -179,15 +180,7 @@ def stream_examples(
     string = tf.TensorSpec((), tf.string)
     x_spec = string if text_pair is None else (string, string)
     spec = x_spec if label is None else (x_spec, string)
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
-    # Under MultiWorkerMirroredStrategy (and TPU pods) every worker reads
-    # every file and keeps its share of the elements; said here, rather than
-    # left to AUTO, which tries file sharding first and logs why it cannot.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA
-    )
-    return dataset.with_options(options)
+    return generator_dataset(generate, spec)  # sharded by data across workers
 
 
 def is_streamed(files):

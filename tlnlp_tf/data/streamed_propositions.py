@@ -23,6 +23,8 @@ from typing import ClassVar
 
 import tensorflow as tf
 
+from tlnlp_tf.data.generator_dataset import generator_dataset
+from tlnlp_tf.data.streamed_sentences import check_first_seen
 from tlnlp_tf.errors import DataError
 
 
@@ -101,13 +103,7 @@ class StreamedPropositions:
 
     def check_tags(self, names):
         """Raise `DataError` where a role outside `names` first appears."""
-        from tlnlp_tf.data.examples import unseen
-
-        allowed = set(names)
-        for role, (file, line) in self.roles.items():
-            for tag in (f"B-{role}", f"I-{role}"):
-                if tag not in allowed:
-                    raise unseen(file, line, "tag", tag, allowed)
+        check_first_seen(self.roles, names)
         return self
 
     def instances(self):
@@ -132,12 +128,5 @@ class StreamedPropositions:
                 yield (" ".join(words), predicate), " ".join(tags)
 
         string = tf.TensorSpec((), tf.string)
-        dataset = tf.data.Dataset.from_generator(
-            generate,
-            output_signature=((string, tf.TensorSpec((), tf.int32)), string),
-        ).apply(tf.data.experimental.assert_cardinality(self.count))
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
-        return dataset.with_options(options)
+        signature = ((string, tf.TensorSpec((), tf.int32)), string)
+        return generator_dataset(generate, signature, self.count)

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import tensorflow as tf
 
+from tlnlp_tf.data.generator_dataset import generator_dataset
 from tlnlp_tf.errors import DataError
 
 
@@ -105,13 +106,7 @@ class StreamedSentences:
 
     def check_tags(self, names):
         """Raise `DataError` where an entity type outside `names` first appears."""
-        from tlnlp_tf.data.examples import unseen
-
-        allowed = set(names)
-        for kind, (file, line) in self.types.items():
-            for tag in (f"B-{kind}", f"I-{kind}"):
-                if tag not in allowed:
-                    raise unseen(file, line, "tag", tag, allowed)
+        check_first_seen(self.types, names)
         return self
 
     def tagged(self):
@@ -137,11 +132,16 @@ class StreamedSentences:
                 yield " ".join(words), " ".join(tags)
 
         string = tf.TensorSpec((), tf.string)
-        dataset = tf.data.Dataset.from_generator(
-            generate, output_signature=(string, string)
-        ).apply(tf.data.experimental.assert_cardinality(self.count))
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
-        return dataset.with_options(options)
+        return generator_dataset(generate, (string, string), self.count)
+
+
+def check_first_seen(first_seen, names):
+    """Raise `DataError` at the `(file, line)` where a type of `first_seen`
+    (`type -> (file, line)`) appears whose `B-`/`I-` tags are not in `names`."""
+    from tlnlp_tf.data.examples import unseen
+
+    allowed = set(names)
+    for kind, (file, line) in first_seen.items():
+        for tag in (f"B-{kind}", f"I-{kind}"):
+            if tag not in allowed:
+                raise unseen(file, line, "tag", tag, allowed)
