@@ -202,6 +202,7 @@ def plot_learning_curve(report, path):
         )
     axes.set_xscale("log")
     axes.set_xticks(positions, [str(b) for b in budgets])
+    axes.set_xticks([], minor=True)  # the log scale's minor labels overlap them
     axes.set_xlabel("labelled examples")
     axes.set_ylabel("validation accuracy")
     axes.set_title(f"Transfer from {report['backbone']}")
