@@ -288,7 +288,7 @@ def test_language_modeling_on_prompts_and_responses(gpt2_preset, tmp_path, capsy
         ["fit", "--task", "language-modeling", "--train", str(pairs)]
         + ["--validation", str(pairs), "--backbone", gpt2_preset]
         + ["--prompt-column", "q", "--response-column", "a"]
-        + ["--epochs", "3", "--batch-size", "4", "--output", output]
+        + ["--epochs", "1", "--batch-size", "4", "--output", output]
         + ["--learning-rate", "1e-2"],
         capsys,
     )

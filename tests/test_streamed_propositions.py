@@ -89,6 +89,11 @@ def test_bad_shards_are_named_before_training(tmp_path):
         read_srl(_shards(tmp_path / "f", [good, cases["a"][0]]), limit=1)
 
 
+# Opt-in (`make test-extended`): the default run fits on streamed CoNLL
+# shards through the CLI (test_streamed_sentences.py), the same dataset
+# builder and token cache, and checks above that streamed SRL shards give the
+# same elements and tags as the file read whole.
+@pytest.mark.extended
 def test_fit_on_shards_streams_and_trains_as_the_file_read_whole(
     tiny_preset, tmp_path, capsys
 ):
