@@ -522,21 +522,32 @@ class LanguageModel(keras_hub.models.Task):
         """`(features, targets, weights)` of prompt–response pairs, as
         `fit(prompts, responses)` trains on them: the weights are true on the
         response's tokens and the end token only (`pack_pairs`)."""
-        response_ids = self._token_ids(responses)
-        length = self.preprocessor.sequence_length
-        features, targets, weights = pack_pairs(
-            self.preprocessor, self._token_ids(prompts), response_ids, length
-        )
-        cut, lost = cut_responses(response_ids, weights)
+        packed, _, cut, lost = self._packed_pairs(prompts, responses)
         if cut:
             warnings.warn(
                 f"{cut} of {len(prompts)} prompt–response pairs are longer than "
-                f"max_length={length} tokens: their responses are cut, {lost} of "
-                "them entirely (nothing of those is trained on). Pass a larger "
-                f"max_length (this model reads at most {self.context_length}).",
+                f"max_length={self.preprocessor.sequence_length} tokens: their "
+                f"responses are cut, {lost} of them entirely (nothing of those is "
+                "trained on). Pass a larger max_length (this model reads at most "
+                f"{self.context_length}).",
                 stacklevel=3,
             )
-        return features, targets, weights
+        return packed
+
+    def _packed_pairs(self, prompts, responses):
+        """`(packed, lengths, cut, lost)`: `pack_pairs` of the pairs at
+        `max_length`, each pair's prompt+response token count, and how many
+        responses are cut (`lost`: entirely) at that length."""
+        prompt_ids, response_ids = self._token_ids(prompts), self._token_ids(responses)
+        packed = pack_pairs(
+            self.preprocessor,
+            prompt_ids,
+            response_ids,
+            self.preprocessor.sequence_length,
+        )
+        cut, lost = cut_responses(response_ids, packed[2])
+        lengths = (prompt_ids.row_lengths() + response_ids.row_lengths()).numpy()
+        return packed, lengths, cut, lost
 
     def _choose_max_length(self, x):
         """Fix `max_length` from training texts; count and warn about longer ones."""
@@ -631,14 +642,7 @@ class LanguageModel(keras_hub.models.Task):
         prompts, responses = checked_pairs(
             list(prompts), list(responses), "score", self._texts
         )
-        prompt_ids, response_ids = self._token_ids(prompts), self._token_ids(responses)
-        packed = pack_pairs(
-            self.preprocessor,
-            prompt_ids,
-            response_ids,
-            self.preprocessor.sequence_length,
-        )
-        cut, lost = cut_responses(response_ids, packed[2])
+        packed, lengths, cut, lost = self._packed_pairs(prompts, responses)
         if cut:
             warnings.warn(
                 f"score: {cut} of {len(prompts)} prompt–response pairs are longer "
@@ -646,7 +650,6 @@ class LanguageModel(keras_hub.models.Task):
                 f"the head of their responses is scored ({lost} lost entirely).",
                 stacklevel=3,
             )
-        lengths = (prompt_ids.row_lengths() + response_ids.row_lengths()).numpy()
         return self._mean_nll(
             lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), packed),
             np.argsort(lengths, kind="stable"),
