@@ -155,9 +155,9 @@ def chat_ids(model, question, answer=None):
 
 def answers(model, prompts, max_new_tokens, batch):
     """Greedy continuations of token-id prompts, as `LanguageModel.generate`."""
-    from tlnlp_tf.tasks.language_model import _sampler
+    from tlnlp_tf.tasks.causal_generation import sampler_of
 
-    model._prepare_generation(*_sampler("greedy"))
+    model._prepare_generation(*sampler_of("greedy"))
     stops = model._stop_ids()
     function = model.causal_lm.make_generate_function()
     texts = []

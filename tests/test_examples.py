@@ -188,6 +188,7 @@ def _model_kind(block):
         return "lm"
     by_path = {
         "language_model": "lm",
+        "causal_generation": "lm",
         "response_loss": "lm",
         "word_classifier": "words",
         "multi_task": "multi",

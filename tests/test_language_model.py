@@ -213,6 +213,14 @@ def test_impossible_generation_requests_fail_before_any_work(fitted):
         model.generate(["the cat", "  "])
     text = model.generate("the cat", max_new_tokens=3, sampler="top_k-3")
     assert isinstance(text, str)
+    # A shorthand's number holds with sampler options too.
+    model.generate("the cat", 2, "top_k-3", seed=3, temperature=0.5)
+    sampler = model.causal_lm.sampler
+    assert (sampler.k, sampler.temperature) == (3, 0.5)
+    model.generate("the cat", 2, "beam-2", no_repeat_ngram_size=2)
+    assert model.causal_lm.sampler.sampler.num_beams == 2  # in a PenalizedSampler
+    with pytest.raises(tl.PolicyError, match="unknown sampler option"):
+        model.generate("the cat", 2, "top_k-3", beams=2)
 
 
 def test_fit_refuses_unpaired_targets_label_pairs_and_a_frozen_model(gpt2_preset):

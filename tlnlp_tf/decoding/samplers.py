@@ -7,8 +7,10 @@ sampler = make_sampler("beam", num_beams=4)
 
 import math
 import numbers
+import re
 
 import keras_hub
+import numpy as np
 
 from tlnlp_tf.decoding.penalties import PenalizedSampler
 from tlnlp_tf.decoding.penalties import check_ngram_size
@@ -16,6 +18,16 @@ from tlnlp_tf.decoding.penalties import check_penalty
 from tlnlp_tf.errors import PolicyError
 
 SAMPLERS = ("greedy", "beam", "top_k", "top_p", "random")
+# The keyword options of `generate(..., **sampler_options)`.
+SAMPLER_OPTIONS = (
+    "num_beams",
+    "k",
+    "p",
+    "temperature",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "seed",
+)
 
 
 def make_sampler(
@@ -139,3 +151,54 @@ def _count(option, value):
         raise PolicyError(
             f"make_sampler: {option} must be an integer >= 1, got {value!r}."
         )
+
+
+def resolve_sampler(sampler, options):
+    """`(sampler, cache key)` from a name and options (see `make_sampler`).
+
+    A shorthand's number is its option (`"beam-4"`: `num_beams=4`, `"top_k-10"`,
+    `"top_p-0.9"`); unknown options are a `PolicyError`. A
+    `keras_hub.samplers.Sampler` given as it is has no key: its compiled
+    function is not kept.
+
+    ```python
+    sampler, key = resolve_sampler("top_k-3", {"seed": 0})  # k=3, seeded
+    ```
+    """
+    unknown = sorted(set(options) - set(SAMPLER_OPTIONS))
+    if unknown:
+        raise PolicyError(
+            f"generate: unknown sampler option(s) {unknown}; expected "
+            f"{', '.join(SAMPLER_OPTIONS)}."
+        )
+    if isinstance(sampler, str):
+        shorthand = re.match(r"^\s*(beam|top_k|top_p)-(\S+)\s*$", sampler.lower())
+        if shorthand:  # "beam-4", "top_k-10", "top_p-0.9"
+            option = {"beam": "num_beams", "top_k": "k", "top_p": "p"}
+            kind, value = shorthand.groups()
+            try:
+                value = float(value) if kind == "top_p" else int(value)
+            except ValueError:
+                raise PolicyError(
+                    f"generate: sampler={sampler!r}; expected e.g. 'beam-4', "
+                    "'top_k-10' or 'top_p-0.9'."
+                ) from None
+            sampler, options = kind, dict(options, **{option[kind]: value})
+        beams = options.get("num_beams", 4)
+        if sampler.strip().lower() == "beam" and (
+            not isinstance(beams, (int, np.integer)) or beams < 1
+        ):
+            raise PolicyError(
+                f"generate(sampler='beam'): num_beams={beams!r}; expected a "
+                "positive integer (the beams kept at each step)."
+            )
+    elif not isinstance(sampler, keras_hub.samplers.Sampler):
+        raise PolicyError(
+            f"generate: sampler={sampler!r}; expected one of "
+            f"{', '.join(SAMPLERS)} or a keras_hub.samplers.Sampler."
+        )
+    made = make_sampler(sampler, **options)
+    if not isinstance(sampler, str):
+        return made, None
+    sampler = sampler.strip().lower().replace("-", "_")
+    return made, (sampler, tuple(sorted((k, repr(v)) for k, v in options.items())))

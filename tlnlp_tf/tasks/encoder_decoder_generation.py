@@ -19,8 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.data.padding import trim_padding
-from tlnlp_tf.decoding.samplers import SAMPLERS
-from tlnlp_tf.decoding.samplers import make_sampler
+from tlnlp_tf.decoding.samplers import resolve_sampler
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.encoder_decoder_inputs import PAIR_EMPTY
@@ -30,15 +29,6 @@ from tlnlp_tf.tasks.inputs import text
 
 # `generate(max_new_tokens=None)` before `fit` has chosen a target length.
 DEFAULT_NEW_TOKENS = 32
-SAMPLER_OPTIONS = (
-    "num_beams",
-    "k",
-    "p",
-    "temperature",
-    "repetition_penalty",
-    "no_repeat_ngram_size",
-    "seed",
-)
 
 
 class EncoderDecoderGeneration:
@@ -265,51 +255,6 @@ class GenerationFunctions:
 
     def __init__(self):
         self.functions = {}
-
-
-def resolve_sampler(sampler, options):
-    """`(sampler, cache key)` from a name and options (see `make_sampler`).
-
-    A `keras_hub.samplers.Sampler` given as it is has no key: its compiled
-    function is not kept.
-    """
-    unknown = sorted(set(options) - set(SAMPLER_OPTIONS))
-    if unknown:
-        raise PolicyError(
-            f"generate: unknown sampler option(s) {unknown}; expected "
-            f"{', '.join(SAMPLER_OPTIONS)}."
-        )
-    if isinstance(sampler, str):
-        shorthand = re.match(r"^\s*(beam|top_k|top_p)-(\S+)\s*$", sampler.lower())
-        if shorthand:  # "beam-4", "top_k-10", "top_p-0.9", as LanguageModel's
-            option = {"beam": "num_beams", "top_k": "k", "top_p": "p"}
-            kind, value = shorthand.groups()
-            try:
-                value = float(value) if kind == "top_p" else int(value)
-            except ValueError:
-                raise PolicyError(
-                    f"generate: sampler={sampler!r}; expected e.g. 'beam-4', "
-                    "'top_k-10' or 'top_p-0.9'."
-                ) from None
-            sampler, options = kind, dict(options, **{option[kind]: value})
-        beams = options.get("num_beams", 4)
-        if sampler.strip().lower() == "beam" and (
-            not isinstance(beams, (int, np.integer)) or beams < 1
-        ):
-            raise PolicyError(
-                f"generate(sampler='beam'): num_beams={beams!r}; expected a "
-                "positive integer (the beams kept at each step)."
-            )
-    elif not isinstance(sampler, keras_hub.samplers.Sampler):
-        raise PolicyError(
-            f"generate: sampler={sampler!r}; expected one of "
-            f"{', '.join(SAMPLERS)} or a keras_hub.samplers.Sampler."
-        )
-    made = make_sampler(sampler, **options)
-    if not isinstance(sampler, str):
-        return made, None
-    sampler = sampler.strip().lower().replace("-", "_")
-    return made, (sampler, tuple(sorted((k, repr(v)) for k, v in options.items())))
 
 
 def tidy_text(value):
