@@ -158,29 +158,9 @@ def answers(model, prompts, max_new_tokens, batch):
     from tlnlp_tf.tasks.causal_generation import sampler_of
 
     model._prepare_generation(*sampler_of("greedy"))
-    stops = model._stop_ids()
-    function = model.causal_lm.make_generate_function()
     texts = []
     for start in range(0, len(prompts), batch):
-        ids = prompts[start : start + batch]
-        total = max(len(row) for row in ids) + max_new_tokens
-        token_ids = np.zeros((len(ids), total), dtype="int32")
-        mask = np.zeros((len(ids), total), dtype=bool)
-        for row, sequence in enumerate(ids):
-            token_ids[row, : len(sequence)] = sequence
-            mask[row, : len(sequence)] = True
-        outputs = function(
-            {"token_ids": tf.constant(token_ids), "padding_mask": tf.constant(mask)},
-            stop_token_ids=stops,
-        )
-        out_ids = keras.ops.convert_to_numpy(outputs["token_ids"])
-        out_mask = keras.ops.convert_to_numpy(outputs["padding_mask"])
-        rows = []
-        for row, sequence in enumerate(ids):
-            new = out_ids[row, len(sequence) :][out_mask[row, len(sequence) :]]
-            new = new[:max_new_tokens].tolist()
-            cut = [i for i, token in enumerate(new) if token in stops]
-            rows.append(new[: cut[0]] if cut else new)
+        rows = model._continue_ids(prompts[start : start + batch], max_new_tokens)
         texts += model._detokenize(rows)
     return texts
 

@@ -113,17 +113,24 @@ class CausalGeneration:
                 f"max_new_tokens={max_new_tokens} that is {total}, above the "
                 f"model's limit of {limit} tokens. Shorten it or ask for fewer."
             )
-        tokenizer = self.preprocessor.tokenizer
-        pad = getattr(tokenizer, "pad_token_id", None) or 0
+        self._prepare_generation(key, sampler)
+        continuations = self._continue_ids(ids, int(max_new_tokens))
+        texts = self._detokenize(continuations)
+        return texts[0] if single else texts
+
+    def _continue_ids(self, ids, max_new_tokens):
+        """The new token ids after each prompt of `ids` (lists of ids), at most
+        `max_new_tokens`, cut before the first stop token, with the sampler of
+        the last `_prepare_generation`."""
+        total = max(len(row) for row in ids) + max_new_tokens
+        pad = getattr(self.preprocessor.tokenizer, "pad_token_id", None) or 0
         token_ids = np.full((len(ids), total), pad, dtype="int32")
         mask = np.zeros((len(ids), total), dtype=bool)
         for row, sequence in enumerate(ids):
             token_ids[row, : len(sequence)] = sequence
             mask[row, : len(sequence)] = True
-        self._prepare_generation(key, sampler)
         stops = self._stop_ids()
-        function = self.causal_lm.make_generate_function()
-        outputs = function(
+        outputs = self.causal_lm.make_generate_function()(
             {"token_ids": tf.constant(token_ids), "padding_mask": tf.constant(mask)},
             stop_token_ids=stops,
         )
@@ -132,11 +139,10 @@ class CausalGeneration:
         continuations = []
         for row, sequence in enumerate(ids):
             new = out_ids[row, len(sequence) :][out_mask[row, len(sequence) :]]
-            new = new[: int(max_new_tokens)].tolist()
+            new = new[:max_new_tokens].tolist()
             cut = [i for i, token in enumerate(new) if token in stops]
             continuations.append(new[: cut[0]] if cut else new)
-        texts = self._detokenize(continuations)
-        return texts[0] if single else texts
+        return continuations
 
     def _prompt_ids(self, prompts):
         preprocessor = self.preprocessor
