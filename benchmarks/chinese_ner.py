@@ -24,6 +24,8 @@ than the transformer's 512 positions (31 in MSRA train) go through the
 token task's windowing: nothing is truncated; the BiLSTM reads them whole.
 """
 
+import datetime
+import json
 import os
 import shutil
 import sys
@@ -69,20 +71,30 @@ def main(argv=None):
     corpus = chinese_text(args.data, train)
     crfs = {"yes": [True], "no": [False], "both": [False, True]}[args.crf]
 
+    kept, kept_sources = saved_runs(args, train, test)
     workspace = tempfile.mkdtemp(prefix="chinese-ner-")
     runs, sources = [], {}
     try:
         for name in args.sources.split(","):
             base = name.split("@")[0]
-            if base not in sources:
+            # The random BiLSTM needs no vectors: word2vec is not trained for it.
+            if base not in sources and name != "bilstm@random":
                 sources[base] = prepare(base, corpus, workspace, args)
             for crf in crfs:
                 keras.utils.set_random_seed(args.seed)
-                runs.append(run(name, sources[base], crf, train, test, args))
+                runs.append(run(name, sources.get(base), crf, train, test, args))
+                runs[-1].update(
+                    command=_common.command("chinese_ner.py", argv),
+                    date=datetime.date.today().isoformat(),
+                )
                 print(runs[-1], flush=True)
                 keras.backend.clear_session()
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
+    rerun = {(r["source"], r["crf"]) for r in runs}
+    runs = [r for r in kept if (r["source"], r["crf"]) not in rerun] + runs
+    runs.sort(key=lambda r: (r["source"], r["crf"]))
+    reports = {**kept_sources, **{k: v["report"] for k, v in sources.items()}}
     results = {
         "target": args.target,
         "train_sentences": len(train),
@@ -90,7 +102,7 @@ def main(argv=None):
         "test_sentences": len(test),
         "corpus_documents": len(corpus),
         "corpus_characters": sum(len(text) for text in corpus),
-        "sources": {k: v["report"] for k, v in sources.items()},
+        "sources": reports,
         "runs": runs,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -100,8 +112,34 @@ def main(argv=None):
         results,
         f"Chinese NER ({args.target}): every source, with and without a CRF",
         table(results),
-        _common.command("chinese_ner.py", argv),
+        _common.command("chinese_ner.py", argv)
+        + " (kept rows of other sources: their own commands, in the JSON)",
     )
+
+
+def saved_runs(args, train, test):
+    """The saved runs (and source reports) of the same target, split and epochs.
+
+    Rows of other sources or CRF settings are kept, so that each source can
+    be run on its own; a saved file of another set-up is replaced.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "results", f"chinese_ner_{args.target}.json")
+    if not os.path.exists(path):
+        return [], {}
+    with open(path) as file:
+        saved = json.load(file)
+    same = (
+        saved.get("train_sentences") == len(train)
+        and saved.get("test_sentences") == len(test)
+        and saved.get("epochs") == args.epochs
+        and saved.get("batch_size") == args.batch_size
+    )
+    if not same:
+        return [], {}
+    runs = [dict(r, command=r.get("command", saved["command"])) for r in saved["runs"]]
+    runs = [dict(r, date=r.get("date", saved["date"])) for r in runs]
+    return runs, saved["sources"]
 
 
 def chinese_text(folder, train):
@@ -243,8 +281,8 @@ def table(results):
         f"{results['corpus_characters']:,} characters.",
         "",
         "| source | CRF | test entity F1 (P / R) | per type F1 | [UNK] share "
-        "| s per epoch |",
-        "|---|---|---|---|---|---|",
+        "| s per epoch | date |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results["runs"]:
         types = ", ".join(f"{k} {v:.3f}" for k, v in r["per_type_f1"].items())
@@ -252,7 +290,7 @@ def table(results):
         rows.append(
             f"| {r['source']} | {'yes' if r['crf'] else 'no'} | {r['f1']:.4f} "
             f"({r['precision']:.3f} / {r['recall']:.3f}) | {types} | {unknown} | "
-            f"{r['seconds_per_epoch']} |"
+            f"{r['seconds_per_epoch']} | {r['date']} |"
         )
     rows.append("")
     for name, report in results["sources"].items():
