@@ -71,7 +71,6 @@ def main(argv=None):
     corpus = chinese_text(args.data, train)
     crfs = {"yes": [True], "no": [False], "both": [False, True]}[args.crf]
 
-    kept, kept_sources = saved_runs(args, train, test)
     workspace = tempfile.mkdtemp(prefix="chinese-ner-")
     runs, sources = [], {}
     try:
@@ -91,6 +90,8 @@ def main(argv=None):
                 keras.backend.clear_session()
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
+    # Read at the end: another run of this script may have saved rows since.
+    kept, kept_sources = saved_runs(args, train, test)
     rerun = {(r["source"], r["crf"]) for r in runs}
     runs = [r for r in kept if (r["source"], r["crf"]) not in rerun] + runs
     runs.sort(key=lambda r: (r["source"], r["crf"]))
