@@ -51,7 +51,7 @@ import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
 from tlnlp_tf.tasks.language_model import LanguageModel  # noqa: E402
-from tlnlp_tf.tasks.task import set_schedule_length  # noqa: E402
+from tlnlp_tf.training.fit_steps import set_schedule_length  # noqa: E402
 
 SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 QUESTION = "Is this review positive or negative? Answer with one word.\n\nReview: "

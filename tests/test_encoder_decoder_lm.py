@@ -317,3 +317,16 @@ def test_layer_decay_per_half_and_a_full_rate_for_the_cross_attention(tiny_prese
         model.compile(optimizer="adam", layer_decay=0.5)
     with pytest.raises(tl.PolicyError, match=r"layer decay must be in \(0, 1\]"):
         model.compile(layer_decay=1.5)
+
+
+def test_fit_on_a_dataset_gives_keras_one_repeated_dataset_for_all_epochs(
+    tiny_preset, monkeypatch
+):
+    from test_fit_steps import keras_fit_calls
+
+    calls = keras_fit_calls(monkeypatch)
+    model = EncoderDecoderLM.from_backbone(tiny_preset)
+    data = tf.data.Dataset.from_tensor_slices(copy_pairs(8)).batch(4)
+    history = model.fit(data, epochs=3, verbose=0)
+    assert len(history.history["loss"]) == 3
+    assert calls == [(tf.data.INFINITE_CARDINALITY, 2)]

@@ -280,3 +280,17 @@ def test_random_weights_and_seq2seq_loading(gpt2_preset, tmp_path):
     with pytest.raises(tl.BackboneError, match="load_seq2seq_lm") as error:
         load_causal_lm(folder)
     one_line(error)
+
+
+def test_fit_on_a_dataset_gives_keras_one_repeated_dataset_for_all_epochs(
+    gpt2_preset, monkeypatch
+):
+    from test_fit_steps import keras_fit_calls
+
+    calls = keras_fit_calls(monkeypatch)
+    model = build(gpt2_preset, max_length=CONTEXT)
+    data = tf.data.Dataset.from_tensor_slices(sentences(8)).batch(4)
+    history = model.fit(data, epochs=3, verbose=0)
+    assert len(history.history["loss"]) == 3
+    # Not a BPE pipeline instantiated per epoch (2–3 s each here).
+    assert calls == [(tf.data.INFINITE_CARDINALITY, 2)]

@@ -83,8 +83,8 @@ def test_a_dataset_of_pairs_is_trained_and_scored_as_the_lists_are(
     held_out = tl.data.from_pairs(PROMPTS, RESPONSES)
     before = model.score(held_out)["loss"]
     pairs = tf.data.Dataset.from_tensor_slices((PROMPTS, RESPONSES))
-    # One epoch of 30 steps: every epoch builds a new iterator of the pipeline
-    # that tokenizes in the graph (seconds each), so not 10 epochs of 3.
+    # One epoch of 30 steps (the data set repeated, not epochs: the test
+    # checks what 30 steps of training on a dataset of pairs learns).
     model.fit(pairs.repeat(40).shuffle(120, seed=0).batch(4), verbose=0)
     # max_length comes from prompts and responses together: a length chosen
     # from the prompts alone (a multiple of 8 above them) would cut responses.

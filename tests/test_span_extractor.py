@@ -174,7 +174,7 @@ def test_learns_toy_answers_and_round_trips(extractor, tmp_path):
     data = toy_questions(160, seed=0)
     train, dev = data.split_articles(6)
     extractor.compile(learning_rate=1e-2)
-    # 6 passes as 3 epochs of 2: each epoch pays for a new dataset iterator.
+    # 6 passes as 3 epochs of 2 (an epoch's callbacks and logs run 3 times).
     history = extractor.fit(
         train.to_dataset().shuffle(200, seed=0).repeat(2).batch(16), epochs=3, verbose=0
     )

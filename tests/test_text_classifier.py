@@ -18,7 +18,7 @@ def model(tiny_preset):
 def test_fit_on_raw_strings_learns(model, toy_sentiment):
     texts, labels = toy_sentiment
     model.compile(learning_rate=1e-2)
-    # 15 passes as 3 epochs of 5: each epoch pays for a new dataset iterator.
+    # 15 passes as 3 epochs of 5 (an epoch's callbacks and logs run 3 times).
     data = tl.data.from_lists(texts, labels).shuffle(64, seed=0).repeat(5).batch(16)
     history = model.fit(data, epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0] - 0.2

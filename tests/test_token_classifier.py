@@ -83,7 +83,7 @@ def test_long_training_sentence_is_windowed_not_truncated(tagger):
 
 def test_learns_and_decodes_entities_with_offsets(tagger):
     tagger.compile(learning_rate=1e-2)
-    # 15 passes as 3 epochs of 5: each epoch pays for a new dataset iterator.
+    # 15 passes as 3 epochs of 5 (an epoch's callbacks and logs run 3 times).
     data = toy_tagged().to_dataset().shuffle(48, seed=0).repeat(5).batch(8)
     history = tagger.fit(data, epochs=3, verbose=0)
     assert history.history["accuracy"][-1] > 0.95

@@ -63,8 +63,9 @@ from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
 from tlnlp_tf.tasks.inputs import check_batched
 from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
 from tlnlp_tf.tasks.task import compile_from_saved
-from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.eager_build import build_optimizer
+from tlnlp_tf.training.fit_steps import one_iterator
+from tlnlp_tf.training.fit_steps import set_schedule_length
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
@@ -583,6 +584,7 @@ class EncoderDecoderLM(EncoderDecoderGeneration, keras_hub.models.Task):
         set_schedule_length(self.optimizer, x, batch_size, epochs, kwargs)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+            x = one_iterator(x, epochs, kwargs)  # not a tokenizer pipeline per epoch
         build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 

@@ -64,8 +64,9 @@ from tlnlp_tf.tasks.response_loss import joined_pairs
 from tlnlp_tf.tasks.response_loss import pack_pairs
 from tlnlp_tf.tasks.response_loss import validation_pairs
 from tlnlp_tf.tasks.task import compile_from_saved
-from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.eager_build import build_optimizer
+from tlnlp_tf.training.fit_steps import one_iterator
+from tlnlp_tf.training.fit_steps import set_schedule_length
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
@@ -472,6 +473,7 @@ class LanguageModel(CausalGeneration, keras_hub.models.Task):
         if validation is not None:
             kwargs["validation_data"] = self._batches(validation, batch_size, False)
         set_schedule_length(self.optimizer, x, None, epochs, kwargs)
+        x = one_iterator(x, epochs, kwargs)  # not a tokenizer pipeline per epoch
         build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         return super().fit(x, epochs=epochs, shuffle=False, **kwargs)
 

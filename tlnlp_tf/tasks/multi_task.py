@@ -7,8 +7,9 @@ from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks import registry
 from tlnlp_tf.tasks.task import compile_from_saved
-from tlnlp_tf.tasks.task import set_schedule_length
 from tlnlp_tf.training.eager_build import build_optimizer
+from tlnlp_tf.training.fit_steps import one_iterator
+from tlnlp_tf.training.fit_steps import set_schedule_length
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 FEATURES = ("token_ids", "padding_mask", "segment_ids")
@@ -322,6 +323,7 @@ class MultiTaskModel(keras.Model):
         set_schedule_length(self.optimizer, x, batch_size, epochs, kwargs)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+            x = one_iterator(x, epochs, kwargs)  # not a tokenizer pipeline per epoch
         build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 

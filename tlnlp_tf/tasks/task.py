@@ -9,7 +9,6 @@ apply, how predictions are decoded and how `evaluate` scores them.
 """
 
 import contextlib
-import json
 import re
 import warnings
 
@@ -18,25 +17,22 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf.backbones import lora as adapters
 from tlnlp_tf.backbones.attention import set_attention_dropout
-from tlnlp_tf.backbones.freezing import apply_freeze
-from tlnlp_tf.backbones.freezing import frozen_groups
 from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.backbones.pooled_encoder import backbone_outputs
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.lengths import token_lengths
-from tlnlp_tf.data.padding import trim_padding
-from tlnlp_tf.data.token_cache import cached_tokens
-from tlnlp_tf.data.token_cache import digest
 from tlnlp_tf.distribute.strategies import check_global_batch
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.progress import progress
+from tlnlp_tf.tasks.batch_preprocessing import BatchPreprocessing
 from tlnlp_tf.tasks.feature_cache import PooledHead
 from tlnlp_tf.tasks.feature_cache import can_cache
 from tlnlp_tf.tasks.feature_cache import fit_head
+from tlnlp_tf.tasks.freeze_policy import FreezePolicy
+from tlnlp_tf.tasks.freeze_policy import apply_policy
+from tlnlp_tf.tasks.freeze_policy import backbone_policy
 from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
 from tlnlp_tf.tasks.inputs import as_text_dataset
 from tlnlp_tf.tasks.inputs import check_batched
@@ -52,9 +48,11 @@ from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.setfit_fit import fit_setfit
 from tlnlp_tf.training.contrastive import is_setfit
 from tlnlp_tf.training.eager_build import build_optimizer
+from tlnlp_tf.training.fit_steps import one_iterator
+from tlnlp_tf.training.fit_steps import set_schedule_length
+from tlnlp_tf.training.fit_steps import steps_per_epoch
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
-from tlnlp_tf.training.schedules import FineTuningSchedule
 from tlnlp_tf.training.update_budget import warn_few_updates
 
 __all__ = [
@@ -62,7 +60,6 @@ __all__ = [
     "TextTask",
     "compile_from_saved",
     "is_tokenized",
-    "set_schedule_length",
 ]
 # Keras's string names of the cross-entropy losses; the heads output logits.
 _LOGIT_LOSSES = {
@@ -84,7 +81,7 @@ _TARGET_ERRORS = (
 LORA_LEARNING_RATE = 5e-3
 
 
-class TextTask(keras_hub.models.Task):
+class TextTask(BatchPreprocessing, FreezePolicy, keras_hub.models.Task):
     """Base of the pooled-text tasks (`TextClassifier`, `TextRegressor`).
 
     Subclasses call `_build(backbone, head, ...)` from `__init__` and define
@@ -133,7 +130,7 @@ class TextTask(keras_hub.models.Task):
                 f"{type(self).__name__} has no classes. Use it with a "
                 "TextClassifier, or choose another policy (e.g. 'all', 'none')."
             )
-        freeze = _apply_policy(backbone, freeze, pooling, lora_targets)
+        freeze = apply_policy(backbone, freeze, pooling, lora_targets)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -284,88 +281,6 @@ class TextTask(keras_hub.models.Task):
             return None
         return self.fine_tuning_layer_decay
 
-    def set_freeze(self, policy):
-        """Apply a freeze policy and recompile, so frozen weights cannot move.
-
-        Keras 3 fixes the trainable variables when the train step is built:
-        without the recompile, weights frozen after `compile()` still train.
-        The optimizer starts fresh (its state belonged to the old set).
-
-        Example:
-
-        ```python
-        model.set_freeze("bottom-4")
-        ```
-        """
-        self.freeze = _apply_policy(
-            self.backbone, policy, self.pooling, self.lora_targets
-        )
-        args = dict(self._compile_args)
-        if self.optimizer is not None and _steps_taken(self.optimizer):
-            warnings.warn(
-                "set_freeze: the optimizer's state (moments, step count) is "
-                "reset because the set of trainable weights changed.",
-                stacklevel=2,
-            )
-        optimizer = args["optimizer"]
-        if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
-            args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
-        self.compile(**args)
-        return self
-
-    def frozen_groups(self):
-        """The backbone layer groups the current policy keeps frozen."""
-        return frozen_groups(self.backbone, backbone_policy(self.freeze))
-
-    # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.backbones.lora) ===
-
-    def save_adapters(self, path):
-        """Write only the LoRA factors and the head to `path` (an `.npz` file).
-
-        Example:
-
-        ```python
-        model.save_adapters("sst2.adapters.npz")
-        ```
-        """
-        return adapters.save_adapters(self, path)
-
-    def load_adapters(self, path):
-        """Restore `save_adapters` weights (same spec, labels and policy).
-
-        Example:
-
-        ```python
-        model = tl.TextClassifier.from_backbone(
-            "minilm", labels=["0", "1"], freeze="lora-8"
-        )
-        model.load_adapters("sst2.adapters.npz")
-        ```
-        """
-        return adapters.load_adapters(self, path)
-
-    def merge_adapters(self, freeze="all"):
-        """A new plain model (no LoRA) with the factors folded into the kernels.
-
-        Example:
-
-        ```python
-        model.merge_adapters().save("sst2.keras")
-        ```
-        """
-        return adapters.merge_adapters(self, freeze=freeze)
-
-    def make_train_function(self, force=False):
-        # A `.keras` file or weights backup loads LoRA factors as zeros
-        # (merged into the kernels): restart them, or they never train.
-        adapters.restart_lora(self.backbone)
-        return super().make_train_function(force=force)
-
-    def load_weights(self, filepath, *args, **kwargs):
-        result = super().load_weights(filepath, *args, **kwargs)
-        adapters.restart_lora(self.backbone)
-        return result
-
     # === keras-hub presets: refused, a task model is one `.keras` file ===
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
@@ -437,165 +352,6 @@ class TextTask(keras_hub.models.Task):
             **kwargs,
         )
 
-    # === Data ===
-
-    def preprocess_samples(self, x, y=None, sample_weight=None):
-        """One batch of raw examples as the model takes it (`preprocess_batch`).
-
-        In a `tf.data` map this is a `tf.function` traced once per model and
-        preprocessing settings (`max_length`, the preprocessor's config,
-        labels or tags, static shapes): each later `fit`, `evaluate` or
-        `predict` reuses the traced tokenizer instead of tracing it again
-        (seconds per call for the token and span tasks). Eager calls, as on
-        NumPy arrays, run `preprocess_batch` directly.
-        """
-        if tf.executing_eagerly():
-            return self.preprocess_batch(x, y, sample_weight)
-        return self._traced("preprocess_batch")(x, y, sample_weight)
-
-    def _traced(self, method):
-        """`getattr(self, method)` as a `tf.function`, kept per model while the
-        preprocessing settings stay the same (see `preprocess_samples`)."""
-        key = (method, self._preprocessing_key())
-        functions = vars(self).setdefault("_traced_functions", {})
-        if key not in functions:
-            functions[key] = tf.function(getattr(self, method))
-        return functions[key]
-
-    def _preprocessing_key(self):
-        """What the graph of `preprocess_batch` depends on, as one string."""
-        state = {
-            "max_length": self.max_length,
-            "static_shapes": self.static_shapes,
-            "full_length": getattr(self, "_full_length", False),
-            "labels": list(getattr(self, "labels", None) or []),
-            "tags": list(getattr(self, "tags", None) or []),
-        }
-        if self.preprocessor is not None:
-            state["preprocessor"] = self.preprocessor.get_config()
-        return json.dumps(state, sort_keys=True, default=repr)
-
-    def preprocess_batch(self, x, y=None, sample_weight=None):
-        """Tokenize a batch of raw examples and encode its targets."""
-        if is_tokenized(x):
-            return self._batch_tokenized(x, y, sample_weight)
-        if y is not None:
-            y = self.encode_targets(y)
-        if self.preprocessor is None:
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-        # `x=` by keyword: a positional `(texts, pairs)` tuple would be read
-        # by the preprocessor as `(x, y)`.
-        x = self.batch_features(self.preprocessor(x=x))
-        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-
-    def batch_features(self, features):
-        """A preprocessed batch as the model takes it.
-
-        Dynamic padding (the default): `max_length` caps truncation and each
-        batch keeps only the columns its longest text needs. With
-        `static_shapes=True` every batch keeps `max_length` columns: one
-        shape, as XLA on TPUs wants (batch with `drop_remainder=True` too).
-        """
-        if self.static_shapes or getattr(self, "_full_length", False):
-            return dict(
-                features, padding_mask=tf.cast(features["padding_mask"], tf.int32)
-            )
-        return trim_padding(features)
-
-    def tokenize_once(self, dataset, batch_size=256, cache_dir=None, cache_key=None):
-        """Tokenize an unbatched dataset of raw examples once, cached in memory.
-
-        Returns an unbatched dataset of `(token features, encoded targets)`
-        that `fit`, `evaluate` and `predict` take like raw text: shuffle and
-        batch it as usual; each batch is still padded only to its longest
-        row. Epochs after the first read the cache instead of running the
-        tokenizer again. The cache holds `max_length` int32 columns per
-        example (SST-2, 67k sentences at length 72: about 58 MB); use it when
-        that fits in memory. Chooses `max_length` from `dataset` if unset.
-        Tasks that cut long inputs into windows (`TokenClassifier`,
-        `SpanExtractor`) cache every window as an example: batched with
-        `drop_remainder=True` under `static_shapes=True`, every batch then
-        has one shape, whatever the number of windows per input.
-
-        With `cache_dir`, the cache is on disk instead (`tf.data.Dataset.save`
-        in chunks; `tlnlp_tf/data/token_cache.py`): memory holds a chunk
-        while writing and a shuffle buffer while training, not the data. A
-        later run with the same folder, the same tokenizer, `max_length` and
-        labels, and the same `cache_key` (a string naming the data: the
-        caller's to choose) loads it without tokenizing again, and one
-        after a run killed while writing keeps the complete chunks.
-
-        Example:
-
-        ```python
-        tokens = model.tokenize_once(train.to_dataset())
-        model.fit(tokens.shuffle(len(train)).batch(32), epochs=3)
-        on_disk = model.tokenize_once(train.to_dataset(), cache_dir="tokens/")
-        ```
-        """
-        self._choose_max_length(dataset)
-        if not has_raw_text(dataset):
-            raise DataError(
-                "tokenize_once takes an unbatched dataset of raw-text examples."
-            )
-
-        def encode(*element):
-            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
-                element[0] if len(element) == 1 else element
-            )
-            return self.preprocess_samples(x, y, sample_weight)
-
-        self._full_length = True
-        try:
-            if cache_dir is not None:
-                tokens, _ = cached_tokens(
-                    dataset,
-                    cache_dir,
-                    self._token_identity(cache_key),
-                    encode=encode,
-                    batch_size=batch_size,
-                )
-                return tokens
-            tokens = dataset.batch(batch_size).map(encode, tf.data.AUTOTUNE)
-        finally:
-            self._full_length = False
-        tokens = tokens.unbatch().cache()
-        # Fill the cache now (the tokenizer's one pass) and count the
-        # examples: windowed tasks may yield more than one per input.
-        count = 0
-        rows_of = lambda *element: tf.shape(element[0]["token_ids"])[0]
-        filling = tokens.batch(batch_size).map(rows_of)
-        for rows in progress(filling, "Tokenizing the data once", unit="batch"):
-            count += int(rows)
-        return tokens.apply(tf.data.experimental.assert_cardinality(count))
-
-    def _token_identity(self, cache_key):
-        """What cached tokens depend on: tokenizer, length, labels, the data."""
-        preprocessor = keras.saving.serialize_keras_object(self.preprocessor)
-        tokenizer = getattr(self.preprocessor, "tokenizer", None)
-        vocabulary = getattr(tokenizer, "get_vocabulary", lambda: None)()
-        return {
-            "task": type(self).__name__,
-            "max_length": self.max_length,
-            "preprocessor": preprocessor,
-            "vocabulary": digest(vocabulary),
-            "labels": getattr(self, "labels", None),
-            "tags": getattr(self, "tags", None),
-            "data": cache_key,
-        }
-
-    def _batch_tokenized(self, x, y, sample_weight):
-        """A batch from `tokenize_once`: trim the shared padding, targets too."""
-        x = self.batch_features(x)
-        length = tf.shape(x["token_ids"])[1]
-
-        def cut(tensor):
-            if tensor is None or tensor.shape.rank != 2:
-                return tensor
-            return tensor[:, :length]
-
-        return keras.utils.pack_x_y_sample_weight(x, cut(y), cut(sample_weight))
-
     def fit(
         self, x=None, y=None, batch_size=None, epochs=1, cache_features="auto", **kwargs
     ):
@@ -663,14 +419,14 @@ class TextTask(keras_hub.models.Task):
                     "and a tf.data.Dataset."
                 )
             self._set_schedule_length(x, batch_size, epochs, kwargs)
-            steps = kwargs.get("steps_per_epoch") or _steps_per_epoch(x, batch_size)
+            steps = kwargs.get("steps_per_epoch") or steps_per_epoch(x, batch_size)
             warn_few_updates(self, steps, epochs, stacklevel=4)
             check_global_batch(
                 batch_size or _static_batch_size(x), self.distribute_strategy
             )
             if isinstance(x, tf.data.Dataset):
                 kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
-                x = _one_iterator(x, epochs, kwargs)
+                x = one_iterator(x, epochs, kwargs)
             build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
@@ -927,108 +683,6 @@ def target_errors():
             f"A target in the data is not one the model takes: {detail}. Give "
             "the model every label (labels=...) or fix the data."
         ) from None
-
-
-def _steps_taken(optimizer):
-    """The optimizer's step count (also for a distributed `MirroredVariable`)."""
-    value = optimizer.iterations.value
-    if hasattr(value, "read_value"):  # a tf.Variable; in a strategy's scope too
-        value = value.read_value()
-    return int(np.asarray(keras.ops.convert_to_numpy(value)))
-
-
-def backbone_policy(policy):
-    """What a task policy leaves trainable in the backbone: `"setfit"` trains it
-    all (`"none"`), `"setfit-lora-R"` its LoRA factors (`"lora-R"`)."""
-    if policy == "auto":  # chosen by the first fit; trains everything until then
-        return "none"
-    if not is_setfit(policy):
-        return policy
-    if policy == "setfit":
-        return "none"
-    inner = policy[len("setfit-") :]
-    if not inner.startswith("lora-"):
-        raise PolicyError(
-            f"Freeze policy {policy!r}: contrastive training is 'setfit' (the "
-            "whole backbone) or 'setfit-lora-R' (rank-R LoRA factors), e.g. "
-            "'setfit-lora-8'."
-        )
-    return inner
-
-
-def _apply_policy(backbone, policy, pooling, lora_targets=None):
-    """Apply a freeze policy; a pooler the head does not use stays frozen.
-
-    With mean or [CLS]-vector pooling, the backbone's own pooler (BERT's
-    `pooled_dense`) gets no gradient: it is counted as frozen, not trainable.
-    `"setfit"` policies apply their backbone part and are kept as given.
-    """
-    if is_setfit(policy) or policy == "auto":
-        _apply_policy(backbone, backbone_policy(policy), pooling, lora_targets)
-        return policy
-    policy = apply_freeze(backbone, policy, lora_targets)
-    if pooling != "pooled" and policy != "all":
-        try:
-            unused = layer_groups(backbone)["pooler"]
-        except PolicyError:
-            unused = []
-        for layer in unused:
-            layer.trainable = False
-    return policy
-
-
-def set_schedule_length(optimizer, x, batch_size, epochs, fit_kwargs):
-    """Decay the auto schedule to zero over this `fit` call's steps.
-
-    Only on a fresh `FineTuningSchedule` (no length yet, no step taken):
-    a second `fit`, or one resumed from a backup, keeps the schedule it has.
-    """
-    schedule = getattr(optimizer, "_learning_rate", None)
-    if not isinstance(schedule, FineTuningSchedule):
-        return
-    if schedule.total_steps is not None or _steps_taken(optimizer):
-        return
-    steps = fit_kwargs.get("steps_per_epoch") or _steps_per_epoch(x, batch_size)
-    if steps:
-        schedule.total_steps = int(steps) * int(epochs)
-    else:
-        warnings.warn(
-            "The number of steps per epoch is unknown (pass "
-            "steps_per_epoch): the learning rate warms up and then stays "
-            "constant instead of decaying.",
-            stacklevel=4,
-        )
-
-
-def _steps_per_epoch(x, batch_size):
-    if isinstance(x, tf.data.Dataset):
-        cardinality = int(x.cardinality())
-        return cardinality if cardinality > 0 else None
-    if x is not None and batch_size:
-        features = x[0] if isinstance(x, tuple) else x
-        return -(-len(features) // batch_size)
-    return None
-
-
-def _one_iterator(dataset, epochs, kwargs):
-    """A finite dataset repeated, with `steps_per_epoch` its length, for `epochs > 1`.
-
-    Keras makes a new iterator for every epoch of a finite dataset, and
-    `tf.data` instantiates the whole preprocessing function (tokenizer,
-    windows, packing: thousands of graph nodes) for each one: about a second
-    per epoch on a CPU. Over a repeated dataset with `steps_per_epoch`,
-    Keras keeps one iterator for all epochs; each pass still reshuffles
-    (`shuffle(..., reshuffle_each_iteration=True)`), so the batches are those
-    of per-epoch iterators. Left alone: one epoch, a `steps_per_epoch` the
-    caller chose, and datasets of unknown or infinite length.
-    """
-    if epochs <= 1 or kwargs.get("steps_per_epoch") is not None:
-        return dataset
-    steps = int(dataset.cardinality())
-    if steps <= 0:
-        return dataset
-    kwargs["steps_per_epoch"] = steps
-    return dataset.repeat()
 
 
 def compile_from_saved(model, config):

@@ -1,0 +1,157 @@
+"""`FreezePolicy`: what a task trains, changed after construction, and LoRA adapters.
+
+A mixin of `TextTask`: `set_freeze` (apply a policy and recompile: Keras 3
+fixes the trainable variables when the train step is built),
+`frozen_groups`, and the LoRA adapter verbs (`save_adapters`,
+`load_adapters`, `merge_adapters`). `apply_policy` and `backbone_policy`
+turn a task policy (`"setfit"`, `"auto"`, `"lora-8"`, ...) into the
+backbone's.
+
+Example:
+
+```python
+import tlnlp_tf as tl
+
+model = tl.TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
+model.set_freeze("bottom-4")
+model.frozen_groups()
+```
+"""
+
+import warnings
+
+import keras
+
+from tlnlp_tf.backbones import lora as adapters
+from tlnlp_tf.backbones.freezing import apply_freeze
+from tlnlp_tf.backbones.freezing import frozen_groups
+from tlnlp_tf.backbones.freezing import layer_groups
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.training.contrastive import is_setfit
+from tlnlp_tf.training.fit_steps import steps_taken
+
+
+class FreezePolicy:
+    """Freeze policies and LoRA adapters (a mixin of `TextTask`; see the module)."""
+
+    def set_freeze(self, policy):
+        """Apply a freeze policy and recompile, so frozen weights cannot move.
+
+        Keras 3 fixes the trainable variables when the train step is built:
+        without the recompile, weights frozen after `compile()` still train.
+        The optimizer starts fresh (its state belonged to the old set).
+
+        Example:
+
+        ```python
+        model.set_freeze("bottom-4")
+        ```
+        """
+        self.freeze = apply_policy(
+            self.backbone, policy, self.pooling, self.lora_targets
+        )
+        args = dict(self._compile_args)
+        if self.optimizer is not None and steps_taken(self.optimizer):
+            warnings.warn(
+                "set_freeze: the optimizer's state (moments, step count) is "
+                "reset because the set of trainable weights changed.",
+                stacklevel=2,
+            )
+        optimizer = args["optimizer"]
+        if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
+            args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
+        self.compile(**args)
+        return self
+
+    def frozen_groups(self):
+        """The backbone layer groups the current policy keeps frozen."""
+        return frozen_groups(self.backbone, backbone_policy(self.freeze))
+
+    # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.backbones.lora) ===
+
+    def save_adapters(self, path):
+        """Write only the LoRA factors and the head to `path` (an `.npz` file).
+
+        Example:
+
+        ```python
+        model.save_adapters("sst2.adapters.npz")
+        ```
+        """
+        return adapters.save_adapters(self, path)
+
+    def load_adapters(self, path):
+        """Restore `save_adapters` weights (same spec, labels and policy).
+
+        Example:
+
+        ```python
+        model = tl.TextClassifier.from_backbone(
+            "minilm", labels=["0", "1"], freeze="lora-8"
+        )
+        model.load_adapters("sst2.adapters.npz")
+        ```
+        """
+        return adapters.load_adapters(self, path)
+
+    def merge_adapters(self, freeze="all"):
+        """A new plain model (no LoRA) with the factors folded into the kernels.
+
+        Example:
+
+        ```python
+        model.merge_adapters().save("sst2.keras")
+        ```
+        """
+        return adapters.merge_adapters(self, freeze=freeze)
+
+    def make_train_function(self, force=False):
+        # A `.keras` file or weights backup loads LoRA factors as zeros
+        # (merged into the kernels): restart them, or they never train.
+        adapters.restart_lora(self.backbone)
+        return super().make_train_function(force=force)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        result = super().load_weights(filepath, *args, **kwargs)
+        adapters.restart_lora(self.backbone)
+        return result
+
+
+def backbone_policy(policy):
+    """What a task policy leaves trainable in the backbone: `"setfit"` trains it
+    all (`"none"`), `"setfit-lora-R"` its LoRA factors (`"lora-R"`)."""
+    if policy == "auto":  # chosen by the first fit; trains everything until then
+        return "none"
+    if not is_setfit(policy):
+        return policy
+    if policy == "setfit":
+        return "none"
+    inner = policy[len("setfit-") :]
+    if not inner.startswith("lora-"):
+        raise PolicyError(
+            f"Freeze policy {policy!r}: contrastive training is 'setfit' (the "
+            "whole backbone) or 'setfit-lora-R' (rank-R LoRA factors), e.g. "
+            "'setfit-lora-8'."
+        )
+    return inner
+
+
+def apply_policy(backbone, policy, pooling, lora_targets=None):
+    """Apply a freeze policy; a pooler the head does not use stays frozen.
+
+    With mean or [CLS]-vector pooling, the backbone's own pooler (BERT's
+    `pooled_dense`) gets no gradient: it is counted as frozen, not trainable.
+    `"setfit"` policies apply their backbone part and are kept as given.
+    """
+    if is_setfit(policy) or policy == "auto":
+        apply_policy(backbone, backbone_policy(policy), pooling, lora_targets)
+        return policy
+    policy = apply_freeze(backbone, policy, lora_targets)
+    if pooling != "pooled" and policy != "all":
+        try:
+            unused = layer_groups(backbone)["pooler"]
+        except PolicyError:
+            unused = []
+        for layer in unused:
+            layer.trainable = False
+    return policy
