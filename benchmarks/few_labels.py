@@ -32,7 +32,8 @@ some 50 updates. Runs before 2026-12-02 drew their samples with this
 script's own sampler (labels in sorted order, the same seeds), and
 `frozen` then pooled the last layer only.
 
-Writes `benchmarks/results/few_labels_<dataset>.json` and a section of
+Writes `benchmarks/results/few_labels_<dataset>.json` (with another
+`--backbone`: `few_labels_<dataset>_<its folder name>.json`) and a section of
 `benchmarks/RESULTS.md`; the saved runs of sizes and strategies not rerun
 are kept (run 8 and 64 labels per class as two commands).
 """
@@ -151,7 +152,7 @@ def main(argv=None):
         raise SystemExit(f"unknown strategies {unknown}; choose from {STRATEGIES}")
     train, dev = read(args)
     dev.check_labels(train.label_names())
-    saved = os.path.join(here, "results", f"few_labels_{args.dataset}.json")
+    saved = os.path.join(here, "results", f"{result_name(args)}.json")
     kept = []
     if os.path.exists(saved):
         with open(saved) as file:
@@ -176,6 +177,15 @@ def main(argv=None):
         save(kept + runs, args, dev, argv)
 
 
+def result_name(args):
+    """`few_labels_<dataset>`, and `_<backbone folder>` for another backbone."""
+    name = f"few_labels_{args.dataset}"
+    if args.backbone == "minilm":
+        return name
+    stem = os.path.basename(os.path.normpath(args.backbone))
+    return name + "_" + "".join(c if c.isalnum() else "_" for c in stem)
+
+
 def save(runs, args, dev, argv):
     """Write the JSON results and the RESULTS.md section (after every draw)."""
     results = {
@@ -185,7 +195,7 @@ def save(runs, args, dev, argv):
         "runs": runs,
     }
     _common.write_results(
-        f"few_labels_{args.dataset}",
+        result_name(args),
         results,
         f"Few labels: {args.dataset}, {args.backbone}, accuracy on "
         f"{len(dev)} held-out examples",
