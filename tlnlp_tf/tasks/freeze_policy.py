@@ -1,9 +1,9 @@
-"""`FreezePolicy`: what a task trains, changed after construction, and LoRA adapters.
+"""`FreezePolicy`: what a task trains, changed after construction.
 
 A mixin of `TextTask`: `set_freeze` (apply a policy and recompile: Keras 3
-fixes the trainable variables when the train step is built),
-`frozen_groups`, and the LoRA adapter verbs (`save_adapters`,
-`load_adapters`, `merge_adapters`). `apply_policy` and `backbone_policy`
+fixes the trainable variables when the train step is built) and
+`frozen_groups`; the LoRA adapter verbs are `LoraAdapters`
+(`tasks/lora_adapters.py`). `apply_policy` and `backbone_policy`
 turn a task policy (`"setfit"`, `"auto"`, `"lora-8"`, ...) into the
 backbone's.
 
@@ -22,7 +22,6 @@ import warnings
 
 import keras
 
-from tlnlp_tf.backbones import lora as adapters
 from tlnlp_tf.backbones.freezing import apply_freeze
 from tlnlp_tf.backbones.freezing import frozen_groups
 from tlnlp_tf.backbones.freezing import layer_groups
@@ -32,7 +31,7 @@ from tlnlp_tf.training.fit_steps import steps_taken
 
 
 class FreezePolicy:
-    """Freeze policies and LoRA adapters (a mixin of `TextTask`; see the module)."""
+    """Freeze policies (a mixin of `TextTask`; see the module)."""
 
     def set_freeze(self, policy):
         """Apply a freeze policy and recompile, so frozen weights cannot move.
@@ -66,55 +65,6 @@ class FreezePolicy:
     def frozen_groups(self):
         """The backbone layer groups the current policy keeps frozen."""
         return frozen_groups(self.backbone, backbone_policy(self.freeze))
-
-    # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.backbones.lora) ===
-
-    def save_adapters(self, path):
-        """Write only the LoRA factors and the head to `path` (an `.npz` file).
-
-        Example:
-
-        ```python
-        model.save_adapters("sst2.adapters.npz")
-        ```
-        """
-        return adapters.save_adapters(self, path)
-
-    def load_adapters(self, path):
-        """Restore `save_adapters` weights (same spec, labels and policy).
-
-        Example:
-
-        ```python
-        model = tl.TextClassifier.from_backbone(
-            "minilm", labels=["0", "1"], freeze="lora-8"
-        )
-        model.load_adapters("sst2.adapters.npz")
-        ```
-        """
-        return adapters.load_adapters(self, path)
-
-    def merge_adapters(self, freeze="all"):
-        """A new plain model (no LoRA) with the factors folded into the kernels.
-
-        Example:
-
-        ```python
-        model.merge_adapters().save("sst2.keras")
-        ```
-        """
-        return adapters.merge_adapters(self, freeze=freeze)
-
-    def make_train_function(self, force=False):
-        # A `.keras` file or weights backup loads LoRA factors as zeros
-        # (merged into the kernels): restart them, or they never train.
-        adapters.restart_lora(self.backbone)
-        return super().make_train_function(force=force)
-
-    def load_weights(self, filepath, *args, **kwargs):
-        result = super().load_weights(filepath, *args, **kwargs)
-        adapters.restart_lora(self.backbone)
-        return result
 
 
 def backbone_policy(policy):

@@ -39,7 +39,6 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tlnlp_tf.backbones import lora as adapters
 from tlnlp_tf.backbones.causal_lm import load_causal_lm
 from tlnlp_tf.backbones.freezing import apply_freeze
 from tlnlp_tf.backbones.freezing import lora_rank
@@ -56,6 +55,7 @@ from tlnlp_tf.tasks.inputs import check_batched
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.tasks.lora_adapters import LoraAdapters
 from tlnlp_tf.tasks.response_loss import checked_pairs
 from tlnlp_tf.tasks.response_loss import cut_responses
 from tlnlp_tf.tasks.response_loss import is_pair_batch
@@ -85,7 +85,7 @@ class _NoHead:
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class LanguageModel(CausalGeneration, keras_hub.models.Task):
+class LanguageModel(CausalGeneration, LoraAdapters, keras_hub.models.Task):
     """Causal language modelling: fine-tune, score (perplexity) and generate text.
 
     Args:
@@ -301,35 +301,12 @@ class LanguageModel(CausalGeneration, keras_hub.models.Task):
         self.compile(**args)
         return self
 
-    # === LoRA adapters (freeze="lora-R"; see tlnlp_tf.backbones.lora) ===
+    # === LoRA adapters: the verbs are LoraAdapters's; no head of its own ===
 
     @property
     def head(self):
         """No task head: the language-model head is part of the backbone."""
         return _NoHead()
-
-    def save_adapters(self, path):
-        """Write only the LoRA factors to `path`, an `.npz` file."""
-        return adapters.save_adapters(self, path)
-
-    def load_adapters(self, path):
-        """Restore `save_adapters` factors into a model built the same way."""
-        return adapters.load_adapters(self, path)
-
-    def merge_adapters(self, freeze="all"):
-        """A new plain model (no LoRA) with the factors folded into the kernels."""
-        return adapters.merge_adapters(self, freeze=freeze)
-
-    def make_train_function(self, force=False):
-        # A `.keras` file loads LoRA factors as zeros (merged into the
-        # kernels): restart them, or they never train.
-        adapters.restart_lora(self.backbone)
-        return super().make_train_function(force=force)
-
-    def load_weights(self, filepath, *args, **kwargs):
-        result = super().load_weights(filepath, *args, **kwargs)
-        adapters.restart_lora(self.backbone)
-        return result
 
     # === Data ===
 

@@ -45,6 +45,7 @@ from tlnlp_tf.tasks.inputs import length_order
 from tlnlp_tf.tasks.inputs import lists_dataset
 from tlnlp_tf.tasks.inputs import pairs_to_lists
 from tlnlp_tf.tasks.inputs import texts_of
+from tlnlp_tf.tasks.lora_adapters import LoraAdapters
 from tlnlp_tf.tasks.setfit_fit import fit_setfit
 from tlnlp_tf.training.contrastive import is_setfit
 from tlnlp_tf.training.eager_build import build_optimizer
@@ -81,7 +82,7 @@ _TARGET_ERRORS = (
 LORA_LEARNING_RATE = 5e-3
 
 
-class TextTask(BatchPreprocessing, FreezePolicy, keras_hub.models.Task):
+class TextTask(BatchPreprocessing, FreezePolicy, LoraAdapters, keras_hub.models.Task):
     """Base of the pooled-text tasks (`TextClassifier`, `TextRegressor`).
 
     Subclasses call `_build(backbone, head, ...)` from `__init__` and define
