@@ -77,3 +77,16 @@ def test_a_classifier_gives_keras_one_repeated_dataset_for_all_epochs(
     history = model.fit(tl.data.from_lists(texts, labels).batch(8), epochs=3, verbose=0)
     assert len(history.history["loss"]) == 3
     assert calls == [(tf.data.INFINITE_CARDINALITY, 2)]
+
+
+def test_a_word_tagger_gives_keras_one_repeated_dataset_for_all_epochs(monkeypatch):
+    from test_word_tagger import toy_sentences
+
+    from tlnlp_tf.tasks.word_tagger import WordTagger
+
+    calls = keras_fit_calls(monkeypatch)
+    data = toy_sentences(16)
+    model = WordTagger.from_vectors(None, data.words, data.tag_names(), units=4)
+    history = model.fit(data, epochs=3, batch_size=8, verbose=0)
+    assert len(history.history["loss"]) == 3
+    assert calls == [(tf.data.INFINITE_CARDINALITY, 2)]

@@ -21,6 +21,7 @@ from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_classifier import _label_names
 from tlnlp_tf.tasks.text_classifier import label_predictions
 from tlnlp_tf.training.eager_build import build_optimizer
+from tlnlp_tf.training.fit_steps import one_iterator
 
 ENCODERS = ("cnn", "bilstm")
 MAX_SEQUENCE_LENGTH = 512  # the cap on a length chosen from the data
@@ -511,6 +512,7 @@ class WordClassifier(keras.Model):
         if data is None:
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         kwargs["shuffle"] = False  # the dataset shuffles itself
+        data = one_iterator(data, epochs, kwargs)  # not a pipeline per epoch
         return super().fit(data, epochs=epochs, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):

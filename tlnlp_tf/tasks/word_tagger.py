@@ -49,6 +49,7 @@ from tlnlp_tf.tasks.token_classifier import located_entities
 from tlnlp_tf.tasks.token_classifier import word_lists
 from tlnlp_tf.tasks.word_classifier import _check_vocabulary
 from tlnlp_tf.training.eager_build import build_optimizer
+from tlnlp_tf.training.fit_steps import one_iterator
 
 _BATCH = 32
 
@@ -436,6 +437,7 @@ class WordTagger(keras.Model):
         if data is None:
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         kwargs["shuffle"] = False  # the dataset shuffles itself
+        data = one_iterator(data, epochs, kwargs)  # not a pipeline per epoch
         build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         with target_errors():  # a tag the model lacks, found in the graph
             return super().fit(data, epochs=epochs, **kwargs)

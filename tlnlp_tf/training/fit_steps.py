@@ -2,8 +2,9 @@
 
 The `fit` of `TextTask` (classifiers, regressor, token and span tasks),
 `LanguageModel`, `EncoderDecoderLM` and `MultiTaskModel` sets the auto
-schedule's length from the steps it is about to take, and keeps one
-`tf.data` iterator for all the epochs of a finite dataset.
+schedule's length from the steps it is about to take; theirs and that of
+`WordTagger` and `WordClassifier` keep one `tf.data` iterator for all the
+epochs of a finite dataset.
 
 Example:
 
