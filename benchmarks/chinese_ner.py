@@ -138,9 +138,9 @@ def saved_runs(args, train, test):
     )
     if not same:
         return [], {}
-    runs = [dict(r, command=r.get("command", saved["command"])) for r in saved["runs"]]
-    runs = [dict(r, date=r.get("date", saved["date"])) for r in runs]
-    return runs, saved["sources"]
+    # Rows saved before rows had their own command and date take the file's.
+    shared = {"command": saved["command"], "date": saved["date"]}
+    return [{**shared, **r} for r in saved["runs"]], saved["sources"]
 
 
 def chinese_text(folder, train):
