@@ -30,6 +30,7 @@ def forgetting_report(args, task):
         return _text_probe_report(args, probe)
     from tlnlp_tf.probes.forgetting import ForgettingReport
     from tlnlp_tf.tasks import registry
+    from tlnlp_tf.tasks.registry_encoder_kinds import load_text_examples
 
     if task.token_level:
         kinds = [
@@ -49,9 +50,9 @@ def forgetting_report(args, task):
             f"sentence2,score; got '{names}'."
         )
     first, second, score = columns
-    probe = registry.load_text_examples(
-        args.report_forgetting, first, score, second
-    ).sample(args.forgetting_limit, seed=args.seed)
+    probe = load_text_examples(args.report_forgetting, first, score, second).sample(
+        args.forgetting_limit, seed=args.seed
+    )
     probe.check_numeric()
     try:
         return ForgettingReport(

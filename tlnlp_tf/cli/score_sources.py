@@ -59,6 +59,7 @@ def run(args):
     from tlnlp_tf import outputs
     from tlnlp_tf.probes.transferability import score_sources
     from tlnlp_tf.tasks import registry
+    from tlnlp_tf.tasks.registry_encoder_kinds import load_text_examples
 
     if args.layers in ("last", "all"):
         layers = None if args.layers == "last" else "all"
@@ -70,7 +71,7 @@ def run(args):
                 f"--layers must be 'last', 'all' or a comma list of layer "
                 f"indices such as 0,3,-1; got '{args.layers}'."
             ) from None
-    examples = registry.load_text_examples(
+    examples = load_text_examples(
         args.train, args.text_column, args.label_column, args.text_pair_column
     ).sample(args.limit, seed=args.seed)
     if args.task == "regression":

@@ -36,11 +36,12 @@ def register(commands):
 def run(args):
     from tlnlp_tf.reports.transfer_report import transfer_report
     from tlnlp_tf.tasks import registry
+    from tlnlp_tf.tasks.registry_encoder_kinds import load_text_examples
 
-    train = registry.load_text_examples(
+    train = load_text_examples(
         args.train, args.text_column, args.label_column, args.text_pair_column
     )
-    validation = registry.load_text_examples(
+    validation = load_text_examples(
         args.validation, args.text_column, args.label_column, args.text_pair_column
     )
     registry.label_targets(train, validation)
