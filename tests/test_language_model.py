@@ -294,3 +294,26 @@ def test_fit_on_a_dataset_gives_keras_one_repeated_dataset_for_all_epochs(
     assert len(history.history["loss"]) == 3
     # Not a BPE pipeline instantiated per epoch (2–3 s each here).
     assert calls == [(tf.data.INFINITE_CARDINALITY, 2)]
+
+
+def test_set_freeze_after_training_warns_recompiles_and_keeps_frozen_weights(
+    gpt2_preset,
+):
+    """The Keras 3 trap, on the language model: freezing after a fit must
+    recompile (a fresh optimizer, said in a warning) so frozen weights hold."""
+    model = build(gpt2_preset, max_length=CONTEXT)
+    texts = sentences(8)
+    model.fit(texts, epochs=1, batch_size=4, verbose=0)
+    with pytest.warns(UserWarning, match="optimizer's state"):
+        model.set_freeze("bottom-1")
+    assert model.freeze == "bottom-1"
+    frozen = {w.path: w.numpy().copy() for w in model.backbone.non_trainable_weights}
+    trained = {w.path: w.numpy().copy() for w in model.backbone.trainable_weights}
+    assert frozen and trained
+    model.fit(texts, epochs=1, batch_size=4, verbose=0)
+    for weight in model.backbone.non_trainable_weights:
+        np.testing.assert_array_equal(frozen[weight.path], weight.numpy())
+    assert any(
+        not np.array_equal(trained[w.path], w.numpy())
+        for w in model.backbone.trainable_weights
+    )

@@ -49,22 +49,29 @@ class FreezePolicy:
         self.freeze = apply_policy(
             self.backbone, policy, self.pooling, self.lora_targets
         )
-        args = dict(self._compile_args)
-        if self.optimizer is not None and steps_taken(self.optimizer):
-            warnings.warn(
-                "set_freeze: the optimizer's state (moments, step count) is "
-                "reset because the set of trainable weights changed.",
-                stacklevel=2,
-            )
-        optimizer = args["optimizer"]
-        if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
-            args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
-        self.compile(**args)
-        return self
+        return recompile_fresh(self)
 
     def frozen_groups(self):
         """The backbone layer groups the current policy keeps frozen."""
         return frozen_groups(self.backbone, backbone_policy(self.freeze))
+
+
+def recompile_fresh(model):
+    """Recompile `model` with its own compile arguments and a fresh optimizer
+    (after a change of trainable weights); warns if the old one had stepped.
+    Returns `model`."""
+    args = dict(model._compile_args)
+    if model.optimizer is not None and steps_taken(model.optimizer):
+        warnings.warn(
+            "set_freeze: the optimizer's state (moments, step count) is "
+            "reset because the set of trainable weights changed.",
+            stacklevel=3,
+        )
+    optimizer = args["optimizer"]
+    if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
+        args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
+    model.compile(**args)
+    return model
 
 
 def backbone_policy(policy):

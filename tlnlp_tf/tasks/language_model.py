@@ -50,6 +50,7 @@ from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.progress import progress
 from tlnlp_tf.tasks.causal_generation import CausalGeneration
+from tlnlp_tf.tasks.freeze_policy import recompile_fresh
 from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
 from tlnlp_tf.tasks.inputs import check_batched
 from tlnlp_tf.tasks.inputs import check_texts
@@ -294,12 +295,7 @@ class LanguageModel(CausalGeneration, LoraAdapters, keras_hub.models.Task):
         the optimizer starts fresh. For example `model.set_freeze("bottom-4")`.
         """
         self.freeze = apply_freeze(self.backbone, policy, self.lora_targets)
-        args = dict(self._compile_args)
-        optimizer = args["optimizer"]
-        if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
-            args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
-        self.compile(**args)
-        return self
+        return recompile_fresh(self)
 
     # === LoRA adapters: the verbs are LoraAdapters's; no head of its own ===
 
