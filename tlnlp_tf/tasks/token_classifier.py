@@ -12,10 +12,12 @@ from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.data.word_splitter import as_word_splitter
 from tlnlp_tf.data.words import split_words
+from tlnlp_tf.decoding.tag_paths import allowed_path
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers import TokenClassificationHead
 from tlnlp_tf.layers.crf import CRFLoss
+from tlnlp_tf.layers.crf import allowed_transitions
 from tlnlp_tf.layers.crf_token_head import CRFTokenHead
 from tlnlp_tf.metrics.entities import entity_scores
 from tlnlp_tf.metrics.entities import get_entities
@@ -31,6 +33,10 @@ from tlnlp_tf.tasks.task import TextTask
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 
 _PREDICT_BATCH = 32
+# How a softmax head's tag scores become tags: each word's argmax (an I-X
+# that continues nothing is then read as B-X), or the most probable path the
+# tag scheme allows. A CRF head always decodes by its Viterbi.
+DECODINGS = ("argmax", "allowed")
 _SPLITTER_SAMPLE = 20_000  # training sentences read to fit the word splitter
 
 
@@ -117,6 +123,7 @@ class TokenClassifier(TextTask):
         max_length=None,
         crf=False,
         word_splitter=None,
+        decoding="argmax",
         **kwargs,
     ):
         tags = [str(tag) for tag in tags]
@@ -126,6 +133,8 @@ class TokenClassifier(TextTask):
             )
         if not isinstance(crf, bool):
             raise PolicyError(f"crf must be True or False, got {crf!r}.")
+        if decoding not in DECODINGS:
+            raise PolicyError(f"decoding must be one of {DECODINGS}, got {decoding!r}.")
         if crf:  # the CRF reads the tags now: a bad tag set fails here
             head = CRFTokenHead(
                 tags, dropout=dropout, dtype=backbone.dtype_policy, name="crf_head"
@@ -142,6 +151,9 @@ class TokenClassifier(TextTask):
         )
         self.tags = tags
         self.crf = crf
+        self.decoding = decoding
+        # Read now, as the CRF reads its tags: a tag set with no scheme fails here.
+        self._allowed = allowed_transitions(tags) if decoding == "allowed" else None
         word_splitter = as_word_splitter(word_splitter)
         # Given (or restored), a splitter is kept as it is; else fitted once.
         self._word_splitter_fixed = word_splitter is not None
@@ -418,7 +430,9 @@ class TokenClassifier(TextTask):
         `inputs[k]` is window `k` as the model takes it (a sentence of
         space-joined words; see `_batch_inputs`), `counts[k]` its words'
         sub-word counts. With the CRF, the ids are the Viterbi path over the
-        first sub-words; otherwise the argmax of each word's tag scores.
+        first sub-words; otherwise the argmax of each word's tag scores, or
+        with `decoding="allowed"` the most probable path the tag scheme
+        allows (`tlnlp_tf.decoding.tag_paths`).
         """
         lengths = [int(np.sum(c)) for c in counts]
         order = np.argsort(lengths, kind="stable")  # similar lengths batch together
@@ -446,10 +460,21 @@ class TokenClassifier(TextTask):
                 positions = firsts[row]
                 if self.crf:
                     ids = paths[row, positions]
+                elif self.decoding == "allowed":
+                    ids = allowed_path(
+                        np.log(np.maximum(probs[row, positions], 1e-30)),
+                        *self._allowed_transitions(),
+                    )
                 else:
                     ids = probs[row, positions].argmax(-1)
                 results[k] = (ids, probs[row, positions, ids])
         return results
+
+    def _allowed_transitions(self):
+        """`allowed_transitions(self.tags)`, computed once."""
+        if self._allowed is None:
+            self._allowed = allowed_transitions(self.tags)
+        return self._allowed
 
     def _viterbi(self, emissions, mask):
         """`head.crf.decode` as a `tf.function`, traced once per model."""
@@ -468,6 +493,7 @@ class TokenClassifier(TextTask):
         config.pop("pooling")
         config["tags"] = list(self.tags)
         config["crf"] = self.crf
+        config["decoding"] = self.decoding
         config["word_splitter"] = (
             self.word_splitter.get_config() if self._word_splitter_fixed else None
         )

@@ -1,0 +1,48 @@
+"""The best tag sequence a tag scheme allows, from per-word tag scores.
+
+A softmax tagger scores each word's tags independently; its argmax can
+break the scheme (`O` then `I-ARG1`, `B-ARG0` then `I-ARG1`). Instead of
+repairing such tags afterwards, `allowed_path` finds the sequence with the
+highest total log-probability among those the scheme allows: Viterbi with
+transition scores 0 (allowed) or minus infinity (not), the transitions of
+`tlnlp_tf.layers.crf.allowed_transitions` (what the CRF decodes under,
+without learned transition scores). This is the constrained decoding of
+He et al. ("Deep Semantic Role Labeling: What Works and What's Next", 2017)
+and AllenNLP's SRL and NER taggers.
+
+Example:
+
+```python
+import numpy as np
+from tlnlp_tf.layers.crf import allowed_transitions
+tags = ["O", "B-ARG0", "I-ARG0"]
+log_probs = np.log([[0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
+allowed_path(log_probs, *allowed_transitions(tags))  # [1, 2]: B-ARG0 I-ARG0
+```
+(the argmax, `[0, 2]`, would be `O I-ARG0`).
+"""
+
+import numpy as np
+
+
+def allowed_path(log_probs, start, pairs, end):
+    """Tag ids `[n]` of the best allowed path through `log_probs` `[n, K]`.
+
+    `start [K]`, `pairs [K, K]` and `end [K]` are boolean: which tags may
+    begin a sequence, follow one another, and end one.
+    """
+    log_probs = np.asarray(log_probs, np.float64)
+    count = len(log_probs)
+    if count == 0:
+        return np.zeros(0, np.int64)
+    transitions = np.where(pairs, 0.0, -np.inf)
+    score = np.where(start, log_probs[0], -np.inf)
+    back = np.zeros(log_probs.shape, np.int64)
+    for step in range(1, count):
+        candidates = score[:, None] + transitions  # [previous, next]
+        back[step] = candidates.argmax(axis=0)
+        score = candidates.max(axis=0) + log_probs[step]
+    path = [int(np.where(end, score, -np.inf).argmax())]
+    for step in range(count - 1, 0, -1):
+        path.append(int(back[step, path[-1]]))
+    return np.array(path[::-1], np.int64)
