@@ -14,6 +14,14 @@ Example:
 
 ```python
 import numpy as np
+
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.layers.crf import allowed_transitions
+
+# How a softmax head's tag scores become tags: each word's argmax (an I-X
+# that continues nothing is then read as B-X), or the most probable path the
+# tag scheme allows. A CRF head always decodes by its own Viterbi.
+DECODINGS = ("argmax", "allowed")
 from tlnlp_tf.layers.crf import allowed_transitions
 tags = ["O", "B-ARG0", "I-ARG0"]
 log_probs = np.log([[0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
@@ -23,6 +31,14 @@ allowed_path(log_probs, *allowed_transitions(tags))  # [1, 2]: B-ARG0 I-ARG0
 """
 
 import numpy as np
+
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.layers.crf import allowed_transitions
+
+# How a softmax head's tag scores become tags: each word's argmax (an I-X
+# that continues nothing is then read as B-X), or the most probable path the
+# tag scheme allows. A CRF head always decodes by its own Viterbi.
+DECODINGS = ("argmax", "allowed")
 
 
 def allowed_path(log_probs, start, pairs, end):
@@ -46,3 +62,16 @@ def allowed_path(log_probs, start, pairs, end):
     for step in range(count - 1, 0, -1):
         path.append(int(back[step, path[-1]]))
     return np.array(path[::-1], np.int64)
+
+
+def scheme_transitions(tags):
+    """`allowed_transitions(tags)`; a tag set it cannot read is a `PolicyError`
+    that says so for `decoding="allowed"`."""
+    try:
+        return allowed_transitions(tags)
+    except PolicyError as error:
+        message = str(error).removeprefix("CRF tags: ").split("; pass scheme=")[0]
+        raise PolicyError(
+            f"decoding='allowed' follows the tag scheme, but {message}. Use "
+            "decoding='argmax'."
+        ) from None

@@ -12,12 +12,13 @@ from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.data.word_splitter import as_word_splitter
 from tlnlp_tf.data.words import split_words
+from tlnlp_tf.decoding.tag_paths import DECODINGS
 from tlnlp_tf.decoding.tag_paths import allowed_path
+from tlnlp_tf.decoding.tag_paths import scheme_transitions
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers import TokenClassificationHead
 from tlnlp_tf.layers.crf import CRFLoss
-from tlnlp_tf.layers.crf import allowed_transitions
 from tlnlp_tf.layers.crf_token_head import CRFTokenHead
 from tlnlp_tf.metrics.entities import entity_scores
 from tlnlp_tf.metrics.entities import get_entities
@@ -33,10 +34,6 @@ from tlnlp_tf.tasks.task import TextTask
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 
 _PREDICT_BATCH = 32
-# How a softmax head's tag scores become tags: each word's argmax (an I-X
-# that continues nothing is then read as B-X), or the most probable path the
-# tag scheme allows. A CRF head always decodes by its Viterbi.
-DECODINGS = ("argmax", "allowed")
 _SPLITTER_SAMPLE = 20_000  # training sentences read to fit the word splitter
 
 
@@ -81,6 +78,12 @@ class TokenClassifier(TextTask):
         word_splitter: how `predict` splits raw text into words: a
             `tl.data.WordSplitter` (or its config dict), used as given; by
             default (`None`) one fitted on the first training data.
+        decoding: how a softmax head's tag scores become tags in `predict`,
+            `predict_tags` and `score`: `"argmax"` (each word's most probable
+            tag; an `I-X` that continues nothing is read as `B-X`) or
+            `"allowed"` (the most probable sequence the tag scheme allows,
+            `tlnlp_tf.decoding.tag_paths`; a tag set with no scheme is a
+            `PolicyError`). A CRF head decodes by its own Viterbi.
 
     Example:
 
@@ -153,7 +156,7 @@ class TokenClassifier(TextTask):
         self.crf = crf
         self.decoding = decoding
         # Read now, as the CRF reads its tags: a tag set with no scheme fails here.
-        self._allowed = allowed_transitions(tags) if decoding == "allowed" else None
+        self._allowed = scheme_transitions(tags) if decoding == "allowed" else None
         word_splitter = as_word_splitter(word_splitter)
         # Given (or restored), a splitter is kept as it is; else fitted once.
         self._word_splitter_fixed = word_splitter is not None
@@ -473,7 +476,7 @@ class TokenClassifier(TextTask):
     def _allowed_transitions(self):
         """`allowed_transitions(self.tags)`, computed once."""
         if self._allowed is None:
-            self._allowed = allowed_transitions(self.tags)
+            self._allowed = scheme_transitions(self.tags)
         return self._allowed
 
     def _viterbi(self, emissions, mask):

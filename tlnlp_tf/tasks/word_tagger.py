@@ -34,6 +34,9 @@ from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.data.word_splitter import as_word_splitter
+from tlnlp_tf.decoding.tag_paths import DECODINGS
+from tlnlp_tf.decoding.tag_paths import allowed_path
+from tlnlp_tf.decoding.tag_paths import scheme_transitions
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers.crf import CRF
@@ -82,6 +85,9 @@ class WordTagger(keras.Model):
         embedding_dim: the width of the embeddings.
         units: LSTM units in each direction.
         crf: a CRF output layer (default `False`: per-token cross-entropy).
+        decoding: without a CRF, `"argmax"` (each token's most probable tag)
+            or `"allowed"` (the most probable sequence the tag scheme allows;
+            `tlnlp_tf.decoding.tag_paths`).
         freeze_embeddings: keep the embedding matrix fixed in training.
         dropout: dropout on the embeddings.
         lowercase: lower-case tokens before the lookup.
@@ -113,6 +119,7 @@ class WordTagger(keras.Model):
         dropout=0.5,
         lowercase=True,
         word_splitter=None,
+        decoding="argmax",
         **kwargs,
     ):
         vocabulary = _check_vocabulary(vocabulary)
@@ -122,6 +129,10 @@ class WordTagger(keras.Model):
             raise PolicyError(f"tags must be distinct IOB2 tags with 'O', got {tags}.")
         if not isinstance(crf, bool):
             raise PolicyError(f"crf must be True or False, got {crf!r}.")
+        if decoding not in DECODINGS:
+            raise PolicyError(f"decoding must be one of {DECODINGS}, got {decoding!r}.")
+        # Read now, as the CRF reads its tags: a tag set with no scheme fails here.
+        allowed = scheme_transitions(tags) if decoding == "allowed" else None
         # === Layers ===
         self.lookup = keras.layers.StringLookup(
             vocabulary=vocabulary[2:],
@@ -159,6 +170,8 @@ class WordTagger(keras.Model):
         self.embedding_dim = int(embedding_dim)
         self.units = int(units)
         self.crf = crf
+        self.decoding = decoding
+        self._allowed = allowed
         self.freeze_embeddings = bool(freeze_embeddings)
         self.dropout = dropout
         self.lowercase = bool(lowercase)
@@ -493,6 +506,13 @@ class WordTagger(keras.Model):
             probs = np.asarray(keras.ops.softmax(logits))
             if self.crf:
                 paths = np.asarray(self._viterbi(logits, ids.numpy() != 0))
+            elif self.decoding == "allowed":
+                paths = np.zeros(probs.shape[:2], np.int64)
+                for row, k in enumerate(chunk):
+                    count = len(sentences[k])
+                    paths[row, :count] = allowed_path(
+                        np.log(np.maximum(probs[row, :count], 1e-30)), *self._allowed
+                    )
             else:
                 paths = probs.argmax(-1)
             for row, k in enumerate(chunk):
@@ -551,6 +571,7 @@ class WordTagger(keras.Model):
             "embedding_dim": self.embedding_dim,
             "units": self.units,
             "crf": self.crf,
+            "decoding": self.decoding,
             "freeze_embeddings": self.freeze_embeddings,
             "dropout": self.dropout,
             "lowercase": self.lowercase,
