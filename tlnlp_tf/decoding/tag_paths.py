@@ -75,3 +75,30 @@ def scheme_transitions(tags):
             f"decoding='allowed' follows the tag scheme, but {message}. Use "
             "decoding='argmax'."
         ) from None
+
+
+class TagDecoding:
+    """A tagger's `decoding` (`"argmax"` or `"allowed"`), checked when set.
+
+    Mixed into `TokenClassifier` and `WordTagger` (which have `tags`):
+    setting `model.decoding = "allowed"` on a trained model reads the tag
+    scheme's transitions once (a tag set with no scheme is a `PolicyError`),
+    and `decode(probs)` then gives the allowed path of one sequence.
+    """
+
+    @property
+    def decoding(self):
+        return self._decoding
+
+    @decoding.setter
+    def decoding(self, value):
+        if value not in DECODINGS:
+            raise PolicyError(f"decoding must be one of {DECODINGS}, got {value!r}.")
+        self._allowed = scheme_transitions(self.tags) if value == "allowed" else None
+        self._decoding = value
+
+    def decode(self, probs):
+        """Tag ids `[n]` of one sequence's tag probabilities `[n, K]`."""
+        if self._decoding == "allowed":
+            return allowed_path(np.log(np.maximum(probs, 1e-30)), *self._allowed)
+        return np.asarray(probs).argmax(-1)

@@ -12,9 +12,7 @@ from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.data.word_splitter import as_word_splitter
 from tlnlp_tf.data.words import split_words
-from tlnlp_tf.decoding.tag_paths import DECODINGS
-from tlnlp_tf.decoding.tag_paths import allowed_path
-from tlnlp_tf.decoding.tag_paths import scheme_transitions
+from tlnlp_tf.decoding.tag_paths import TagDecoding
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers import TokenClassificationHead
@@ -38,7 +36,7 @@ _SPLITTER_SAMPLE = 20_000  # training sentences read to fit the word splitter
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class TokenClassifier(TextTask):
+class TokenClassifier(TagDecoding, TextTask):
     """Tag every word of a sentence (IOB2 tags), and decode entities with offsets.
 
     Training data is `(sentence, tags)`: the words of a sentence joined by
@@ -136,8 +134,6 @@ class TokenClassifier(TextTask):
             )
         if not isinstance(crf, bool):
             raise PolicyError(f"crf must be True or False, got {crf!r}.")
-        if decoding not in DECODINGS:
-            raise PolicyError(f"decoding must be one of {DECODINGS}, got {decoding!r}.")
         if crf:  # the CRF reads the tags now: a bad tag set fails here
             head = CRFTokenHead(
                 tags, dropout=dropout, dtype=backbone.dtype_policy, name="crf_head"
@@ -154,9 +150,8 @@ class TokenClassifier(TextTask):
         )
         self.tags = tags
         self.crf = crf
+        # Checked now, as the CRF reads its tags: a tag set with no scheme fails.
         self.decoding = decoding
-        # Read now, as the CRF reads its tags: a tag set with no scheme fails here.
-        self._allowed = scheme_transitions(tags) if decoding == "allowed" else None
         word_splitter = as_word_splitter(word_splitter)
         # Given (or restored), a splitter is kept as it is; else fitted once.
         self._word_splitter_fixed = word_splitter is not None
@@ -463,21 +458,10 @@ class TokenClassifier(TextTask):
                 positions = firsts[row]
                 if self.crf:
                     ids = paths[row, positions]
-                elif self.decoding == "allowed":
-                    ids = allowed_path(
-                        np.log(np.maximum(probs[row, positions], 1e-30)),
-                        *self._allowed_transitions(),
-                    )
                 else:
-                    ids = probs[row, positions].argmax(-1)
+                    ids = self.decode(probs[row, positions])
                 results[k] = (ids, probs[row, positions, ids])
         return results
-
-    def _allowed_transitions(self):
-        """`allowed_transitions(self.tags)`, computed once."""
-        if self._allowed is None:
-            self._allowed = scheme_transitions(self.tags)
-        return self._allowed
 
     def _viterbi(self, emissions, mask):
         """`head.crf.decode` as a `tf.function`, traced once per model."""

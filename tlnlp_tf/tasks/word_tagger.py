@@ -34,9 +34,7 @@ from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.data.word_splitter import as_word_splitter
-from tlnlp_tf.decoding.tag_paths import DECODINGS
-from tlnlp_tf.decoding.tag_paths import allowed_path
-from tlnlp_tf.decoding.tag_paths import scheme_transitions
+from tlnlp_tf.decoding.tag_paths import TagDecoding
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers.crf import CRF
@@ -58,7 +56,7 @@ _BATCH = 32
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class WordTagger(keras.Model):
+class WordTagger(TagDecoding, keras.Model):
     """Tag every token with a BiLSTM (and optional CRF) on static embeddings.
 
     Layers: `Embedding` (`mask_zero`, id 0 padding, 1 `[UNK]`) → dropout →
@@ -129,10 +127,6 @@ class WordTagger(keras.Model):
             raise PolicyError(f"tags must be distinct IOB2 tags with 'O', got {tags}.")
         if not isinstance(crf, bool):
             raise PolicyError(f"crf must be True or False, got {crf!r}.")
-        if decoding not in DECODINGS:
-            raise PolicyError(f"decoding must be one of {DECODINGS}, got {decoding!r}.")
-        # Read now, as the CRF reads its tags: a tag set with no scheme fails here.
-        allowed = scheme_transitions(tags) if decoding == "allowed" else None
         # === Layers ===
         self.lookup = keras.layers.StringLookup(
             vocabulary=vocabulary[2:],
@@ -170,8 +164,7 @@ class WordTagger(keras.Model):
         self.embedding_dim = int(embedding_dim)
         self.units = int(units)
         self.crf = crf
-        self.decoding = decoding
-        self._allowed = allowed
+        self.decoding = decoding  # checked: a tag set with no scheme fails here
         self.freeze_embeddings = bool(freeze_embeddings)
         self.dropout = dropout
         self.lowercase = bool(lowercase)
@@ -506,15 +499,11 @@ class WordTagger(keras.Model):
             probs = np.asarray(keras.ops.softmax(logits))
             if self.crf:
                 paths = np.asarray(self._viterbi(logits, ids.numpy() != 0))
-            elif self.decoding == "allowed":
+            else:
                 paths = np.zeros(probs.shape[:2], np.int64)
                 for row, k in enumerate(chunk):
                     count = len(sentences[k])
-                    paths[row, :count] = allowed_path(
-                        np.log(np.maximum(probs[row, :count], 1e-30)), *self._allowed
-                    )
-            else:
-                paths = probs.argmax(-1)
+                    paths[row, :count] = self.decode(probs[row, :count])
             for row, k in enumerate(chunk):
                 path = paths[row, : len(sentences[k])]
                 tags[k] = to_iob2([self.tags[i] for i in path], "iob1")
