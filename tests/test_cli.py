@@ -172,6 +172,7 @@ def test_console_script_is_installed():
         ("--freeze=sideways", "Unknown freeze policy 'sideways'"),
         ("--strategy=tpu", "strategy 'tpu': no TPU found"),
         ("--crf", "--crf is not an option of --task text-classification"),
+        ("--decoding=allowed", "--decoding is not an option of --task text-class"),
         ("--variant=bert2rnd", "--variant is not an option of --task text-class"),
     ],
 )
@@ -417,7 +418,10 @@ def test_token_classification_fit_evaluate_predict(
     assert len(warned) == 1 and "Pass epochs=" in warned[0]
     # Without --epochs, as many epochs as reach the task's minimum (4 here).
     monkeypatch.setattr(TokenClassifier, "min_updates", 4)
-    assert main(fit + ["--output", str(tmp_path / "auto")]) == 0
+    auto = ["--output", str(tmp_path / "auto"), "--decoding", "allowed"]
+    assert main(fit + auto) == 0
+    saved = keras.saving.load_model(tmp_path / "auto" / "model.keras")
+    assert output_decoding(output) == "argmax" and saved.decoding == "allowed"
     assert (
         json.loads((tmp_path / "auto" / "metrics.json").read_text())["epochs_run"] == 4
     )
@@ -732,3 +736,8 @@ def test_export_refuses_an_output_that_is_something_else(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("tlnlp export: error: --output ")
     assert taken.read_text() == "not a model folder"  # nothing overwritten
+
+
+def output_decoding(folder):
+    """The `decoding` of the model `tlnlp fit` saved in `folder`."""
+    return keras.saving.load_model(folder / "model.keras").decoding

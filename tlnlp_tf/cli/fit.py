@@ -10,7 +10,7 @@ from tlnlp_tf.errors import PolicyError
 BACKUP = "backup"  # inside --output: the state to resume from after a kill
 MULTI = "multi"
 # Options that only some tasks take (TaskSpec.fit_options); elsewhere an error.
-_TASK_FLAGS = ("variant", "target_vocabulary", "target_length", "crf")
+_TASK_FLAGS = ("variant", "target_vocabulary", "target_length", "crf", "decoding")
 
 
 def register(commands):
@@ -119,6 +119,13 @@ def register(commands):
         help="token-classification, semantic-role-labeling: a linear-chain CRF "
         "over the tag scores (trained by its log-likelihood, decoded by Viterbi "
         "under the tag scheme's transition rules; default: a softmax per token)",
+    )
+    fit.add_argument(
+        "--decoding",
+        choices=("argmax", "allowed"),
+        help="token-classification, semantic-role-labeling without --crf: each "
+        "word's most probable tag (argmax, the default) or the most probable "
+        "tag sequence the tag scheme allows (allowed)",
     )
     fit.add_argument(
         "--learning-rate",
@@ -494,5 +501,7 @@ def _model_options(args, task):
             flag = "--" + name.replace("_", "-")
             raise PolicyError(f"{flag} is not an option of --task {args.task}.")
     for name in task.fit_options:
+        if name == "decoding" and args.decoding is None:
+            continue  # the model's own default
         options[name] = getattr(args, name)
     return options

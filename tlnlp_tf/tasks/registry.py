@@ -342,7 +342,7 @@ register_task(
         make_preprocessor=new_token_preprocessor,
         target_spec=tag_spec,
         required=("tags",),
-        fit_options=("crf",),
+        fit_options=("crf", "decoding"),
         token_level=True,
         validate_in_fit=False,
         help="token-classification (CoNLL files, one tag per word)",
@@ -384,7 +384,7 @@ register_task(
         make_preprocessor=new_role_preprocessor,
         target_spec=tag_spec,
         required=("tags",),
-        fit_options=("crf",),
+        fit_options=("crf", "decoding"),
         token_level=True,
         validate_in_fit=False,
         help="semantic-role-labeling (one block per predicate: token, 0/1 "
