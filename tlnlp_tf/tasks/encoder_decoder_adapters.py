@@ -1,4 +1,4 @@
-"""LoRA adapters of `EncoderDecoderLM`: what `tlnlp_tf.backbones.lora` reads.
+"""LoRA adapters of `EncoderDecoderLM`: the verbs, and the view `lora.py` reads.
 
 Both halves' LoRA factors are the adapters; the decoder's always-trained
 new layers (cross-attention, a new target vocabulary's embedding) travel
@@ -14,6 +14,7 @@ from tlnlp_tf.backbones import lora as adapters
 from tlnlp_tf.backbones.freezing import lora_layers
 from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.tasks.encoder_decoder_inputs import split_policy
 
 
 class AdapterView:
@@ -41,6 +42,80 @@ class AdapterView:
         )
         self.head = _Weights([w for w in new if w.name not in adapters.LORA_FACTORS])
         self.labels = None
+
+
+class EncoderDecoderAdapters:
+    """The LoRA verbs of `EncoderDecoderLM`: both sides' factors and the new
+    layers saved, loaded and merged together (by path)."""
+
+    def save_adapters(self, path):
+        """Write only the LoRA factors and the new layers to `path` (`.npz`).
+
+        Both sides must be under `"lora-R"` (one rank) or `"all"`; the file
+        holds the factors of both sides and the decoder's always-trained
+        layers (cross-attention, a new vocabulary's embedding), by path.
+
+        Example:
+
+        ```python
+        model = tl.EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
+        model.save_adapters("summaries.adapters.npz")
+        ```
+        """
+        return adapters.save_adapters(AdapterView(self), path)
+
+    def load_adapters(self, path):
+        """Restore `save_adapters` weights (same spec, variant and policy).
+
+        Example:
+
+        ```python
+        model = tl.EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
+        model.save_adapters("summaries.adapters.npz")
+        tl.EncoderDecoderLM.from_backbone("minilm", freeze="lora-4").load_adapters(
+            "summaries.adapters.npz"
+        )
+        ```
+        """
+        adapters.load_adapters(AdapterView(self), path)
+        return self
+
+    def merge_adapters(self, freeze="all"):
+        """A new plain model (no LoRA) with both sides' factors folded in.
+
+        Each LoRA kernel of the encoder and the decoder becomes
+        `W + (alpha / rank) * A @ B`, as the layer computes it, so the merged
+        model generates as this one does; it saves and reloads as a plain
+        `.keras` model. `freeze` is its policy, one string or per side
+        (`"all"`: only the decoder's new layers would train); not `"lora-R"`.
+
+        Example:
+
+        ```python
+        model = tl.EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
+        model.merge_adapters().save("summarizer.keras")
+        ```
+        """
+        AdapterView(self)  # refuses a model without LoRA factors
+        policies = split_policy(freeze)
+        if any(lora_rank(policy) is not None for policy in policies.values()):
+            raise PolicyError(
+                f"merge_adapters(freeze={freeze!r}): the merged model has no LoRA "
+                "factors; pass 'all', 'none', 'embeddings' or 'bottom-N'."
+            )
+        config = self.get_config()
+        config.update(
+            backbone=self.backbone.__class__.from_config(self.backbone.get_config()),
+            decoder=self.decoder.__class__.from_config(self.decoder.get_config()),
+            preprocessor=self.preprocessor,
+            target_tokenizer=self.target_tokenizer,
+            freeze=freeze,
+            lora_targets=None,
+        )
+        merged = self.__class__(**config)
+        layers = lora_layers(self.backbone) + lora_layers(self.decoder)
+        adapters.copy_merged_weights(self, merged, layers, "merge_adapters")
+        return merged
 
 
 class _Weights:

@@ -16,8 +16,6 @@ model.generate(["the plot was very dull ."], max_new_tokens=4)
 ```
 """
 
-import warnings
-
 import keras
 import keras_hub
 import tensorflow as tf
@@ -25,7 +23,6 @@ import tensorflow as tf
 from tlnlp_tf.backbones import lora as adapters
 from tlnlp_tf.backbones.freezing import apply_freeze
 from tlnlp_tf.backbones.freezing import layer_groups
-from tlnlp_tf.backbones.freezing import lora_layers
 from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.backbones.loading import load_backbone
 from tlnlp_tf.backbones.warm_start import BertDecoder
@@ -43,7 +40,7 @@ from tlnlp_tf.metrics.rounding import rounded
 from tlnlp_tf.pretraining.vocabulary import MIN_VOCABULARY
 from tlnlp_tf.pretraining.vocabulary import _learn_vocabulary
 from tlnlp_tf.pretraining.vocabulary import _word_counts
-from tlnlp_tf.tasks.encoder_decoder_adapters import AdapterView
+from tlnlp_tf.tasks.encoder_decoder_adapters import EncoderDecoderAdapters
 from tlnlp_tf.tasks.encoder_decoder_generation import DEFAULT_NEW_TOKENS
 from tlnlp_tf.tasks.encoder_decoder_generation import EncoderDecoderGeneration
 from tlnlp_tf.tasks.encoder_decoder_generation import GenerationFunctions
@@ -58,6 +55,7 @@ from tlnlp_tf.tasks.encoder_decoder_inputs import sample_pairs
 from tlnlp_tf.tasks.encoder_decoder_inputs import split_policy
 from tlnlp_tf.tasks.encoder_decoder_inputs import target_tokenizer_of
 from tlnlp_tf.tasks.encoder_decoder_inputs import warn_longer
+from tlnlp_tf.tasks.freeze_policy import recompile_fresh
 from tlnlp_tf.tasks.inputs import DEFAULT_BATCH
 from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
 from tlnlp_tf.tasks.inputs import check_batched
@@ -74,7 +72,9 @@ METRICS = ("rouge", "bleu")
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class EncoderDecoderLM(EncoderDecoderGeneration, keras_hub.models.Task):
+class EncoderDecoderLM(
+    EncoderDecoderAdapters, EncoderDecoderGeneration, keras_hub.models.Task
+):
     """A Transformer encoder-decoder whose halves start from an encoder checkpoint.
 
     `fit` takes `(source, target)` text pairs (a batched `tf.data.Dataset`,
@@ -338,18 +338,7 @@ class EncoderDecoderLM(EncoderDecoderGeneration, keras_hub.models.Task):
         ```
         """
         self.freeze = self._apply_policies(policy)
-        args = dict(self._compile_args)
-        optimizer = args["optimizer"]
-        if self.optimizer is not None and int(self.optimizer.iterations.numpy()):
-            warnings.warn(
-                "set_freeze: the optimizer's state (moments, step count) is "
-                "reset because the set of trainable weights changed.",
-                stacklevel=2,
-            )
-        if isinstance(optimizer, keras.optimizers.Optimizer) and optimizer.built:
-            args["optimizer"] = optimizer.__class__.from_config(optimizer.get_config())
-        self.compile(**args)
-        return self
+        return recompile_fresh(self)
 
     def make_train_function(self, force=False):
         # A `.keras` file loads LoRA factors as zeros: restart them.
@@ -682,77 +671,6 @@ class EncoderDecoderLM(EncoderDecoderGeneration, keras_hub.models.Task):
         }
         scores.update(_generation_scores(self.metric, predictions, targets))
         return rounded(scores)
-
-    # === LoRA adapters ===
-
-    def save_adapters(self, path):
-        """Write only the LoRA factors and the new layers to `path` (`.npz`).
-
-        Both sides must be under `"lora-R"` (one rank) or `"all"`; the file
-        holds the factors of both sides and the decoder's always-trained
-        layers (cross-attention, a new vocabulary's embedding), by path.
-
-        Example:
-
-        ```python
-        model = EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
-        model.save_adapters("summaries.adapters.npz")
-        ```
-        """
-        return adapters.save_adapters(AdapterView(self), path)
-
-    def load_adapters(self, path):
-        """Restore `save_adapters` weights (same spec, variant and policy).
-
-        Example:
-
-        ```python
-        model = EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
-        model.save_adapters("summaries.adapters.npz")
-        EncoderDecoderLM.from_backbone("minilm", freeze="lora-4").load_adapters(
-            "summaries.adapters.npz"
-        )
-        ```
-        """
-        adapters.load_adapters(AdapterView(self), path)
-        return self
-
-    def merge_adapters(self, freeze="all"):
-        """A new plain model (no LoRA) with both sides' factors folded in.
-
-        Each LoRA kernel of the encoder and the decoder becomes
-        `W + (alpha / rank) * A @ B`, as the layer computes it, so the merged
-        model generates as this one does; it saves and reloads as a plain
-        `.keras` model. `freeze` is its policy, one string or per side
-        (`"all"`: only the decoder's new layers would train); not `"lora-R"`.
-
-        Example:
-
-        ```python
-        model = EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
-        model.merge_adapters().save("summarizer.keras")
-        ```
-        """
-        AdapterView(self)  # refuses a model without LoRA factors
-        policies = split_policy(freeze)
-        if any(lora_rank(policy) is not None for policy in policies.values()):
-            raise PolicyError(
-                f"merge_adapters(freeze={freeze!r}): the merged model has no LoRA "
-                "factors; pass 'all', 'none', 'embeddings' or 'bottom-N'."
-            )
-        config = self.get_config()
-        config.update(
-            backbone=self.backbone.__class__.from_config(self.backbone.get_config()),
-            decoder=self.decoder.__class__.from_config(self.decoder.get_config()),
-            preprocessor=self.preprocessor,
-            target_tokenizer=self.target_tokenizer,
-            freeze=freeze,
-            lora_targets=None,
-        )
-        merged = self.__class__(**config)
-        layers = lora_layers(self.backbone) + lora_layers(self.decoder)
-        adapters.copy_merged_weights(self, merged, layers, "merge_adapters")
-        return merged
 
     # === keras-hub presets: refused, the model is one `.keras` file ===
 
