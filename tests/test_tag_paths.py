@@ -75,14 +75,7 @@ def test_a_tagger_decodes_allowed_paths_saves_the_choice_and_checks_it(
         ids = [TAGS.index(tag) for tag in sentence]
         assert start[ids[0]] and end[ids[-1]]
         assert all(pairs[a, b] for a, b in zip(ids, ids[1:]))
-    model.decoding = "argmax"  # the same model, each word's argmax
-    assert model.predict_tags(sentences)[0] != tags
-    model.decoding = "allowed"
-    path = str(tmp_path / "tagger.keras")
-    model.save(path)
-    restored = keras.saving.load_model(path)
-    assert restored.decoding == "allowed"
-    assert restored.predict_tags(sentences)[0] == tags
+    differs_from_argmax_and_reloads(model, sentences, tags, tmp_path)
     with pytest.raises(tl.PolicyError, match="decoding must be one of"):
         tl.TokenClassifier.from_backbone(tiny_preset, tags=TAGS, decoding="beam")
     with pytest.raises(
@@ -117,13 +110,19 @@ def test_a_word_tagger_decodes_allowed_paths_and_saves_the_choice(tmp_path):
         probs = np.asarray(keras.ops.softmax(model._logits(ids)))[0]
         expected.append([names[i] for i in allowed_path(np.log(probs), *transitions)])
     assert tags == expected
+    differs_from_argmax_and_reloads(model, sentences, tags, tmp_path)
+    with pytest.raises(tl.PolicyError, match="decoding must be one of"):
+        WordTagger.from_vectors(None, data.words, names, decoding="greedy")
+
+
+def differs_from_argmax_and_reloads(model, sentences, tags, folder):
+    """The same model decodes other `tags` by argmax; saved and reloaded, it
+    keeps `decoding="allowed"` and gives `tags` again."""
     model.decoding = "argmax"
     assert model.predict_tags(sentences)[0] != tags
     model.decoding = "allowed"
-    path = str(tmp_path / "tagger.keras")
+    path = str(folder / "tagger.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
     assert restored.decoding == "allowed"
-    assert restored.predict_tags(toy_sentences(8, seed=1).words)[0] == tags
-    with pytest.raises(tl.PolicyError, match="decoding must be one of"):
-        WordTagger.from_vectors(None, data.words, names, decoding="greedy")
+    assert restored.predict_tags(sentences)[0] == tags
