@@ -126,3 +126,30 @@ def differs_from_argmax_and_reloads(model, sentences, tags, folder):
     restored = keras.saving.load_model(path)
     assert restored.decoding == "allowed"
     assert restored.predict_tags(sentences)[0] == tags
+
+
+def test_auto_takes_the_allowed_path_for_a_scheme_and_the_argmax_without(
+    tiny_preset,
+):
+    from test_token_classifier import TAGS
+
+    tagger = tl.TokenClassifier.from_backbone(tiny_preset, tags=TAGS, decoding="auto")
+    assert tagger.decodes_allowed_paths
+    pos = tl.TokenClassifier.from_backbone(
+        tiny_preset, tags=["O", "NOUN", "VERB"], decoding="auto"
+    )
+    assert not pos.decodes_allowed_paths  # no scheme: argmax, and no error
+    probs = np.array([[0.2, 0.5, 0.3], [0.1, 0.2, 0.7]])
+    assert pos.decode(probs).tolist() == [1, 2]
+    # The defaults: argmax for the token classifier, auto for the role
+    # labeller and the BiLSTM tagger (measured: benchmarks/RESULTS.md).
+    assert tl.TokenClassifier.from_backbone(tiny_preset, tags=TAGS).decoding == (
+        "argmax"
+    )
+    labeller = tl.RoleLabeler.from_backbone(
+        tiny_preset, tags=["O", "B-ARG0", "I-ARG0", "B-V"]
+    )
+    assert labeller.decoding == "auto" and labeller.decodes_allowed_paths
+    from tlnlp_tf.tasks.word_tagger import WordTagger
+
+    assert WordTagger(["", "[UNK]", "a"], TAGS).decoding == "auto"

@@ -122,10 +122,12 @@ def register(commands):
     )
     fit.add_argument(
         "--decoding",
-        choices=("argmax", "allowed"),
+        choices=("auto", "argmax", "allowed"),
         help="token-classification, semantic-role-labeling without --crf: each "
-        "word's most probable tag (argmax, the default) or the most probable "
-        "tag sequence the tag scheme allows (allowed)",
+        "word's most probable tag (argmax), the most probable tag sequence the "
+        "tag scheme allows (allowed), or allowed when the tags follow a scheme "
+        "(auto). Default: the task's (argmax for token-classification, auto "
+        "for semantic-role-labeling)",
     )
     fit.add_argument(
         "--learning-rate",

@@ -14,14 +14,6 @@ Example:
 
 ```python
 import numpy as np
-
-from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.layers.crf import allowed_transitions
-
-# How a softmax head's tag scores become tags: each word's argmax (an I-X
-# that continues nothing is then read as B-X), or the most probable path the
-# tag scheme allows. A CRF head always decodes by its own Viterbi.
-DECODINGS = ("argmax", "allowed")
 from tlnlp_tf.layers.crf import allowed_transitions
 tags = ["O", "B-ARG0", "I-ARG0"]
 log_probs = np.log([[0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
@@ -36,9 +28,11 @@ from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers.crf import allowed_transitions
 
 # How a softmax head's tag scores become tags: each word's argmax (an I-X
-# that continues nothing is then read as B-X), or the most probable path the
-# tag scheme allows. A CRF head always decodes by its own Viterbi.
-DECODINGS = ("argmax", "allowed")
+# that continues nothing is then read as B-X), the most probable path the
+# tag scheme allows, or "auto": the allowed path when the tags follow a
+# scheme (IOB2, BIOES, ...), else the argmax (tags such as POS tags). A CRF
+# head always decodes by its own Viterbi.
+DECODINGS = ("auto", "argmax", "allowed")
 
 
 def allowed_path(log_probs, start, pairs, end):
@@ -78,12 +72,14 @@ def scheme_transitions(tags):
 
 
 class TagDecoding:
-    """A tagger's `decoding` (`"argmax"` or `"allowed"`), checked when set.
+    """A tagger's `decoding` (`"auto"`, `"argmax"` or `"allowed"`), checked
+    when set.
 
     Mixed into `TokenClassifier` and `WordTagger` (which have `tags`):
     setting `model.decoding = "allowed"` on a trained model reads the tag
-    scheme's transitions once (a tag set with no scheme is a `PolicyError`),
-    and `decode(probs)` then gives the allowed path of one sequence.
+    scheme's transitions once (a tag set with no scheme is a `PolicyError`;
+    under `"auto"` it decodes by argmax), and `decode(probs)` then gives the
+    path of one sequence. `decodes_allowed_paths` says which applies.
     """
 
     @property
@@ -94,11 +90,24 @@ class TagDecoding:
     def decoding(self, value):
         if value not in DECODINGS:
             raise PolicyError(f"decoding must be one of {DECODINGS}, got {value!r}.")
-        self._allowed = scheme_transitions(self.tags) if value == "allowed" else None
+        allowed = None
+        if value == "allowed":
+            allowed = scheme_transitions(self.tags)
+        elif value == "auto":
+            try:
+                allowed = allowed_transitions(self.tags)
+            except PolicyError:
+                pass  # no tag scheme: each word's argmax
+        self._allowed = allowed
         self._decoding = value
+
+    @property
+    def decodes_allowed_paths(self):
+        """Whether `decode` takes the allowed path (else each word's argmax)."""
+        return self._allowed is not None
 
     def decode(self, probs):
         """Tag ids `[n]` of one sequence's tag probabilities `[n, K]`."""
-        if self._decoding == "allowed":
+        if self._allowed is not None:
             return allowed_path(np.log(np.maximum(probs, 1e-30)), *self._allowed)
         return np.asarray(probs).argmax(-1)

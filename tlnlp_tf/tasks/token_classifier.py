@@ -78,10 +78,12 @@ class TokenClassifier(TagDecoding, TextTask):
             default (`None`) one fitted on the first training data.
         decoding: how a softmax head's tag scores become tags in `predict`,
             `predict_tags` and `score`: `"argmax"` (each word's most probable
-            tag; an `I-X` that continues nothing is read as `B-X`) or
-            `"allowed"` (the most probable sequence the tag scheme allows,
-            `tlnlp_tf.decoding.tag_paths`; a tag set with no scheme is a
-            `PolicyError`). A CRF head decodes by its own Viterbi.
+            tag; an `I-X` that continues nothing is read as `B-X`; the
+            default here), `"allowed"` (the most probable sequence the tag
+            scheme allows, `tlnlp_tf.decoding.tag_paths`; a tag set with no
+            scheme is a `PolicyError`) or `"auto"` (`"allowed"` when the tags
+            follow a scheme, else `"argmax"`). A CRF head decodes by its own
+            Viterbi.
 
     Example:
 

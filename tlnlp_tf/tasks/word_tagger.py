@@ -83,9 +83,11 @@ class WordTagger(TagDecoding, keras.Model):
         embedding_dim: the width of the embeddings.
         units: LSTM units in each direction.
         crf: a CRF output layer (default `False`: per-token cross-entropy).
-        decoding: without a CRF, `"argmax"` (each token's most probable tag)
-            or `"allowed"` (the most probable sequence the tag scheme allows;
-            `tlnlp_tf.decoding.tag_paths`).
+        decoding: without a CRF, how tag scores become tags: `"auto"` (the
+            default: the most probable sequence the tag scheme allows, or
+            each token's argmax for tags with no scheme), `"argmax"` or
+            `"allowed"` (`tlnlp_tf.decoding.tag_paths`). Measured on Resume
+            NER: 0.8593 by argmax, 0.8924 by the allowed path, the same model.
         freeze_embeddings: keep the embedding matrix fixed in training.
         dropout: dropout on the embeddings.
         lowercase: lower-case tokens before the lookup.
@@ -117,7 +119,7 @@ class WordTagger(TagDecoding, keras.Model):
         dropout=0.5,
         lowercase=True,
         word_splitter=None,
-        decoding="argmax",
+        decoding="auto",
         **kwargs,
     ):
         vocabulary = _check_vocabulary(vocabulary)
@@ -164,7 +166,7 @@ class WordTagger(TagDecoding, keras.Model):
         self.embedding_dim = int(embedding_dim)
         self.units = int(units)
         self.crf = crf
-        self.decoding = decoding  # checked: a tag set with no scheme fails here
+        self.decoding = decoding  # checked now ("allowed" needs a tag scheme)
         self.freeze_embeddings = bool(freeze_embeddings)
         self.dropout = dropout
         self.lowercase = bool(lowercase)
