@@ -47,6 +47,7 @@ def run_source(source, train, test, tags, args):
             lambda: model.fit(data, epochs=args.epochs, verbose=2)
         )
         start = time.perf_counter()
+        model.decoding = "argmax"  # the F1 column: each word's argmax
         scores = model.score(test)
         predict_seconds = time.perf_counter() - start
         allowed = None
@@ -115,7 +116,7 @@ def main(argv=None):
     roles = sorted(counts, key=lambda role: -counts[role])[:_TABLE_ROLES]
     rows = [
         "| source | predicate as | epochs | train s (s/epoch) | test P | test R "
-        "| **test F1** (V excluded) | F1 decoding the allowed path (P / R) |",
+        "| **test F1** (V excluded; argmax) | F1 decoding the allowed path (P / R) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
