@@ -162,8 +162,9 @@ def served(tiny_preset, tmp_path_factory):
 
     "classifier", "tagger" and "extractor" are exported and served by a fresh
     process (TensorFlow and tensorflow-text only); the variants "pairs",
-    "crf_tagger" and "no_answer" run the same serving functions here,
-    eagerly, while that process works.
+    "crf_tagger", "allowed_tagger" (the tagger with `decoding="allowed"`) and
+    "no_answer" run the same serving functions here, eagerly, while that
+    process works.
     """
     folder = tmp_path_factory.mktemp("serving")
     classifier, tagger, crf_tagger, extractor = tiny_models(tiny_preset)
@@ -194,7 +195,14 @@ def served(tiny_preset, tmp_path_factory):
         predicted = classifier.predict((TEXTS, PAIRS))
     pairs = {**text, "text_pair": PAIRS}
     extractor.allow_no_answer = True  # read when the serving function is made
+    tagger.decoding = "allowed"  # read when the serving function is made
+    allowed_tagger = {
+        "predicted": tagger.predict(TEXTS),
+        "outputs": serve_here(entity_serving(tagger), text),
+    }
+    tagger.decoding = "argmax"
     cases.update(
+        allowed_tagger=allowed_tagger,
         pairs={
             "predicted": predicted,
             "outputs": serve_here(label_serving(classifier, text_pairs=True), pairs),
@@ -265,7 +273,7 @@ def entities_of(outputs):
     return found
 
 
-@pytest.mark.parametrize("name", ["tagger", "crf_tagger"])
+@pytest.mark.parametrize("name", ["tagger", "crf_tagger", "allowed_tagger"])
 def test_tagger_serves_entities_with_offsets(served, name):
     predicted = served[name]["predicted"]
     entities = entities_of(served[name]["outputs"])
@@ -284,6 +292,12 @@ def test_tagger_serves_entities_with_offsets(served, name):
         for text, row in zip(TEXTS, entities)
         for e in row
     )
+
+
+def test_the_allowed_path_is_served_as_predict_decodes_it(served):
+    # The same perturbed tagger: decoding="allowed" finds other entities than
+    # the argmax (so the case above checks the graph's allowed path).
+    assert served["allowed_tagger"]["predicted"] != served["tagger"]["predicted"]
 
 
 def test_long_texts_were_windowed(served):

@@ -2,8 +2,9 @@
 
 Everything `TokenClassifier.predict` does, in TF ops: the model's word
 splitter, word pieces, overlapping word windows for long texts (each word
-tagged by its most central window), the CRF's Viterbi path or the argmax,
-the IOB1 reading of the tags, and entities with character offsets.
+tagged by its most central window), the CRF's Viterbi path, the allowed
+path (`decoding="allowed"`) or the argmax, the IOB1 reading of the tags, and
+entities with character offsets.
 
 ```python
 tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -20,6 +21,7 @@ import tensorflow as tf
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.export.graph_words import GraphWordSplitter
 from tlnlp_tf.export.graph_words import checked_texts
+from tlnlp_tf.layers.crf import CRF
 from tlnlp_tf.tasks.word_pieces import word_pieces
 
 
@@ -43,6 +45,11 @@ def entity_serving(model):
     """
     outside, begins, kinds, kind_names = _tag_table(model.tags)
     splitter = GraphWordSplitter(model.word_splitter)
+    # `decoding="allowed"` (or `"auto"` on a tag scheme) in the graph: the
+    # CRF's Viterbi with zero transition scores, on the log-probabilities.
+    paths = None
+    if not model.crf and model.decodes_allowed_paths:
+        paths = CRF(model.tags, name="allowed_paths")
     budget = model.sequence_length() - 2
     tokenizer = model.preprocessor.tokenizer
 
@@ -62,14 +69,15 @@ def entity_serving(model):
         logits = tf.cast(
             model(model.preprocess_batch(inputs), training=False), "float32"
         )
-        ids, scores = _window_tags(model, logits, tf.gather(counts, members))
+        ids, scores = _window_tags(model, logits, tf.gather(counts, members), paths)
         word_ids, word_scores = _central(
             members, first, stop, ids, scores, tf.size(flat_words)
         )
         table = (outside, begins, kinds, kind_names)
         return _entities(text, words, starts, ends, word_ids, word_scores, table)
 
-    return serve, [tf.TensorSpec([None], tf.string, name="text")], [splitter]
+    trackables = [splitter] + ([paths] if paths is not None else [])
+    return serve, [tf.TensorSpec([None], tf.string, name="text")], trackables
 
 
 def word_windows(counts, budget):
@@ -116,11 +124,13 @@ def word_windows(counts, budget):
     return windows[:, 0], windows[:, 1], windows[:, 2]
 
 
-def _window_tags(model, logits, counts):
+def _window_tags(model, logits, counts, paths=None):
     """Per window word (ragged `[K, (w)]`): its tag id and that tag's probability.
 
     Read at each word's first sub-word (after [CLS]); with a CRF the ids
-    are the Viterbi path over the first sub-words, else the argmax.
+    are the Viterbi path over the first sub-words; with `paths` (a CRF of
+    zero transition scores) the most probable allowed path of the
+    probabilities; else the argmax.
     """
     length = tf.shape(logits)[1]
     within = tf.cumsum(counts.flat_values, exclusive=True)
@@ -128,10 +138,13 @@ def _window_tags(model, logits, counts):
     positions = tf.minimum(1 + within, length - 1)
     at = tf.stack([tf.cast(counts.value_rowids(), tf.int32), positions], axis=1)
     probabilities = tf.nn.softmax(tf.gather_nd(logits, at), axis=-1)
-    if model.crf:
+    if model.crf or paths is not None:
         mask = tf.scatter_nd(at, tf.ones_like(positions, tf.bool), tf.shape(logits)[:2])
-        paths = model.head.crf.decode(logits, mask)
-        ids = tf.cast(tf.gather_nd(paths, at), tf.int32)
+        if model.crf:
+            best = model.head.crf.decode(logits, mask)
+        else:
+            best = paths.decode(tf.nn.log_softmax(logits, axis=-1), mask)
+        ids = tf.cast(tf.gather_nd(best, at), tf.int32)
     else:
         ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
     scores = tf.gather(probabilities, ids, batch_dims=1)
