@@ -162,9 +162,9 @@ def served(tiny_preset, tmp_path_factory):
 
     "classifier", "tagger" and "extractor" are exported and served by a fresh
     process (TensorFlow and tensorflow-text only); the variants "pairs",
-    "crf_tagger", "allowed_tagger" (the tagger with `decoding="allowed"`) and
-    "no_answer" run the same serving functions here, eagerly, while that
-    process works.
+    "crf_tagger", "argmax_tagger" (the tagger with `decoding="argmax"`; its
+    default takes the allowed path) and "no_answer" run the same serving
+    functions here, eagerly, while that process works.
     """
     folder = tmp_path_factory.mktemp("serving")
     classifier, tagger, crf_tagger, extractor = tiny_models(tiny_preset)
@@ -195,14 +195,14 @@ def served(tiny_preset, tmp_path_factory):
         predicted = classifier.predict((TEXTS, PAIRS))
     pairs = {**text, "text_pair": PAIRS}
     extractor.allow_no_answer = True  # read when the serving function is made
-    tagger.decoding = "allowed"  # read when the serving function is made
-    allowed_tagger = {
+    tagger.decoding = "argmax"  # read when the serving function is made
+    argmax_tagger = {
         "predicted": tagger.predict(TEXTS),
         "outputs": serve_here(entity_serving(tagger), text),
     }
-    tagger.decoding = "argmax"
+    tagger.decoding = "auto"
     cases.update(
-        allowed_tagger=allowed_tagger,
+        argmax_tagger=argmax_tagger,
         pairs={
             "predicted": predicted,
             "outputs": serve_here(label_serving(classifier, text_pairs=True), pairs),
@@ -273,7 +273,7 @@ def entities_of(outputs):
     return found
 
 
-@pytest.mark.parametrize("name", ["tagger", "crf_tagger", "allowed_tagger"])
+@pytest.mark.parametrize("name", ["tagger", "crf_tagger", "argmax_tagger"])
 def test_tagger_serves_entities_with_offsets(served, name):
     predicted = served[name]["predicted"]
     entities = entities_of(served[name]["outputs"])
@@ -295,9 +295,11 @@ def test_tagger_serves_entities_with_offsets(served, name):
 
 
 def test_the_allowed_path_is_served_as_predict_decodes_it(served):
-    # The same perturbed tagger: decoding="allowed" finds other entities than
-    # the argmax (so the case above checks the graph's allowed path).
-    assert served["allowed_tagger"]["predicted"] != served["tagger"]["predicted"]
+    # The same perturbed tagger: its default decoding (the allowed path, which
+    # the fresh process served) finds other entities than the argmax, so the
+    # cases above check the graph's allowed path and its argmax apart.
+    assert served["models"]["tagger"].decodes_allowed_paths
+    assert served["argmax_tagger"]["predicted"] != served["tagger"]["predicted"]
 
 
 def test_long_texts_were_windowed(served):

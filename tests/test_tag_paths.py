@@ -141,11 +141,8 @@ def test_auto_takes_the_allowed_path_for_a_scheme_and_the_argmax_without(
     assert not pos.decodes_allowed_paths  # no scheme: argmax, and no error
     probs = np.array([[0.2, 0.5, 0.3], [0.1, 0.2, 0.7]])
     assert pos.decode(probs).tolist() == [1, 2]
-    # The defaults: argmax for the token classifier, auto for the role
-    # labeller and the BiLSTM tagger (measured: benchmarks/RESULTS.md).
-    assert tl.TokenClassifier.from_backbone(tiny_preset, tags=TAGS).decoding == (
-        "argmax"
-    )
+    # The default of every tagger is "auto" (measured: benchmarks/RESULTS.md).
+    assert tl.TokenClassifier.from_backbone(tiny_preset, tags=TAGS).decoding == ("auto")
     labeller = tl.RoleLabeler.from_backbone(
         tiny_preset, tags=["O", "B-ARG0", "I-ARG0", "B-V"]
     )

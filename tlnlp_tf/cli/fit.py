@@ -126,8 +126,7 @@ def register(commands):
         help="token-classification, semantic-role-labeling without --crf: each "
         "word's most probable tag (argmax), the most probable tag sequence the "
         "tag scheme allows (allowed), or allowed when the tags follow a scheme "
-        "(auto). Default: the task's (argmax for token-classification, auto "
-        "for semantic-role-labeling)",
+        "(auto, the default)",
     )
     fit.add_argument(
         "--learning-rate",
