@@ -421,7 +421,7 @@ def test_token_classification_fit_evaluate_predict(
     auto = ["--output", str(tmp_path / "auto"), "--decoding", "allowed"]
     assert main(fit + auto) == 0
     saved = keras.saving.load_model(tmp_path / "auto" / "model.keras")
-    assert output_decoding(output) == "argmax" and saved.decoding == "allowed"
+    assert output_decoding(output) == "auto" and saved.decoding == "allowed"
     assert (
         json.loads((tmp_path / "auto" / "metrics.json").read_text())["epochs_run"] == 4
     )
