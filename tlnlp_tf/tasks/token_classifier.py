@@ -432,9 +432,9 @@ class TokenClassifier(TagDecoding, TextTask):
         `inputs[k]` is window `k` as the model takes it (a sentence of
         space-joined words; see `_batch_inputs`), `counts[k]` its words'
         sub-word counts. With the CRF, the ids are the Viterbi path over the
-        first sub-words; otherwise the argmax of each word's tag scores, or
-        with `decoding="allowed"` the most probable path the tag scheme
-        allows (`tlnlp_tf.decoding.tag_paths`).
+        first sub-words; otherwise `decode` of each window's word
+        probabilities: the most probable path the tag scheme allows, or each
+        word's argmax, as `decoding` says (`tlnlp_tf.decoding.tag_paths`).
         """
         lengths = [int(np.sum(c)) for c in counts]
         order = np.argsort(lengths, kind="stable")  # similar lengths batch together
