@@ -123,10 +123,9 @@ def register(commands):
     fit.add_argument(
         "--decoding",
         choices=("auto", "argmax", "allowed"),
-        help="token-classification, semantic-role-labeling without --crf: each "
-        "word's most probable tag (argmax), the most probable tag sequence the "
-        "tag scheme allows (allowed), or allowed when the tags follow a scheme "
-        "(auto, the default)",
+        help="token tasks without --crf: the most probable tag sequence the tag "
+        "scheme allows (allowed), each word's top tag (argmax), or allowed when "
+        "the tags follow a scheme (auto, the default)",
     )
     fit.add_argument(
         "--learning-rate",
@@ -502,7 +501,6 @@ def _model_options(args, task):
             flag = "--" + name.replace("_", "-")
             raise PolicyError(f"{flag} is not an option of --task {args.task}.")
     for name in task.fit_options:
-        if name == "decoding" and args.decoding is None:
-            continue  # the model's own default
-        options[name] = getattr(args, name)
+        if getattr(args, name) is not None:  # not given: the model's default
+            options[name] = getattr(args, name)
     return options
