@@ -8,7 +8,7 @@ import tensorflow as tf
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.layers import CRF
 from tlnlp_tf.layers import CRFLoss
-from tlnlp_tf.layers.crf import allowed_transitions
+from tlnlp_tf.layers.tag_transitions import allowed_transitions
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC"]
 # Row 0: four words; row 1: a word, a non-first sub-word, a word, padding.

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import tlnlp_tf as tl
 from tlnlp_tf.decoding.tag_paths import allowed_path
-from tlnlp_tf.layers.crf import allowed_transitions
+from tlnlp_tf.layers.tag_transitions import allowed_transitions
 
 SCHEMES = {
     "iob2": ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],

@@ -9,8 +9,8 @@ from test_token_classifier import toy_tagged
 
 import tlnlp_tf as tl
 from tlnlp_tf.layers.crf import CRFLoss
-from tlnlp_tf.layers.crf import allowed_transitions
 from tlnlp_tf.layers.crf_token_head import CRFTokenHead
+from tlnlp_tf.layers.tag_transitions import allowed_transitions
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ break the scheme (`O` then `I-ARG1`, `B-ARG0` then `I-ARG1`). Instead of
 repairing such tags afterwards, `allowed_path` finds the sequence with the
 highest total log-probability among those the scheme allows: Viterbi with
 transition scores 0 (allowed) or minus infinity (not), the transitions of
-`tlnlp_tf.layers.crf.allowed_transitions` (what the CRF decodes under,
+`tlnlp_tf.layers.tag_transitions.allowed_transitions` (what the CRF decodes under,
 without learned transition scores). This is the constrained decoding of
 He et al. ("Deep Semantic Role Labeling: What Works and What's Next", 2017)
 and AllenNLP's SRL and NER taggers.
@@ -14,7 +14,7 @@ Example:
 
 ```python
 import numpy as np
-from tlnlp_tf.layers.crf import allowed_transitions
+from tlnlp_tf.layers.tag_transitions import allowed_transitions
 tags = ["O", "B-ARG0", "I-ARG0"]
 log_probs = np.log([[0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
 allowed_path(log_probs, *allowed_transitions(tags))  # [1, 2]: B-ARG0 I-ARG0
@@ -25,7 +25,8 @@ allowed_path(log_probs, *allowed_transitions(tags))  # [1, 2]: B-ARG0 I-ARG0
 import numpy as np
 
 from tlnlp_tf.errors import PolicyError
-from tlnlp_tf.layers.crf import allowed_transitions
+from tlnlp_tf.layers.tag_transitions import TagSchemeError
+from tlnlp_tf.layers.tag_transitions import allowed_transitions
 
 # How a softmax head's tag scores become tags: each word's argmax (an I-X
 # that continues nothing is then read as B-X), the most probable path the
@@ -63,10 +64,9 @@ def scheme_transitions(tags):
     that says so for `decoding="allowed"`."""
     try:
         return allowed_transitions(tags)
-    except PolicyError as error:
-        message = str(error).removeprefix("CRF tags: ").split("; pass scheme=")[0]
+    except TagSchemeError as error:
         raise PolicyError(
-            f"decoding='allowed' follows the tag scheme, but {message}. Use "
+            f"decoding='allowed' follows the tag scheme, but {error.reason}. Use "
             "decoding='argmax'."
         ) from None
 

@@ -1,4 +1,4 @@
-"""A linear-chain CRF output layer, its loss, and tag-scheme transition constraints.
+"""A linear-chain CRF output layer and its loss, under a tag scheme's constraints.
 
 Written with `keras.ops` only: the forward algorithm (in log space) and
 Viterbi decoding run in the graph, under `tf.function` and XLA, on any
@@ -19,9 +19,9 @@ import numpy as np
 from keras import ops
 
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.layers.tag_transitions import TagSchemeError
+from tlnlp_tf.layers.tag_transitions import allowed_transitions
 
-SCHEMES = ("auto", "iob2", "bioes", "bmes", "none")
-_PREFIXES = {"iob2": "BI", "bioes": "BIES", "bmes": "BMES"}
 # Added to a forbidden transition's score in the likelihood: exp(-1e4) is 0 in
 # float32, and the gradients stay finite.
 _FORBIDDEN = -1e4
@@ -83,7 +83,10 @@ class CRF(keras.layers.Layer):
 
     def __init__(self, tags, scheme="auto", **kwargs):
         super().__init__(**kwargs)
-        start, pairs, end = allowed_transitions(tags, scheme)
+        try:
+            start, pairs, end = allowed_transitions(tags, scheme)
+        except TagSchemeError as error:
+            raise TagSchemeError(error.reason, error.remedy, "CRF tags") from None
         num_tags = len(pairs)
         # === Weights ===
         self.transitions = self.add_weight(
@@ -335,125 +338,3 @@ def _time_major(emissions, mask):
 def _step_inputs(inputs):
     """`(emissions [batch, tags], labelled [batch, 1])` of one `_time_major` step."""
     return inputs[:, :-1], inputs[:, -1:] > 0
-
-
-def allowed_transitions(tags, scheme="auto"):
-    """The transitions a tag scheme allows: `(start [K], pairs [K, K], end [K])`.
-
-    Boolean numpy arrays: `start[j]`, tag `j` may begin a sequence;
-    `pairs[i, j]`, tag `j` may follow tag `i`; `end[i]`, tag `i` may close
-    one. `tags` as a number (or `scheme="none"`) allows everything. A tag
-    the scheme cannot read, tags that mix schemes, or a tag no allowed path
-    can reach (an `I-X` with no `B-X`) is a `PolicyError` naming the tag.
-
-    Example:
-
-    ```python
-    start, pairs, end = allowed_transitions(["O", "B-PER", "I-PER"])
-    assert not start[2] and not pairs[0, 2] and pairs[1, 2] and end.all()
-    ```
-    """
-    if isinstance(tags, bool) or not isinstance(tags, (int, np.integer, list, tuple)):
-        raise PolicyError(
-            f"CRF tags must be a list of tag names or their number, got {tags!r}."
-        )
-    if scheme not in SCHEMES:
-        raise PolicyError(f"CRF scheme must be one of {SCHEMES}, got {scheme!r}.")
-    if isinstance(tags, (int, np.integer)):
-        if tags < 1 or scheme not in ("auto", "none"):
-            raise PolicyError(
-                f"CRF tags={tags}: a number of tags must be positive, and takes "
-                "no scheme (its transitions cannot be derived); pass the tag names."
-            )
-        return _everything(int(tags))
-    names = [str(tag) for tag in tags]
-    if not names or len(set(names)) != len(names):
-        raise PolicyError(f"CRF tags must be distinct and not empty, got {names}.")
-    if scheme == "none":
-        return _everything(len(names))
-    parsed = [_parse(tag) for tag in names]
-    scheme = _scheme(names, parsed) if scheme == "auto" else scheme
-    for tag, (prefix, _) in zip(names, parsed):
-        if prefix != "O" and prefix not in _PREFIXES[scheme]:
-            raise PolicyError(
-                f"CRF tags: tag '{tag}' is not in the {scheme.upper()} scheme "
-                f"(prefixes {', '.join(_PREFIXES[scheme])}, or 'O')."
-            )
-    inside = "M" if scheme == "bmes" else "I"
-    opens = "B" + inside  # the tags a continuing tag may follow (same type)
-    if scheme == "iob2":
-        continuing, closed, starts, ends = inside, "OBI", "OB", "OBI"
-    else:
-        continuing, closed, starts, ends = inside + "E", "OES", "OBS", "OES"
-    start = np.array([prefix in starts for prefix, _ in parsed])
-    end = np.array([prefix in ends for prefix, _ in parsed])
-    pairs = np.zeros((len(names), len(names)), bool)
-    for i, (before, kind_before) in enumerate(parsed):
-        for j, (after, kind_after) in enumerate(parsed):
-            if after in continuing:
-                pairs[i, j] = before in opens and kind_before == kind_after
-            else:  # O, B-, S- follow a closed span (or, under IOB2, anything)
-                pairs[i, j] = before in closed
-    _check_paths(names, parsed, scheme, start, pairs, end)
-    return start, pairs, end
-
-
-def _everything(count):
-    return np.ones(count, bool), np.ones((count, count), bool), np.ones(count, bool)
-
-
-def _parse(tag):
-    """`(prefix, type)` of a tag name: `("O", None)`, `("B", "PER")`, `("S", "")`."""
-    if tag == "O":
-        return "O", None
-    if len(tag) == 1 and tag in "BIMES":
-        return tag, ""  # bare prefixes, as in word segmentation (B M E S)
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in "BIMES":
-        return tag[0], tag[2:]
-    raise PolicyError(
-        f"CRF tags: tag '{tag}' is not 'O' or PREFIX-TYPE with a prefix in B, I, "
-        "M, E, S, so its transitions cannot be derived; pass scheme='none' to "
-        "learn them unconstrained."
-    )
-
-
-def _scheme(names, parsed):
-    """The scheme of tag names: BMES with `M-`, BIOES with `E-`/`S-`, else IOB2."""
-    prefixes = {prefix for prefix, _ in parsed}
-    if "M" in prefixes and "I" in prefixes:
-        tag = next(name for name, (p, _) in zip(names, parsed) if p == "I")
-        raise PolicyError(
-            f"CRF tags: tag '{tag}' (BIOES/IOB2) is mixed with M- tags (BMES); "
-            "use one tag scheme."
-        )
-    if "M" in prefixes:
-        return "bmes"
-    if prefixes & {"E", "S"}:
-        return "bioes"
-    return "iob2"
-
-
-def _check_paths(names, parsed, scheme, start, pairs, end):
-    """Each tag is on an allowed path, every length has one; else `PolicyError`."""
-    reached, closing = start.copy(), end.copy()
-    while True:
-        grown = reached | pairs[reached].any(axis=0)
-        grown_closing = closing | pairs[:, closing].any(axis=1)
-        if (grown == reached).all() and (grown_closing == closing).all():
-            break
-        reached, closing = grown, grown_closing
-    for index, name in enumerate(names):
-        if reached[index] and closing[index]:
-            continue
-        kind = parsed[index][1]
-        needed = ("B" if not reached[index] else "E") + (f"-{kind}" if kind else "")
-        hint = f" (no '{needed}' in the tags)" if needed not in names else ""
-        raise PolicyError(
-            f"CRF tags: tag '{name}' is on no path the {scheme.upper()} scheme "
-            f"allows{hint}; check the tags or pass scheme='none'."
-        )
-    if not (start & end & pairs.diagonal()).any():
-        raise PolicyError(
-            f"CRF tags {names}: no tag can start, end and follow itself (as 'O' "
-            "or 'S-X' can), so some lengths have no allowed path; add 'O'."
-        )
