@@ -8,23 +8,17 @@ build the head and say how targets are encoded, which loss and metrics
 apply, how predictions are decoded and how `evaluate` scores them.
 """
 
-import contextlib
 import re
-import warnings
 
 import keras
 import keras_hub
-import numpy as np
 import tensorflow as tf
 
 from tlnlp_tf.backbones.attention import set_attention_dropout
 from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.backbones.pooled_encoder import backbone_outputs
-from tlnlp_tf.data.lengths import choose_sequence_length
-from tlnlp_tf.data.lengths import token_lengths
 from tlnlp_tf.distribute.strategies import check_global_batch
-from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.batch_preprocessing import BatchPreprocessing
 from tlnlp_tf.tasks.feature_cache import PooledHead
@@ -33,20 +27,17 @@ from tlnlp_tf.tasks.feature_cache import fit_head
 from tlnlp_tf.tasks.freeze_policy import FreezePolicy
 from tlnlp_tf.tasks.freeze_policy import apply_policy
 from tlnlp_tf.tasks.freeze_policy import backbone_policy
+from tlnlp_tf.tasks.input_lengths import InputLengths
 from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
-from tlnlp_tf.tasks.inputs import as_text_dataset
 from tlnlp_tf.tasks.inputs import check_batched
-from tlnlp_tf.tasks.inputs import check_texts
-from tlnlp_tf.tasks.inputs import has_raw_text
 from tlnlp_tf.tasks.inputs import holds_strings
-from tlnlp_tf.tasks.inputs import is_raw_text
 from tlnlp_tf.tasks.inputs import is_tokenized
-from tlnlp_tf.tasks.inputs import length_order
 from tlnlp_tf.tasks.inputs import lists_dataset
 from tlnlp_tf.tasks.inputs import pairs_to_lists
-from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.lora_adapters import LoraAdapters
 from tlnlp_tf.tasks.setfit_fit import fit_setfit
+from tlnlp_tf.tasks.target_checks import TargetChecks
+from tlnlp_tf.tasks.target_checks import target_errors
 from tlnlp_tf.training.contrastive import is_setfit
 from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.fit_steps import one_iterator
@@ -68,21 +59,20 @@ _LOGIT_LOSSES = {
     "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
     "binary_crossentropy": keras.losses.BinaryCrossentropy,
 }
-# The messages of the in-graph target checks (`encode_targets`).
-_TARGET_ERRORS = (
-    "Unknown label",
-    "Unknown tag",
-    "Labels must be class indices",
-    "could not correctly convert string",  # a regression target, not a number
-    "A sentence and its tags differ in length",
-)
 # Peak rate under `"lora-R"`: chosen on SST-2 sentences held out from the
 # training split (2,000 labels, 2 epochs; 1e-3 / 3e-3 / 5e-3 averaged
 # 0.811 / 0.821 / 0.830 over 2 seeds, full fine-tuning 0.838). docs/freezing.md
 LORA_LEARNING_RATE = 5e-3
 
 
-class TextTask(BatchPreprocessing, FreezePolicy, LoraAdapters, keras_hub.models.Task):
+class TextTask(
+    BatchPreprocessing,
+    FreezePolicy,
+    LoraAdapters,
+    InputLengths,
+    TargetChecks,
+    keras_hub.models.Task,
+):
     """Base of the pooled-text tasks (`TextClassifier`, `TextRegressor`).
 
     Subclasses call `_build(backbone, head, ...)` from `__init__` and define
@@ -461,30 +451,6 @@ class TextTask(BatchPreprocessing, FreezePolicy, LoraAdapters, keras_hub.models.
         inputs = keras.Input((width,), dtype="float32", name="pooled")
         return keras.Model(inputs, PooledHead(self.head, name="pooled_head")(inputs))
 
-    # === Targets ===
-
-    def check_targets(self, targets, where):
-        """Raise `DataError` unless the model can take `targets` (a list or array).
-
-        Subclasses check label names, class indices, tags or numbers.
-        """
-
-    def check_target_spec(self, dataset, where):
-        """Raise `DataError` when a dataset's target type cannot be right."""
-
-    def check_dataset_targets(self, dataset, where):
-        """`check_targets` over every target of a finite dataset (not repeated)."""
-        if not isinstance(dataset.element_spec, tuple):
-            return
-        if len(dataset.element_spec) < 2 or int(dataset.cardinality()) < 0:
-            return  # no targets, or infinite / unknown length: checked in the graph
-        targets = []
-        for element in dataset.map(lambda *e: e[1]).as_numpy_iterator():
-            if hasattr(element, "to_list"):  # ragged tag ids
-                element = element.to_list()
-            targets.extend(np.reshape(np.asarray(element, dtype=object), -1))
-        self.check_targets(targets, where)
-
     # === Evaluation ===
 
     def evaluate(self, x=None, y=None, batch_size=None, return_dict=False, **kwargs):
@@ -552,78 +518,6 @@ class TextTask(BatchPreprocessing, FreezePolicy, LoraAdapters, keras_hub.models.
         """
         return self.predict_with_truncation(x, batch_size, **kwargs)[0]
 
-    def predict_with_truncation(self, x=None, batch_size=None, **kwargs):
-        """`(outputs, truncated)`: raw outputs, and how many inputs were cut.
-
-        Inputs longer than `max_length` tokens (the preprocessor's length
-        before `fit` chooses one) are truncated: a warning names their count
-        and the limit. `truncated` is `None` for token features.
-        """
-        if isinstance(x, tf.data.Dataset):
-            check_batched(x, "predict")
-        truncated = self.count_truncated(x)
-        if not is_raw_text(x):
-            return super().predict(x, batch_size=batch_size, **kwargs), truncated
-        order = length_order(x)
-        data = as_text_dataset(x, batch_size or 32, order)
-        outputs = super().predict(data, **kwargs)
-        restored = np.empty_like(outputs)
-        restored[order] = outputs
-        return restored, truncated
-
-    def count_truncated(self, x):
-        """How many raw inputs of `x` are longer than the model's token limit (warns).
-
-        Checks the texts first: an empty one is a `DataError`. `None` when
-        `x` holds no raw text.
-        """
-        if self.preprocessor is None:
-            return None
-        if isinstance(x, tf.data.Dataset) and not has_raw_text(x):
-            return None
-        texts, pairs = texts_of(x)
-        if not texts:
-            return None
-        for part in (texts, pairs or []):
-            check_texts(part)
-        limit = int(self.sequence_length())
-        texts, pairs = self.length_inputs(texts, pairs)
-        lengths = token_lengths(self.preprocessor.tokenizer, texts, pairs)
-        truncated = int(np.sum(lengths > limit))
-        if truncated:
-            warnings.warn(
-                f"{truncated} of {len(lengths)} inputs are longer than "
-                f"max_length={limit} tokens (the longest has {int(lengths.max())}) "
-                f"and were truncated to their first {limit} tokens.",
-                stacklevel=3,
-            )
-        return truncated
-
-    def sequence_length(self):
-        """Tokens per input read now: `max_length`, else the preprocessor's."""
-        if self.max_length is not None:
-            return int(self.max_length)
-        length = getattr(self.preprocessor, "sequence_length", None)
-        return int(length or getattr(self.backbone, "max_sequence_length", 512))
-
-    def _choose_max_length(self, x):
-        """Fix `max_length` from training data `x` (only `fit` and `tokenize_once`)."""
-        if self.max_length is not None or self.preprocessor is None:
-            return
-        texts, pairs = texts_of(x, LENGTH_SAMPLE)
-        if not texts:
-            return
-        limit = getattr(self.backbone, "max_sequence_length", 512)
-        self.max_length = choose_sequence_length(
-            self.preprocessor.tokenizer, *self.length_inputs(texts, pairs), limit=limit
-        )
-        self.preprocessor.sequence_length = self.max_length
-
-    def length_inputs(self, texts, pairs):
-        """`(texts, pairs)` as the model reads them, for token lengths: a pair
-        is one input here (a bi-encoder reads each text alone)."""
-        return texts, pairs
-
     def _set_schedule_length(self, x, batch_size, epochs, kwargs):
         set_schedule_length(self.optimizer, x, batch_size, epochs, kwargs)
 
@@ -665,25 +559,6 @@ def _static_batch_size(x):
         if spec.shape.rank:
             return spec.shape[0]
     return None
-
-
-@contextlib.contextmanager
-def target_errors():
-    """A target refused in the graph (`encode_targets`) as a one-line `DataError`."""
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as error:
-        text = str(error.message).replace("\\'", "'")
-        if not any(marker in text for marker in _TARGET_ERRORS):
-            raise
-        found = re.search(r"assertion failed: (.*)", text) or re.search(
-            r"(could not correctly convert string: .*)", text
-        )
-        detail = " ".join((found.group(1) if found else text).split())[:300]
-        raise DataError(
-            f"A target in the data is not one the model takes: {detail}. Give "
-            "the model every label (labels=...) or fix the data."
-        ) from None
 
 
 def compile_from_saved(model, config):

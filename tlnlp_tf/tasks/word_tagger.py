@@ -43,8 +43,8 @@ from tlnlp_tf.metrics.entities import entity_scores
 from tlnlp_tf.metrics.rounding import rounded
 from tlnlp_tf.pretraining import word_vectors
 from tlnlp_tf.tasks.inputs import check_texts
+from tlnlp_tf.tasks.target_checks import target_errors
 from tlnlp_tf.tasks.task import compile_from_saved
-from tlnlp_tf.tasks.task import target_errors
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
 from tlnlp_tf.tasks.token_classifier import located_entities
 from tlnlp_tf.tasks.token_classifier import word_lists
