@@ -1,0 +1,206 @@
+"""Freezing and `compile` of `EncoderDecoderLM`: a policy per side, and defaults.
+
+A freeze policy applies to the encoder and the decoder (one string, or
+`{"encoder": ..., "decoder": ...}`); the decoder's new layers always train.
+`compile()` sets up the library's fine-tuning AdamW, with layer-wise decay
+over both halves on request.
+
+```python
+model = tl.EncoderDecoderLM.from_backbone("minilm")
+model.set_freeze({"encoder": "all", "decoder": "bottom-2"})
+model.compile(learning_rate=5e-4)
+```
+"""
+
+import keras
+
+from tlnlp_tf.backbones import lora as adapters
+from tlnlp_tf.backbones.freezing import apply_freeze
+from tlnlp_tf.backbones.freezing import layer_groups
+from tlnlp_tf.backbones.freezing import lora_rank
+from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.tasks.encoder_decoder_inputs import split_policy
+from tlnlp_tf.tasks.freeze_policy import recompile_fresh
+from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
+from tlnlp_tf.tasks.task import compile_from_saved
+from tlnlp_tf.training.layer_decay import layer_decay_multipliers
+from tlnlp_tf.training.optimizers import fine_tuning_adamw
+
+
+class EncoderDecoderTraining:
+    """Freezing and training set-up, mixed into `EncoderDecoderLM`.
+
+    Reads the model's `backbone`, `decoder`, `share_weights`,
+    `lora_targets`, `target_tokenizer` and `freeze`.
+
+    ```python
+    model = tl.EncoderDecoderLM.from_backbone("minilm", freeze="lora-4")
+    model.default_learning_rate()  # 5e-3 under LoRA
+    ```
+    """
+
+    # === Freezing ===
+
+    def _apply_policies(self, freeze):
+        policies = split_policy(freeze)
+        if self.share_weights and policies["encoder"] != policies["decoder"]:
+            raise PolicyError(
+                f"freeze={freeze!r}: with share_weights=True the encoder and the "
+                "decoder share their layers, so they take one policy; pass a "
+                "single policy string."
+            )
+        current = getattr(self, "freeze", None) or {}
+        applied = {}
+        for side, backbone in (("encoder", self.backbone), ("decoder", self.decoder)):
+            if side == "decoder" and self.share_weights:
+                applied[side] = applied["encoder"]
+            elif current.get(side) == policies[side] and lora_rank(policies[side]):
+                applied[side] = policies[side]  # LoRA in place: nothing to redo
+            else:
+                applied[side] = apply_freeze(
+                    backbone, policies[side], self.lora_targets
+                )
+        # The encoder's pooler (BERT's `pooled_dense`) gets no gradient here.
+        try:
+            for layer in layer_groups(self.backbone)["pooler"]:
+                layer.trainable = False
+        except PolicyError:
+            pass
+        # New layers start random: freezing them would never help.
+        new = self.decoder.new_layers()
+        if self.target_tokenizer is not None:
+            new.append(self.decoder.token_embedding)
+        for layer in new:
+            layer.trainable = True
+            # Per variable too: a layer already marked trainable ignores
+            # `trainable = True` (TensorFlow's attribute tracking skips a
+            # value that is already set), while `"lora-R"` froze its kernel.
+            for weight in layer.weights:
+                weight.trainable = weight.name not in adapters.LORA_FACTORS
+        return applied
+
+    def set_freeze(self, policy):
+        """Apply a freeze policy (one string, or per side) and recompile.
+
+        Keras fixes the trainable variables when the train step is built;
+        the optimizer starts fresh (its state belonged to the old set).
+
+        Example:
+
+        ```python
+        model = tl.EncoderDecoderLM.from_backbone("minilm")
+        model.set_freeze({"encoder": "all", "decoder": "bottom-2"})
+        ```
+        """
+        self.freeze = self._apply_policies(policy)
+        return recompile_fresh(self)
+
+    def make_train_function(self, force=False):
+        # A `.keras` file loads LoRA factors as zeros: restart them.
+        adapters.restart_lora(self.backbone)
+        adapters.restart_lora(self.decoder)
+        return super().make_train_function(force=force)
+
+    # === Training set-up ===
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        metrics="auto",
+        learning_rate="auto",
+        layer_decay=None,
+        **kwargs,
+    ):
+        """Compile with fine-tuning defaults.
+
+        `optimizer="auto"` is the library's fine-tuning AdamW (10% warmup,
+        linear decay over the first `fit`, weight decay 0.01 except biases
+        and LayerNorm, clipping at norm 1); `learning_rate="auto"` is 1e-4
+        for backbones under 60M parameters (3e-5 above), 5e-3 under
+        `"lora-R"`. `layer_decay=d` gives each half layer-wise learning
+        rates (`layer_decay_multipliers`): in the encoder and in the decoder
+        layer `i` of `L` learns at `d ** (L - i)` of the peak and the
+        embeddings at `d ** (L + 1)`; the decoder's new cross-attention
+        learns at the full rate. `None` or `"auto"` (the default) is one rate
+        for all: no measurement here shows decay helping generation yet.
+        `loss="auto"` is cross-entropy on the logits averaged over the
+        target tokens (padding masked); `metrics="auto"` is the token
+        accuracy (`weighted_metrics`).
+
+        Example:
+
+        ```python
+        model = tl.EncoderDecoderLM.from_backbone("minilm")
+        model.compile(learning_rate=5e-4, layer_decay=0.9)
+        ```
+        """
+        layer_decay = None if layer_decay == "auto" else layer_decay
+        self._compile_args = dict(
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            learning_rate=learning_rate,
+            layer_decay=layer_decay,
+            **kwargs,
+        )
+        if isinstance(optimizer, str) and optimizer == "auto":
+            if isinstance(learning_rate, str) and learning_rate == "auto":
+                learning_rate = self.default_learning_rate()
+            multipliers = None
+            if layer_decay is not None:
+                multipliers = self.layer_decay_multipliers(layer_decay)
+            optimizer = fine_tuning_adamw(learning_rate, multipliers=multipliers)
+        elif layer_decay is not None:
+            raise PolicyError(
+                "compile(layer_decay=...) sets the library's optimizer up: it "
+                "needs optimizer='auto' (or give your optimizer multipliers from "
+                "model.layer_decay_multipliers(d))."
+            )
+        if isinstance(loss, str) and loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            )
+        if isinstance(metrics, str) and metrics == "auto":
+            metrics = None
+            if kwargs.get("weighted_metrics", "auto") == "auto":
+                kwargs["weighted_metrics"] = [
+                    keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")
+                ]
+        elif kwargs.get("weighted_metrics") == "auto":
+            kwargs["weighted_metrics"] = None
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def layer_decay_multipliers(self, decay):
+        """`{variable path: multiplier}` of layer-wise decay over both halves.
+
+        Each half decays from its own top (`layer_decay_multipliers` of the
+        encoder, then of the decoder); the decoder's cross-attention, which
+        starts random, keeps the full rate. Weights the halves share
+        (`share_weights=True`) take the encoder's multiplier.
+
+        Example:
+
+        ```python
+        model = tl.EncoderDecoderLM.from_backbone("minilm")
+        model.layer_decay_multipliers(0.9)  # {"…/kernel": 0.9 ** depth, …}
+        ```
+        """
+        multipliers = layer_decay_multipliers(self.decoder, decay)
+        for layer in self.decoder.new_layers():
+            for weight in layer.weights:
+                multipliers[weight.path] = 1.0
+        multipliers.update(layer_decay_multipliers(self.backbone, decay))
+        return multipliers
+
+    def compile_from_config(self, config):
+        compile_from_saved(self, config)
+
+    def default_learning_rate(self):
+        """The peak learning rate `compile(learning_rate="auto")` uses."""
+        if any(lora_rank(policy) is not None for policy in self.freeze.values()):
+            return LORA_LEARNING_RATE
+        if self.backbone.count_params() < 60_000_000:
+            return self.small_backbone_learning_rate
+        return 3e-5
