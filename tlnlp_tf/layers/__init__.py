@@ -12,10 +12,12 @@ logits = ClassificationHead(num_classes=2, pooling="mean")(
 """
 
 from tlnlp_tf.layers.classification_head import ClassificationHead
+from tlnlp_tf.layers.conv_encoder import ConvEncoder
 from tlnlp_tf.layers.cosine_similarity_head import CosineSimilarityHead
 from tlnlp_tf.layers.crf import CRF
 from tlnlp_tf.layers.crf import CRFLoss
 from tlnlp_tf.layers.crf_token_head import CRFTokenHead
+from tlnlp_tf.layers.recurrent_encoder import RecurrentEncoder
 from tlnlp_tf.layers.regression_head import RegressionHead
 from tlnlp_tf.layers.sequence_pooling import POOLINGS
 from tlnlp_tf.layers.sequence_pooling import SequencePooling
