@@ -20,8 +20,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tlnlp_tf.backbones.bert_decoder import BertDecoder
 from tlnlp_tf.backbones.loading import load_backbone
-from tlnlp_tf.backbones.warm_start import BertDecoder
 from tlnlp_tf.backbones.warm_start import share_layers
 from tlnlp_tf.backbones.warm_start import warm_start
 from tlnlp_tf.data.lengths import choose_sequence_length
@@ -82,7 +82,7 @@ class EncoderDecoderLM(
 
     Args:
         backbone: the encoder, a keras-hub BERT-family backbone.
-        decoder: a `tlnlp_tf.backbones.warm_start.BertDecoder` shaped like it.
+        decoder: a `tlnlp_tf.backbones.bert_decoder.BertDecoder` shaped like it.
         preprocessor: the encoder's `TextClassifierPreprocessor` (its
             tokenizer reads the sources, and the targets unless
             `target_tokenizer` is given).
