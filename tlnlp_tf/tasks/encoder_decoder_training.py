@@ -24,7 +24,7 @@ from tlnlp_tf.tasks.freeze_policy import recompile_fresh
 from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
-from tlnlp_tf.training.optimizers import fine_tuning_adamw
+from tlnlp_tf.training.optimizers import auto_optimizer
 
 
 class EncoderDecoderTraining:
@@ -145,19 +145,13 @@ class EncoderDecoderTraining:
             layer_decay=layer_decay,
             **kwargs,
         )
-        if isinstance(optimizer, str) and optimizer == "auto":
-            if isinstance(learning_rate, str) and learning_rate == "auto":
-                learning_rate = self.default_learning_rate()
-            multipliers = None
-            if layer_decay is not None:
-                multipliers = self.layer_decay_multipliers(layer_decay)
-            optimizer = fine_tuning_adamw(learning_rate, multipliers=multipliers)
-        elif layer_decay is not None:
-            raise PolicyError(
-                "compile(layer_decay=...) sets the library's optimizer up: it "
-                "needs optimizer='auto' (or give your optimizer multipliers from "
-                "model.layer_decay_multipliers(d))."
-            )
+        optimizer = auto_optimizer(
+            optimizer,
+            learning_rate,
+            layer_decay,
+            self.default_learning_rate,
+            self.layer_decay_multipliers,
+        )
         if isinstance(loss, str) and loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, reduction="mean_with_sample_weight"

@@ -69,7 +69,7 @@ from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.fit_steps import one_iterator
 from tlnlp_tf.training.fit_steps import set_schedule_length
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
-from tlnlp_tf.training.optimizers import fine_tuning_adamw
+from tlnlp_tf.training.optimizers import auto_optimizer
 
 # Texts per batch when `fit` or `score` gets Python lists and no batch size.
 # Peak rate under "lora-R": the usual LoRA order of magnitude for small
@@ -256,18 +256,13 @@ class LanguageModel(
             layer_decay=layer_decay,
             **kwargs,
         )
-        if isinstance(optimizer, str) and optimizer == "auto":
-            if learning_rate == "auto":
-                learning_rate = self.default_learning_rate()
-            multipliers = None
-            if layer_decay is not None:
-                multipliers = layer_decay_multipliers(self.backbone, layer_decay)
-            optimizer = fine_tuning_adamw(learning_rate, multipliers=multipliers)
-        elif layer_decay is not None:
-            raise PolicyError(
-                "compile(layer_decay=...) sets the library's optimizer up: it "
-                "needs optimizer='auto'."
-            )
+        optimizer = auto_optimizer(
+            optimizer,
+            learning_rate,
+            layer_decay,
+            self.default_learning_rate,
+            lambda decay: layer_decay_multipliers(self.backbone, decay),
+        )
         if isinstance(loss, str) and loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, reduction="mean_with_sample_weight"

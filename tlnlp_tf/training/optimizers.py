@@ -111,6 +111,35 @@ def _as_path(key):
     return path
 
 
+def auto_optimizer(optimizer, learning_rate, layer_decay, default_rate, multipliers):
+    """What `compile(optimizer=...)` of a generative task trains with.
+
+    `optimizer="auto"` is `fine_tuning_adamw` at `learning_rate` (`"auto"`:
+    `default_rate()`), with `multipliers(layer_decay)` as per-variable rates
+    when a decay is given; any other optimizer is returned as it is, and a
+    decay with it is a `PolicyError` (the decay sets the library's
+    optimizer up).
+
+    Example:
+
+    ```python
+    optimizer = auto_optimizer("auto", "auto", None, lambda: 1e-4, None)
+    ```
+    """
+    if isinstance(optimizer, str) and optimizer == "auto":
+        if isinstance(learning_rate, str) and learning_rate == "auto":
+            learning_rate = default_rate()
+        rates = None if layer_decay is None else multipliers(layer_decay)
+        return fine_tuning_adamw(learning_rate, multipliers=rates)
+    if layer_decay is not None:
+        raise PolicyError(
+            "compile(layer_decay=...) sets the library's optimizer up: it needs "
+            "optimizer='auto' (or give your optimizer per-variable multipliers, "
+            "tl.training.layer_decay_multipliers(backbone, d))."
+        )
+    return optimizer
+
+
 def fine_tuning_adamw(
     learning_rate,
     total_steps=None,
