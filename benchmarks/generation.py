@@ -1,6 +1,7 @@
-"""Warm-started encoder-decoders (Rothe et al. 2020) on MiniLM: AESLC and Multi30k.
+"""Warm-started encoder-decoders (Rothe et al. 2020) on MiniLM: AESLC, DialogSum, Multi30k.
 
     python benchmarks/generation.py --task summarization --seeds 0,1
+    python benchmarks/generation.py --task summarization --dataset dialogsum
     python benchmarks/generation.py --task translation --seeds 0,1
     python benchmarks/generation.py --train-limit 64 --eval-limit 16 \\
         --epochs 1 --seeds 0 --no-markdown  # smoke
@@ -19,6 +20,8 @@ Tasks:
   F-measures (Google's rouge-score, stemmed) against the original subject
   line, and against the best of it and the three annotator subject lines.
   Bodies are cut to `--source-length` tokens (counted in the results).
+  `--dataset dialogsum`: DialogSum (dialogue -> summary), scored against
+  `summary1` and against the best of its three references.
 - `translation`: Multi30k en->de with a new German WordPiece vocabulary of
   `--vocabulary-size` tokens learned from the training targets (cased;
   the decoder's token embedding and output layer are then new, the rest
@@ -27,9 +30,11 @@ Tasks:
   `test.lc.norm.tok.de`, the figure the literature reports (Transformer-tiny
   41.0 on the full data).
 
-Decoding: greedy, or beam search with `--num-beams N`. Writes
-`benchmarks/results/generation_<task>.json` (and its section of RESULTS.md
-unless `--no-markdown`).
+Decoding: greedy, or beam search with `--num-beams N`; `--no-repeat-ngram N`
+forbids repeating any N-gram (0: off). Writes
+`benchmarks/results/generation_<task>.json` (`generation_<task>_<dataset>`
+for a dataset other than the task's default) and its section of RESULTS.md
+unless `--no-markdown`.
 """
 
 import json
@@ -48,6 +53,11 @@ import tlnlp_tf as tl  # noqa: E402
 from tlnlp_tf.tasks.encoder_decoder_lm import EncoderDecoderLM  # noqa: E402
 
 FOLDERS = {"summarization": "summarization_aeslc", "translation": "mt_multi30k_en_de"}
+DATASETS = {
+    "aeslc": ("summarization", "summarization_aeslc"),
+    "dialogsum": ("summarization", "summarization_dialogsum"),
+    "multi30k": ("translation", "mt_multi30k_en_de"),
+}
 VARIANTS = ("bert2bert", "bert2bert-share", "bert2rnd", "rnd2rnd")
 DEFAULT_LENGTHS = {"summarization": (256, 32), "translation": (64, 64)}
 
@@ -56,6 +66,11 @@ def main(argv=None):
     parser = _common.parser(__doc__, FOLDERS["summarization"], epochs=3)
     parser.set_defaults(data=None, batch_size=16)
     parser.add_argument("--task", choices=tuple(FOLDERS), default="summarization")
+    parser.add_argument(
+        "--dataset",
+        choices=tuple(DATASETS),
+        help="aeslc (summarization's default), dialogsum, multi30k (translation's)",
+    )
     parser.add_argument("--train-limit", dest="limit", type=int)
     parser.add_argument("--eval-limit", type=int)
     parser.add_argument("--seeds", default="0,1")
@@ -65,13 +80,17 @@ def main(argv=None):
     parser.add_argument("--source-length", type=int)
     parser.add_argument("--target-length", type=int)
     parser.add_argument("--num-beams", type=int, default=0, help="0: greedy")
+    parser.add_argument("--no-repeat-ngram", type=int, default=0, help="0: off")
     parser.add_argument("--vocabulary-size", type=int, default=8000)
     parser.add_argument("--no-markdown", action="store_true")
     args = parser.parse_args(argv)
+    folder = FOLDERS[args.task]
+    if args.dataset:
+        task, folder = DATASETS[args.dataset]
+        if task != args.task:
+            parser.error(f"--dataset {args.dataset} is a {task} set: add --task {task}")
     here = os.path.dirname(os.path.abspath(__file__))
-    args.data = args.data or os.path.join(
-        here, "..", "..", "shared", "data", FOLDERS[args.task]
-    )
+    args.data = args.data or os.path.join(here, "..", "..", "shared", "data", folder)
     lengths = DEFAULT_LENGTHS[args.task]
     args.source_length = args.source_length or lengths[0]
     args.target_length = args.target_length or lengths[1]
@@ -106,7 +125,9 @@ def main(argv=None):
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "seeds": seeds,
-        "decoding": f"beam {args.num_beams}" if args.num_beams else "greedy",
+        "dataset": folder,
+        "decoding": (f"beam {args.num_beams}" if args.num_beams else "greedy")
+        + (f", no repeated {args.no_repeat_ngram}-grams" if args.no_repeat_ngram else ""),
         "source_length": args.source_length,
         "target_length": args.target_length,
         "runs": runs,
@@ -115,11 +136,13 @@ def main(argv=None):
     rows = table(results)
     title = (
         f"Warm-started encoder-decoders, {args.task} "
-        f"({FOLDERS[args.task]}), {args.backbone}, {results['train_pairs']} "
+        f"({folder}), {args.backbone}, {results['train_pairs']} "
         f"pairs, {args.epochs} epochs"
     )
     command = _common.command("generation.py", argv)
     name = f"generation_{args.task}"
+    if folder != FOLDERS[args.task]:
+        name += "_" + args.dataset
     if args.no_markdown:
         write_json(name, results, command)
     else:
@@ -133,7 +156,9 @@ def read_pairs(path):
     with open(path, encoding="utf-8") as file:
         for line in file:
             row = json.loads(line)
-            rows.append((row["source"], row["target"], row.get("annotations") or []))
+            # AESLC's annotator subject lines, DialogSum's three summaries.
+            extra = row.get("annotations") or row.get("references") or []
+            rows.append((row["source"], row["target"], extra))
     return rows
 
 
@@ -183,6 +208,8 @@ def run_variant(variant, seed, pairs, test, vocabulary, args):
     train_seconds = time.perf_counter() - start
     test_sources = [source for source, _, _ in test]
     options = {"sampler": "beam", "num_beams": args.num_beams} if args.num_beams else {}
+    if args.no_repeat_ngram:
+        options["no_repeat_ngram_size"] = args.no_repeat_ngram
     start = time.perf_counter()
     predictions = model.generate(test_sources, batch_size=32, **options)
     generate_seconds = time.perf_counter() - start
