@@ -1,4 +1,4 @@
-"""Warm-started encoder-decoders (Rothe et al. 2020) on MiniLM: AESLC, DialogSum, Multi30k.
+"""Warm-started encoder-decoders (Rothe et al. 2020): AESLC, DialogSum, Multi30k.
 
     python benchmarks/generation.py --task summarization --seeds 0,1
     python benchmarks/generation.py --task summarization --dataset dialogsum
@@ -126,8 +126,7 @@ def main(argv=None):
         "batch_size": args.batch_size,
         "seeds": seeds,
         "dataset": folder,
-        "decoding": (f"beam {args.num_beams}" if args.num_beams else "greedy")
-        + (f", no repeated {args.no_repeat_ngram}-grams" if args.no_repeat_ngram else ""),
+        "decoding": decoding_name(args),
         "source_length": args.source_length,
         "target_length": args.target_length,
         "runs": runs,
@@ -148,6 +147,13 @@ def main(argv=None):
     else:
         _common.write_results(name, results, title, rows, command)
     print("\n".join(rows))
+
+
+def decoding_name(args):
+    name = f"beam {args.num_beams}" if args.num_beams else "greedy"
+    if args.no_repeat_ngram:
+        name += f", no repeated {args.no_repeat_ngram}-grams"
+    return name
 
 
 def read_pairs(path):
