@@ -9,6 +9,7 @@ by its one argument and prints one JSON line `{accuracy, train_seconds}`.
 """
 
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ def main(path):
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
+    shutil.rmtree(output, ignore_errors=True)
     predicted = [int(p) for p in model.predict(job["dev_texts"])]
     correct = sum(p == t for p, t in zip(predicted, job["dev_labels"]))
     print(
