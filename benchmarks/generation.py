@@ -77,6 +77,11 @@ def main(argv=None):
     parser.add_argument("--variants", default="bert2bert,bert2rnd,rnd2rnd")
     parser.add_argument("--backbone", default="minilm")
     parser.add_argument("--learning-rate", default="auto")
+    parser.add_argument(
+        "--encoder-rate",
+        default="auto",
+        help="the encoder's rate multiplier (auto: 0.1 warm-started, 1 random)",
+    )
     parser.add_argument("--source-length", type=int)
     parser.add_argument("--target-length", type=int)
     parser.add_argument("--num-beams", type=int, default=0, help="0: greedy")
@@ -188,8 +193,10 @@ def run_variant(variant, seed, pairs, test, vocabulary, args):
         target_length=args.target_length,
         metric=metric,
     )
-    if args.learning_rate != "auto":
-        model.compile(learning_rate=float(args.learning_rate))
+    model.compile(
+        learning_rate=as_number(args.learning_rate),
+        encoder_rate=as_number(args.encoder_rate),
+    )
     sources = [source for source, _ in pairs]
     targets = [target for _, target in pairs]
     train_truncated = model.count_truncated(sources, "training sources")
@@ -228,6 +235,18 @@ def run_variant(variant, seed, pairs, test, vocabulary, args):
     )
     scores["test_loss"] = round(float(tested["loss"]), 4)
     scores["test_token_accuracy"] = round(float(tested["token_accuracy"]), 4)
+    # Does the decoder read the source? The same references with each test
+    # source moved to the next pair: a model that ignores its source scores
+    # the same loss; and how many different outputs the test set gets.
+    shifted = model.evaluate(
+        test_sources[1:] + test_sources[:1],
+        references,
+        batch_size=32,
+        return_dict=True,
+        verbose=0,
+    )
+    scores["test_loss_shifted_sources"] = round(float(shifted["loss"]), 4)
+    scores["distinct_predictions"] = len(set(predictions))
     counts = tl.backbones.parameter_counts(model)
     return {
         "variant": variant,
@@ -235,6 +254,9 @@ def run_variant(variant, seed, pairs, test, vocabulary, args):
         "learning_rate": model.default_learning_rate()
         if args.learning_rate == "auto"
         else float(args.learning_rate),
+        "encoder_rate": model.default_encoder_rate()
+        if args.encoder_rate == "auto"
+        else float(args.encoder_rate),
         "parameters": counts["total"],
         "trainable_parameters": counts["trainable"],
         "steps": int(model.optimizer.iterations.numpy()),
@@ -254,6 +276,10 @@ def run_variant(variant, seed, pairs, test, vocabulary, args):
         ],
         **scores,
     }
+
+
+def as_number(value):
+    return value if value == "auto" else float(value)
 
 
 def score(args, model, predictions, references, test):

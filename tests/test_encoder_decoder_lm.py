@@ -162,6 +162,8 @@ def test_saved_model_generates_the_same(trained, tmp_path):
     assert isinstance(loaded, EncoderDecoderLM)
     assert loaded.get_config()["target_length"] == model.target_length
     assert loaded.generate(sources, max_new_tokens=6) == expected
+    weight = model.backbone.trainable_weights[0]
+    assert loaded.optimizer.multiplier(weight.path) == 0.1  # the encoder's rate
 
 
 @pytest.mark.extended
@@ -297,7 +299,7 @@ def test_layer_decay_per_half_and_a_full_rate_for_the_cross_attention(tiny_prese
     from tlnlp_tf.backbones.freezing import layer_groups
 
     model = EncoderDecoderLM.from_backbone(tiny_preset)
-    model.compile(learning_rate=1e-3, layer_decay=0.5)
+    model.compile(learning_rate=1e-3, layer_decay=0.5, encoder_rate=1.0)
     optimizer = model.optimizer
     cross = [w for layer in model.decoder.new_layers() for w in layer.weights]
     for half in (model.backbone, model.decoder):
@@ -313,10 +315,55 @@ def test_layer_decay_per_half_and_a_full_rate_for_the_cross_attention(tiny_prese
                 assert optimizer.multiplier(weight.path) == 0.125, weight.path
     assert cross and all(optimizer.multiplier(w.path) == 1.0 for w in cross)
     assert model.layer_decay_multipliers(0.5) == optimizer.multipliers
+    model.compile(learning_rate=1e-3, layer_decay=0.5, encoder_rate=0.2)
+    for layer in layer_groups(model.backbone)["layer_1"]:
+        for weight in layer.weights:
+            assert model.optimizer.multiplier(weight.path) == pytest.approx(0.1)
     with pytest.raises(tl.PolicyError, match="needs optimizer='auto'"):
         model.compile(optimizer="adam", layer_decay=0.5)
     with pytest.raises(tl.PolicyError, match=r"layer decay must be in \(0, 1\]"):
         model.compile(layer_decay=1.5)
+
+
+def test_warm_encoder_learns_at_a_tenth_of_the_rate_by_default(tiny_preset):
+    model = EncoderDecoderLM.from_backbone(tiny_preset)
+    model.compile(learning_rate=1e-3)
+    encoder = model.backbone.trainable_weights
+    assert encoder and model.default_encoder_rate() == 0.1
+    assert all(model.optimizer.multiplier(w.path) == 0.1 for w in encoder)
+    decoder = [
+        w
+        for w in model.decoder.trainable_weights
+        if w.path not in {v.path for v in model.backbone.weights}
+    ]
+    assert decoder and all(model.optimizer.multiplier(w.path) == 1.0 for w in decoder)
+    for variant in ("rnd2rnd",):
+        scratch = EncoderDecoderLM.from_backbone(tiny_preset, variant=variant)
+        assert scratch.default_encoder_rate() == 1.0
+    lora = EncoderDecoderLM.from_backbone(tiny_preset, freeze={"encoder": "lora-2"})
+    assert lora.default_encoder_rate() == 1.0
+    with pytest.raises(tl.PolicyError, match=r"encoder_rate=.*above 0.*got 0"):
+        model.compile(encoder_rate=0)
+    with pytest.raises(tl.PolicyError, match="encoder_rate=.*needs optimizer='auto'"):
+        model.compile(optimizer="adam", encoder_rate=0.5)
+    model.compile(optimizer="adam")  # "auto" leaves a user's optimizer alone
+
+
+def test_encoder_rate_scales_the_encoders_steps(tiny_preset):
+    """One Adam step moves each weight by about the rate: the encoder's by a tenth."""
+    sources, targets = copy_pairs(8)
+
+    def encoder_step(**compile_args):
+        keras.utils.set_random_seed(0)
+        model = EncoderDecoderLM.from_backbone(tiny_preset)
+        model.compile(learning_rate=1e-2, **compile_args)
+        before = [keras.ops.convert_to_numpy(w) for w in model.backbone.weights]
+        model.fit(sources, targets, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        after = [keras.ops.convert_to_numpy(w) for w in model.backbone.weights]
+        return max(np.abs(a - b).max() for a, b in zip(after, before))
+
+    ratio = encoder_step() / encoder_step(encoder_rate=1.0)
+    assert 0.05 < ratio < 0.15, ratio
 
 
 def test_fit_on_a_dataset_gives_keras_one_repeated_dataset_for_all_epochs(
