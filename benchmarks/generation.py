@@ -318,6 +318,8 @@ METRICS = {
     "summarization": ("rouge1", "rouge2", "rougeL", "test_loss"),
     "translation": ("bleu", "chrf", "bleu_lc_tok", "test_loss"),
 }
+# Whether the decoder reads its source (columns when the runs have them).
+CONDITIONING = ("test_loss_shifted_sources", "distinct_predictions")
 
 
 def means(runs):
@@ -337,7 +339,8 @@ def means(runs):
 
 
 def table(results):
-    names = METRICS[results["task"]]
+    first = next(iter(results["mean"].values()))
+    names = METRICS[results["task"]] + tuple(n for n in CONDITIONING if n in first)
     rows = [
         "| variant | " + " | ".join(names) + " | train s | generate s |",
         "|---|" + "---|" * (len(names) + 2),
