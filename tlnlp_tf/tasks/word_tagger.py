@@ -24,8 +24,6 @@ model.predict(["李四在上海"])  # [[{"text": …, "type": …, "start": …,
 ```
 """
 
-import collections
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -45,18 +43,19 @@ from tlnlp_tf.pretraining import word_vectors
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.target_checks import target_errors
 from tlnlp_tf.tasks.task import compile_from_saved
-from tlnlp_tf.tasks.token_classifier import TokenClassifier
 from tlnlp_tf.tasks.token_classifier import located_entities
 from tlnlp_tf.tasks.token_classifier import word_lists
 from tlnlp_tf.tasks.word_classifier import _check_vocabulary
+from tlnlp_tf.tasks.word_tagger_inputs import BATCH
+from tlnlp_tf.tasks.word_tagger_inputs import WordTaggerInputs
+from tlnlp_tf.tasks.word_tagger_inputs import tagged_sentences
+from tlnlp_tf.tasks.word_tagger_inputs import token_vocabulary
 from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.fit_steps import one_iterator
 
-_BATCH = 32
-
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
-class WordTagger(TagDecoding, keras.Model):
+class WordTagger(TagDecoding, WordTaggerInputs, keras.Model):
     """Tag every token with a BiLSTM (and optional CRF) on static embeddings.
 
     Layers: `Embedding` (`mask_zero`, id 0 padding, 1 `[UNK]`) → dropout →
@@ -328,111 +327,13 @@ class WordTagger(TagDecoding, keras.Model):
         # The lookup runs in tf.data, not in the model's graph.
         return [layer for layer in super().layers if layer is not self.lookup]
 
-    # === Data ===
-
-    def token_ids(self, sentences):
-        """Token ids `[batch, tokens]` (0 padding) of space-joined sentences
-        (`[batch]` strings) or a ragged tensor of tokens, in the graph."""
-        if isinstance(sentences, tf.RaggedTensor):
-            tokens = sentences
-        else:
-            sentences = tf.convert_to_tensor(sentences)
-            if sentences.shape.rank == 2 and sentences.shape[-1] == 1:
-                sentences = tf.squeeze(sentences, -1)
-            tokens = tf.strings.split(sentences)
-        flat = tokens.flat_values
-        if self.lowercase:
-            flat = tf.strings.lower(flat, encoding="utf-8")
-        ids = tokens.with_flat_values(tf.cast(self.lookup(flat), "int32"))
-        ids = ids.to_tensor(0)
-        return tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
-
-    # Space-joined tag names to ragged tag ids, checked in the graph.
-    encode_targets = TokenClassifier.encode_targets
-
-    def preprocess_samples(self, x, y=None, sample_weight=None):
-        """One batch of `(sentences, tags)` strings as the model takes it: token
-        ids, padded tag ids, and weights that are 0 on padding."""
-        if x.dtype != tf.string:
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-        ids = self.token_ids(x)
-        if y is None:
-            return ids
-        tags = self.encode_targets(y)
-        words = tf.strings.split(tf.reshape(x, [-1]))
-        check = tf.debugging.assert_equal(
-            tags.row_lengths(),
-            words.row_lengths(),
-            message="A sentence and its tags differ in length",
-        )
-        with tf.control_dependencies([check]):
-            tags = tags.to_tensor(0)
-        width = tf.shape(ids)[1]
-        tags = tf.pad(tags, [[0, 0], [0, width - tf.shape(tags)[1]]])
-        weights = tf.cast(tf.not_equal(ids, 0), "float32")
-        if sample_weight is not None:
-            weights *= tf.reshape(tf.cast(sample_weight, "float32"), [-1, 1])
-        return ids, tags, weights
-
-    def _pipeline(self, x, y=None, batch_size=None, shuffle=False):
-        """A batched dataset of `(ids, tags, weights)`, or `None` for arrays."""
-        if isinstance(x, (list, tuple)) and y is not None:
-            x = _tagged(x, y)
-        if isinstance(x, TaggedSentences):
-            if x.tags is None:
-                raise DataError(f"{x.source}: has no tags to train or evaluate on.")
-            self.check_tags(x)
-            data = x.to_dataset()
-            if shuffle:
-                data = data.shuffle(len(x), reshuffle_each_iteration=True)
-            data = data.batch(batch_size or _BATCH)
-        elif isinstance(x, tf.data.Dataset):
-            for spec in tf.nest.flatten(x.element_spec):
-                if spec.dtype == tf.string and spec.shape.rank == 0:
-                    raise DataError(
-                        "WordTagger takes a batched dataset of (sentence, tags): "
-                        "call .batch(32) on it first."
-                    )
-            data = x
-        else:
-            return None  # token ids: Keras takes them as they are
-
-        def encode(*element):
-            features, targets, weights = keras.utils.unpack_x_y_sample_weight(
-                element[0] if len(element) == 1 else element
-            )
-            return self.preprocess_samples(features, targets, weights)
-
-        return data.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-            tf.data.AUTOTUNE
-        )
-
-    def check_tags(self, data):
-        """Raise `DataError` at the first tag of `data` (`TaggedSentences`) that is
-        not one of the model's tags, or a sentence whose tags do not match it."""
-        allowed = set(self.tags)
-        for index, (words, tags) in enumerate(zip(data.words, data.tags)):
-            line = data.lines[index]
-            source, line = line if isinstance(line, tuple) else (data.source, line)
-            where = f"{source}, sentence {index + 1} (line {line})"
-            if len(words) != len(tags):
-                raise DataError(
-                    f"{where}: {len(words)} tokens but {len(tags)} tags; give "
-                    "one tag per token."
-                )
-            for tag in tags:
-                if tag not in allowed:
-                    raise DataError(
-                        f"{where}: tag '{tag}' is not one of the model's tags "
-                        f"{self.tags}."
-                    )
-        return data
+    # === Fit, evaluate, predict ===
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """`keras.Model.fit` on `TaggedSentences`, a batched `(sentence, tags)`
         dataset, or lists of sentences and tags (token ids pass through)."""
         if isinstance(x, (list, tuple)) and y is not None:
-            x, y = _tagged(x, y), None
+            x, y = tagged_sentences(x, y), None
         if isinstance(x, TaggedSentences) and not self._word_splitter_fixed:
             self.word_splitter = WordSplitter().fit(x.words[:20000])
             self._word_splitter_fixed = True  # fitted once, on the first data
@@ -457,7 +358,7 @@ class WordTagger(TagDecoding, keras.Model):
         metric is the argmax of the emissions; `score` decodes the Viterbi
         path."""
         if isinstance(x, (list, tuple)) and y is not None:
-            x, y = _tagged(x, y), None
+            x, y = tagged_sentences(x, y), None
         data = None if x is None else self._pipeline(x, y, batch_size)
         if data is None:
             return super().evaluate(
@@ -466,7 +367,7 @@ class WordTagger(TagDecoding, keras.Model):
         with target_errors():
             logs = super().evaluate(data, return_dict=True, **kwargs)
         if isinstance(x, TaggedSentences):
-            logs.update(self.score(x, batch_size=batch_size or _BATCH))
+            logs.update(self.score(x, batch_size=batch_size or BATCH))
         if return_dict:
             return logs
         values = [value for value in logs.values() if not isinstance(value, dict)]
@@ -474,7 +375,7 @@ class WordTagger(TagDecoding, keras.Model):
 
     # === Prediction ===
 
-    def predict_tags(self, sentences, batch_size=_BATCH):
+    def predict_tags(self, sentences, batch_size=BATCH):
         """IOB2 tags and their probabilities for pre-split sentences.
 
         Args:
@@ -528,7 +429,7 @@ class WordTagger(TagDecoding, keras.Model):
             )
         return self._viterbi_function(emissions, mask)
 
-    def score(self, data, batch_size=_BATCH):
+    def score(self, data, batch_size=BATCH):
         """Entity precision, recall and F1 (`tl.metrics.entity_scores`) on
         `TaggedSentences`."""
         if data.tags is None:
@@ -537,7 +438,7 @@ class WordTagger(TagDecoding, keras.Model):
         predicted, _ = self.predict_tags(data.words, batch_size=batch_size)
         return rounded(entity_scores(data.tags, predicted))
 
-    def predict(self, x=None, batch_size=_BATCH, **kwargs):
+    def predict(self, x=None, batch_size=BATCH, **kwargs):
         """Entities in raw texts: per text, `{"text", "type", "start", "end",
         "score"}` with `text == input[start:end]` (split by `word_splitter`).
         Token ids (an array) give the tag scores, as `keras.Model.predict`."""
@@ -574,44 +475,3 @@ class WordTagger(TagDecoding, keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def token_vocabulary(sentences, max_tokens=20000, vectors=None, lowercase=True):
-    """The tokens of a `WordTagger`: padding, `[UNK]`, the training tokens by
-    frequency (ties in order of appearance), then the vectors' keys in order.
-
-    ```python
-    token_vocabulary([["张", "三", "。"], ["三"]])  # ["", "[UNK]", "三", "张", "。"]
-    ```
-    """
-    if not isinstance(max_tokens, (int, np.integer)) or max_tokens < 3:
-        raise PolicyError(f"max_tokens must be an integer >= 3, got {max_tokens!r}.")
-
-    def norm(token):
-        return token.lower() if lowercase else token
-
-    counts = collections.Counter(norm(w) for words in sentences for w in words)
-    reserved = {word_vectors.PADDING, word_vectors.UNKNOWN}
-    tokens = [t for t, _ in counts.most_common() if t not in reserved]
-    tokens = tokens[: max_tokens - 2]
-    if not tokens:
-        raise DataError("The training sentences have no tokens.")
-    if vectors is not None and len(tokens) < max_tokens - 2:
-        seen = set(tokens) | reserved
-        for key in vectors.index_to_key:
-            if len(tokens) >= max_tokens - 2:
-                break
-            key = norm(str(key))
-            if key not in seen and key.strip() == key and " " not in key:
-                seen.add(key)
-                tokens.append(key)
-    return [word_vectors.PADDING, word_vectors.UNKNOWN] + tokens
-
-
-def _tagged(sentences, tags):
-    """`TaggedSentences` from lists (a string is split on whitespace)."""
-    words = [s.split() if isinstance(s, str) else list(s) for s in sentences]
-    tags = [t.split() if isinstance(t, str) else list(t) for t in tags]
-    if len(words) != len(tags):
-        raise DataError(f"{len(words)} sentences but {len(tags)} tag lists.")
-    return TaggedSentences(words, tags, source="<lists>")
