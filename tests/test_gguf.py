@@ -19,9 +19,9 @@ import tlnlp_tf as tl
 from tlnlp_tf.backbones import causal_lm as causal_lm_module
 from tlnlp_tf.backbones.causal_lm import load_causal_lm
 from tlnlp_tf.backbones.gguf import SOURCE_FILE
-from tlnlp_tf.backbones.gguf import LlamaBPETokenizer
 from tlnlp_tf.backbones.gguf import convert_gguf
 from tlnlp_tf.backbones.gguf import unpermute_rows
+from tlnlp_tf.backbones.llama_bpe_tokenizer import LlamaBPETokenizer
 
 gguf = pytest.importorskip("gguf")
 Q = gguf.GGMLQuantizationType
@@ -362,8 +362,8 @@ def test_smollm2_without_its_package_says_what_to_install(monkeypatch):
 
 def test_chat_markup_stays_whole_with_many_special_tokens():
     """keras-hub garbles the 11th and later unsplittable tokens; ours keeps 10."""
-    from tlnlp_tf.backbones.gguf import MAX_UNSPLITTABLE
-    from tlnlp_tf.backbones.gguf import LlamaBPETokenizer
+    from tlnlp_tf.backbones.llama_bpe_tokenizer import MAX_UNSPLITTABLE
+    from tlnlp_tf.backbones.llama_bpe_tokenizer import LlamaBPETokenizer
 
     specials = [f"<s{i:02d}>" for i in range(14)]
     tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + specials

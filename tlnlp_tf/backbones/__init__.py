@@ -19,9 +19,9 @@ from tlnlp_tf.backbones.freezing import describe_freezing
 from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.backbones.freezing import lora_layers
 from tlnlp_tf.backbones.freezing import parameter_counts
-from tlnlp_tf.backbones.gguf import LlamaBPETokenizer
 from tlnlp_tf.backbones.gguf import complete_backbone_config
 from tlnlp_tf.backbones.gguf import convert_gguf
+from tlnlp_tf.backbones.llama_bpe_tokenizer import LlamaBPETokenizer
 from tlnlp_tf.backbones.loading import MINILM
 from tlnlp_tf.backbones.loading import WEIGHTS
 from tlnlp_tf.backbones.loading import default_pooling
