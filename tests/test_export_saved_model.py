@@ -26,7 +26,7 @@ from tlnlp_tf.export.entity_serving import entity_serving
 from tlnlp_tf.export.entity_serving import word_windows
 from tlnlp_tf.export.graph_words import GraphWordSplitter
 from tlnlp_tf.export.label_serving import label_serving
-from tlnlp_tf.tasks.token_classifier import _windows
+from tlnlp_tf.tasks.word_spans import sub_word_windows as _windows
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 LABELS = ["neg", "neutral", "pos"]

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import tlnlp_tf as tl
 from tlnlp_tf.data.conll import TaggedSentences
-from tlnlp_tf.tasks.token_classifier import _windows
+from tlnlp_tf.tasks.word_spans import sub_word_windows as _windows
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 PEOPLE = [["ann"], ["bob", "lee"], ["cy"]]

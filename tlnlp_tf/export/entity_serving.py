@@ -81,7 +81,7 @@ def entity_serving(model):
 
 
 def word_windows(counts, budget):
-    """`(sentence, first, stop)` `[windows]` int32: `_windows` of `TokenClassifier`.
+    """`(sentence, first, stop)` `[windows]` int32: `sub_word_windows` in the graph.
 
     `counts` is ragged `[sentences, (words)]`, each word's sub-word count.
     A sentence of at most `budget` sub-words is one window; a longer one is

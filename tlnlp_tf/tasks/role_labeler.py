@@ -38,8 +38,8 @@ from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.role_labeler_preprocessor import PREDICATE_ENCODINGS
 from tlnlp_tf.tasks.role_labeler_preprocessor import RoleLabelerPreprocessor
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
-from tlnlp_tf.tasks.token_classifier import located_entities
-from tlnlp_tf.tasks.token_classifier import word_lists
+from tlnlp_tf.tasks.word_spans import located_entities
+from tlnlp_tf.tasks.word_spans import word_lists
 
 _PREDICT_BATCH = 32
 _PREDICATE_ROLES = ("V", "C-V")  # the predicate's own spans, not arguments

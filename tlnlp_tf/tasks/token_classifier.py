@@ -11,7 +11,6 @@ from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import to_iob2
 from tlnlp_tf.data.word_splitter import WordSplitter
 from tlnlp_tf.data.word_splitter import as_word_splitter
-from tlnlp_tf.data.words import split_words
 from tlnlp_tf.decoding.tag_paths import TagDecoding
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
@@ -19,7 +18,6 @@ from tlnlp_tf.layers import TokenClassificationHead
 from tlnlp_tf.layers.crf import CRFLoss
 from tlnlp_tf.layers.crf_token_head import CRFTokenHead
 from tlnlp_tf.metrics.entities import entity_scores
-from tlnlp_tf.metrics.entities import get_entities
 from tlnlp_tf.metrics.rounding import rounded
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.inputs import examples_of
@@ -30,6 +28,9 @@ from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import _LOGIT_LOSSES
 from tlnlp_tf.tasks.task import TextTask
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
+from tlnlp_tf.tasks.word_spans import located_entities
+from tlnlp_tf.tasks.word_spans import sub_word_windows
+from tlnlp_tf.tasks.word_spans import word_lists
 
 _PREDICT_BATCH = 32
 _SPLITTER_SAMPLE = 20_000  # training sentences read to fit the word splitter
@@ -377,7 +378,7 @@ class TokenClassifier(TagDecoding, TextTask):
         budget = self.sequence_length() - 2
         segments = []  # (sentence, first word, end word)
         for index in range(len(sentences)):
-            for start, end in _windows(counts[index], budget):
+            for start, end in sub_word_windows(counts[index], budget):
                 segments.append((index, start, end))
         outputs = self._window_tags(
             [" ".join(sentences[i][a:b]) for i, a, b in segments],
@@ -491,78 +492,7 @@ class TokenClassifier(TagDecoding, TextTask):
         return config
 
 
-def located_entities(source, words, tags, scores):
-    """`[{"text", "type", "start", "end", "score"}]` of one text's IOB2 word tags.
-
-    `words` are `(word, start, end)` in `source`; `score` is the mean tag
-    probability of the entity's words.
-
-    ```python
-    located_entities("Ann left", [("Ann", 0, 3), ("left", 4, 8)],
-                     ["B-PER", "O"], [0.9, 0.8])
-    # [{"text": "Ann", "type": "PER", "start": 0, "end": 3, "score": 0.9}]
-    ```
-    """
-    entities = []
-    for kind, first, end in get_entities(tags):
-        start, stop = words[first][1], words[end - 1][2]
-        entities.append(
-            {
-                "text": source[start:stop],
-                "type": kind,
-                "start": start,
-                "end": stop,
-                "score": round(float(np.mean(scores[first:end])), 6),
-            }
-        )
-    return entities
-
-
-def word_lists(sentences, splitter=None):
-    """Sentences as lists of words; a string is split by `splitter` (a
-    `WordSplitter`), else as `split_words` splits it.
-
-    ```python
-    word_lists(["Merkel visited Paris.", ["Hi", "there"]])
-    # [["Merkel", "visited", "Paris", "."], ["Hi", "there"]]
-    word_lists(["In the U.S."], WordSplitter(["U.S."]))  # [["In", "the", "U.S."]]
-    ```
-    """
-    split = split_words if splitter is None else splitter.split
-    sentences = [
-        [w for w, _, _ in split(s)] if isinstance(s, str) else list(s)
-        for s in ([sentences] if isinstance(sentences, str) else sentences)
-    ]
-    for index, words in enumerate(sentences):
-        if not all(isinstance(word, str) and word.strip() for word in words):
-            raise DataError(
-                f"Sentence {index}: expected a list of words (non-empty "
-                "strings) or a string to split."
-            )
-    return sentences
-
-
 def _tagged(words, tags, source):
     if len(words) != len(tags) or any(len(w) != len(t) for w, t in zip(words, tags)):
         raise DataError(f"{source}: give one tag per word of every sentence.")
     return TaggedSentences(words, tags, source=source)
-
-
-def _windows(counts, budget):
-    """Overlapping `(start, end)` word windows of at most `budget` sub-words."""
-    total = len(counts)
-    if total == 0:
-        return []
-    if int(np.sum(counts)) <= budget:
-        return [(0, total)]
-    windows, start = [], 0
-    while True:
-        end, used = start, 0
-        while end < total and used + counts[end] <= budget:
-            used += counts[end]
-            end += 1
-        end = max(end, start + 1)  # a single over-long word stands alone
-        windows.append((start, end))
-        if end >= total:
-            return windows
-        start = max(start + 1, start + (end - start) // 2)  # half-window stride

@@ -43,9 +43,9 @@ from tlnlp_tf.pretraining import word_vectors
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.target_checks import target_errors
 from tlnlp_tf.tasks.task import compile_from_saved
-from tlnlp_tf.tasks.token_classifier import located_entities
-from tlnlp_tf.tasks.token_classifier import word_lists
 from tlnlp_tf.tasks.word_classifier import _check_vocabulary
+from tlnlp_tf.tasks.word_spans import located_entities
+from tlnlp_tf.tasks.word_spans import word_lists
 from tlnlp_tf.tasks.word_tagger_inputs import BATCH
 from tlnlp_tf.tasks.word_tagger_inputs import WordTaggerInputs
 from tlnlp_tf.tasks.word_tagger_inputs import tagged_sentences
