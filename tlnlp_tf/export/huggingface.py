@@ -74,6 +74,9 @@ import keras_hub
 import numpy as np
 
 from tlnlp_tf.errors import BackboneError
+from tlnlp_tf.export.huggingface_tokenizer import json_text
+from tlnlp_tf.export.huggingface_tokenizer import tokenizer_files
+from tlnlp_tf.export.huggingface_tokenizer import wordpiece_tokenizer
 from tlnlp_tf.layers.classification_head import ClassificationHead
 from tlnlp_tf.layers.token_classification_head import TokenClassificationHead
 
@@ -91,8 +94,6 @@ FILES = (
     "special_tokens_map.json",
 )
 MARKER = "tlnlp_tf"  # the config.json entry that says who wrote the folder
-_SPECIAL_TOKENS = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
-_SPECIAL_DEFAULTS = ("[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]")
 
 
 def export_huggingface(model, path, tokenizer=None):
@@ -127,7 +128,7 @@ def export_huggingface(model, path, tokenizer=None):
     """
     path = os.fspath(path)
     backbone = _bert_backbone(model)
-    tokenizer = _tokenizer(model, tokenizer)
+    tokenizer = wordpiece_tokenizer(model, tokenizer)
     not_exported = []
     head = _head(model, backbone, not_exported)
     if tokenizer is None:
@@ -152,9 +153,9 @@ def export_huggingface(model, path, tokenizer=None):
     config[MARKER] = {"exported_from": type(model).__name__}
     config[MARKER]["not_exported"] = not_exported
 
-    files = {"config.json": _json(config)}
+    files = {"config.json": json_text(config)}
     if tokenizer is not None:
-        files.update(_tokenizer_files(tokenizer, backbone))
+        files.update(tokenizer_files(tokenizer, backbone))
     _prepare_folder(path, written=set(files) | {"model.safetensors"})
     _save_tensors(tensors, os.path.join(path, "model.safetensors"))
     for name, text in files.items():
@@ -362,69 +363,6 @@ def _activation(backbone):
 
 
 # --------------------------------------------------------------------------
-# The tokenizer.
-
-
-def _tokenizer(model, tokenizer):
-    if tokenizer is None:
-        tokenizer = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
-        if tokenizer is None:
-            return None
-    elif not isinstance(tokenizer, keras_hub.tokenizers.Tokenizer):
-        tokenizer = getattr(tokenizer, "tokenizer", tokenizer)
-    if not isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
-        raise BackboneError(
-            f"export_huggingface writes a WordPiece tokenizer (BertTokenizer), "
-            f"got {type(tokenizer).__name__}: pass tokenizer= a "
-            "keras_hub.models.BertTokenizer or the preprocessor holding one."
-        )
-    if tokenizer.suffix_indicator != "##" or not tokenizer.split:
-        raise BackboneError(
-            "export_huggingface: Hugging Face's BertTokenizer splits on "
-            "whitespace and punctuation and marks word continuations with '##'; "
-            f"this tokenizer has split={tokenizer.split}, suffix_indicator="
-            f"{tokenizer.suffix_indicator!r}, so it would tokenize differently."
-        )
-    return tokenizer
-
-
-def _tokenizer_files(tokenizer, backbone):
-    vocabulary = list(tokenizer.get_vocabulary())
-    if len(vocabulary) > backbone.vocabulary_size:
-        raise BackboneError(
-            f"export_huggingface: the tokenizer has {len(vocabulary)} tokens but "
-            f"the backbone embeds only {backbone.vocabulary_size}: pass the "
-            "tokenizer this backbone was trained with."
-        )
-    bad = [token for token in vocabulary if not token or "\n" in token]
-    if bad:
-        raise BackboneError(
-            f"export_huggingface: vocab.txt has one token a line, but the "
-            f"vocabulary holds {bad[:3]!r}."
-        )
-    special = {
-        key: str(getattr(tokenizer, key, None) or default)
-        for key, default in zip(_SPECIAL_TOKENS, _SPECIAL_DEFAULTS)
-    }
-    special["unk_token"] = str(tokenizer.oov_token)
-    tokenizer_config = {
-        "tokenizer_class": "BertTokenizer",
-        "do_lower_case": bool(tokenizer.lowercase),
-        "strip_accents": bool(tokenizer.strip_accents),
-        "tokenize_chinese_chars": bool(tokenizer.split_on_cjk),
-        "do_basic_tokenize": True,
-        "model_max_length": int(backbone.max_sequence_length),
-        "clean_up_tokenization_spaces": True,
-        **special,
-    }
-    return {
-        "vocab.txt": "".join(token + "\n" for token in vocabulary),
-        "tokenizer_config.json": _json(tokenizer_config),
-        "special_tokens_map.json": _json(special),
-    }
-
-
-# --------------------------------------------------------------------------
 # Weights and files.
 
 
@@ -466,10 +404,6 @@ def _save_tensors(tensors, filename):
     tensors = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
     # "pt": the layouts are PyTorch's; transformers refuses other formats.
     save_file(tensors, filename, metadata={"format": "pt"})
-
-
-def _json(value):
-    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 
 def _prepare_folder(path, written):
