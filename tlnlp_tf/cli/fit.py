@@ -5,6 +5,8 @@ import sys
 import time
 
 from tlnlp_tf.cli import arguments
+from tlnlp_tf.cli.token_cache import data_key
+from tlnlp_tf.cli.token_cache import token_cache_folder
 from tlnlp_tf.errors import PolicyError
 
 BACKUP = "backup"  # inside --output: the state to resume from after a kill
@@ -325,11 +327,11 @@ def run(args):
     # Tokenized once, in memory; epochs reshuffle the cache. Contrastive
     # training draws its pairs from the raw texts.
     if task.tokenize_once and not is_setfit(model.freeze):
-        cache_dir = _token_cache(args, len(train))
+        cache_dir = token_cache_folder(args, len(train))
         if cache_dir is None:
             data = model.tokenize_once(data)
         else:
-            key = _data_key(args, columns)
+            key = data_key(args, columns)
             data = model.tokenize_once(data, cache_dir=cache_dir, cache_key=key)
     args.batching = choose_batching(
         int(data.cardinality()),
@@ -430,39 +432,6 @@ def run(args):
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     arguments.print_json(metrics)
     return 0
-
-
-# More training examples than this are tokenized to disk (OUTPUT/tokens) by
-# default: at 512 tokens, 3 int32 columns, about 2 GiB of token cache.
-DISK_TOKENS_EXAMPLES = 350_000
-
-
-def _token_cache(args, examples):
-    """The token cache's folder, or `None` for the in-memory cache."""
-    if args.token_cache is not None:
-        return args.token_cache
-    if examples <= DISK_TOKENS_EXAMPLES:
-        return None
-    folder = os.path.join(args.output, "tokens")
-    print(
-        f"tlnlp fit: {examples} training examples: tokens cached on disk in "
-        f"{folder} (over {DISK_TOKENS_EXAMPLES:,}; --token-cache DIR to choose "
-        "the folder)",
-        file=sys.stderr,
-    )
-    return folder
-
-
-def _data_key(args, columns):
-    """What names the training data for the token cache: its files (path, size,
-    modification time), the columns, the sample."""
-    from tlnlp_tf.data.streams import data_files
-
-    files = [
-        (os.path.abspath(f), os.path.getsize(f), os.path.getmtime(f))
-        for f in data_files(args.train)
-    ]
-    return repr((files, sorted(columns.items()), args.limit, args.seed))
 
 
 def _skipped(train, validation):
