@@ -17,7 +17,6 @@ valid = read_csv("dev.tsv", text="sentence", label="label", labels=["0", "1"])
 import codecs
 import csv
 import io
-import json
 import math
 import numbers
 import os
@@ -28,6 +27,8 @@ import tensorflow as tf
 from tlnlp_tf.data.examples import LISTS
 from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.data.examples import location
+from tlnlp_tf.data.json_lines import json_field
+from tlnlp_tf.data.json_lines import json_object
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.progress import progress
 
@@ -116,14 +117,14 @@ def load_jsonl(path, text, label=None, text_pair=None):
         if not raw.strip():
             continue
         where = f"{path}, line {number}"
-        record = _json_object(raw, where)
+        record = json_object(raw, where)
         for name in wanted:
             if name not in record:
                 raise DataError(
                     f"{where}: no field '{name}'; the object has: "
                     f"{', '.join(record) or 'no fields'}."
                 )
-            columns[name].append(_json_value(record[name], name, name == label, where))
+            columns[name].append(json_field(record[name], name, name == label, where))
         lines.append(number)
     return _examples(path, columns, lines, text, label, text_pair)
 
@@ -373,60 +374,6 @@ def _quote_hint(start, end):
         f" (the row runs on to line {end}: a quoted field holds line breaks; "
         'is a closing quote " missing?)'
     )
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_keys(pairs):
-    record = {}
-    for key, value in pairs:
-        if key in record:
-            raise _DuplicateKey(key)
-        record[key] = value
-    return record
-
-
-class _NonFinite(Exception):
-    pass
-
-
-def _refuse_constant(name):
-    raise _NonFinite(name)
-
-
-def _json_object(raw, where):
-    """The JSON object on one line, or a `DataError` saying what is wrong."""
-    try:
-        record = json.loads(
-            raw, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant
-        )
-    except _DuplicateKey as key:
-        raise DataError(f"{where}: field '{key}' is given twice.") from None
-    except _NonFinite as name:
-        raise DataError(
-            f"{where}: {name} is not a JSON number (JSON has no NaN or "
-            "infinity); write a finite number."
-        ) from None
-    except ValueError as error:
-        raise DataError(f"{where}: not valid JSON ({error}).") from None
-    if not isinstance(record, dict):
-        raise DataError(
-            f"{where}: expected a JSON object {{...}}, found a {type(record).__name__}."
-        )
-    return record
-
-
-def _json_value(value, name, is_label, where):
-    """A field of a JSON record as a string: texts must be strings."""
-    if isinstance(value, str):
-        return value
-    if is_label and isinstance(value, (bool, int, float)):
-        return json.dumps(value)
-    kind = "null" if value is None else type(value).__name__
-    expected = "a string, number or boolean" if is_label else "a string"
-    raise DataError(f"{where}: field '{name}' is {kind}; expected {expected}.")
 
 
 def _checked(examples, label, labels):

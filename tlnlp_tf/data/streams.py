@@ -25,8 +25,8 @@ import gzip
 import os
 import zlib
 
-from tlnlp_tf.data.readers import _json_object
-from tlnlp_tf.data.readers import _json_value
+from tlnlp_tf.data.json_lines import json_field
+from tlnlp_tf.data.json_lines import json_object
 from tlnlp_tf.data.readers import _quote_hint
 from tlnlp_tf.data.readers import check_header
 from tlnlp_tf.errors import DataError
@@ -231,7 +231,7 @@ def _jsonl_rows(path, wanted, label, bad):
 def _json_values(path, line, raw, wanted, label):
     where = f"{path}, line {line}"
     try:
-        record = _json_object(raw, where)
+        record = json_object(raw, where)
     except DataError as error:
         raise _BadLine(str(error)) from None
     values = []
@@ -242,7 +242,7 @@ def _json_values(path, line, raw, wanted, label):
                 f"{', '.join(record) or 'no fields'}."
             )
         try:
-            values.append(_json_value(record[name], name, name == label, where))
+            values.append(json_field(record[name], name, name == label, where))
         except DataError as error:
             raise _BadLine(str(error)) from None
     values = tuple(values)
