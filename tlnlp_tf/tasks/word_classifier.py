@@ -5,9 +5,6 @@ The pre-transformer transfer path: word2vec, GloVe or fastText vectors
 classifier (Kim 2014's CNN, or a bidirectional LSTM), frozen or trained.
 """
 
-import math
-import warnings
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -22,11 +19,14 @@ from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_classifier import _label_names
 from tlnlp_tf.tasks.text_classifier import label_predictions
+from tlnlp_tf.tasks.word_inputs import check_vocabulary
+from tlnlp_tf.tasks.word_inputs import choose_word_length
+from tlnlp_tf.tasks.word_inputs import is_texts
+from tlnlp_tf.tasks.word_inputs import training_texts
 from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.fit_steps import one_iterator
 
 ENCODERS = ("cnn", "bilstm")
-MAX_SEQUENCE_LENGTH = 512  # the cap on a length chosen from the data
 
 
 @keras.saving.register_keras_serializable(package="tlnlp_tf")
@@ -93,7 +93,7 @@ class WordClassifier(keras.Model):
         **kwargs,
     ):
         labels = _label_names(labels)
-        vocabulary = _check_vocabulary(vocabulary)
+        vocabulary = check_vocabulary(vocabulary)
         if encoder not in ENCODERS:
             raise PolicyError(
                 f"encoder must be one of {', '.join(ENCODERS)}; got '{encoder}'."
@@ -212,7 +212,7 @@ class WordClassifier(keras.Model):
                 "vectors must be a gensim KeyedVectors, a vectors file path "
                 f"or None; got {type(vectors).__name__}."
             )
-        texts = _training_texts(texts)
+        texts = training_texts(texts)
         dim = kwargs.pop("embedding_dim", None)
         if vectors is not None and dim is not None and dim != vectors.vector_size:
             raise PolicyError(
@@ -224,7 +224,7 @@ class WordClassifier(keras.Model):
             vocabulary, vectors, seed=seed, dim=dim
         )
         if sequence_length is None:
-            sequence_length = _choose_length(texts)
+            sequence_length = choose_word_length(texts)
         model = cls(
             vocabulary,
             labels if labels is not None else num_classes,
@@ -323,7 +323,7 @@ class WordClassifier(keras.Model):
                         "call .batch(32) on it first."
                     )
             data = x
-        elif _is_texts(x):
+        elif is_texts(x):
             texts = [x] if isinstance(x, str) else list(x)
             for index, text in enumerate(texts):
                 if not isinstance(text, str):
@@ -382,7 +382,7 @@ class WordClassifier(keras.Model):
         )
         validation = kwargs.get("validation_data")
         if validation is not None:
-            if isinstance(validation, tuple) and _is_texts(validation[0]):
+            if isinstance(validation, tuple) and is_texts(validation[0]):
                 validation = self._pipeline(*validation)
             elif isinstance(validation, tf.data.Dataset):
                 validation = self._pipeline(validation)
@@ -451,63 +451,3 @@ class WordClassifier(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _check_vocabulary(vocabulary):
-    vocabulary = [str(word) for word in vocabulary]
-    if vocabulary[:2] != [word_vectors.PADDING, word_vectors.UNKNOWN]:
-        raise PolicyError(
-            "The vocabulary starts with the padding '' and '[UNK]' entries, "
-            "as word_vectors.build_vocabulary returns it."
-        )
-    if len(vocabulary) < 3:
-        raise DataError(
-            "The vocabulary has no words: the training texts are empty "
-            "(after lower-casing, stripping punctuation, splitting on spaces)."
-        )
-    if len(set(vocabulary)) != len(vocabulary):
-        raise PolicyError("The vocabulary has repeated words.")
-    return vocabulary
-
-
-def _is_texts(x):
-    return isinstance(x, str) or (
-        isinstance(x, (list, tuple, np.ndarray))
-        and len(x) > 0
-        and all(isinstance(item, str) for item in x)
-    )
-
-
-def _training_texts(texts):
-    """A list of strings from a list or a dataset of texts or `(text, label)`."""
-    if isinstance(texts, tf.data.Dataset):
-        strings = []
-        for element in texts:
-            first = tf.nest.flatten(element)[0]
-            strings.extend(t.decode("utf-8") for t in np.reshape(first.numpy(), -1))
-        texts = strings
-    if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
-        raise DataError(
-            "texts must be the training texts: a list of strings (or a "
-            "dataset of texts)."
-        )
-    if not any(words for words in word_vectors.tokenize(texts)):
-        raise DataError(
-            f"The {len(texts)} training text(s) have no words (after "
-            "lower-casing, stripping punctuation and splitting on whitespace)."
-        )
-    return list(texts)
-
-
-def _choose_length(texts):
-    longest = max(len(words) for words in word_vectors.tokenize(texts))
-    length = min(MAX_SEQUENCE_LENGTH, max(8, math.ceil(longest / 8) * 8))
-    if longest > length:
-        longer = sum(len(words) > length for words in word_vectors.tokenize(texts))
-        warnings.warn(
-            f"{longer} of {len(texts)} training texts are longer than "
-            f"sequence_length={length} words (the longest has {longest}) and "
-            "will be truncated; pass sequence_length to change this.",
-            stacklevel=3,
-        )
-    return length

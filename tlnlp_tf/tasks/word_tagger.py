@@ -43,7 +43,7 @@ from tlnlp_tf.pretraining import word_vectors
 from tlnlp_tf.tasks.inputs import check_texts
 from tlnlp_tf.tasks.target_checks import target_errors
 from tlnlp_tf.tasks.task import compile_from_saved
-from tlnlp_tf.tasks.word_classifier import _check_vocabulary
+from tlnlp_tf.tasks.word_inputs import check_vocabulary
 from tlnlp_tf.tasks.word_spans import located_entities
 from tlnlp_tf.tasks.word_spans import word_lists
 from tlnlp_tf.tasks.word_tagger_inputs import BATCH
@@ -121,7 +121,7 @@ class WordTagger(TagDecoding, WordTaggerInputs, keras.Model):
         decoding="auto",
         **kwargs,
     ):
-        vocabulary = _check_vocabulary(vocabulary)
+        vocabulary = check_vocabulary(vocabulary)
         word_splitter = as_word_splitter(word_splitter)
         tags = [str(tag) for tag in tags]
         if "O" not in tags or len(set(tags)) != len(tags):
