@@ -31,38 +31,21 @@ model.generate(["the"], max_new_tokens=4)
 ```
 """
 
-import warnings
-
 import keras
 import keras_hub
-import numpy as np
-import tensorflow as tf
 
 from tlnlp_tf.backbones.causal_lm import load_causal_lm
 from tlnlp_tf.backbones.freezing import apply_freeze
 from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.backbones.gguf import complete_backbone_config
-from tlnlp_tf.data.padding import LENGTH_MULTIPLE
-from tlnlp_tf.data.padding import trim_padding
 from tlnlp_tf.errors import BackboneError
-from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.causal_generation import CausalGeneration
 from tlnlp_tf.tasks.freeze_policy import recompile_fresh
-from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
-from tlnlp_tf.tasks.inputs import check_batched
-from tlnlp_tf.tasks.inputs import check_texts
-from tlnlp_tf.tasks.inputs import is_tokenized
-from tlnlp_tf.tasks.inputs import texts_of
-from tlnlp_tf.tasks.language_model_scoring import DEFAULT_BATCH
 from tlnlp_tf.tasks.language_model_scoring import LanguageModelScoring
 from tlnlp_tf.tasks.language_model_tokens import LanguageModelTokens
 from tlnlp_tf.tasks.lora_adapters import LoraAdapters
 from tlnlp_tf.tasks.response_loss import checked_pairs
-from tlnlp_tf.tasks.response_loss import is_pair_batch
-from tlnlp_tf.tasks.response_loss import is_pair_dataset
-from tlnlp_tf.tasks.response_loss import joined_pairs
-from tlnlp_tf.tasks.response_loss import pack_pairs
 from tlnlp_tf.tasks.response_loss import validation_pairs
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.training.eager_build import build_optimizer
@@ -304,39 +287,7 @@ class LanguageModel(
         """No task head: the language-model head is part of the backbone."""
         return _NoHead()
 
-    # === Data ===
-
-    def preprocess_samples(self, x, y=None, sample_weight=None):
-        if self.preprocessor is None and not is_tokenized(x):
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-        if is_pair_batch(x, y):  # (prompts, responses): the loss on responses
-            tokenizer = self.preprocessor.tokenizer
-            x, y, sample_weight = pack_pairs(
-                self.preprocessor,
-                tokenizer(x),
-                tokenizer(y),
-                self.preprocessor.sequence_length,
-            )
-        elif not is_tokenized(x):
-            x, y, sample_weight = self.preprocessor(x)
-        x = trim_padding(x)  # each batch keeps the columns its longest text needs
-        length = tf.shape(x["token_ids"])[1]
-
-        def cut(tensor):
-            return (
-                tensor
-                if tensor is None or tensor.shape.rank != 2
-                else tensor[:, :length]
-            )
-
-        return keras.utils.pack_x_y_sample_weight(x, cut(y), cut(sample_weight))
-
-    def sequence_length(self):
-        """Tokens per text read now: `max_length`, else the preprocessor's."""
-        if self.max_length is not None:
-            return self.max_length
-        length = getattr(self.preprocessor, "sequence_length", None)
-        return int(min(length or self.context_length, self.context_length))
+    # === Fit: the data side is LanguageModelTokens's ===
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """Train on raw texts: next-token prediction, padding masked out.
@@ -388,93 +339,6 @@ class LanguageModel(
         x = one_iterator(x, epochs, kwargs)  # not a tokenizer pipeline per epoch
         build_optimizer(self, kwargs.get("callbacks"))  # traced once, not twice
         return super().fit(x, epochs=epochs, shuffle=False, **kwargs)
-
-    def _checked_texts(self, x, where):
-        """A list of texts, or a batched dataset of strings or token features."""
-        if isinstance(x, tf.data.Dataset):
-            check_batched(x, where.partition("(")[0])
-            spec = x.element_spec
-            features = spec[0] if isinstance(spec, tuple) and spec else spec
-            if isinstance(features, dict) and "token_ids" in features:
-                return x  # token features, alone or with targets and weights
-            if is_pair_dataset(x):  # (prompt, response) strings
-                return x
-            if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
-                raise DataError(
-                    f"{where}: a language model trains on a dataset of texts "
-                    f"(strings), got elements {spec}; map it to the texts alone, "
-                    "e.g. data.map(lambda text, label: text)."
-                )
-            return x
-        return self._texts(x, where)
-
-    def _batches(self, x, batch_size, shuffle):
-        """Batches to train on: a list is tokenized once, here (a dataset as it is).
-
-        `x`: texts, a dataset, or `(prompts, responses)` lists. keras-hub's
-        tokenizer runs eagerly in a fraction of the time it takes
-        to trace it into a `tf.data` map with a large vocabulary (SmolLM2's
-        49,152 tokens: about 20 seconds per pipeline on 2 cores).
-        """
-        if isinstance(x, tf.data.Dataset):
-            return x
-        if isinstance(x, tuple):  # (prompts, responses)
-            tokens = self.tokenize_pairs(*x)
-            count = len(x[0])
-        else:
-            tokens, count = self.tokenize(x), len(x)
-        data = tf.data.Dataset.from_tensor_slices(tokens)
-        if shuffle:
-            data = data.shuffle(count, reshuffle_each_iteration=True)
-        return data.batch(batch_size or DEFAULT_BATCH)
-
-    def _choose_max_length(self, x):
-        """Fix `max_length` from training texts; count and warn about longer ones."""
-        if self.preprocessor is None:
-            return
-        if is_pair_dataset(x):
-            texts = joined_pairs(x, LENGTH_SAMPLE)
-        else:
-            texts, _ = texts_of(x, LENGTH_SAMPLE)
-        if not texts:
-            return
-        lengths = self.token_counts(texts)
-        longest = int(lengths.max())
-        if self.max_length is None:
-            rounded = -(-longest // LENGTH_MULTIPLE) * LENGTH_MULTIPLE
-            self.max_length = int(min(self.context_length, max(rounded, 2)))
-            self.preprocessor.sequence_length = self.max_length
-        longer = int(np.sum(lengths > self.max_length))
-        if longer:
-            warnings.warn(
-                f"{longer} of {len(texts)} sampled training texts are longer than "
-                f"max_length={self.max_length} tokens (the longest has {longest}); "
-                f"only their first {self.max_length} tokens are trained on. Pass a "
-                f"larger max_length (this model reads at most {self.context_length}).",
-                stacklevel=3,
-            )
-
-    # === Scoring: LanguageModelScoring's (score, evaluate) ===
-
-    def _texts(self, x, where):
-        if hasattr(x, "texts") and not isinstance(x, tf.data.Dataset):
-            x = list(x.texts)
-        if isinstance(x, str):
-            x = [x]
-        if isinstance(x, tf.data.Dataset):
-            check_batched(x, where)
-            texts, _ = texts_of(x)
-        elif isinstance(x, (list, tuple, np.ndarray)):
-            texts = list(x)
-        else:
-            raise DataError(
-                f"{where}: expected a list of texts or a batched tf.data.Dataset "
-                f"of strings, got {type(x).__name__}."
-            )
-        if not texts:
-            raise DataError(f"{where}: no texts were given.")
-        check_texts(texts)
-        return texts
 
     # === keras-hub presets: refused, a task model is one `.keras` file ===
 
