@@ -21,8 +21,8 @@ from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.encoder_decoder_inputs import split_policy
 from tlnlp_tf.tasks.freeze_policy import recompile_fresh
-from tlnlp_tf.tasks.task import LORA_LEARNING_RATE
 from tlnlp_tf.tasks.task import compile_from_saved
+from tlnlp_tf.tasks.task_training import LORA_LEARNING_RATE
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import auto_optimizer
 

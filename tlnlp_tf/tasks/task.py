@@ -8,15 +8,11 @@ build the head and say how targets are encoded, which loss and metrics
 apply, how predictions are decoded and how `evaluate` scores them.
 """
 
-import re
-
 import keras
 import keras_hub
 import tensorflow as tf
 
 from tlnlp_tf.backbones.attention import set_attention_dropout
-from tlnlp_tf.backbones.freezing import layer_groups
-from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.backbones.pooled_encoder import backbone_outputs
 from tlnlp_tf.distribute.strategies import check_global_batch
 from tlnlp_tf.errors import PolicyError
@@ -26,7 +22,6 @@ from tlnlp_tf.tasks.feature_cache import can_cache
 from tlnlp_tf.tasks.feature_cache import fit_head
 from tlnlp_tf.tasks.freeze_policy import FreezePolicy
 from tlnlp_tf.tasks.freeze_policy import apply_policy
-from tlnlp_tf.tasks.freeze_policy import backbone_policy
 from tlnlp_tf.tasks.input_lengths import InputLengths
 from tlnlp_tf.tasks.inputs import LENGTH_SAMPLE
 from tlnlp_tf.tasks.inputs import check_batched
@@ -38,13 +33,13 @@ from tlnlp_tf.tasks.lora_adapters import LoraAdapters
 from tlnlp_tf.tasks.setfit_fit import fit_setfit
 from tlnlp_tf.tasks.target_checks import TargetChecks
 from tlnlp_tf.tasks.target_checks import target_errors
+from tlnlp_tf.tasks.task_training import TaskTraining
+from tlnlp_tf.tasks.task_training import compile_from_saved
 from tlnlp_tf.training.contrastive import is_setfit
 from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.fit_steps import one_iterator
 from tlnlp_tf.training.fit_steps import set_schedule_length
 from tlnlp_tf.training.fit_steps import steps_per_epoch
-from tlnlp_tf.training.layer_decay import layer_decay_multipliers
-from tlnlp_tf.training.optimizers import fine_tuning_adamw
 from tlnlp_tf.training.update_budget import warn_few_updates
 
 __all__ = [
@@ -53,19 +48,10 @@ __all__ = [
     "compile_from_saved",
     "is_tokenized",
 ]
-# Keras's string names of the cross-entropy losses; the heads output logits.
-_LOGIT_LOSSES = {
-    "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
-    "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-    "binary_crossentropy": keras.losses.BinaryCrossentropy,
-}
-# Peak rate under `"lora-R"`: chosen on SST-2 sentences held out from the
-# training split (2,000 labels, 2 epochs; 1e-3 / 3e-3 / 5e-3 averaged
-# 0.811 / 0.821 / 0.830 over 2 seeds, full fine-tuning 0.838). docs/freezing.md
-LORA_LEARNING_RATE = 5e-3
 
 
 class TextTask(
+    TaskTraining,
     BatchPreprocessing,
     FreezePolicy,
     LoraAdapters,
@@ -146,131 +132,6 @@ class TextTask(
         """`(inputs, outputs)` of the functional model: the head on the backbone."""
         inputs = backbone.input
         return inputs, head(backbone_outputs(backbone, inputs, pooling))
-
-    # === Training set-up ===
-
-    def compile(
-        self,
-        optimizer="auto",
-        loss="auto",
-        *,
-        metrics="auto",
-        learning_rate="auto",
-        layer_decay="auto",
-        **kwargs,
-    ):
-        """Compile with fine-tuning defaults.
-
-        `optimizer="auto"` is AdamW with 10% warmup and linear decay over the
-        first `fit()` call, weight decay 0.01 except on biases and LayerNorm,
-        gradient clipping at norm 1. `learning_rate="auto"` is 1e-3 when the
-        backbone is frozen (only the head trains), 5e-3 under `"lora-R"`; for
-        backbones under 60M parameters, the task's `small_backbone_learning_rate` (1e-4;
-        `TokenClassifier` 2e-4); 3e-5 for larger ones. `layer_decay=d` gives
-        backbone layer `i` of `L` the rate `learning_rate * d ** (L - i)`
-        (embeddings `d ** (L + 1)`, the head the full rate; see
-        `layer_decay_multipliers`); `"auto"` is the task's
-        `fine_tuning_layer_decay` (off; `TokenClassifier` 0.9) while backbone
-        layers train. `loss` and `metrics` `"auto"` are the task's.
-
-        Keras's strings work as usual: the heads output logits, so
-        `loss="sparse_categorical_crossentropy"` (or `"categorical_…"`,
-        `"binary_…"`) means the cross-entropy `from_logits=True` (the task's
-        own loss when it is that one); a cross-entropy object with
-        `from_logits=False` is a `PolicyError`. Under `TokenClassifier`,
-        `metrics` count first sub-words only (as `weighted_metrics`).
-
-        Example:
-
-        ```python
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        ```
-        """
-        self._compile_args = dict(
-            optimizer=optimizer,
-            loss=loss,
-            metrics=metrics,
-            learning_rate=learning_rate,
-            layer_decay=layer_decay,
-            **kwargs,
-        )
-        if optimizer == "auto":
-            if learning_rate == "auto":
-                learning_rate = self.default_learning_rate()
-            if layer_decay == "auto":
-                layer_decay = self.default_layer_decay()
-            multipliers = None
-            if layer_decay is not None:
-                multipliers = layer_decay_multipliers(self.backbone, layer_decay)
-            optimizer = fine_tuning_adamw(learning_rate, multipliers=multipliers)
-        loss = self.resolve_loss(loss)
-        if metrics == "auto":
-            metrics = self.default_metrics()
-        elif self.targets_are_weighted and kwargs.get("weighted_metrics") in (
-            None,
-            "auto",
-        ):
-            kwargs["weighted_metrics"], metrics = metrics, None
-        if kwargs.get("weighted_metrics", "auto") == "auto":
-            kwargs["weighted_metrics"] = self.default_weighted_metrics()
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-
-    def resolve_loss(self, loss):
-        """The loss `compile` uses: `"auto"` is the task's; Keras strings on logits.
-
-        ```python
-        model.resolve_loss("sparse_categorical_crossentropy").from_logits  # True
-        ```
-        """
-        if isinstance(loss, str) and loss == "auto":
-            return self.default_loss()
-        if isinstance(loss, str):
-            name = re.sub(r"(?<!^)(?=[A-Z])", "_", loss).lower()
-            kind = _LOGIT_LOSSES.get(name)
-            if kind is None:
-                return loss
-            default = self.default_loss()
-            return default if type(default) is kind else kind(from_logits=True)
-        if isinstance(loss, tuple(_LOGIT_LOSSES.values())):
-            if not getattr(loss, "from_logits", True):
-                raise PolicyError(
-                    f"loss={type(loss).__name__}(from_logits=False): the head "
-                    "outputs logits; pass from_logits=True, the loss's name as a "
-                    "string, or loss='auto'."
-                )
-        return loss
-
-    def default_weighted_metrics(self):
-        """Metrics that honour sample weights (Keras's `metrics` ignore them)."""
-        return None
-
-    def compile_from_config(self, config):
-        compile_from_saved(self, config)
-
-    def default_learning_rate(self):
-        """The peak learning rate `compile(learning_rate="auto")` uses."""
-        if lora_rank(backbone_policy(self.freeze)) is not None:
-            return LORA_LEARNING_RATE
-        if not self.backbone.trainable_weights:
-            return 1e-3
-        if self.backbone.count_params() < 60_000_000:
-            return self.small_backbone_learning_rate
-        return 3e-5
-
-    def default_layer_decay(self):
-        """The layer-wise learning-rate decay `compile(layer_decay="auto")` uses.
-
-        The task's `fine_tuning_layer_decay` when some backbone layer trains
-        and the backbone has numbered transformer layers; `None` otherwise.
-        """
-        if self.fine_tuning_layer_decay is None or not self.backbone.trainable_weights:
-            return None
-        try:
-            layer_groups(self.backbone)
-        except PolicyError:
-            return None
-        return self.fine_tuning_layer_decay
 
     # === keras-hub presets: refused, a task model is one `.keras` file ===
 
@@ -559,19 +420,3 @@ def _static_batch_size(x):
         if spec.shape.rank:
             return spec.shape[0]
     return None
-
-
-def compile_from_saved(model, config):
-    """`compile_from_config` of every task model: `keras.saving.load_model`
-    restores the resolved optimizer (with its schedule and step count), loss
-    and metrics saved with the model, then builds the optimizer's slots so
-    its saved state loads.
-
-    ```python
-    model = tl.TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
-    compile_from_saved(model, model.get_compile_config())
-    ```
-    """
-    model.compile(**keras.saving.deserialize_keras_object(config))
-    if model.built:
-        model.optimizer.build(model.trainable_variables)

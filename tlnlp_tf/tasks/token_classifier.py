@@ -25,8 +25,8 @@ from tlnlp_tf.tasks.inputs import has_raw_text
 from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.inputs import texts_of
-from tlnlp_tf.tasks.task import _LOGIT_LOSSES
 from tlnlp_tf.tasks.task import TextTask
+from tlnlp_tf.tasks.task_training import LOGIT_LOSSES
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 from tlnlp_tf.tasks.word_spans import located_entities
 from tlnlp_tf.tasks.word_spans import sub_word_windows
@@ -220,7 +220,7 @@ class TokenClassifier(TagDecoding, TextTask):
             name = None
             if isinstance(loss, str):
                 name = re.sub(r"(?<!^)(?=[A-Z])", "_", loss).lower()
-            if name in _LOGIT_LOSSES or isinstance(loss, tuple(_LOGIT_LOSSES.values())):
+            if name in LOGIT_LOSSES or isinstance(loss, tuple(LOGIT_LOSSES.values())):
                 shown = loss if isinstance(loss, str) else type(loss).__name__
                 raise PolicyError(
                     f"loss={shown!r} with crf=True: the CRF trains on its own "
