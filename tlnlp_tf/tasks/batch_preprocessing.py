@@ -32,6 +32,7 @@ from tlnlp_tf.errors import DataError
 from tlnlp_tf.progress import progress
 from tlnlp_tf.tasks.inputs import has_raw_text
 from tlnlp_tf.tasks.inputs import is_tokenized
+from tlnlp_tf.tasks.inputs import samples_encoder
 
 
 class BatchPreprocessing:
@@ -137,12 +138,7 @@ class BatchPreprocessing:
                 "tokenize_once takes an unbatched dataset of raw-text examples."
             )
 
-        def encode(*element):
-            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
-                element[0] if len(element) == 1 else element
-            )
-            return self.preprocess_samples(x, y, sample_weight)
-
+        encode = samples_encoder(self)
         self._full_length = True
         try:
             if cache_dir is not None:

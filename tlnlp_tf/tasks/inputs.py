@@ -55,6 +55,26 @@ def is_batched(dataset):
     return True
 
 
+def samples_encoder(model):
+    """A `tf.data` map function: each element, `x` or `(x, y[, sample_weight])`,
+    through `model.preprocess_samples`.
+
+    ```python
+    model = tl.TextClassifier.from_backbone("minilm", labels=["neg", "pos"])
+    data = tf.data.Dataset.from_tensor_slices((["good", "bad"], [1, 0])).batch(2)
+    tokens = data.map(samples_encoder(model))
+    ```
+    """
+
+    def encode(*element):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
+            element[0] if len(element) == 1 else element
+        )
+        return model.preprocess_samples(x, y, sample_weight)
+
+    return encode
+
+
 def check_batched(dataset, verb):
     """Raise `DataError` when `dataset` holds single examples instead of batches.
 

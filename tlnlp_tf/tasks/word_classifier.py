@@ -15,10 +15,12 @@ from tlnlp_tf.layers.conv_encoder import ConvEncoder
 from tlnlp_tf.layers.recurrent_encoder import RecurrentEncoder
 from tlnlp_tf.metrics.classification import SparseF1Score
 from tlnlp_tf.pretraining import word_vectors
+from tlnlp_tf.tasks.inputs import samples_encoder
 from tlnlp_tf.tasks.task import compile_from_saved
 from tlnlp_tf.tasks.text_classifier import TextClassifier
 from tlnlp_tf.tasks.text_classifier import _label_names
 from tlnlp_tf.tasks.text_classifier import label_predictions
+from tlnlp_tf.tasks.word_inputs import check_string_batches
 from tlnlp_tf.tasks.word_inputs import check_vocabulary
 from tlnlp_tf.tasks.word_inputs import choose_word_length
 from tlnlp_tf.tasks.word_inputs import is_texts
@@ -316,12 +318,7 @@ class WordClassifier(keras.Model):
     def _pipeline(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
         """A batched dataset of token ids (and targets) from raw text."""
         if isinstance(x, tf.data.Dataset):
-            for spec in tf.nest.flatten(x.element_spec):
-                if spec.dtype == tf.string and spec.shape.rank == 0:
-                    raise DataError(
-                        "WordClassifier takes a batched dataset of texts: "
-                        "call .batch(32) on it first."
-                    )
+            check_string_batches(x, "WordClassifier takes a batched dataset of texts")
             data = x
         elif is_texts(x):
             texts = [x] if isinstance(x, str) else list(x)
@@ -353,12 +350,7 @@ class WordClassifier(keras.Model):
         else:
             return None  # token ids or arrays: Keras takes them as they are
 
-        def encode(*element):
-            features, targets, weights = keras.utils.unpack_x_y_sample_weight(
-                element[0] if len(element) == 1 else element
-            )
-            return self.preprocess_samples(features, targets, weights)
-
+        encode = samples_encoder(self)
         return data.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
             tf.data.AUTOTUNE
         )

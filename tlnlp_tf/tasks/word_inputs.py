@@ -61,6 +61,22 @@ def is_texts(x):
     )
 
 
+def check_string_batches(dataset, takes):
+    """Raise `DataError` when a dataset of strings is not batched.
+
+    `takes` says what the model takes, for the message ("WordTagger takes a
+    batched dataset of (sentence, tags)").
+
+    ```python
+    import tensorflow as tf
+    check_string_batches(tf.data.Dataset.from_tensor_slices(["a"]).batch(2), "it")
+    ```
+    """
+    for spec in tf.nest.flatten(dataset.element_spec):
+        if spec.dtype == tf.string and spec.shape.rank == 0:
+            raise DataError(f"{takes}: call .batch(32) on it first.")
+
+
 def training_texts(texts):
     """A list of strings from a list or a dataset of texts or `(text, label)`.
 

@@ -20,7 +20,9 @@ from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.pretraining import word_vectors
+from tlnlp_tf.tasks.inputs import samples_encoder
 from tlnlp_tf.tasks.token_classifier import TokenClassifier
+from tlnlp_tf.tasks.word_inputs import check_string_batches
 
 BATCH = 32
 
@@ -93,22 +95,14 @@ class WordTaggerInputs:
                 data = data.shuffle(len(x), reshuffle_each_iteration=True)
             data = data.batch(batch_size or BATCH)
         elif isinstance(x, tf.data.Dataset):
-            for spec in tf.nest.flatten(x.element_spec):
-                if spec.dtype == tf.string and spec.shape.rank == 0:
-                    raise DataError(
-                        "WordTagger takes a batched dataset of (sentence, tags): "
-                        "call .batch(32) on it first."
-                    )
+            check_string_batches(
+                x, "WordTagger takes a batched dataset of (sentence, tags)"
+            )
             data = x
         else:
             return None  # token ids: Keras takes them as they are
 
-        def encode(*element):
-            features, targets, weights = keras.utils.unpack_x_y_sample_weight(
-                element[0] if len(element) == 1 else element
-            )
-            return self.preprocess_samples(features, targets, weights)
-
+        encode = samples_encoder(self)
         return data.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
             tf.data.AUTOTUNE
         )
