@@ -182,12 +182,10 @@ class EncoderDecoderTraining:
             raise PolicyError(
                 "compile(encoder_rate=...) sets the library's optimizer up: it "
                 "needs optimizer='auto' (or give your optimizer per-variable "
-                "multipliers, model.learning_rate_multipliers(1.0, rate))."
+                "multipliers, model.learning_rate_multipliers(None, rate))."
             )
         rate = self.default_encoder_rate() if _is_auto(encoder_rate) else encoder_rate
         rate = _check_rate(rate)
-        if layer_decay is None and rate != 1.0 and library_optimizer:
-            layer_decay = 1.0  # one rate per half: the multipliers carry it
         optimizer = auto_optimizer(
             optimizer,
             learning_rate,
@@ -234,6 +232,8 @@ class EncoderDecoderTraining:
     def learning_rate_multipliers(self, decay, encoder_rate=1.0):
         """`layer_decay_multipliers(decay)` with the encoder's scaled by `encoder_rate`.
 
+        `decay=None` is no decay; `None` when both leave one rate for all.
+
         Example:
 
         ```python
@@ -241,7 +241,9 @@ class EncoderDecoderTraining:
         model.learning_rate_multipliers(1.0, 0.1)  # encoder 0.1, decoder 1.0
         ```
         """
-        multipliers = self.layer_decay_multipliers(decay)
+        if decay is None and encoder_rate == 1.0:
+            return None
+        multipliers = {} if decay is None else self.layer_decay_multipliers(decay)
         for weight in self.backbone.weights:
             multipliers[weight.path] = multipliers.get(weight.path, 1.0) * encoder_rate
         return multipliers

@@ -244,7 +244,9 @@ class LanguageModel(
             learning_rate,
             layer_decay,
             self.default_learning_rate,
-            lambda decay: layer_decay_multipliers(self.backbone, decay),
+            lambda decay: (
+                None if decay is None else layer_decay_multipliers(self.backbone, decay)
+            ),
         )
         if isinstance(loss, str) and loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(

@@ -116,9 +116,9 @@ def auto_optimizer(optimizer, learning_rate, layer_decay, default_rate, multipli
 
     `optimizer="auto"` is `fine_tuning_adamw` at `learning_rate` (`"auto"`:
     `default_rate()`), with `multipliers(layer_decay)` as per-variable rates
-    when a decay is given; any other optimizer is returned as it is, and a
-    decay with it is a `PolicyError` (the decay sets the library's
-    optimizer up).
+    (the callable returns `None` for one rate for all; `layer_decay` may be
+    `None`); any other optimizer is returned as it is, and a decay with it is
+    a `PolicyError` (the decay sets the library's optimizer up).
 
     Example:
 
@@ -129,7 +129,7 @@ def auto_optimizer(optimizer, learning_rate, layer_decay, default_rate, multipli
     if isinstance(optimizer, str) and optimizer == "auto":
         if isinstance(learning_rate, str) and learning_rate == "auto":
             learning_rate = default_rate()
-        rates = None if layer_decay is None else multipliers(layer_decay)
+        rates = None if multipliers is None else multipliers(layer_decay)
         return fine_tuning_adamw(learning_rate, multipliers=rates)
     if layer_decay is not None:
         raise PolicyError(
