@@ -342,8 +342,9 @@ def test_warm_encoder_learns_at_a_tenth_of_the_rate_by_default(tiny_preset):
         assert scratch.default_encoder_rate() == 1.0
     lora = EncoderDecoderLM.from_backbone(tiny_preset, freeze={"encoder": "lora-2"})
     assert lora.default_encoder_rate() == 1.0
-    with pytest.raises(tl.PolicyError, match=r"encoder_rate=.*above 0.*got 0"):
-        model.compile(encoder_rate=0)
+    for bad in (0, -0.5, float("inf"), float("nan"), True, "fast"):
+        with pytest.raises(tl.PolicyError, match=r"encoder_rate=.*above 0.*got"):
+            model.compile(encoder_rate=bad)
     with pytest.raises(tl.PolicyError, match="encoder_rate=.*needs optimizer='auto'"):
         model.compile(optimizer="adam", encoder_rate=0.5)
     model.compile(optimizer="adam")  # "auto" leaves a user's optimizer alone

@@ -12,6 +12,8 @@ model.compile(learning_rate=5e-4)
 ```
 """
 
+import math
+
 import keras
 
 from tlnlp_tf.backbones import lora as adapters
@@ -42,9 +44,9 @@ def _check_rate(value):
         rate = float(value)
     except (TypeError, ValueError):
         rate = float("nan")
-    if not rate > 0.0:
+    if isinstance(value, bool) or not (math.isfinite(rate) and rate > 0.0):
         raise PolicyError(
-            f"compile(encoder_rate=...) must be 'auto' or a multiplier above 0 "
+            f"compile(encoder_rate=...) must be 'auto' or a finite multiplier above 0 "
             f"(1.0: the peak rate), got {value!r}."
         )
     return rate
