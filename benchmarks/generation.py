@@ -348,6 +348,9 @@ def table(results):
     for variant, entry in results["mean"].items():
         cells = []
         for name in names:
+            if name not in entry:  # runs kept from before the column existed
+                cells.append("–")
+                continue
             spread = entry.get(f"{name}_std")
             cells.append(
                 f"{entry[name]:.2f}"
