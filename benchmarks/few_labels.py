@@ -34,8 +34,9 @@ script's own sampler (labels in sorted order, the same seeds), and
 
 Writes `benchmarks/results/few_labels_<dataset>.json` (with another
 `--backbone`: `few_labels_<dataset>_<its folder name>.json`) and a section of
-`benchmarks/RESULTS.md`; the saved runs of sizes and strategies not rerun
-are kept (run 8 and 64 labels per class as two commands).
+`benchmarks/RESULTS.md`; the saved runs of sizes, strategies and draws not
+rerun are kept (run 8 and 64 labels per class as two commands, or more draws
+of one size with `--first-draw 3 --draws 2`).
 """
 
 import json
@@ -137,6 +138,12 @@ def main(argv=None):
     parser.add_argument("--backbone", default="minilm")
     parser.add_argument("--per-class", default="8,64")
     parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument(
+        "--first-draw",
+        type=int,
+        default=0,
+        help="the first draw's number (its seed): run draws N .. N+draws-1",
+    )
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--updates", type=int, default=50)
     parser.add_argument(
@@ -161,14 +168,14 @@ def main(argv=None):
     jobs = [
         (f"{size}/class", size * len(train.label_names()), draw)
         for size in (int(s) for s in args.per_class.split(",") if s)
-        for draw in range(args.draws)
+        for draw in range(args.first_draw, args.first_draw + args.draws)
     ]
     if args.full:
         sample = train.sample(args.full, seed=0)
         jobs.append((str(args.full), "all", 0))
-    # Saved runs of the sizes and strategies not rerun are kept.
-    rerun = {(size, strategy) for size, _, _ in jobs for strategy in strategies}
-    kept = [r for r in kept if (r["size"], r["strategy"]) not in rerun]
+    # Saved runs of the sizes, strategies and draws not rerun are kept.
+    rerun = {(size, s, draw) for size, _, draw in jobs for s in strategies}
+    kept = [r for r in kept if (r["size"], r["strategy"], r["draw"]) not in rerun]
     for size, budget, draw in jobs:
         pool = sample if budget == "all" else train
         for run in runs_of(pool, dev, budget, draw, strategies, args):
