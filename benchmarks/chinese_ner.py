@@ -81,7 +81,9 @@ def main(argv=None):
             base = name.split("@")[0]
             # The random BiLSTM needs no vectors: word2vec is not trained for it.
             if base not in sources and name != "bilstm@random":
-                sources[base] = prepare(base, corpus, workspace, args)
+                # The tiny BERT's twin alone needs the vocabulary, not pretraining.
+                pretrain = base != "zh-tiny" or "zh-tiny" in args.sources.split(",")
+                sources[base] = prepare(base, corpus, workspace, args, pretrain)
             for crf in crfs:
                 keras.utils.set_random_seed(args.seed)
                 runs.append(run(name, sources.get(base), crf, train, test, args))
@@ -108,7 +110,7 @@ def main(argv=None):
         "corpus_characters": sum(len(text) for text in corpus),
         "sources": reports,
         "runs": runs,
-        "epochs": args.epochs,
+        "epochs": args.epochs,  # this run's; each row says its own
         "batch_size": args.batch_size,
     }
     _common.write_results(
@@ -122,10 +124,11 @@ def main(argv=None):
 
 
 def saved_runs(args, train, test):
-    """The saved runs (and source reports) of the same target, split and epochs.
+    """The saved runs (and source reports) of the same target and split.
 
     Rows of other sources or CRF settings are kept, so that each source can
-    be run on its own; a saved file of another set-up is replaced.
+    be run on its own (each row says its epochs); a saved file of another
+    split or batch size is replaced.
     """
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "results", f"chinese_ner_{args.target}.json")
@@ -136,13 +139,12 @@ def saved_runs(args, train, test):
     same = (
         saved.get("train_sentences") == len(train)
         and saved.get("test_sentences") == len(test)
-        and saved.get("epochs") == args.epochs
         and saved.get("batch_size") == args.batch_size
     )
     if not same:
         return [], {}
-    # Rows saved before rows had their own command and date take the file's.
-    shared = {"command": saved["command"], "date": saved["date"]}
+    # Rows saved before rows had their own command, date and epochs take the file's.
+    shared = {k: saved[k] for k in ("command", "date", "epochs")}
     return [{**shared, **r} for r in saved["runs"]], saved["sources"]
 
 
@@ -162,8 +164,12 @@ def chinese_text(folder, train):
     return [text for text in texts if text.strip()]
 
 
-def prepare(base, corpus, workspace, args):
-    """`{"spec", "report"}` of a source: vectors or a preset, and its cost."""
+def prepare(base, corpus, workspace, args, pretrain=True):
+    """`{"spec", "report"}` of a source: vectors or a preset, and its cost.
+
+    With `pretrain=False` the tiny BERT's preset is only its new vocabulary
+    and configuration (for `zh-tiny@random`, which loads no weights).
+    """
     start = time.perf_counter()
     if base == "bilstm":
         characters = [" ".join(text.replace(" ", "")) for text in corpus]
@@ -191,6 +197,18 @@ def prepare(base, corpus, workspace, args):
         num_heads=max(1, args.hidden // 64),
         seed=args.seed,
     )
+    if not pretrain:
+        return {
+            "spec": fresh,
+            "report": {
+                "kind": "BERT, vocabulary and configuration only (random twin)",
+                "layers": args.layers,
+                "hidden": args.hidden,
+                "parameters": made.get("parameters"),
+                "vocabulary": made.get("vocabulary_size"),
+                "seconds": round(time.perf_counter() - start, 1),
+            },
+        }
     masked_lm, report = tl.pretraining.pretrain_masked_lm(
         fresh,
         corpus,
@@ -267,6 +285,7 @@ def run(name, source, crf, train, test, args):
         "per_type_f1": {k: round(v["f1"], 4) for k, v in scores["per_type"].items()},
         "unknown_rate": unknown,
         "allowed_path": allowed,
+        "epochs": args.epochs,
         "train_seconds": round(seconds, 1),
         "seconds_per_epoch": round(seconds / args.epochs, 1),
     }
@@ -287,15 +306,16 @@ def unknown_rate(model, train, sample=2000):
 def table(results):
     rows = [
         f"{results['target']}: {results['train_sentences']:,} training units "
-        f"({results['train_characters']:,} characters), {results['epochs']} epochs, "
-        f"batch {results['batch_size']} (length-grouped); test "
+        f"({results['train_characters']:,} characters), batch "
+        f"{results['batch_size']} (length-grouped); test "
         f"{results['test_sentences']:,} units. Unlabelled Chinese text for the "
         f"pretrained sources: {results['corpus_documents']:,} documents, "
         f"{results['corpus_characters']:,} characters.",
         "",
-        "| source | CRF | test entity F1 (P / R) | without CRF: F1 decoding the "
-        "allowed path (P / R) | per type F1 | [UNK] share | s per epoch | date |",
-        "|---|---|---|---|---|---|---|---|",
+        "| source | CRF | epochs | test entity F1 (P / R) | without CRF: F1 "
+        "decoding the allowed path (P / R) | per type F1 | [UNK] share | "
+        "s per epoch | date |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["runs"]:
         types = ", ".join(f"{k} {v:.3f}" for k, v in r["per_type_f1"].items())
@@ -309,7 +329,8 @@ def table(results):
             else (f"{path['f1']:.4f} ({path['precision']:.3f} / {path['recall']:.3f})")
         )
         rows.append(
-            f"| {r['source']} | {'yes' if r['crf'] else 'no'} | {r['f1']:.4f} "
+            f"| {r['source']} | {'yes' if r['crf'] else 'no'} | {r['epochs']} | "
+            f"{r['f1']:.4f} "
             f"({r['precision']:.3f} / {r['recall']:.3f}) | {path} | {types} | "
             f"{unknown} | "
             f"{r['seconds_per_epoch']} | {r['date']} |"
