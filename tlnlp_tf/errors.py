@@ -1,5 +1,8 @@
 """Errors raised for bad input, before any training starts."""
 
+import math
+import numbers
+
 
 class DataError(ValueError):
     """A data file or in-memory data set is not what the task expects.
@@ -44,3 +47,23 @@ class PolicyError(ValueError):
         print(error)  # names the freeze policies there are
     ```
     """
+
+
+def positive_number(value, expected):
+    """`value` as a float when it is a finite real number above 0.
+
+    Otherwise a `PolicyError` that says what was `expected` and what came:
+
+    ```python
+    positive_number(2, "repetition_penalty must be a positive number")  # 2.0
+    # 0, -1, nan, inf, True or "2" raise PolicyError("..., got 0.")
+    ```
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise PolicyError(f"{expected}, got {value!r}.")
+    return float(value)

@@ -12,7 +12,6 @@ sampler = PenalizedSampler("greedy", repetition_penalty=1.3, no_repeat_ngram_siz
 ```
 """
 
-import math
 import numbers
 
 import keras
@@ -20,6 +19,7 @@ import keras_hub
 import tensorflow as tf
 
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.errors import positive_number
 
 # The logit of a forbidden token: far below any real logit, but finite, so a
 # row with every token forbidden still gives probabilities (not NaN).
@@ -235,17 +235,11 @@ def check_penalty(value):
     assert check_penalty(2) == 2.0  # 0, -1, nan or "2" raise PolicyError
     ```
     """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise PolicyError(
-            f"repetition_penalty must be a positive number (1.0 is off, above 1 "
-            f"discourages repeats), got {value!r}."
-        )
-    return float(value)
+    return positive_number(
+        value,
+        "repetition_penalty must be a positive number (1.0 is off, above 1 "
+        "discourages repeats)",
+    )
 
 
 def check_ngram_size(value):

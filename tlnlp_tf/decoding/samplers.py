@@ -5,7 +5,6 @@ sampler = make_sampler("beam", num_beams=4)
 ```
 """
 
-import math
 import numbers
 import re
 
@@ -16,6 +15,7 @@ from tlnlp_tf.decoding.penalties import PenalizedSampler
 from tlnlp_tf.decoding.penalties import check_ngram_size
 from tlnlp_tf.decoding.penalties import check_penalty
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.errors import positive_number
 
 SAMPLERS = ("greedy", "beam", "top_k", "top_p", "random")
 # The keyword options of `generate(..., **sampler_options)`.
@@ -134,16 +134,7 @@ def _by_name(name, num_beams, k, p, temperature, seed):
 
 
 def _positive(option, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise PolicyError(
-            f"make_sampler: {option} must be a positive number, got {value!r}."
-        )
-    return float(value)
+    return positive_number(value, f"make_sampler: {option} must be a positive number")
 
 
 def _count(option, value):

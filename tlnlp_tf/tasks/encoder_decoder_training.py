@@ -12,8 +12,6 @@ model.compile(learning_rate=5e-4)
 ```
 """
 
-import math
-
 import keras
 
 from tlnlp_tf.backbones import lora as adapters
@@ -21,6 +19,7 @@ from tlnlp_tf.backbones.freezing import apply_freeze
 from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.errors import positive_number
 from tlnlp_tf.tasks.encoder_decoder_inputs import split_policy
 from tlnlp_tf.tasks.freeze_policy import recompile_fresh
 from tlnlp_tf.tasks.task import compile_from_saved
@@ -40,16 +39,11 @@ def _is_auto(value):
 
 
 def _check_rate(value):
-    try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        rate = float("nan")
-    if isinstance(value, bool) or not (math.isfinite(rate) and rate > 0.0):
-        raise PolicyError(
-            f"compile(encoder_rate=...) must be 'auto' or a finite multiplier above 0 "
-            f"(1.0: the peak rate), got {value!r}."
-        )
-    return rate
+    return positive_number(
+        value,
+        "compile(encoder_rate=...) must be 'auto' or a finite multiplier above 0 "
+        "(1.0: the peak rate)",
+    )
 
 
 class EncoderDecoderTraining:
