@@ -81,6 +81,22 @@ def test_long_training_sentence_is_windowed_not_truncated(tagger):
         assert tokens[row][0] == 2 and tokens[row][mask[row].sum() - 1] == 3
 
 
+def test_fit_on_a_long_sentence_warns_of_no_truncation(tagger):
+    # 65 words (more sub-words than the tiny backbone's 64 positions) are
+    # windowed in training and prediction, so fit must not warn "truncated".
+    long = toy_tagged(13, seed=1)
+    words = [[w for sentence in long.words for w in sentence]]
+    tags = [[t for sentence in long.tags for t in sentence]]
+    data = TaggedSentences(words + toy_tagged(7).words, tags + toy_tagged(7).tags)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tagger.fit(data.to_dataset().batch(4), epochs=1, verbose=0)
+    assert not [w for w in caught if "truncat" in str(w.message)]
+    assert tagger.max_length == 64  # the backbone's limit: the sentence needs more
+    predicted, _ = tagger.predict_tags(words)
+    assert len(predicted[0]) == len(words[0])
+
+
 def test_learns_and_decodes_entities_with_offsets(tagger):
     tagger.compile(learning_rate=1e-2)
     # 15 passes as 3 epochs of 5 (an epoch's callbacks and logs run 3 times).

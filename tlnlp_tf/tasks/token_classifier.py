@@ -1,6 +1,7 @@
 """`TokenClassifier`: a tag for every word (NER, POS, chunking), spans with offsets."""
 
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -272,7 +273,9 @@ class TokenClassifier(TagDecoding, TextTask):
     def _choose_max_length(self, x):
         if not self._word_splitter_fixed:  # the first training data: fit once
             self.fit_word_splitter(x)
-        return super()._choose_max_length(x)
+        with warnings.catch_warnings():  # longer sentences are windowed, not truncated
+            warnings.filterwarnings("ignore", message=".* and will be truncated")
+            return super()._choose_max_length(x)
 
     def fit_word_splitter(self, x):
         """Fit `word_splitter` on the words of training sentences `x`.
