@@ -9,7 +9,7 @@ from tlnlp_tf.errors import DataError
 
 
 def choose_sequence_length(
-    tokenizer, texts, pairs=None, limit=512, percentile=100.0, multiple=8
+    tokenizer, texts, pairs=None, limit=512, percentile=100.0, multiple=8, warn=True
 ):
     """The token length covering `percentile`% of `texts` (default: all), up to `limit`.
 
@@ -18,7 +18,7 @@ def choose_sequence_length(
 
     Counts the special tokens of one text ([CLS] … [SEP]) or a pair, rounds
     up to a multiple of `multiple`, and warns (with counts) when some texts
-    will be truncated.
+    will be truncated (`warn=False` for tasks that window longer texts).
 
     Example:
 
@@ -35,7 +35,7 @@ def choose_sequence_length(
     wanted = int(np.ceil(np.percentile(lengths, percentile)))
     length = int(min(limit, max(multiple, -(-wanted // multiple) * multiple)))
     longer = int(np.sum(lengths > length))
-    if longer:
+    if longer and warn:
         warnings.warn(
             f"{longer} of {len(lengths)} sampled texts are longer than "
             f"max_length={length} tokens (the longest has {int(lengths.max())})"

@@ -39,6 +39,9 @@ class InputLengths:
     ```
     """
 
+    # True where the task reads longer inputs in windows: no truncation warning.
+    windows_long_inputs = False
+
     def predict_with_truncation(self, x=None, batch_size=None, **kwargs):
         """`(outputs, truncated)`: raw outputs, and how many inputs were cut.
 
@@ -102,7 +105,10 @@ class InputLengths:
             return
         limit = getattr(self.backbone, "max_sequence_length", 512)
         self.max_length = choose_sequence_length(
-            self.preprocessor.tokenizer, *self.length_inputs(texts, pairs), limit=limit
+            self.preprocessor.tokenizer,
+            *self.length_inputs(texts, pairs),
+            limit=limit,
+            warn=not self.windows_long_inputs,
         )
         self.preprocessor.sequence_length = self.max_length
 

@@ -1,7 +1,5 @@
 """`SpanExtractor`: extractive question answering (SQuAD style), with offsets."""
 
-import warnings
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -134,11 +132,9 @@ class SpanExtractor(TextTask):
         if not questions:
             return
         limit = min(DEFAULT_MAX_LENGTH, _backbone_limit(self.backbone))
-        with warnings.catch_warnings():  # longer contexts are windowed, not truncated
-            warnings.simplefilter("ignore")
-            self.max_length = choose_sequence_length(
-                self.preprocessor.tokenizer, questions, contexts, limit=limit
-            )
+        self.max_length = choose_sequence_length(  # longer contexts are windowed
+            self.preprocessor.tokenizer, questions, contexts, limit=limit, warn=False
+        )
         self.preprocessor.sequence_length = self.max_length
 
     # === Prediction ===
