@@ -1,5 +1,7 @@
 """SpanExtractor: windows, answer positions, n-best decoding with offsets, training."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -64,6 +66,19 @@ def test_answer_cut_by_a_window_edge_points_to_cls(extractor):
         extractor, "was", "was was was ann was", [3, 3], length=8
     )
     assert positions.numpy().tolist() == [[0, 0], [4, 6], [0, 0]]
+
+
+def test_long_contexts_choose_the_limit_without_a_truncation_warning(extractor):
+    # Contexts longer than the backbone's 64 positions are windowed, never
+    # truncated: choosing max_length must not warn "truncated".
+    questions = ["was ann ?"] * 3
+    contexts = [" ".join(["was ann in"] * 30)] * 3  # 180 context tokens
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        extractor._choose_max_length((questions, contexts))
+    assert not [w for w in caught if "truncat" in str(w.message)]
+    assert extractor.max_length == 64  # the backbone's limit
+    assert extractor.preprocessor.sequence_length == 64
 
 
 def fake_logits(model, start_token, end_token):

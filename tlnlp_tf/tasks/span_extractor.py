@@ -57,6 +57,8 @@ class SpanExtractor(TextTask):
     ```
     """
 
+    windows_long_inputs = True  # long contexts are windowed, never truncated
+
     def __init__(
         self,
         backbone,
@@ -132,8 +134,12 @@ class SpanExtractor(TextTask):
         if not questions:
             return
         limit = min(DEFAULT_MAX_LENGTH, _backbone_limit(self.backbone))
-        self.max_length = choose_sequence_length(  # longer contexts are windowed
-            self.preprocessor.tokenizer, questions, contexts, limit=limit, warn=False
+        self.max_length = choose_sequence_length(
+            self.preprocessor.tokenizer,
+            questions,
+            contexts,
+            limit=limit,
+            warn=not self.windows_long_inputs,
         )
         self.preprocessor.sequence_length = self.max_length
 
