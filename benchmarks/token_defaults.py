@@ -24,6 +24,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
@@ -38,6 +39,7 @@ TARGETS = {
     "srl": ("srl_ewt_propbank", "train.tsv", "test.tsv"),
 }
 NAME = "token_defaults"
+SPARSE = " (drawn sparse)"
 
 
 def main(argv=None):
@@ -46,12 +48,21 @@ def main(argv=None):
     parser.add_argument("--target", choices=sorted(TARGETS), default="conll2003")
     parser.add_argument("--configs", default="2e-4/0.9,5e-5/none")
     parser.add_argument("--test-size", type=int, default=1500)
+    parser.add_argument(
+        "--entity-density",
+        type=float,
+        help="NER targets: draw the sample to this share of words in entities "
+        "(sentences without entities make up the rest), e.g. 0.055",
+    )
     args = parser.parse_args(argv)
     folder, train_file, test_file = TARGETS[args.target]
     data = os.path.join(args.data, folder)
     read = tl.data.read_srl if args.target == "srl" else tl.data.read_conll
     full = read(os.path.join(data, train_file))
-    train = full.sample(args.limit, args.seed)
+    if args.entity_density:
+        train = sparse_sample(full, args.limit, args.entity_density, args.seed)
+    else:
+        train = full.sample(args.limit, args.seed)
     test = read(os.path.join(data, test_file))
     test = test.sample(args.test_size, args.seed)
     runs = []
@@ -73,6 +84,39 @@ def main(argv=None):
         table(runs),
         _common.command("token_defaults.py", argv)
         + " (kept rows: their own commands, in the JSON)",
+    )
+
+
+def sparse_sample(full, size, density, seed):
+    """`size` sentences whose share of words inside entities is about `density`:
+    a seeded draw of sentences with entities, the rest without any."""
+    rng = np.random.default_rng(seed)
+    with_entities = [i for i, t in enumerate(full.tags) if set(t) != {"O"}]
+    without = [i for i, t in enumerate(full.tags) if set(t) == {"O"}]
+
+    def mean_words(ids):
+        return np.mean([len(full.words[i]) for i in ids])
+
+    inside = np.mean([sum(t != "O" for t in full.tags[i]) for i in with_entities])
+    # density = inside * k / (words_e * k + words_o * (size - k)), solved for k.
+    words_e, words_o = mean_words(with_entities), mean_words(without)
+    k = int(
+        round(
+            density * words_o * size / (inside - density * words_e + density * words_o)
+        )
+    )
+    if size - k > len(without):
+        raise SystemExit(
+            f"--entity-density {density}: needs {size - k} sentences without "
+            f"entities, the training split has {len(without)}"
+        )
+    chosen = list(rng.choice(with_entities, k, replace=False))
+    chosen += list(rng.choice(without, size - k, replace=False))
+    rng.shuffle(chosen)
+    return tl.data.TaggedSentences(
+        [full.words[i] for i in chosen],
+        [full.tags[i] for i in chosen],
+        source=f"{full.source} (density {density})",
     )
 
 
@@ -109,6 +153,7 @@ def run(config, train, test, full, args):
     return {
         "target": args.target,
         "train_units": len(train),
+        "entity_density_asked": args.entity_density,
         "test_units": len(test),
         "epochs": args.epochs,
         "seed": args.seed,
@@ -136,11 +181,18 @@ def saved_runs(runs):
             saved = json.load(file)["runs"]
 
     def key(r):
-        return (r["target"], r["train_units"], r["epochs"], r["seed"], r["config"])
+        return (
+            r["target"],
+            r["train_units"],
+            r.get("entity_density_asked"),
+            r["epochs"],
+            r["seed"],
+            r["config"],
+        )
 
     new = {key(r) for r in runs}
     merged = [r for r in saved if key(r) not in new] + runs
-    return sorted(merged, key=lambda r: (r["target"], r["train_units"], key(r)))
+    return sorted(merged, key=lambda r: str(key(r)))
 
 
 def table(runs):
@@ -153,7 +205,8 @@ def table(runs):
     for r in runs:
         p = r["profile"]
         rows.append(
-            f"| {r['target']} | {r['train_units']:,} | {r['epochs']} | {r['updates']} "
+            f"| {r['target']}{SPARSE if r.get('entity_density_asked') else ''} "
+            f"| {r['train_units']:,} | {r['epochs']} | {r['updates']} "
             f"| {p['entity_density']:.3f} | {p['subwords_per_word']:.2f} "
             f"| {p['unknown_share']:.2f} | {r['config']} | {r['peak']:g} "
             f"| {r['f1_argmax']:.4f} | {r['f1_allowed']:.4f} "
