@@ -100,7 +100,12 @@ def main(argv=None):
     rerun = {(r["source"], r["crf"]) for r in runs}
     runs = [r for r in kept if (r["source"], r["crf"]) not in rerun] + runs
     runs.sort(key=lambda r: (r["source"], r["crf"]))
-    reports = {**kept_sources, **{k: v["report"] for k, v in sources.items()}}
+    reports = dict(kept_sources)
+    for key, source in sources.items():
+        # A twin-only run learns the same vocabulary: the kept pretrained
+        # source's report (its pretraining cost) stays.
+        if key not in kept_sources or "random twin" not in source["report"]["kind"]:
+            reports[key] = source["report"]
     results = {
         "target": args.target,
         "train_sentences": len(train),
