@@ -141,7 +141,7 @@ def run(config, train, test, full, args):
     start = time.perf_counter()
     history = model.fit(data, epochs=args.epochs, verbose=2)
     seconds = time.perf_counter() - start
-    chosen = getattr(model, "training_defaults", None)
+    chosen = getattr(model, "rates_choice", None)
     f1 = {}
     for decoding in ("argmax", "allowed"):
         model.decoding = decoding
@@ -156,11 +156,12 @@ def run(config, train, test, full, args):
         "entity_density_asked": args.entity_density,
         "test_units": len(test),
         "epochs": args.epochs,
+        "batch_size": args.batch_size,
         "seed": args.seed,
         "config": config,
         "peak": float(model.optimizer._learning_rate.peak),
         "layer_decay": (chosen or {}).get("layer_decay", decay),
-        "chosen": chosen,
+        "chosen": chosen and chosen["reason"],
         "updates": int(model.optimizer.iterations.numpy()),
         "profile": profile,
         "f1_argmax": round(f1["argmax"], 4),
@@ -186,6 +187,7 @@ def saved_runs(runs):
             r["train_units"],
             r.get("entity_density_asked"),
             r["epochs"],
+            r.get("batch_size", 32),
             r["seed"],
             r["config"],
         )
@@ -197,16 +199,17 @@ def saved_runs(runs):
 
 def table(runs):
     rows = [
-        "| target | train units | epochs | updates | entity density | sub-words / word "
-        "| [UNK] | config | peak (chosen) | test F1 argmax | test F1 allowed path "
-        "| train s | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target | train units | epochs | batch | seed | updates | entity density "
+        "| sub-words / word | [UNK] | config | peak (chosen) | test F1 argmax "
+        "| test F1 allowed path | train s | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         p = r["profile"]
         rows.append(
             f"| {r['target']}{SPARSE if r.get('entity_density_asked') else ''} "
-            f"| {r['train_units']:,} | {r['epochs']} | {r['updates']} "
+            f"| {r['train_units']:,} | {r['epochs']} | {r.get('batch_size', 32)} "
+            f"| {r['seed']} | {r['updates']} "
             f"| {p['entity_density']:.3f} | {p['subwords_per_word']:.2f} "
             f"| {p['unknown_share']:.2f} | {r['config']} | {r['peak']:g} "
             f"| {r['f1_argmax']:.4f} | {r['f1_allowed']:.4f} "
