@@ -410,12 +410,19 @@ def test_token_classification_fit_evaluate_predict(
         "I-PER",
     ]
     # 32 sentences, 1 epoch: too few updates, said on one line.
+    err = capsys.readouterr().err
     warned = [
         line
-        for line in capsys.readouterr().err.splitlines()
+        for line in err.splitlines()
         if line.startswith("tlnlp fit: warning: TokenClassifier.fit:")
     ]
     assert len(warned) == 1 and "Pass epochs=" in warned[0]
+    # The peak rate and layer decay chosen from the data: said and recorded.
+    chosen = metrics["rates_choice"]
+    assert chosen["profile"]["sentences"] == 32
+    assert f"tlnlp fit: peak learning rate {chosen['learning_rate']:g}" in err
+    saved = keras.saving.load_model(output / "model.keras")
+    assert saved.optimizer._learning_rate.peak == pytest.approx(chosen["learning_rate"])
     # Without --epochs, as many epochs as reach the task's minimum (4 here).
     monkeypatch.setattr(TokenClassifier, "min_updates", 4)
     auto = ["--output", str(tmp_path / "auto"), "--decoding", "allowed"]

@@ -340,7 +340,21 @@ def run(args):
         token_level=task.token_level,
     )
     data = training_batches(data, args.batch_size, args.batching, seed=args.seed)
-    if args.epochs is None:
+    chosen = None
+    if hasattr(model, "resolve_rates"):  # from the raw sentences: `data` may be tokens
+        with distribution.scope():
+            chosen = model.resolve_rates(
+                train.to_dataset().batch(256),
+                args.epochs and int(data.cardinality()) * args.epochs,
+                verbose=0,
+            )
+    if chosen is not None:
+        print(
+            f"tlnlp fit: peak learning rate {chosen['learning_rate']:g}, layer "
+            f"decay {chosen['layer_decay']}: {chosen['reason']}",
+            file=sys.stderr,
+        )
+    if args.epochs is None:  # enough updates for the data (`min_updates`)
         args.epochs, reason = auto_epochs(model, int(data.cardinality()))
         if reason != "the default":
             print(f"tlnlp fit: epochs {args.epochs}: {reason}", file=sys.stderr)
@@ -391,6 +405,8 @@ def run(args):
     }
     if hasattr(model, "freeze_choice"):
         metrics["freeze_choice"] = model.freeze_choice
+    if hasattr(model, "rates_choice"):
+        metrics["rates_choice"] = model.rates_choice
     if hasattr(history, "pairs"):  # freeze="setfit": stage 1
         metrics["contrastive_pairs"] = history.pairs
         metrics["contrastive_loss"] = [round(v, 6) for v in history.contrastive["loss"]]

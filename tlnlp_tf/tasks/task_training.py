@@ -20,8 +20,10 @@ from tlnlp_tf.backbones.freezing import layer_groups
 from tlnlp_tf.backbones.freezing import lora_rank
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.freeze_policy import backbone_policy
+from tlnlp_tf.training.fit_steps import steps_taken
 from tlnlp_tf.training.layer_decay import layer_decay_multipliers
 from tlnlp_tf.training.optimizers import fine_tuning_adamw
+from tlnlp_tf.training.schedules import FineTuningSchedule
 
 # Keras's string names of the cross-entropy losses; the heads output logits.
 LOGIT_LOSSES = {
@@ -37,6 +39,11 @@ LORA_LEARNING_RATE = 5e-3
 
 class TaskTraining:
     """`compile` and its defaults, mixed into `TextTask`.
+
+    A task that sets `rates_from_data = True` (`TokenClassifier`) chooses
+    its auto peak rate and layer decay from the training data at the first
+    `fit` (`resolve_rates`; its `training_profile(x)` and
+    `choose_rates(profile, updates)`).
 
     Reads the model's `backbone`, `freeze`, and the task's
     `small_backbone_learning_rate`, `fine_tuning_layer_decay`,
@@ -140,6 +147,76 @@ class TaskTraining:
                 )
         return loss
 
+    # === Rates chosen from the training data ===
+
+    rates_from_data = False
+
+    def training_profile(self, x):
+        """What the rate choice reads from training data `x` (None: nothing)."""
+        return None
+
+    def choose_rates(self, profile, updates):
+        """`{"learning_rate", "layer_decay", "reason"}` for a profile (and
+        optionally `"min_updates"`, `"updates_evidence"`)."""
+        raise NotImplementedError
+
+    def resolve_rates(self, x, updates, verbose="auto"):
+        """Choose `compile`'s auto peak rate and layer decay from training data.
+
+        `fit` calls it on its first training data (`tlnlp fit` before it
+        tokenizes), with `updates` the optimizer steps it will take, when
+        the task sets `rates_from_data`, the model was compiled with
+        `optimizer="auto"` and `learning_rate` or `layer_decay` `"auto"`, the
+        backbone trains (not frozen, not LoRA, under 60M parameters) and the
+        optimizer has not stepped. The model is recompiled with the choice;
+        `model.rates_choice` keeps it with the reason and the profile, and
+        its `min_updates` (if any) becomes the model's, below which `fit`
+        warns.
+        Returns the choice, or None when nothing was chosen.
+
+        ```python
+        tagger.resolve_rates(train.to_dataset().batch(32), updates=320)
+        tagger.rates_choice["reason"]
+        ```
+        """
+        args = getattr(self, "_compile_args", None)
+        if not self.rates_from_data or not args or args["optimizer"] != "auto":
+            return None
+        if "auto" not in (args["learning_rate"], args["layer_decay"]):
+            return None
+        if getattr(self, "rates_choice", None) is not None:  # chosen once
+            return None
+        schedule = getattr(self.optimizer, "_learning_rate", None)
+        fresh = isinstance(schedule, FineTuningSchedule) and (
+            schedule.total_steps is None and not steps_taken(self.optimizer)
+        )
+        if not fresh or not self._trains_small_backbone():
+            return None
+        profile = self.training_profile(x)
+        if profile is None:
+            return None
+        choice = dict(self.choose_rates(profile, updates), profile=profile)
+        self.rates_choice = choice
+        if choice.get("min_updates"):  # what `fit` warns below (update_budget)
+            self.min_updates = choice["min_updates"]
+            if choice.get("updates_evidence"):
+                self.few_updates_evidence = choice["updates_evidence"]
+        self.compile(**self._compile_args)
+        if verbose != 0:
+            print(
+                f"{type(self).__name__}.fit: peak learning rate "
+                f"{choice['learning_rate']:g}, layer decay {choice['layer_decay']}: "
+                f"{choice['reason']}"
+            )
+        return choice
+
+    def _trains_small_backbone(self):
+        return (
+            lora_rank(backbone_policy(self.freeze)) is None
+            and bool(self.backbone.trainable_weights)
+            and self.backbone.count_params() < 60_000_000
+        )
+
     def default_weighted_metrics(self):
         """Metrics that honour sample weights (Keras's `metrics` ignore them)."""
         return None
@@ -154,6 +231,9 @@ class TaskTraining:
         if not self.backbone.trainable_weights:
             return 1e-3
         if self.backbone.count_params() < 60_000_000:
+            choice = getattr(self, "rates_choice", None)  # `resolve_rates`
+            if choice is not None:
+                return choice["learning_rate"]
             return self.small_backbone_learning_rate
         return 3e-5
 
@@ -169,6 +249,9 @@ class TaskTraining:
             layer_groups(self.backbone)
         except PolicyError:
             return None
+        choice = getattr(self, "rates_choice", None)  # `resolve_rates`
+        if choice is not None and self._trains_small_backbone():
+            return choice["layer_decay"]
         return self.fine_tuning_layer_decay
 
 

@@ -31,6 +31,9 @@ from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreproce
 from tlnlp_tf.tasks.word_spans import located_entities
 from tlnlp_tf.tasks.word_spans import sub_word_windows
 from tlnlp_tf.tasks.word_spans import word_lists
+from tlnlp_tf.training.token_rates import PROFILE_SAMPLE
+from tlnlp_tf.training.token_rates import choose_token_rates
+from tlnlp_tf.training.token_rates import token_data_profile
 
 _PREDICT_BATCH = 32
 _SPLITTER_SAMPLE = 20_000  # training sentences read to fit the word splitter
@@ -110,10 +113,15 @@ class TokenClassifier(TagDecoding, TextTask):
     windows_long_inputs = True  # long sentences are windowed, never truncated
 
     # CoNLL-2003 sweep (docs/freezing.md): 2e-4 with layer decay 0.9 beat 1e-4.
+    # The first `fit` reads its data (`choose_rates`, training/token_rates.py):
+    # the same rates held on small and sparse draws; sparse entities raise
+    # the update minimum below.
     small_backbone_learning_rate = 2e-4
     fine_tuning_layer_decay = 0.9
+    rates_from_data = True
     targets_are_weighted = True  # the weights mask all but first sub-words
-    # Few sentences at few epochs learn nothing (`fit` warns below this).
+    # Few sentences at few epochs learn nothing (`fit` warns below this; the
+    # first `fit` raises it on its model for data sparser than CoNLL).
     min_updates = 300
     few_updates_evidence = (
         "CoNLL-2003 with 185 training sentences, MiniLM, batch 32: test entity "
@@ -298,6 +306,24 @@ class TokenClassifier(TagDecoding, TextTask):
             return
         self.word_splitter = WordSplitter().fit(sentence.split() for sentence in texts)
         self._word_splitter_fixed = True
+
+    def training_profile(self, x):
+        """`token_data_profile` of the first sentences of training dataset `x`
+        (None for token features, or tags the model does not know: `fit`
+        says so)."""
+        if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
+            return None
+        batch = _static_batch(x)
+        try:
+            data = self.labelled(x, steps=-(-PROFILE_SAMPLE // batch))
+        except DataError:
+            return None
+        if data is None or not len(data.words):
+            return None
+        return token_data_profile(self.preprocessor.tokenizer, data.words, data.tags)
+
+    def choose_rates(self, profile, updates):
+        return choose_token_rates(profile, updates, type(self).min_updates)
 
     # === Prediction ===
 
@@ -498,3 +524,10 @@ def _tagged(words, tags, source):
     if len(words) != len(tags) or any(len(w) != len(t) for w, t in zip(words, tags)):
         raise DataError(f"{source}: give one tag per word of every sentence.")
     return TaggedSentences(words, tags, source=source)
+
+
+def _static_batch(dataset):
+    """The batch size of a batched dataset when static, else 32."""
+    shapes = tf.nest.flatten(dataset.element_spec)
+    size = shapes[0].shape[0] if shapes and shapes[0].shape.rank else None
+    return int(size) if size else 32
