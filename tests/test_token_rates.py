@@ -35,6 +35,10 @@ def test_profile_counts_by_hand(tagger):
     profile = token_data_profile(tokenizer, [["zzz☃", "ann"]], [["O", "I-PER"]])
     assert profile["entities_per_sentence"] == 1.0
     assert profile["unknown_share"] == 0.5
+    # A sample smaller than the data is spread over it, not its first sentences.
+    words, tags = [["was", "ann"]] * 4, [["O", "O"]] * 2 + [["O", "B-PER"]] * 2
+    profile = token_data_profile(tokenizer, words, tags, sample=2)
+    assert profile["sentences"] == 4 and profile["entity_density"] == 0.25
 
 
 def test_first_fit_chooses_the_rates_from_its_data(tagger, monkeypatch):

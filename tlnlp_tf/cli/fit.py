@@ -271,6 +271,7 @@ def run(args):
     from tlnlp_tf.training.contrastive import is_setfit
     from tlnlp_tf.training.regularizers import L2SP
     from tlnlp_tf.training.resume import resumable_fit
+    from tlnlp_tf.training.token_rates import PROFILE_SAMPLE
     from tlnlp_tf.training.update_budget import auto_epochs
 
     task = registry.get_task(args.task)
@@ -341,10 +342,16 @@ def run(args):
     )
     data = training_batches(data, args.batch_size, args.batching, seed=args.seed)
     chosen = None
-    if hasattr(model, "resolve_rates"):  # from the raw sentences: `data` may be tokens
+    if getattr(model, "rates_from_data", False):  # raw sentences: `data` may be tokens
+        # A seeded sample: the first sentences of a file need not be typical
+        # (streamed shards have no sample: their first sentences).
+        if hasattr(train, "sample"):
+            sample = train.sample(PROFILE_SAMPLE, args.seed).to_dataset().batch(256)
+        else:
+            sample = train.to_dataset().batch(256)
         with distribution.scope():
             chosen = model.resolve_rates(
-                train.to_dataset().batch(256),
+                sample,
                 args.epochs and int(data.cardinality()) * args.epochs,
                 verbose=0,
             )
