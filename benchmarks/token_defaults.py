@@ -12,7 +12,7 @@ before, `5e-5/none` plain AdamW at 5e-5 without layer decay) or `auto` (what
 `compile()` chooses now, from the data). Each row gives the test F1 (entity F1
 with CoNLL semantics, SRL argument F1 with `V` excluded) of the argmax and of
 the allowed-path decoding, and the data's profile
-(`tl.training.token_data_profile`): entity density, sub-words per word,
+(`tlnlp_tf.tasks.token_data_profile`): entity density, sub-words per word,
 [UNK] share. Rows are kept across runs (keyed by target, size, epochs, seed
 and config), so targets and configs can run one at a time.
 """
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
-from tlnlp_tf.training.token_data_profile import token_data_profile  # noqa: E402
+from tlnlp_tf.tasks.token_data_profile import token_data_profile  # noqa: E402
 
 TARGETS = {
     "conll2003": ("conll2003", "train.txt", "test.txt"),

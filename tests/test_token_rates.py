@@ -6,8 +6,8 @@ from test_token_classifier import TAGS
 from test_token_classifier import toy_tagged
 
 import tlnlp_tf as tl
-from tlnlp_tf.training import token_rates
-from tlnlp_tf.training.token_data_profile import token_data_profile
+from tlnlp_tf.tasks import token_rates
+from tlnlp_tf.tasks.token_data_profile import token_data_profile
 
 
 @pytest.fixture

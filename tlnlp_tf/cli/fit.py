@@ -266,12 +266,12 @@ def run(args):
     from tlnlp_tf.distribute.strategies import strategy
     from tlnlp_tf.extras import require
     from tlnlp_tf.tasks import registry
+    from tlnlp_tf.tasks.token_rates import PROFILE_SAMPLE
     from tlnlp_tf.training.callbacks import FirstStepTimer
     from tlnlp_tf.training.callbacks import backed_up_epoch
     from tlnlp_tf.training.contrastive import is_setfit
     from tlnlp_tf.training.regularizers import L2SP
     from tlnlp_tf.training.resume import resumable_fit
-    from tlnlp_tf.training.token_rates import PROFILE_SAMPLE
     from tlnlp_tf.training.update_budget import auto_epochs
 
     task = registry.get_task(args.task)

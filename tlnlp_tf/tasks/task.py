@@ -271,10 +271,11 @@ class TextTask(
                     "and a tf.data.Dataset."
                 )
             steps = kwargs.get("steps_per_epoch") or steps_per_epoch(x, batch_size)
-            with self.distribute_strategy.scope():  # a recompile, as above
-                self.resolve_rates(
-                    x, steps and steps * epochs, kwargs.get("verbose", "auto")
-                )
+            if self.rates_from_data:
+                with self.distribute_strategy.scope():  # a recompile, as above
+                    self.resolve_rates(
+                        x, steps and steps * epochs, kwargs.get("verbose", "auto")
+                    )
             self._set_schedule_length(x, batch_size, epochs, kwargs)
             warn_few_updates(self, steps, epochs, stacklevel=4)
             check_global_batch(

@@ -175,8 +175,8 @@ class TaskTraining:
         Returns the choice, or None when nothing was chosen.
 
         ```python
-        tagger.resolve_rates(train.to_dataset().batch(32), updates=320)
-        tagger.rates_choice["reason"]
+        data = tl.data.from_lists(["ann was in rome"], ["B-PER O O B-LOC"])
+        model.resolve_rates(data.batch(1), updates=320)  # a TokenClassifier chooses
         ```
         """
         args = getattr(self, "_compile_args", None)

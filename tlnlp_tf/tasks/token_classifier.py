@@ -28,12 +28,12 @@ from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import TextTask
 from tlnlp_tf.tasks.task_training import LOGIT_LOSSES
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
+from tlnlp_tf.tasks.token_rates import PROFILE_SAMPLE
+from tlnlp_tf.tasks.token_rates import choose_token_rates
+from tlnlp_tf.tasks.token_rates import token_data_profile
 from tlnlp_tf.tasks.word_spans import located_entities
 from tlnlp_tf.tasks.word_spans import sub_word_windows
 from tlnlp_tf.tasks.word_spans import word_lists
-from tlnlp_tf.training.token_rates import PROFILE_SAMPLE
-from tlnlp_tf.training.token_rates import choose_token_rates
-from tlnlp_tf.training.token_rates import token_data_profile
 
 _PREDICT_BATCH = 32
 _SPLITTER_SAMPLE = 20_000  # training sentences read to fit the word splitter
@@ -113,7 +113,7 @@ class TokenClassifier(TagDecoding, TextTask):
     windows_long_inputs = True  # long sentences are windowed, never truncated
 
     # CoNLL-2003 sweep (docs/freezing.md): 2e-4 with layer decay 0.9 beat 1e-4.
-    # The first `fit` reads its data (`choose_rates`, training/token_rates.py):
+    # The first `fit` reads its data (`choose_rates`, tasks/token_rates.py):
     # the same rates held on small and sparse draws; sparse entities raise
     # the update minimum below.
     small_backbone_learning_rate = 2e-4

@@ -12,5 +12,3 @@ from tlnlp_tf.training.schedules import FineTuningSchedule
 from tlnlp_tf.training.schedules import SlantedTriangular
 from tlnlp_tf.training.schedules import WarmupCosineDecay
 from tlnlp_tf.training.schedules import WarmupLinearDecay
-from tlnlp_tf.training.token_data_profile import token_data_profile
-from tlnlp_tf.training.token_rates import choose_token_rates

@@ -32,6 +32,10 @@ def token_data_profile(tokenizer, words, tags, sample=PROFILE_SAMPLE):
     `subwords_per_word` and `unknown_share` (first sub-words that are the
     unknown token) come from the tokenizer word by word, as the model reads
     them. `sentences` is the number given, not the sample's.
+
+    ```python
+    token_data_profile(tokenizer, [["Merkel", "spoke"]], [["B-PER", "O"]])
+    ```
     """
     words, tags = list(words), list(tags)
     if not words:
