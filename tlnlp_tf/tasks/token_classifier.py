@@ -26,6 +26,7 @@ from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import TextTask
+from tlnlp_tf.tasks.task import _static_batch_size
 from tlnlp_tf.tasks.task_training import LOGIT_LOSSES
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 from tlnlp_tf.tasks.token_rates import PROFILE_SAMPLE
@@ -313,7 +314,7 @@ class TokenClassifier(TagDecoding, TextTask):
         says so)."""
         if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
             return None
-        batch = _static_batch(x)
+        batch = _static_batch_size(x) or 32  # unknown (no drop_remainder): 32
         try:
             data = self.labelled(x, steps=-(-PROFILE_SAMPLE // batch))
         except DataError:
@@ -524,10 +525,3 @@ def _tagged(words, tags, source):
     if len(words) != len(tags) or any(len(w) != len(t) for w, t in zip(words, tags)):
         raise DataError(f"{source}: give one tag per word of every sentence.")
     return TaggedSentences(words, tags, source=source)
-
-
-def _static_batch(dataset):
-    """The batch size of a batched dataset when static, else 32."""
-    shapes = tf.nest.flatten(dataset.element_spec)
-    size = shapes[0].shape[0] if shapes and shapes[0].shape.rank else None
-    return int(size) if size else 32
