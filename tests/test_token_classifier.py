@@ -8,6 +8,7 @@ import tensorflow as tf
 import tlnlp_tf as tl
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.tasks.word_spans import sub_word_windows as _windows
+from tlnlp_tf.tasks.word_spans import windowed
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 PEOPLE = [["ann"], ["bob", "lee"], ["cy"]]
@@ -152,6 +153,20 @@ def test_windows_cover_every_word_with_overlap():
         covered.update(range(start, end))
     assert covered == set(range(10))
     assert _windows([9, 1], 4) == [(0, 1), (1, 2)]  # an over-long word stands alone
+
+
+def test_each_word_keeps_its_most_central_window():
+    seen = []
+
+    def tag_windows(texts, counts):  # a window's tags: its index, scores: offsets
+        seen.extend(texts)
+        return [([k] * len(c), list(range(len(c)))) for k, c in enumerate(counts)]
+
+    ids, scores = windowed([list("abcdef"), ["x"]], [[1] * 6, [1]], 4, tag_windows)
+    assert seen == ["a b c d", "c d e f", "x"]
+    # c is one word from an edge in window 0, on the edge in window 1; d the reverse
+    assert list(ids[0]) == [0, 0, 0, 1, 1, 1] and list(ids[1]) == [2]
+    assert list(scores[0]) == [0, 1, 2, 1, 2, 3]
 
 
 def test_long_text_is_windowed_not_truncated(tagger):

@@ -39,6 +39,7 @@ from tlnlp_tf.training.contrastive import is_setfit
 from tlnlp_tf.training.eager_build import build_optimizer
 from tlnlp_tf.training.fit_steps import one_iterator
 from tlnlp_tf.training.fit_steps import set_schedule_length
+from tlnlp_tf.training.fit_steps import static_batch_size
 from tlnlp_tf.training.fit_steps import steps_per_epoch
 from tlnlp_tf.training.update_budget import warn_few_updates
 
@@ -279,7 +280,7 @@ class TextTask(
             self._set_schedule_length(x, batch_size, epochs, kwargs)
             warn_few_updates(self, steps, epochs, stacklevel=4)
             check_global_batch(
-                batch_size or _static_batch_size(x), self.distribute_strategy
+                batch_size or static_batch_size(x), self.distribute_strategy
             )
             if isinstance(x, tf.data.Dataset):
                 kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
@@ -415,13 +416,3 @@ def _preset_refusal(name, method):
         f"{name}.from_backbone(spec, ...) (a backbone alone saves as a preset: "
         f"model.backbone.save_to_preset(folder))."
     )
-
-
-def _static_batch_size(x):
-    """The batch size of a dataset batched with `drop_remainder=True`, else None."""
-    if not isinstance(x, tf.data.Dataset):
-        return None
-    for spec in tf.nest.flatten(x.element_spec):
-        if spec.shape.rank:
-            return spec.shape[0]
-    return None

@@ -26,14 +26,12 @@ from tlnlp_tf.tasks.inputs import is_tokenized
 from tlnlp_tf.tasks.inputs import text
 from tlnlp_tf.tasks.inputs import texts_of
 from tlnlp_tf.tasks.task import TextTask
-from tlnlp_tf.tasks.task import _static_batch_size
 from tlnlp_tf.tasks.task_training import LOGIT_LOSSES
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
-from tlnlp_tf.tasks.token_rates import PROFILE_SAMPLE
 from tlnlp_tf.tasks.token_rates import choose_token_rates
-from tlnlp_tf.tasks.token_rates import token_data_profile
+from tlnlp_tf.tasks.token_rates import dataset_token_profile
 from tlnlp_tf.tasks.word_spans import located_entities
-from tlnlp_tf.tasks.word_spans import sub_word_windows
+from tlnlp_tf.tasks.word_spans import windowed
 from tlnlp_tf.tasks.word_spans import word_lists
 
 _PREDICT_BATCH = 32
@@ -113,10 +111,9 @@ class TokenClassifier(TagDecoding, TextTask):
 
     windows_long_inputs = True  # long sentences are windowed, never truncated
 
-    # CoNLL-2003 sweep (docs/freezing.md): 2e-4 with layer decay 0.9 beat 1e-4.
-    # The first `fit` reads its data (`choose_rates`, tasks/token_rates.py):
-    # the same rates held on small and sparse draws; sparse entities raise
-    # the update minimum below.
+    # CoNLL-2003 sweep (docs/freezing.md): 2e-4 with layer decay 0.9 beat 1e-4;
+    # they held on small and sparse draws, whose entity density raises the
+    # update minimum below on the first `fit` (tasks/token_rates.py).
     small_backbone_learning_rate = 2e-4
     fine_tuning_layer_decay = 0.9
     rates_from_data = True
@@ -309,19 +306,7 @@ class TokenClassifier(TagDecoding, TextTask):
         self._word_splitter_fixed = True
 
     def training_profile(self, x):
-        """`token_data_profile` of the first sentences of training dataset `x`
-        (None for token features, or tags the model does not know: `fit`
-        says so)."""
-        if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
-            return None
-        batch = _static_batch_size(x) or 32  # unknown (no drop_remainder): 32
-        try:
-            data = self.labelled(x, steps=-(-PROFILE_SAMPLE // batch))
-        except DataError:
-            return None
-        if data is None or not len(data.words):
-            return None
-        return token_data_profile(self.preprocessor.tokenizer, data.words, data.tags)
+        return dataset_token_profile(self, x)
 
     def choose_rates(self, profile, updates):
         return choose_token_rates(profile, updates, type(self).min_updates)
@@ -404,26 +389,14 @@ class TokenClassifier(TagDecoding, TextTask):
         """
         sentences = word_lists(sentences, self.word_splitter)
         counts = self._piece_counts(sentences)
-        budget = self.sequence_length() - 2
-        segments = []  # (sentence, first word, end word)
-        for index in range(len(sentences)):
-            for start, end in sub_word_windows(counts[index], budget):
-                segments.append((index, start, end))
-        outputs = self._window_tags(
-            [" ".join(sentences[i][a:b]) for i, a, b in segments],
-            [counts[i][a:b] for i, a, b in segments],
-            batch_size,
+        ids, scores = windowed(
+            sentences,
+            counts,
+            self.sequence_length() - 2,
+            lambda texts, window_counts: self._window_tags(
+                texts, window_counts, batch_size
+            ),
         )
-        ids = [np.zeros(len(words), int) for words in sentences]
-        scores = [np.zeros(len(words)) for words in sentences]
-        centrality = [np.full(len(words), -1.0) for words in sentences]
-        for (index, start, end), (window_ids, window_scores) in zip(segments, outputs):
-            for offset, word in enumerate(range(start, end)):
-                distance = min(word - start, end - 1 - word)  # prefer central windows
-                if distance > centrality[index][word]:
-                    centrality[index][word] = distance
-                    ids[index][word] = window_ids[offset]
-                    scores[index][word] = window_scores[offset]
         tags = [[self.tags[i] for i in sentence] for sentence in ids]
         # An I-X that continues nothing becomes B-X: the IOB1 reading of the tags.
         return [to_iob2(sentence, "iob1") for sentence in tags], scores

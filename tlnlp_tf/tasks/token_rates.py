@@ -33,10 +33,20 @@ choose_token_rates({"entity_density": 0.058, "unknown_share": 0.0}, 321)
 
 import warnings
 
+import tensorflow as tf
+
+from tlnlp_tf.errors import DataError
+from tlnlp_tf.tasks.inputs import has_raw_text
 from tlnlp_tf.tasks.token_data_profile import PROFILE_SAMPLE
 from tlnlp_tf.tasks.token_data_profile import token_data_profile
+from tlnlp_tf.training.fit_steps import static_batch_size
 
-__all__ = ["PROFILE_SAMPLE", "choose_token_rates", "token_data_profile"]
+__all__ = [
+    "PROFILE_SAMPLE",
+    "choose_token_rates",
+    "dataset_token_profile",
+    "token_data_profile",
+]
 
 PEAK_RATE, LAYER_DECAY = 2e-4, 0.9
 # CoNLL-2003's share of training words inside entities, where the base
@@ -104,3 +114,26 @@ def choose_token_rates(profile, updates, min_updates=300):
         "updates_evidence": SPARSE_EVIDENCE if factor > 1 else None,
         "reason": f"{runs}; {budget}; peak 2e-4, decay 0.9 ({RATE_EVIDENCE})",
     }
+
+
+def dataset_token_profile(task, x):
+    """`token_data_profile` of the first sentences of a token task's training
+    dataset `x`; None for token features, or for tags `task` does not know
+    (`fit` says so).
+
+    ```python
+    model = tl.TokenClassifier.from_backbone("minilm", tags=["O", "B-PER", "I-PER"])
+    data = tf.data.Dataset.from_tensor_slices((["Ann left"], ["B-PER O"]))
+    dataset_token_profile(model, data.batch(1))["entity_density"]  # 0.5
+    ```
+    """
+    if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
+        return None
+    batch = static_batch_size(x) or 32  # unknown (no drop_remainder): 32
+    try:
+        data = task.labelled(x, steps=-(-PROFILE_SAMPLE // batch))
+    except DataError:
+        return None
+    if data is None or not len(data.words):
+        return None
+    return token_data_profile(task.preprocessor.tokenizer, data.words, data.tags)

@@ -1,7 +1,8 @@
 """Words of a text and the entities over them, shared by the taggers.
 
 `word_lists` splits sentences into words, `sub_word_windows` cuts a long
-sentence into overlapping word windows that fit the encoder, and
+sentence into overlapping word windows that fit the encoder (`windowed`
+runs a tagger over them and keeps each word's most central window), and
 `located_entities` turns one sentence's IOB2 word tags into entity spans
 with character offsets.
 
@@ -96,3 +97,40 @@ def sub_word_windows(counts, budget):
         if end >= total:
             return windows
         start = max(start + 1, start + (end - start) // 2)  # half-window stride
+
+
+def windowed(sentences, counts, budget, tag_windows):
+    """Per sentence, one `(id, score)` per word from a tagger run on windows.
+
+    Each sentence is cut by `sub_word_windows(counts[i], budget)`;
+    `tag_windows(texts, window_counts)` gets every window as space-joined
+    words with its words' sub-word counts and returns, per window, the tag
+    ids and scores of its words. A word in several windows keeps the values
+    of the window where it is furthest from an edge.
+
+    ```python
+    windowed([["a", "b", "c"]], [[2, 2, 2]], 4,
+             lambda texts, counts: [(list(range(len(c))), [1.0] * len(c))
+                                    for c in counts])
+    # ([array([0, 1, 1])], [array([1., 1., 1.])])
+    ```
+    """
+    segments = []  # (sentence, first word, end word)
+    for index in range(len(sentences)):
+        for start, end in sub_word_windows(counts[index], budget):
+            segments.append((index, start, end))
+    outputs = tag_windows(
+        [" ".join(sentences[i][a:b]) for i, a, b in segments],
+        [counts[i][a:b] for i, a, b in segments],
+    )
+    ids = [np.zeros(len(words), int) for words in sentences]
+    scores = [np.zeros(len(words)) for words in sentences]
+    centrality = [np.full(len(words), -1.0) for words in sentences]
+    for (index, start, end), (window_ids, window_scores) in zip(segments, outputs):
+        for offset, word in enumerate(range(start, end)):
+            distance = min(word - start, end - 1 - word)  # prefer central windows
+            if distance > centrality[index][word]:
+                centrality[index][word] = distance
+                ids[index][word] = window_ids[offset]
+                scores[index][word] = window_scores[offset]
+    return ids, scores

@@ -72,6 +72,21 @@ def steps_per_epoch(x, batch_size):
     return None
 
 
+def static_batch_size(x):
+    """The batch size of a dataset batched with `drop_remainder=True`, else None.
+
+    ```python
+    static_batch_size(tf.data.Dataset.range(10).batch(4, drop_remainder=True))  # 4
+    ```
+    """
+    if not isinstance(x, tf.data.Dataset):
+        return None
+    for spec in tf.nest.flatten(x.element_spec):
+        if spec.shape.rank:
+            return spec.shape[0]
+    return None
+
+
 def one_iterator(dataset, epochs, kwargs):
     """A finite dataset repeated, with `steps_per_epoch` its length, for `epochs > 1`.
 
