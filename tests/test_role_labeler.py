@@ -193,3 +193,13 @@ def test_cli_fit_evaluate_predict_and_bad_files(tiny_preset, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "train.tsv, line 1: predicate column 5 does not exist" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_role_labelling_asks_for_more_updates_than_ner(labeler):
+    from tlnlp_tf.training.update_budget import auto_epochs
+
+    # EWT: 321 updates gave argument F1 0.049, 1,000 gave 0.644 (RESULTS.md)
+    assert RoleLabeler.min_updates == 1000 > tl.TokenClassifier.min_updates
+    assert "0.049 after 321 updates" in RoleLabeler.few_updates_evidence
+    assert auto_epochs(labeler, 100) == (10, auto_epochs(labeler, 100)[1])
+    assert "fewer than the 1000 RoleLabeler needs" in auto_epochs(labeler, 100)[1]
