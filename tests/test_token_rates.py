@@ -91,6 +91,10 @@ def test_only_an_auto_layer_decay_is_chosen(tagger, monkeypatch):
     tagger.fit(toy_tagged(16).to_dataset().batch(8), epochs=1, verbose=0)
     assert tagger.optimizer._learning_rate.peak == pytest.approx(1e-3)
     assert min(tagger.optimizer.multipliers.values()) == pytest.approx(0.5**3)
+    # the choice says the rate that trains, and where it came from
+    assert tagger.rates_choice["learning_rate"] == 1e-3
+    assert tagger.rates_choice["layer_decay"] == 0.5
+    assert tagger.rates_choice["reason"].startswith("learning_rate from compile; ")
 
 
 def test_token_features_keep_the_class_defaults(tagger):

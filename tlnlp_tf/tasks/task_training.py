@@ -196,6 +196,11 @@ class TaskTraining:
         if profile is None:
             return None
         choice = dict(self.choose_rates(profile, updates), profile=profile)
+        kept = [key for key in ("learning_rate", "layer_decay") if args[key] != "auto"]
+        for key in kept:  # what `compile` was given is what trains
+            choice[key] = args[key]
+        if kept:
+            choice["reason"] = f"{' and '.join(kept)} from compile; {choice['reason']}"
         self.rates_choice = choice
         if choice.get("min_updates"):  # what `fit` warns below (update_budget)
             self.min_updates = choice["min_updates"]
