@@ -266,6 +266,7 @@ def run(args):
     from tlnlp_tf.distribute.strategies import strategy
     from tlnlp_tf.extras import require
     from tlnlp_tf.tasks import registry
+    from tlnlp_tf.tasks.task_training import rates_line
     from tlnlp_tf.tasks.token_rates import PROFILE_SAMPLE
     from tlnlp_tf.training.callbacks import FirstStepTimer
     from tlnlp_tf.training.callbacks import backed_up_epoch
@@ -356,11 +357,7 @@ def run(args):
                 verbose=0,
             )
     if chosen is not None:
-        print(
-            f"tlnlp fit: peak learning rate {chosen['learning_rate']:g}, layer "
-            f"decay {chosen['layer_decay']}: {chosen['reason']}",
-            file=sys.stderr,
-        )
+        print(f"tlnlp fit: {rates_line(chosen)}", file=sys.stderr)
     if args.epochs is None:  # enough updates for the data (`min_updates`)
         args.epochs, reason = auto_epochs(model, int(data.cardinality()))
         if reason != "the default":

@@ -208,11 +208,7 @@ class TaskTraining:
                 self.few_updates_evidence = choice["updates_evidence"]
         self.compile(**self._compile_args)
         if verbose != 0:
-            print(
-                f"{type(self).__name__}.fit: peak learning rate "
-                f"{choice['learning_rate']:g}, layer decay {choice['layer_decay']}: "
-                f"{choice['reason']}"
-            )
+            print(f"{type(self).__name__}.fit: {rates_line(choice)}")
         return choice
 
     def _trains_small_backbone(self):
@@ -258,6 +254,20 @@ class TaskTraining:
         if choice is not None and self._trains_small_backbone():
             return choice["layer_decay"]
         return self.fine_tuning_layer_decay
+
+
+def rates_line(choice):
+    """One line for a `rates_choice`: what `fit` and `tlnlp fit` print.
+
+    ```python
+    rates_line({"learning_rate": 2e-4, "layer_decay": 0.9, "reason": "320 updates"})
+    # "peak learning rate 0.0002, layer decay 0.9: 320 updates"
+    ```
+    """
+    return (
+        f"peak learning rate {choice['learning_rate']:g}, layer decay "
+        f"{choice['layer_decay']}: {choice['reason']}"
+    )
 
 
 def compile_from_saved(model, config):

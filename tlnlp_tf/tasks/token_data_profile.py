@@ -1,7 +1,7 @@
 """What a token task's training data look like: size, entity density, sub-words.
 
 The properties the token-task defaults are chosen from (issue 16, item 5;
-`tlnlp_tf.training.token_defaults`), measured on a sample of the training
+`tlnlp_tf.tasks.token_rates`), measured on a sample of the training
 sentences with the model's own tokenizer.
 
 Example:
