@@ -6,6 +6,7 @@ from seqeval.metrics import recall_score
 from seqeval.metrics.sequence_labeling import get_entities as seqeval_entities
 
 from tlnlp_tf.metrics import entity_scores
+from tlnlp_tf.metrics import format_report
 from tlnlp_tf.metrics import get_entities
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
@@ -45,3 +46,20 @@ def test_matches_seqeval_on_random_tag_sequences():
         assert scores["per_type"][kind]["f1"] == pytest.approx(
             f1_score(truth, guess, average=None)[["LOC", "ORG", "PER"].index(kind)]
         )
+
+
+def test_mismatched_lengths_name_the_sentence():
+    with pytest.raises(ValueError, match="2 true sentences but 1 predicted"):
+        entity_scores([["O"], ["O"]], [["O"]])
+    with pytest.raises(ValueError, match="Sentence 1: 2 true tags but 1 predicted"):
+        entity_scores([["O"], ["B-PER", "O"]], [["O"], ["B-PER"]])
+
+
+def test_report_rows_sum_their_support():
+    scores = entity_scores(
+        [["B-PER", "O", "B-LOC"], ["B-PER"]], [["B-PER", "O", "O"], ["O"]]
+    )
+    lines = format_report(scores).splitlines()
+    assert lines[0].split() == ["type", "precision", "recall", "f1", "support"]
+    assert [line.split()[0] for line in lines[1:]] == ["LOC", "PER", "(all)"]
+    assert lines[-1].split()[1:] == ["1.0000", "0.3333", "0.5000", "3"]

@@ -7,7 +7,8 @@ start and end all match. `seqeval` would pull in scikit-learn for these few
 lines, so they are written here; a test checks them against `seqeval`.
 """
 
-import collections
+from tlnlp_tf.metrics.spans import format_span_report
+from tlnlp_tf.metrics.spans import span_scores
 
 
 def get_entities(tags):
@@ -51,25 +52,9 @@ def entity_scores(true_tags, predicted_tags):
     assert scores["per_type"]["LOC"]["f1"] == 0.0
     ```
     """
-    if len(true_tags) != len(predicted_tags):
-        raise ValueError(
-            f"{len(true_tags)} true sentences but {len(predicted_tags)} predicted."
-        )
-    truth, guess = set(), set()
-    for index, (a, b) in enumerate(zip(true_tags, predicted_tags)):
-        if len(a) != len(b):
-            raise ValueError(
-                f"Sentence {index}: {len(a)} true tags but {len(b)} predicted."
-            )
-        truth.update((index, *entity) for entity in get_entities(a))
-        guess.update((index, *entity) for entity in get_entities(b))
-    per_type = {}
-    kinds = sorted({entity[1] for entity in truth | guess})
-    for kind in kinds:
-        t = {e for e in truth if e[1] == kind}
-        g = {e for e in guess if e[1] == kind}
-        per_type[kind] = dict(_prf(len(t & g), len(g), len(t)), support=len(t))
-    return dict(_prf(len(truth & guess), len(guess), len(truth)), per_type=per_type)
+    scores = span_scores(true_tags, predicted_tags, get_entities, "sentence")
+    per_type = scores.pop("per_label")
+    return dict(scores, per_type=per_type)
 
 
 def format_report(scores):
@@ -84,19 +69,4 @@ def format_report(scores):
     # (all)         1.0000    1.0000    1.0000        1
     ```
     """
-    lines = [f"{'type':<10} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
-    rows = collections.OrderedDict(sorted(scores["per_type"].items()))
-    rows["(all)"] = dict(scores, support=sum(r["support"] for r in rows.values()))
-    for kind, row in rows.items():
-        lines.append(
-            f"{kind:<10} {row['precision']:>9.4f} {row['recall']:>9.4f} "
-            f"{row['f1']:>9.4f} {row['support']:>8}"
-        )
-    return "\n".join(lines)
-
-
-def _prf(correct, predicted, actual):
-    precision = correct / predicted if predicted else 0.0
-    recall = correct / actual if actual else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    return format_span_report(scores, "type")

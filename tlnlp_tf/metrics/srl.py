@@ -23,9 +23,9 @@ print(format_srl_report(srl_scores(truth, guess)))  # ARG0 right, ARG1 too short
 ```
 """
 
-import collections
-
 from tlnlp_tf.metrics.entities import get_entities
+from tlnlp_tf.metrics.spans import format_span_report
+from tlnlp_tf.metrics.spans import span_scores
 
 CONTINUATIONS = ("separate", "join")
 _PREDICATE = ("V", "C-V")
@@ -88,24 +88,14 @@ def srl_scores(true_tags, predicted_tags, continuations="separate"):
     assert scores["per_role"]["ARG0"]["f1"] == 1.0
     ```
     """
-    if len(true_tags) != len(predicted_tags):
-        raise ValueError(
-            f"{len(true_tags)} true instances but {len(predicted_tags)} predicted."
-        )
-    truth, guess = set(), set()
-    for index, (a, b) in enumerate(zip(true_tags, predicted_tags)):
-        if len(a) != len(b):
-            raise ValueError(
-                f"Instance {index}: {len(a)} true tags but {len(b)} predicted."
-            )
-        truth.update((index, *arg) for arg in argument_spans(a, continuations))
-        guess.update((index, *arg) for arg in argument_spans(b, continuations))
-    per_role = {}
-    for role in sorted({argument[1] for argument in truth | guess}):
-        t = {argument for argument in truth if argument[1] == role}
-        g = {argument for argument in guess if argument[1] == role}
-        per_role[role] = dict(_prf(len(t & g), len(g), len(t)), support=len(t))
-    return dict(_prf(len(truth & guess), len(guess), len(truth)), per_role=per_role)
+    scores = span_scores(
+        true_tags,
+        predicted_tags,
+        lambda tags: argument_spans(tags, continuations),
+        "instance",
+    )
+    per_role = scores.pop("per_label")
+    return dict(scores, per_role=per_role)
 
 
 def format_srl_report(scores):
@@ -120,22 +110,4 @@ def format_srl_report(scores):
     # (all)         1.0000    1.0000    1.0000        1
     ```
     """
-    rows = collections.OrderedDict(sorted(scores["per_role"].items()))
-    rows["(all)"] = dict(scores, support=sum(r["support"] for r in rows.values()))
-    width = max(10, *(len(role) for role in rows))
-    lines = [
-        f"{'role':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"
-    ]
-    for role, row in rows.items():
-        lines.append(
-            f"{role:<{width}} {row['precision']:>9.4f} {row['recall']:>9.4f} "
-            f"{row['f1']:>9.4f} {row['support']:>8}"
-        )
-    return "\n".join(lines)
-
-
-def _prf(correct, predicted, actual):
-    precision = correct / predicted if predicted else 0.0
-    recall = correct / actual if actual else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    return format_span_report(scores, "role")
