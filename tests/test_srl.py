@@ -47,6 +47,9 @@ def test_reads_blocks_with_predicates_and_tags(tmp_path):
     assert tags.numpy() == b"B-ARG0 I-ARG0 B-V B-ARG1 I-ARG1"
     assert data.sample(1, seed=0).predicates in ([2], [4])
     assert data.check_tags(data.tag_names()) is data
+    # The first tag outside the set: the second block's first word (line 7).
+    with pytest.raises(DataError, match=r"srl.tsv, line 7: tag 'O' was not seen"):
+        data.check_tags(["B-ARG0", "I-ARG0", "B-V", "B-ARG1", "I-ARG1"])
     # A byte-order mark and CRLF line ends read the same.
     windows = codecs.BOM_UTF8.decode() + BLOCKS.replace("\n", "\r\n")
     again = read_srl(_write(tmp_path, windows, "crlf.tsv"))

@@ -21,8 +21,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from tlnlp_tf.data.examples import check_tag_rows
 from tlnlp_tf.data.examples import sampled
-from tlnlp_tf.data.examples import unseen
 from tlnlp_tf.data.loading import _source
 from tlnlp_tf.data.loading import is_streamed
 from tlnlp_tf.data.readers import read_text
@@ -96,16 +96,7 @@ class TaggedSentences:
 
     def check_tags(self, names):
         """Raise `DataError` at the first tag not in `names`."""
-        if self.tags is None:
-            raise DataError(f"{self.source}: has no tags.")
-        allowed = set(names)
-        for sentence, line in zip(self.tags, self.lines):
-            # `(file, line)` for sentences read from several files
-            source, line = line if isinstance(line, tuple) else (self.source, line)
-            for offset, tag in enumerate(sentence):
-                if tag not in allowed:
-                    raise unseen(source, line + offset, "tag", tag, allowed)
-        return self
+        return check_tag_rows(self, names)
 
     def sample(self, count, seed=0):
         """A seeded random sample of `count` sentences (all if fewer)."""

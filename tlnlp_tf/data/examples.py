@@ -168,6 +168,24 @@ def unseen(source, line, kind, value, allowed):
     )
 
 
+def check_tag_rows(record, names):
+    """Raise `DataError` at the first tag of `record` not in `names`.
+
+    `record` has `source`, `tags` (one list per row) and `lines` (the line of
+    each row's first tag, or `(file, line)` for rows read from several
+    files), as `TaggedSentences` and `Propositions` do.
+    """
+    if record.tags is None:
+        raise DataError(f"{record.source}: has no tags.")
+    allowed = set(names)
+    for row, line in zip(record.tags, record.lines):
+        source, line = line if isinstance(line, tuple) else (record.source, line)
+        for offset, tag in enumerate(row):
+            if tag not in allowed:
+                raise unseen(source, line + offset, "tag", tag, allowed)
+    return record
+
+
 def location(source, line):
     """Where an example is: `"train.tsv, line 3"`, or `"<lists>, item 3"`.
 

@@ -25,8 +25,8 @@ import itertools
 import tensorflow as tf
 
 from tlnlp_tf.data.conll import to_iob2
+from tlnlp_tf.data.examples import check_tag_rows
 from tlnlp_tf.data.examples import sampled
-from tlnlp_tf.data.examples import unseen
 from tlnlp_tf.data.loading import _source
 from tlnlp_tf.data.loading import is_streamed
 from tlnlp_tf.data.readers import read_text
@@ -93,16 +93,7 @@ class Propositions:
         Propositions([["Go"]], [0], [["B-V"]]).check_tags(["O", "B-V", "I-V"])
         ```
         """
-        if self.tags is None:
-            raise DataError(f"{self.source}: has no tags.")
-        allowed = set(names)
-        for sentence, line in zip(self.tags, self.lines):
-            # `(file, line)` for instances read from several files
-            source, line = line if isinstance(line, tuple) else (self.source, line)
-            for offset, tag in enumerate(sentence):
-                if tag not in allowed:
-                    raise unseen(source, line + offset, "tag", tag, allowed)
-        return self
+        return check_tag_rows(self, names)
 
     def sample(self, count, seed=0):
         """A seeded random sample of `count` instances (all if fewer).
