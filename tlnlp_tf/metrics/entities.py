@@ -69,4 +69,4 @@ def format_report(scores):
     # (all)         1.0000    1.0000    1.0000        1
     ```
     """
-    return format_span_report(scores, "type")
+    return format_span_report(scores, scores["per_type"], "type")

@@ -12,7 +12,7 @@ Example:
 from tlnlp_tf.metrics.entities import get_entities
 
 scores = span_scores([["B-PER", "O"]], [["B-PER", "O"]], get_entities)
-print(format_span_report(scores, "type"))
+print(format_span_report(scores, scores["per_label"], "type"))
 ```
 """
 
@@ -63,12 +63,12 @@ def span_scores(true_tags, predicted_tags, spans_of, unit="sentence"):
     return dict(_prf(len(truth & guess), len(guess), len(truth)), per_label=per_label)
 
 
-def format_span_report(scores, heading="label"):
-    """A per-label text table of `span_scores` output, with an `(all)` row.
+def format_span_report(scores, per_label, heading="label"):
+    """A per-label text table of span scores, with an `(all)` row.
 
     Args:
-        scores: `span_scores` output, or any dict with the micro scores and
-            one per-label dict (`per_label`, `per_type` or `per_role`).
+        scores: the micro `precision`, `recall` and `f1`.
+        per_label: `{label: {"precision", "recall", "f1", "support"}}`.
         heading: the first column's title.
 
     Example:
@@ -77,14 +77,13 @@ def format_span_report(scores, heading="label"):
     from tlnlp_tf.metrics.entities import get_entities
 
     scores = span_scores([["B-PER", "O"]], [["B-PER", "O"]], get_entities)
-    print(format_span_report(scores, "type"))
+    print(format_span_report(scores, scores["per_label"], "type"))
     # type       precision    recall        f1  support
     # PER           1.0000    1.0000    1.0000        1
     # (all)         1.0000    1.0000    1.0000        1
     ```
     """
-    key = next(k for k in ("per_label", "per_type", "per_role") if k in scores)
-    rows = collections.OrderedDict(sorted(scores[key].items()))
+    rows = collections.OrderedDict(sorted(per_label.items()))
     rows["(all)"] = dict(scores, support=sum(r["support"] for r in rows.values()))
     width = max(10, *(len(label) for label in rows))
     lines = [

@@ -110,4 +110,4 @@ def format_srl_report(scores):
     # (all)         1.0000    1.0000    1.0000        1
     ```
     """
-    return format_span_report(scores, "role")
+    return format_span_report(scores, scores["per_role"], "role")
