@@ -22,11 +22,14 @@ Strategies:
 - `finetune`: everything trains (`compile()` defaults).
 - `lora-8`: `freeze="lora-8"` (the best strategy at 100 labels in
   `strategies.py`).
+- `l2sp`: `finetune` with `tl.L2SP(alpha=0.01, beta=0.01)` pulling the
+  backbone toward its pretrained weights (the best strategy at 500 labels
+  in `strategies.py`; not in `transfer_report`).
 - `setfit`: `freeze="setfit"` with its defaults: 40 contrastive pair
   iterations (80 pairs per example, at most 10,000), one epoch at 5e-5,
   then the solved head.
 
-`random`, `finetune` and `lora-8` train for `--updates` optimizer steps at
+`random`, `finetune`, `lora-8` and `l2sp` train for `--updates` optimizer steps at
 batch 16 (at least 2 epochs), as `strategies.py` gives its smallest size
 some 50 updates. Runs before 2026-12-02 drew their samples with this
 script's own sampler (labels in sorted order, the same seeds), and
@@ -40,6 +43,7 @@ of one size with `--first-draw 3 --draws 2`).
 """
 
 import json
+import math
 import os
 import sys
 import time
@@ -55,7 +59,17 @@ from tlnlp_tf.reports.transfer_report import BATCH_SIZE  # noqa: E402
 from tlnlp_tf.reports.transfer_report import draw_budget  # noqa: E402
 from tlnlp_tf.reports.transfer_report import labelled_subset  # noqa: E402
 
-STRATEGIES = ("random", "frozen", "frozen-last", "finetune", "lora-8", "setfit")
+STRATEGIES = (
+    "random",
+    "frozen",
+    "frozen-last",
+    "finetune",
+    "lora-8",
+    "l2sp",
+    "setfit",
+)
+OWN = ("frozen-last", "l2sp")  # run here, not by `tl.transfer_report`
+L2SP_ALPHA, L2SP_BETA = 0.01, 0.01  # as in strategies.py
 
 
 def read(args):
@@ -79,35 +93,45 @@ def read(args):
     raise SystemExit(f"unknown dataset {args.dataset}")
 
 
-def frozen_last(train, dev, budget, draw, backbone):
-    """The `frozen` run with `pooling="mean"` (the last layer's mean alone)."""
+def own_run(strategy, train, dev, budget, draw, args):
+    """A run of `frozen-last` (the `frozen` run with `pooling="mean"`, the
+    last layer's mean alone) or `l2sp` (the `finetune` run, same updates,
+    with `tl.L2SP`)."""
     names = train.label_names()
     x, y = labelled_subset(train, draw_budget(train, budget, names, draw))
     keras.utils.set_random_seed(draw)
-    model = tl.TextClassifier.from_backbone(
-        backbone, labels=names, freeze="all", pooling="mean"
-    )
+    if strategy == "frozen-last":
+        model = tl.TextClassifier.from_backbone(
+            args.backbone, labels=names, freeze="all", pooling="mean"
+        )
+        epochs = 1
+    else:
+        model = tl.TextClassifier.from_backbone(args.backbone, labels=names)
+        tl.L2SP(alpha=L2SP_ALPHA, beta=L2SP_BETA).apply(model)
+        epochs = max(2, math.ceil(args.updates / math.ceil(len(y) / BATCH_SIZE)))
     start = time.perf_counter()
-    history = model.fit(x, y, batch_size=BATCH_SIZE, verbose=0)
+    history = model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
     scores = model.score(dev)
     keras.backend.clear_session()
-    return {
-        "strategy": "frozen-last",
+    run = {
+        "strategy": strategy,
         "examples": len(y),
         "accuracy": scores["accuracy"],
         "f1": scores["f1"],
-        "epochs": 1,
+        "epochs": epochs,
         "train_seconds": round(seconds, 2),
-        "head": {k: history.solution[k] for k in ("C", "seconds")},
     }
+    if hasattr(history, "solution"):
+        run["head"] = {k: history.solution[k] for k in ("C", "seconds")}
+    return run
 
 
 def runs_of(train, dev, budget, draw, strategies, args):
     """The runs of one draw at one budget (`tl.transfer_report`'s, plus
-    `frozen-last`), each printed as it ends."""
+    those of `OWN`), each printed as it ends."""
     runs = []
-    library = [s for s in strategies if s != "frozen-last"]
+    library = [s for s in strategies if s not in OWN]
     if library:
         report = tl.transfer_report(
             train,
@@ -119,8 +143,8 @@ def runs_of(train, dev, budget, draw, strategies, args):
             updates=args.updates,
         )
         runs += report["runs"]
-    if "frozen-last" in strategies:
-        runs.append(frozen_last(train, dev, budget, draw, args.backbone))
+    for strategy in (s for s in strategies if s in OWN):
+        runs.append(own_run(strategy, train, dev, budget, draw, args))
         print(json.dumps(runs[-1]), flush=True)
     for run in runs:
         run.pop("budget", None)
