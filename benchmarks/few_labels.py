@@ -106,7 +106,9 @@ def own_run(strategy, train, dev, budget, draw, args):
         )
         epochs = 1
     else:
-        model = tl.TextClassifier.from_backbone(args.backbone, labels=names)
+        model = tl.TextClassifier.from_backbone(  # "none": not "auto"'s SetFit
+            args.backbone, labels=names, freeze="none"
+        )
         tl.L2SP(alpha=L2SP_ALPHA, beta=L2SP_BETA).apply(model)
         epochs = max(2, math.ceil(args.updates / math.ceil(len(y) / BATCH_SIZE)))
     start = time.perf_counter()
