@@ -8,6 +8,7 @@
 
 import json
 import os
+import pathlib
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -188,3 +189,84 @@ def toy_files(tmp_path):
         )
         paths[name] = str(path)
     return paths
+
+
+MPNET_VOCAB = ["<s>", "<pad>", "</s>", "<unk>", "[UNK]"] + VOCAB[5:] + ["<mask>"]
+MPNET_POSITIONS = 40  # 37 tokens + padding index 1 + 1
+
+
+def mpnet_hf_weights(rng, prefix=""):
+    """Random weights under Hugging Face's MPNet names, tiny shapes."""
+
+    def dense(out_dim, in_dim, name):
+        return {
+            f"{name}.weight": rng.normal(0, 0.2, (out_dim, in_dim)),
+            f"{name}.bias": rng.normal(0, 0.1, out_dim),
+        }
+
+    def norm(name):
+        return {
+            f"{name}.weight": 1 + rng.normal(0, 0.1, HIDDEN),
+            f"{name}.bias": rng.normal(0, 0.1, HIDDEN),
+        }
+
+    weights = {
+        "embeddings.word_embeddings.weight": rng.normal(
+            0, 1, (len(MPNET_VOCAB), HIDDEN)
+        ),
+        "embeddings.position_embeddings.weight": rng.normal(
+            0, 1, (MPNET_POSITIONS, HIDDEN)
+        ),
+        "encoder.relative_attention_bias.weight": rng.normal(0, 1, (32, HEADS)),
+        **norm("embeddings.LayerNorm"),
+        **dense(HIDDEN, HIDDEN, "pooler.dense"),
+    }
+    for i in range(LAYERS):
+        layer = f"encoder.layer.{i}"
+        for part in "qkvo":
+            weights.update(dense(HIDDEN, HIDDEN, f"{layer}.attention.attn.{part}"))
+        weights.update(norm(f"{layer}.attention.LayerNorm"))
+        weights.update(dense(INTERMEDIATE, HIDDEN, f"{layer}.intermediate.dense"))
+        weights.update(dense(HIDDEN, INTERMEDIATE, f"{layer}.output.dense"))
+        weights.update(norm(f"{layer}.output.LayerNorm"))
+    return {prefix + name: value.astype("float32") for name, value in weights.items()}
+
+
+def write_tiny_mpnet_folder(folder):
+    """Write a Hugging Face MPNet checkpoint folder (sentence-transformers layout)."""
+    from safetensors.numpy import save_file
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "architectures": ["MPNetForMaskedLM"],
+        "model_type": "mpnet",
+        "hidden_size": HIDDEN,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": HEADS,
+        "intermediate_size": INTERMEDIATE,
+        "max_position_embeddings": MPNET_POSITIONS,
+        "vocab_size": len(MPNET_VOCAB),
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "layer_norm_eps": 1e-5,
+        "pad_token_id": 1,
+        "relative_attention_num_buckets": 32,
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "vocab.txt").write_text("\n".join(MPNET_VOCAB) + "\n")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    save_file(
+        mpnet_hf_weights(np.random.default_rng(0)), str(folder / "model.safetensors")
+    )
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True})
+    )
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_mpnet_folder(tmp_path_factory):
+    """Path of a tiny Hugging Face MPNet checkpoint folder."""
+    return write_tiny_mpnet_folder(tmp_path_factory.mktemp("tiny_mpnet"))

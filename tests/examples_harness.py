@@ -362,6 +362,9 @@ def write_data_files(folder):
             path.write_bytes(gzip.compress(content.encode("utf-8")))
         else:
             path.write_text(content, encoding="utf-8")
+    from conftest import write_tiny_mpnet_folder
+
+    write_tiny_mpnet_folder(pathlib.Path(folder) / "all-mpnet-base-v2")
 
 
 # --------------------------------------------------------------------------

@@ -30,4 +30,8 @@ from tlnlp_tf.backbones.loading import resolve_spec
 from tlnlp_tf.backbones.lora import load_adapters
 from tlnlp_tf.backbones.lora import merge_adapters
 from tlnlp_tf.backbones.lora import save_adapters
+from tlnlp_tf.backbones.mpnet_backbone import MPNetBackbone
+from tlnlp_tf.backbones.mpnet_checkpoint import load_mpnet_folder
+from tlnlp_tf.backbones.mpnet_preprocessing import MPNetTextClassifierPreprocessor
+from tlnlp_tf.backbones.mpnet_preprocessing import MPNetTokenizer
 from tlnlp_tf.backbones.precision import resolve_precision

