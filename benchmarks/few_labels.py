@@ -3,6 +3,8 @@
     python benchmarks/few_labels.py  # SST-2, 8 and 64 per class, 5 draws
     python benchmarks/few_labels.py --dataset mrpc --per-class 8,64
     python benchmarks/few_labels.py --per-class "" --full 4000 --strategies frozen
+    python benchmarks/few_labels.py --backbone models/all-mpnet-base-v2 \\
+        --per-class 8 --strategies setfit,frozen   # benchmarks/get_mpnet.py
 
 For every size (labels per class) and draw, `tl.transfer_report` draws a
 stratified sample of the training split with the draw's seed (the same

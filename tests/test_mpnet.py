@@ -221,6 +221,7 @@ def test_classifier_on_mpnet_trains_and_saves(tiny_mpnet_folder, tmp_path):
     )
 
 
+@pytest.mark.extended
 def test_setfit_on_mpnet_runs(tiny_mpnet_folder):
     texts, labels = toy_examples(16)
     model = tl.TextClassifier.from_backbone(
@@ -236,6 +237,7 @@ def test_setfit_on_mpnet_runs(tiny_mpnet_folder):
     assert accuracy >= 0.75
 
 
+@pytest.mark.extended
 def test_every_task_builds_and_predicts_on_mpnet(tiny_mpnet_folder):
     """MPNet has no segment ids: the pair and span preprocessors must not need them."""
     folder = tiny_mpnet_folder

@@ -6,8 +6,8 @@ knows no MPNet; `load_mpnet_folder` reads `config.json`, `vocab.txt` and
 and an `MPNetTextClassifierPreprocessor`. Weights are checked name by name
 and shape by shape: a missing or misshapen tensor is named in the error.
 `tl.load_backbone(folder)` calls it for folders whose `model_type` is
-`"mpnet"`; its output matches sentence-transformers' to 1e-4
-(`benchmarks/RESULTS.md`, checked on all-mpnet-base-v2).
+`"mpnet"`. On all-mpnet-base-v2 its normalised mean-pooled embeddings
+equal sentence-transformers' to 2.6e-7 (`benchmarks/mpnet_parity.py`).
 
 Example:
 
