@@ -155,6 +155,14 @@ def parser(doc, data_folder, epochs):
     return result
 
 
+def backbone_result_name(name, backbone):
+    """`name`, and `name_<backbone folder>` for a backbone other than `"minilm"`."""
+    if backbone == "minilm":
+        return name
+    stem = os.path.basename(os.path.normpath(backbone))
+    return name + "_" + "".join(c if c.isalnum() else "_" for c in stem)
+
+
 def command(script, argv):
     """The command line that reproduces this run."""
     return " ".join(

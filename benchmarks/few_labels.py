@@ -214,11 +214,7 @@ def main(argv=None):
 
 def result_name(args):
     """`few_labels_<dataset>`, and `_<backbone folder>` for another backbone."""
-    name = f"few_labels_{args.dataset}"
-    if args.backbone == "minilm":
-        return name
-    stem = os.path.basename(os.path.normpath(args.backbone))
-    return name + "_" + "".join(c if c.isalnum() else "_" for c in stem)
+    return _common.backbone_result_name(f"few_labels_{args.dataset}", args.backbone)
 
 
 def save(runs, args, dev, argv):

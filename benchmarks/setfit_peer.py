@@ -101,11 +101,7 @@ def main(argv=None):
 
 def result_name(args):
     """`setfit_peer_<per class>`, and `_<backbone folder>` for another backbone."""
-    name = f"setfit_peer_{args.per_class}"
-    if args.backbone == "minilm":
-        return name
-    stem = os.path.basename(os.path.normpath(args.backbone))
-    return name + "_" + "".join(c if c.isalnum() else "_" for c in stem)
+    return _common.backbone_result_name(f"setfit_peer_{args.per_class}", args.backbone)
 
 
 def ours(texts, labels, dev, draw, args):
