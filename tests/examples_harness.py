@@ -354,7 +354,12 @@ def data_files():
     return files
 
 
-def write_data_files(folder):
+MPNET_FOLDER = "all-mpnet-base-v2"
+
+
+def write_data_files(folder, code=""):
+    """Write the data files into `folder`; the tiny MPNet checkpoint folder only
+    for an example whose `code` names it (it holds a safetensors file)."""
     for name, content in data_files().items():
         path = pathlib.Path(folder) / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -362,9 +367,10 @@ def write_data_files(folder):
             path.write_bytes(gzip.compress(content.encode("utf-8")))
         else:
             path.write_text(content, encoding="utf-8")
-    from conftest import write_tiny_mpnet_folder
+    if MPNET_FOLDER in code:
+        from conftest import write_tiny_mpnet_folder
 
-    write_tiny_mpnet_folder(pathlib.Path(folder) / "all-mpnet-base-v2")
+        write_tiny_mpnet_folder(pathlib.Path(folder) / MPNET_FOLDER)
 
 
 # --------------------------------------------------------------------------

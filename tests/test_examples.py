@@ -386,7 +386,7 @@ def factories(block, artifacts, scratch):
 def _run(block, artifacts, tmp_path, monkeypatch):
     if block.not_run:
         pytest.skip(f"marked not run in {block.path}: {block.not_run}")
-    harness.write_data_files(tmp_path)
+    harness.write_data_files(tmp_path, block.code)
     monkeypatch.chdir(tmp_path)
     keras.utils.set_random_seed(0)
     # An example may register a task kind; later tests see the built-in table.
