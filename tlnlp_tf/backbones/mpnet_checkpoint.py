@@ -96,13 +96,19 @@ def load_preprocessor(folder, max_sequence_length=512):
     vocabulary = os.path.join(folder, "vocab.txt")
     if not os.path.isfile(vocabulary):
         raise BackboneError(f"MPNet folder '{folder}' is missing 'vocab.txt'.")
-    lowercase = True
+    settings = {}
     settings_path = os.path.join(folder, "tokenizer_config.json")
     if os.path.isfile(settings_path):
         with open(settings_path, encoding="utf-8") as file:
-            lowercase = bool(json.load(file).get("do_lower_case", True))
+            settings = json.load(file)
+    lowercase = bool(settings.get("do_lower_case", True))
+    strip_accents = settings.get("strip_accents")  # None: as lowercase (HF)
     try:
-        tokenizer = MPNetTokenizer(vocabulary=vocabulary, lowercase=lowercase)
+        tokenizer = MPNetTokenizer(
+            vocabulary=vocabulary,
+            lowercase=lowercase,
+            strip_accents=lowercase if strip_accents is None else bool(strip_accents),
+        )
     except ValueError as error:
         raise BackboneError(f"'{vocabulary}': {error}") from None
     return MPNetTextClassifierPreprocessor(

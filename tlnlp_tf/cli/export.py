@@ -5,7 +5,7 @@
 
 `saved_model`: a TensorFlow SavedModel whose `serving_default` signature
 takes raw strings (`tl.export.export_saved_model`); `huggingface`: a Hugging
-Face folder of the BERT-family backbone, with the head where the format has a
+Face folder of the BERT-family or MPNet backbone, with the head where the format has a
 place for it (`tl.export.export_huggingface`). Prints what was written as JSON.
 """
 

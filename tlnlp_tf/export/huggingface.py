@@ -1,4 +1,4 @@
-"""Export a BERT-family backbone or a fine-tuned task model as a Hugging Face folder.
+"""Export a BERT-family or MPNet backbone, or a task model on one, to Hugging Face.
 
 `export_huggingface(model, path)` writes the folder `transformers` reads with
 `from_pretrained(path)`, and that `tl.load_backbone(path)` and
@@ -27,6 +27,14 @@ What is written, by model:
 - a `TokenClassifier` without CRF: `BertForTokenClassification`, likewise
   (the pooler is written too, as `bert.pooler.*`: `transformers` skips it
   with a notice, keras-hub needs it).
+- an `MPNetBackbone` (`tl.load_backbone` of an MPNet folder such as
+  all-mpnet-base-v2, after `freeze="setfit"` for instance): `MPNetModel`
+  (`model_type: "mpnet"`, names of `tlnlp_tf.export.huggingface_mpnet`)
+  and `MPNetTokenizer` files; a pooled `TextClassifier` becomes
+  `MPNetForSequenceClassification` (its `classifier.dense` is the pooler,
+  `classifier.out_proj` the logits: the same computation), a
+  `TokenClassifier` `MPNetForTokenClassification`, the backbone under
+  `mpnet.`; other heads as for BERT below.
 - any other model on a BERT backbone (a mean- or [CLS]-vector-pooled
   classifier, the default; a CRF tagger; a span extractor; a regressor; a
   multi-task model; a keras-hub task): the backbone alone as `BertModel`,
@@ -73,7 +81,10 @@ import keras
 import keras_hub
 import numpy as np
 
+from tlnlp_tf.backbones.mpnet_backbone import MPNetBackbone
 from tlnlp_tf.errors import BackboneError
+from tlnlp_tf.export.huggingface_mpnet import mpnet_config
+from tlnlp_tf.export.huggingface_mpnet import mpnet_tensors
 from tlnlp_tf.export.huggingface_tokenizer import json_text
 from tlnlp_tf.export.huggingface_tokenizer import tokenizer_files
 from tlnlp_tf.export.huggingface_tokenizer import wordpiece_tokenizer
@@ -82,8 +93,8 @@ from tlnlp_tf.layers.token_classification_head import TokenClassificationHead
 
 SUPPORTED = (
     "a keras_hub.models.BertBackbone (BERT, MiniLM: 'minilm', and other BERT "
-    "checkpoints keras-hub loads as BertBackbone), or a task model with one "
-    "as its `.backbone` (TextClassifier, TokenClassifier, ...)"
+    "checkpoints keras-hub loads as BertBackbone), an MPNetBackbone, or a task "
+    "model with one as its `.backbone` (TextClassifier, TokenClassifier, ...)"
 )
 # Every file an export writes; a re-export removes those it does not write.
 FILES = (
@@ -97,11 +108,12 @@ MARKER = "tlnlp_tf"  # the config.json entry that says who wrote the folder
 
 
 def export_huggingface(model, path, tokenizer=None):
-    """Write `model` as a Hugging Face BERT checkpoint folder; returns `path`.
+    """Write `model` as a Hugging Face BERT or MPNet folder; returns `path`.
 
     Args:
-        model: a `keras_hub.models.BertBackbone`, or a task model with one as
-            `model.backbone` (`TextClassifier`, `TokenClassifier`, ...).
+        model: a `keras_hub.models.BertBackbone` or an `MPNetBackbone`, or a
+            task model with one as `model.backbone` (`TextClassifier`,
+            `TokenClassifier`, ...).
         path: the folder to write: new, empty, or written by an earlier
             export (any other folder is a `FileExistsError`, so no stale
             file is read with the new weights).
@@ -115,7 +127,7 @@ def export_huggingface(model, path, tokenizer=None):
         `UserWarning` and in `config.json["tlnlp_tf"]["not_exported"]`.
 
     Raises:
-        BackboneError: `model` is not on a BERT backbone, or its tokenizer
+        BackboneError: `model` is not on a BERT or MPNet backbone, or its tokenizer
             or weights cannot be written faithfully.
 
     Example:
@@ -127,17 +139,21 @@ def export_huggingface(model, path, tokenizer=None):
     ```
     """
     path = os.fspath(path)
-    backbone = _bert_backbone(model)
+    backbone = _backbone(model)
+    family = "mpnet" if isinstance(backbone, MPNetBackbone) else "bert"
     tokenizer = wordpiece_tokenizer(model, tokenizer)
     not_exported = []
-    head = _head(model, backbone, not_exported)
+    head = _head(model, backbone, not_exported, family)
     if tokenizer is None:
         not_exported.append(
             "the tokenizer (none given and the model has no preprocessor): no "
             "vocab.txt, so tl.load_backbone cannot read the folder; pass "
             "tokenizer=preprocessor"
         )
-    config = _config(backbone, tokenizer)
+    if family == "mpnet":
+        config = mpnet_config(backbone)
+    else:
+        config = _config(backbone, tokenizer)
     labels = _labels(model)
     if labels is not None:
         config["id2label"] = {str(i): name for i, name in enumerate(labels)}
@@ -145,11 +161,16 @@ def export_huggingface(model, path, tokenizer=None):
     prefix = ""
     tensors = {}
     if head is not None:
-        prefix = "bert."
+        prefix = family + "."
         config.update(head["config"])
         tensors.update(head["tensors"])
-    config["architectures"] = [head["architecture"] if head else "BertModel"]
-    tensors.update({prefix + k: v for k, v in backbone_tensors(backbone).items()})
+    base = {"bert": "BertModel", "mpnet": "MPNetModel"}[family]
+    config["architectures"] = [head["architecture"] if head else base]
+    if family == "mpnet":
+        weights = mpnet_tensors(backbone, _array)
+    else:
+        weights = backbone_tensors(backbone)
+    tensors.update({prefix + k: v for k, v in weights.items()})
     config[MARKER] = {"exported_from": type(model).__name__}
     config[MARKER]["not_exported"] = not_exported
 
@@ -244,11 +265,11 @@ def backbone_tensors(backbone):
 # What is exported.
 
 
-def _bert_backbone(model):
+def _backbone(model):
     backbone = model if isinstance(model, keras_hub.models.Backbone) else None
     if backbone is None:
         backbone = getattr(model, "backbone", None)
-    if isinstance(backbone, keras_hub.models.BertBackbone):
+    if isinstance(backbone, (keras_hub.models.BertBackbone, MPNetBackbone)):
         return backbone
     what = type(model).__name__
     if backbone is not None and backbone is not model:
@@ -261,36 +282,39 @@ def _bert_backbone(model):
         )
     raise BackboneError(
         f"export_huggingface cannot export a {what}: it writes BERT-family "
-        f"models only, that is {SUPPORTED}.{hint}"
+        f"and MPNet models only, that is {SUPPORTED}.{hint}"
     )
 
 
-def _head(model, backbone, not_exported):
+def _head(model, backbone, not_exported, family="bert"):
     """The Hugging Face task class of `model`'s head, or `None` (backbone only)."""
     if model is backbone:
         return None
     head = getattr(model, "head", None)
     name = type(model).__name__
+    kind = {"bert": "Bert", "mpnet": "MPNet"}[family]
     if type(head) is ClassificationHead:
         if head.pooling == "pooled" and head.hidden is None:
+            if family == "mpnet":  # dense + tanh on <s>, then out_proj
+                return _mpnet_sequence_head(head, backbone)
             return _linear_head(
                 "BertForSequenceClassification", head, "single_label_classification"
             )
         not_exported.append(
             f"the classification head of {name} (pooling={head.pooling!r}"
             + (f", hidden_dim={head.hidden_dim}" if head.hidden is not None else "")
-            + "): BertForSequenceClassification runs BERT's pooler and one linear "
-            "layer, so it would compute other logits; build the classifier with "
-            "pooling='pooled' to export its head"
+            + f"): {kind}ForSequenceClassification runs the pooler on the first "
+            "token and one linear layer, so it would compute other logits; build "
+            "the classifier with pooling='pooled' to export its head"
         )
         return None
     if type(head) is TokenClassificationHead:
-        return _linear_head("BertForTokenClassification", head, None)
+        return _linear_head(f"{kind}ForTokenClassification", head, None)
     if head is not None:
         not_exported.append(
             f"the {type(head).__name__} of {name} (export_huggingface maps "
             "only a pooled ClassificationHead and a TokenClassificationHead "
-            "onto Hugging Face BERT classes)"
+            f"onto Hugging Face {kind} classes)"
         )
     else:
         not_exported.append(f"everything of {name} but its backbone")
@@ -305,6 +329,19 @@ def _linear_head(architecture, head, problem_type):
         "architecture": architecture,
         "config": config,
         "tensors": _dense("classifier", head.logits),
+    }
+
+
+def _mpnet_sequence_head(head, backbone):
+    """`MPNetForSequenceClassification`'s head: dropout, dense, tanh, dropout,
+    out_proj on the `<s>` vector; the backbone's pooler and the logits layer."""
+    return {
+        "architecture": "MPNetForSequenceClassification",
+        "config": {"problem_type": "single_label_classification"},
+        "tensors": {
+            **_dense("classifier.dense", backbone.pooled_dense),
+            **_dense("classifier.out_proj", head.logits),
+        },
     }
 
 

@@ -1,4 +1,4 @@
-"""The tokenizer files of a Hugging Face export: a `BertTokenizer` folder.
+"""The tokenizer files of a Hugging Face export: `BertTokenizer` or `MPNetTokenizer`.
 
 `export_huggingface` writes the backbone's WordPiece vocabulary and the
 settings that make `transformers.BertTokenizer` split text as keras-hub's
@@ -16,7 +16,9 @@ import json
 
 import keras_hub
 
+from tlnlp_tf.backbones.mpnet_preprocessing import MPNetTokenizer
 from tlnlp_tf.errors import BackboneError
+from tlnlp_tf.export.huggingface_mpnet import mpnet_tokenizer_settings
 
 _SPECIAL_TOKENS = ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 _SPECIAL_DEFAULTS = ("[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]")
@@ -78,21 +80,24 @@ def tokenizer_files(tokenizer, backbone):
             f"export_huggingface: vocab.txt has one token a line, but the "
             f"vocabulary holds {bad[:3]!r}."
         )
-    special = {
-        key: str(getattr(tokenizer, key, None) or default)
-        for key, default in zip(_SPECIAL_TOKENS, _SPECIAL_DEFAULTS)
-    }
-    special["unk_token"] = str(tokenizer.oov_token)
-    tokenizer_config = {
-        "tokenizer_class": "BertTokenizer",
-        "do_lower_case": bool(tokenizer.lowercase),
-        "strip_accents": bool(tokenizer.strip_accents),
-        "tokenize_chinese_chars": bool(tokenizer.split_on_cjk),
-        "do_basic_tokenize": True,
-        "model_max_length": int(backbone.max_sequence_length),
-        "clean_up_tokenization_spaces": True,
-        **special,
-    }
+    if isinstance(tokenizer, MPNetTokenizer):
+        tokenizer_config, special = mpnet_tokenizer_settings(tokenizer)
+    else:
+        special = {
+            key: str(getattr(tokenizer, key, None) or default)
+            for key, default in zip(_SPECIAL_TOKENS, _SPECIAL_DEFAULTS)
+        }
+        special["unk_token"] = str(tokenizer.oov_token)
+        tokenizer_config = {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": bool(tokenizer.lowercase),
+            "strip_accents": bool(tokenizer.strip_accents),
+            "tokenize_chinese_chars": bool(tokenizer.split_on_cjk),
+            "do_basic_tokenize": True,
+            **special,
+        }
+    tokenizer_config["model_max_length"] = int(backbone.max_sequence_length)
+    tokenizer_config["clean_up_tokenization_spaces"] = True
     return {
         "vocab.txt": "".join(token + "\n" for token in vocabulary),
         "tokenizer_config.json": json_text(tokenizer_config),
