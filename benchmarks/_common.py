@@ -169,3 +169,37 @@ def command(script, argv):
         ["python", f"benchmarks/{script}"]
         + list(argv if argv is not None else sys.argv[1:])
     )
+
+
+def parity_texts(data, count, long):
+    """The first `count` SST-2 dev sentences and `long` IMDB reviews of `data`
+    (`../shared/data`): the texts of the parity checks against PyTorch peers."""
+    import tlnlp_tf as tl
+
+    sst2 = tl.data.load_table(
+        os.path.join(data, "sst2", "dev.tsv"), "sentence", "label"
+    )
+    imdb = tl.data.load_jsonl(
+        os.path.join(data, "imdb", "test_subset_2000.jsonl"), "text", "label"
+    )
+    return list(sst2.texts[:count]) + list(imdb.texts[:long])
+
+
+def run_peer_worker(peer_python, worker, job, work):
+    """Run `benchmarks/<worker>` in the peer Python on `job` (written to
+    `work/job.json`) offline; returns the JSON object its last line prints."""
+    import subprocess
+
+    path = os.path.join(work, "job.json")
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(job, file)
+    here = os.path.dirname(os.path.abspath(__file__))
+    done = subprocess.run(
+        [peer_python, os.path.join(here, worker), path],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false"),
+    )
+    if done.returncode:
+        raise SystemExit(f"the peer worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -21,7 +21,6 @@ of the masked means of the last hidden states. Writes
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -36,16 +35,6 @@ from tlnlp_tf.export import export_huggingface  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH = 16
-
-
-def texts_of(args):
-    sst2 = tl.data.load_table(
-        os.path.join(args.data, "sst2", "dev.tsv"), "sentence", "label"
-    )
-    imdb = tl.data.load_jsonl(
-        os.path.join(args.data, "imdb", "test_subset_2000.jsonl"), "text", "label"
-    )
-    return list(sst2.texts[: args.count]) + list(imdb.texts[: args.long])
 
 
 def ours(texts, folder, args):
@@ -81,18 +70,9 @@ def peer(texts, folder, args, work):
         "batch_size": BATCH,
         "output": os.path.join(work, "peer.npz"),
     }
-    path = os.path.join(work, "job.json")
-    with open(path, "w", encoding="utf-8") as file:
-        json.dump(job, file)
-    done = subprocess.run(
-        [args.peer_python, os.path.join(HERE, "_export_parity_worker.py"), path],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false"),
+    classes = _common.run_peer_worker(
+        args.peer_python, "_export_parity_worker.py", job, work
     )
-    if done.returncode:
-        raise SystemExit(f"the peer worker failed:\n{done.stderr[-3000:]}")
-    classes = json.loads(done.stdout.strip().splitlines()[-1])
     saved = np.load(job["output"])
     return json.loads(str(saved["ids"])), saved["logits"], saved["means"], classes
 
@@ -106,7 +86,7 @@ def main(argv=None):
     parser.add_argument("--long", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=256)
     args = parser.parse_args(argv)
-    texts = texts_of(args)
+    texts = _common.parity_texts(args.data, args.count, args.long)
     with tempfile.TemporaryDirectory() as work:
         folder = os.path.join(work, "exported")
         my_ids, my_logits, my_means = ours(texts, folder, args)

@@ -21,7 +21,6 @@ the backbone eagerly, batch by batch). Writes
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,16 +34,6 @@ import tlnlp_tf as tl  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_LENGTH = 384
-
-
-def texts_of(args):
-    sst2 = tl.data.load_table(
-        os.path.join(args.data, "sst2", "dev.tsv"), "sentence", "label"
-    )
-    imdb = tl.data.load_jsonl(
-        os.path.join(args.data, "imdb", "test_subset_2000.jsonl"), "text", "label"
-    )
-    return list(sst2.texts[: args.count]) + list(imdb.texts[: args.long])
 
 
 def ours(texts, folder, threads):
@@ -89,18 +78,9 @@ def peer(texts, folder, args):
             "batch_size": 32,
             "output": os.path.join(work, "peer.npy"),
         }
-        path = os.path.join(work, "job.json")
-        with open(path, "w", encoding="utf-8") as file:
-            json.dump(job, file)
-        done = subprocess.run(
-            [args.peer_python, os.path.join(HERE, "_mpnet_parity_worker.py"), path],
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false"),
+        result = _common.run_peer_worker(
+            args.peer_python, "_mpnet_parity_worker.py", job, work
         )
-        if done.returncode:
-            raise SystemExit(f"the peer worker failed:\n{done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
         with open(job["output"] + ".ids.json", encoding="utf-8") as file:
             ids = json.load(file)
         return np.load(job["output"]), ids, result["encode_seconds"]
@@ -116,7 +96,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     folder = tl.backbones.resolve_spec(args.backbone)
-    texts = texts_of(args)
+    texts = _common.parity_texts(args.data, args.count, args.long)
     theirs, their_ids, their_seconds = peer(texts, folder, args)
     mine, my_ids, my_seconds = ours(texts, folder, args.threads)
     cosine = np.sum(mine * theirs, axis=1) / np.linalg.norm(theirs, axis=1)

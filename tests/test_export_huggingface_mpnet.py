@@ -9,11 +9,11 @@ the folder loads back with `tl.load_backbone`.
 
 import json
 
-import keras
 import numpy as np
 import pytest
 from conftest import mpnet_hf_weights
 from safetensors.numpy import load_file
+from test_export_huggingface import perturbed
 from test_mpnet import _reference_forward
 
 import tlnlp_tf as tl
@@ -22,15 +22,6 @@ from tlnlp_tf.export import export_huggingface
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
 
 TEXTS = ["the film was very good .", "dull", "Café owners loved it"]
-
-
-def perturbed(module, seed):
-    """Add noise to every weight of `module`, as fine-tuning would."""
-    rng = np.random.default_rng(seed)
-    for weight in module.weights:
-        value = keras.ops.convert_to_numpy(weight.value)
-        weight.assign(value + rng.normal(0, 0.1, value.shape).astype(value.dtype))
-    return module
 
 
 def inputs_of(preprocessor, texts=TEXTS, length=12):
