@@ -1,11 +1,13 @@
 """The peer side of `export_parity.py`: `transformers` runs an exported folder.
 
 Runs in a separate Python with `transformers` and `torch` installed; it does
-not import tlnlp_tf. Reads a JSON job `{folder, texts, max_length,
-batch_size, output}` from the file named by its one argument, loads the
-folder with `AutoTokenizer` and `AutoModelForSequenceClassification`, and
-saves (`output`, .npz) each text's token ids, logits and masked mean of the
-last hidden states; prints one JSON line with the classes it loaded.
+not import tlnlp_tf. Reads a JSON job `{folder, sentence_folder, texts,
+max_length, batch_size, output}` from the file named by its one argument,
+loads `folder` with `AutoTokenizer` and `AutoModelForSequenceClassification`,
+and `sentence_folder` with `sentence_transformers.SentenceTransformer`; saves
+(`output`, .npz) each text's token ids, logits, masked mean of the last
+hidden states and sentence embedding; prints one JSON line with the classes
+it loaded.
 
     .peer/bin/python benchmarks/_export_parity_worker.py job.json
 """
@@ -42,15 +44,26 @@ def main(path):
             ids.append(batch["input_ids"][row].numpy()[keep].tolist())
             means.append(hidden[row][keep].mean(0))
         logits.append(out.logits.numpy())
+    from sentence_transformers import SentenceTransformer
+
+    encoder = SentenceTransformer(job["sentence_folder"], device="cpu")
+    encoder.max_seq_length = job["max_length"]
+    embeddings = encoder.encode(texts, batch_size=size, convert_to_numpy=True)
     np.savez(
         job["output"],
         logits=np.concatenate(logits),
         means=np.stack(means),
+        embeddings=embeddings,
         ids=np.array(json.dumps(ids)),
     )
+    modules = [type(module).__name__ for module in encoder]
     print(
         json.dumps(
-            {"tokenizer": type(tokenizer).__name__, "model": type(model).__name__}
+            {
+                "tokenizer": type(tokenizer).__name__,
+                "model": type(model).__name__,
+                "sentence_transformers": "+".join(modules),
+            }
         )
     )
 

@@ -9,13 +9,16 @@ and the tests check them against NumPy transcriptions of Hugging Face's
 models; this checks them against `transformers` itself. A `TextClassifier`
 with `pooling="pooled"` is built on `--backbone`, its head perturbed (seed
 0, as if fine-tuned), exported, and loaded by `transformers` in a Python of
-its own (`python -m venv .peer && .peer/bin/pip install torch transformers`)
-with `AutoTokenizer` and `AutoModelForSequenceClassification`. Both sides
+its own (`python -m venv .peer && .peer/bin/pip install torch
+sentence-transformers`) with `AutoTokenizer` and
+`AutoModelForSequenceClassification`; a mean-pooled `TextClassifier` on the
+same backbone (a sentence encoder, as `freeze="setfit"` trains one) is
+exported too and loaded with `SentenceTransformer`. Both sides
 run the first `--count` SST-2 dev sentences and `--long` IMDB reviews (cut
 at `--max-length` tokens) in batches of 16 padded to their longest text.
 Reported: the classes `transformers` picked, the share of texts with
-identical token ids, and the largest absolute differences of the logits and
-of the masked means of the last hidden states. Writes
+identical token ids, and the largest absolute differences of the logits, of
+the masked means of the last hidden states, and of the sentence embeddings. Writes
 `benchmarks/results/export_parity[_<backbone>].json` and its RESULTS.md section.
 """
 
@@ -23,6 +26,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -37,8 +41,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH = 16
 
 
-def ours(texts, folder, args):
-    """Export a perturbed pooled classifier to `folder`; its ids, logits, means."""
+def ours(texts, folder, sentence_folder, args):
+    """Export a perturbed pooled classifier to `folder` and a mean-pooled one
+    to `sentence_folder`; the ids, logits and hidden-state means."""
     backbone, preprocessor = tl.load_backbone(args.backbone)
     model = tl.TextClassifier(
         backbone, ["negative", "positive"], preprocessor=preprocessor, pooling="pooled"
@@ -48,6 +53,12 @@ def ours(texts, folder, args):
         value = keras.ops.convert_to_numpy(weight.value)
         weight.assign(value + rng.normal(0, 0.1, value.shape).astype(value.dtype))
     export_huggingface(model, folder)
+    encoder = tl.TextClassifier(
+        backbone, ["negative", "positive"], preprocessor=preprocessor, pooling="mean"
+    )
+    with warnings.catch_warnings():  # its head is not exported: expected
+        warnings.simplefilter("ignore", UserWarning)
+        export_huggingface(encoder, sentence_folder)
     preprocessor.sequence_length = args.max_length
     ids, logits, means = [], [], []
     for start in range(0, len(texts), BATCH):
@@ -62,9 +73,10 @@ def ours(texts, folder, args):
     return ids, np.concatenate(logits), np.stack(means)
 
 
-def peer(texts, folder, args, work):
+def peer(texts, folder, sentence_folder, args, work):
     job = {
         "folder": folder,
+        "sentence_folder": sentence_folder,
         "texts": texts,
         "max_length": args.max_length,
         "batch_size": BATCH,
@@ -74,7 +86,8 @@ def peer(texts, folder, args, work):
         args.peer_python, "_export_parity_worker.py", job, work
     )
     saved = np.load(job["output"])
-    return json.loads(str(saved["ids"])), saved["logits"], saved["means"], classes
+    ids = json.loads(str(saved["ids"]))
+    return ids, saved["logits"], saved["means"], saved["embeddings"], classes
 
 
 def main(argv=None):
@@ -89,8 +102,11 @@ def main(argv=None):
     texts = _common.parity_texts(args.data, args.count, args.long)
     with tempfile.TemporaryDirectory() as work:
         folder = os.path.join(work, "exported")
-        my_ids, my_logits, my_means = ours(texts, folder, args)
-        their_ids, their_logits, their_means, classes = peer(texts, folder, args, work)
+        sentence_folder = os.path.join(work, "sentence")
+        my_ids, my_logits, my_means = ours(texts, folder, sentence_folder, args)
+        their_ids, their_logits, their_means, embeddings, classes = peer(
+            texts, folder, sentence_folder, args, work
+        )
     same = float(np.mean([a == b for a, b in zip(my_ids, their_ids)]))
     results = {
         "backbone": args.backbone,
@@ -101,16 +117,22 @@ def main(argv=None):
         "identical_token_ids": round(same, 4),
         "max_abs_logit_difference": float(np.abs(my_logits - their_logits).max()),
         "max_abs_hidden_mean_difference": float(np.abs(my_means - their_means).max()),
+        "max_abs_sentence_embedding_difference": float(
+            np.abs(my_means - embeddings).max()
+        ),
         "max_abs_logit": float(np.abs(my_logits).max()),
     }
     rows = [
         "| backbone | transformers loads | texts | identical token ids "
-        "| max abs logit difference | max abs hidden-state difference |",
-        "|---|---|---|---|---|---|",
+        "| max abs logit difference | max abs hidden-state difference "
+        "| sentence-transformers loads | max abs embedding difference |",
+        "|---|---|---|---|---|---|---|---|",
         f"| {args.backbone} | {classes['model']}, {classes['tokenizer']} "
         f"| {len(texts)} ({args.long} long) | {same:.2%} "
         f"| {results['max_abs_logit_difference']:.2e} "
-        f"| {results['max_abs_hidden_mean_difference']:.2e} |",
+        f"| {results['max_abs_hidden_mean_difference']:.2e} "
+        f"| {classes['sentence_transformers']} "
+        f"| {results['max_abs_sentence_embedding_difference']:.2e} |",
     ]
     name = _common.backbone_result_name("export_parity", args.backbone)
     _common.write_results(

@@ -17,6 +17,7 @@ from test_export_huggingface import perturbed
 from test_mpnet import _reference_forward
 
 import tlnlp_tf as tl
+from tlnlp_tf.backbones.loading import is_sentence_encoder
 from tlnlp_tf.backbones.mpnet_backbone import MPNetBackbone
 from tlnlp_tf.export import export_huggingface
 from tlnlp_tf.tasks.token_classifier_preprocessor import TokenClassifierPreprocessor
@@ -160,3 +161,36 @@ def test_a_backbone_hugging_face_cannot_run_is_refused(tmp_path):
     with pytest.raises(tl.BackboneError, match="128"):
         export_huggingface(backbone, tmp_path / "hf")
     assert not (tmp_path / "hf").exists()
+
+
+def test_a_sentence_encoder_exports_as_a_sentence_transformers_model(
+    tiny_mpnet_folder, tmp_path
+):
+    model = tl.TextClassifier.from_backbone(
+        tiny_mpnet_folder, ["neg", "pos"], freeze="none", max_length=24
+    )
+    assert model.head.pooling == "mean"
+    with pytest.warns(UserWarning, match="pooling='mean'"):
+        folder = export_huggingface(model, tmp_path / "hf")
+    modules = json.loads((tmp_path / "hf" / "modules.json").read_text())
+    assert [m["type"].rsplit(".", 1)[1] for m in modules] == ["Transformer", "Pooling"]
+    pooling = json.loads((tmp_path / "hf" / "1_Pooling" / "config.json").read_text())
+    assert pooling["pooling_mode_mean_tokens"] is True
+    assert pooling["word_embedding_dimension"] == model.backbone.hidden_dim
+    settings = json.loads((tmp_path / "hf" / "sentence_bert_config.json").read_text())
+    assert settings["max_seq_length"] == 24
+    # Known as a sentence model again: freeze="auto" and pooling="auto" agree.
+    assert is_sentence_encoder(folder)
+    assert tl.backbones.default_pooling(folder) == "mean"
+
+    # A backbone exported over it leaves no stale sentence-transformers files.
+    export_huggingface(model.backbone, folder, tokenizer=model.preprocessor)
+    assert not (tmp_path / "hf" / "modules.json").exists()
+    assert not (tmp_path / "hf" / "1_Pooling").exists()
+    assert not is_sentence_encoder(folder)
+
+    pooled = tl.TextClassifier(
+        model.backbone, ["neg", "pos"], model.preprocessor, pooling="pooled"
+    )
+    export_huggingface(pooled, tmp_path / "pooled")
+    assert not (tmp_path / "pooled" / "modules.json").exists()

@@ -44,6 +44,11 @@ What is written, by model:
   where `transformers` would run it differently would change predictions
   without a word; span and regression heads are not mapped yet. Label
   names (`id2label`) are still written.
+- a sentence encoder (a classifier pooled by the mean or the first token,
+  the default on sentence models and `freeze="setfit"`'s; a bi-encoder
+  `TextRegressor`), on either backbone: the folder is also a
+  sentence-transformers model (`modules.json`, `1_Pooling/`; see
+  `tlnlp_tf.export.sentence_transformers_files`).
 
 `hidden_act` is `"gelu_new"`, the tanh approximation of GELU: keras-hub's
 `BertBackbone` computes that one (its Hugging Face import maps BERT's exact
@@ -88,6 +93,8 @@ from tlnlp_tf.export.huggingface_mpnet import mpnet_tensors
 from tlnlp_tf.export.huggingface_tokenizer import json_text
 from tlnlp_tf.export.huggingface_tokenizer import tokenizer_files
 from tlnlp_tf.export.huggingface_tokenizer import wordpiece_tokenizer
+from tlnlp_tf.export.sentence_transformers_files import FILES as SENTENCE_FILES
+from tlnlp_tf.export.sentence_transformers_files import sentence_transformers_files
 from tlnlp_tf.layers.classification_head import ClassificationHead
 from tlnlp_tf.layers.token_classification_head import TokenClassificationHead
 
@@ -103,6 +110,7 @@ FILES = (
     "vocab.txt",
     "tokenizer_config.json",
     "special_tokens_map.json",
+    *SENTENCE_FILES,
 )
 MARKER = "tlnlp_tf"  # the config.json entry that says who wrote the folder
 
@@ -177,9 +185,11 @@ def export_huggingface(model, path, tokenizer=None):
     files = {"config.json": json_text(config)}
     if tokenizer is not None:
         files.update(tokenizer_files(tokenizer, backbone))
+    files.update(sentence_transformers_files(model, backbone))
     _prepare_folder(path, written=set(files) | {"model.safetensors"})
     _save_tensors(tensors, os.path.join(path, "model.safetensors"))
     for name, text in files.items():
+        os.makedirs(os.path.dirname(os.path.join(path, name)), exist_ok=True)
         with open(os.path.join(path, name), "w", encoding="utf-8") as file:
             file.write(text)
     if not_exported:
@@ -457,6 +467,10 @@ def _prepare_folder(path, written):
         for name in set(FILES) - set(written):
             if os.path.isfile(os.path.join(path, name)):
                 os.remove(os.path.join(path, name))
+            folder = os.path.dirname(os.path.join(path, name))
+            if folder != path.rstrip(os.sep) and os.path.isdir(folder):
+                if not os.listdir(folder):  # 1_Pooling/, emptied
+                    os.rmdir(folder)
         return
     raise FileExistsError(
         f"export_huggingface: folder '{path}' is not empty ({', '.join(present[:5])}"
