@@ -35,12 +35,10 @@ def sentence_transformers_files(model, backbone):
     sentence_transformers_files(backbone, backbone)  # {}: a backbone has no pooling
     ```
     """
-    head = getattr(model, "head", None)
-    pooling = getattr(head, "pooling", None)
-    if model is backbone or not isinstance(
-        head, (ClassificationHead, CosineSimilarityHead)
-    ):
+    head = getattr(model, "head", None)  # a backbone has none
+    if not isinstance(head, (ClassificationHead, CosineSimilarityHead)):
         return {}
+    pooling = head.pooling
     if pooling not in POOLINGS:
         return {}
     preprocessor = getattr(model, "preprocessor", None)
