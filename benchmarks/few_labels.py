@@ -26,7 +26,8 @@ Strategies:
   `strategies.py`).
 - `l2sp`: `finetune` with `tl.L2SP(alpha=0.01, beta=0.01)` pulling the
   backbone toward its pretrained weights (the best strategy at 500 labels
-  in `strategies.py`; not in `transfer_report`).
+  in `strategies.py`; in `transfer_report` since 2026-12-05, run here
+  before, the same way).
 - `setfit`: `freeze="setfit"` with its defaults: 40 contrastive pair
   iterations (80 pairs per example, at most 10,000), one epoch at 5e-5,
   then the solved head.
@@ -45,7 +46,6 @@ of one size with `--first-draw 3 --draws 2`).
 """
 
 import json
-import math
 import os
 import sys
 import time
@@ -70,8 +70,7 @@ STRATEGIES = (
     "l2sp",
     "setfit",
 )
-OWN = ("frozen-last", "l2sp")  # run here, not by `tl.transfer_report`
-L2SP_ALPHA, L2SP_BETA = 0.01, 0.01  # as in strategies.py
+OWN = ("frozen-last",)  # run here, not by `tl.transfer_report`
 
 
 def read(args):
@@ -96,23 +95,15 @@ def read(args):
 
 
 def own_run(strategy, train, dev, budget, draw, args):
-    """A run of `frozen-last` (the `frozen` run with `pooling="mean"`, the
-    last layer's mean alone) or `l2sp` (the `finetune` run, same updates,
-    with `tl.L2SP`)."""
+    """A run of `frozen-last`: the `frozen` run with `pooling="mean"`, the
+    last layer's mean alone."""
     names = train.label_names()
     x, y = labelled_subset(train, draw_budget(train, budget, names, draw))
     keras.utils.set_random_seed(draw)
-    if strategy == "frozen-last":
-        model = tl.TextClassifier.from_backbone(
-            args.backbone, labels=names, freeze="all", pooling="mean"
-        )
-        epochs = 1
-    else:
-        model = tl.TextClassifier.from_backbone(  # "none": not "auto"'s SetFit
-            args.backbone, labels=names, freeze="none"
-        )
-        tl.L2SP(alpha=L2SP_ALPHA, beta=L2SP_BETA).apply(model)
-        epochs = max(2, math.ceil(args.updates / math.ceil(len(y) / BATCH_SIZE)))
+    model = tl.TextClassifier.from_backbone(
+        args.backbone, labels=names, freeze="all", pooling="mean"
+    )
+    epochs = 1
     start = time.perf_counter()
     history = model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start

@@ -1,5 +1,6 @@
 """`tl.transfer_report` and `tlnlp transfer-report` on a tiny backbone."""
 
+import importlib
 import json
 
 import pytest
@@ -80,6 +81,38 @@ def test_chosen_seeds_draw_their_own_samples(tiny_preset, toy_files, tmp_path):
     )
     assert report["seeds"] == [3]
     assert [(run["seed"], run["examples"]) for run in report["runs"]] == [(3, 4)]
+
+
+def test_l2sp_strategy_anchors_the_backbone(
+    tiny_preset, toy_files, tmp_path, monkeypatch
+):
+    module = importlib.import_module("tlnlp_tf.reports.transfer_report")
+    anchored = []
+
+    class Recording(tl.L2SP):
+        def apply(self, model):
+            model = super().apply(model)
+            anchored.append((self.alpha, self.beta, tl.L2SP.penalty(model)))
+            return model
+
+    monkeypatch.setattr(module, "L2SP", Recording)
+    train, valid = _examples(tmp_path, toy_files)
+    report = tl.transfer_report(
+        train,
+        valid,
+        budgets=(4,),
+        seeds=1,
+        strategies=("l2sp",),
+        backbone=tiny_preset,
+        updates=2,
+        verbose=False,
+    )
+    # Applied once, at the strengths of strategies.py, before any step (zero
+    # distance to the anchor: only the head's beta term).
+    assert [a[:2] for a in anchored] == [(0.01, 0.01)] and anchored[0][2] > 0
+    (run,) = report["runs"]
+    assert run["strategy"] == "l2sp" and run["epochs"] == 2
+    assert 0.0 <= report["table"]["4"]["l2sp"]["mean"] <= 1.0
 
 
 def _report_args(toy_files, output, *extra):

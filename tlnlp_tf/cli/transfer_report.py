@@ -26,7 +26,7 @@ def register(commands):
     report.add_argument(
         "--strategies",
         default="random,frozen,finetune,setfit",
-        help="some of random, frozen, finetune, setfit, lora-8",
+        help="some of random, frozen, finetune, setfit, lora-8, l2sp",
     )
     report.add_argument("--seeds", type=arguments.positive, default=3)
     report.add_argument("--output", required=True, help="folder for the report")

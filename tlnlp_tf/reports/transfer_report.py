@@ -11,9 +11,11 @@ Strategies (the library's defaults for each):
 - `"frozen"`: feature extraction, the head solved to its optimum;
 - `"finetune"`: everything trains;
 - `"setfit"`: contrastive few-shot fine-tuning, then the solved head;
-- `"lora-8"`: rank-8 LoRA factors and the head.
+- `"lora-8"`: rank-8 LoRA factors and the head;
+- `"l2sp"`: everything trains, pulled toward the pretrained weights by
+  `tl.L2SP(alpha=0.01, beta=0.01)` (Li et al., 2018).
 
-`"random"`, `"finetune"` and `"lora-8"` take `updates` optimizer steps
+`"random"`, `"finetune"`, `"lora-8"` and `"l2sp"` take `updates` optimizer steps
 (at least 2 epochs); the others need no epoch count.
 
 Example:
@@ -38,8 +40,11 @@ import numpy as np
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.text_classifier import TextClassifier
+from tlnlp_tf.training.regularizers import L2SP
 
-STRATEGIES = ("random", "frozen", "finetune", "setfit", "lora-8")
+STRATEGIES = ("random", "frozen", "finetune", "setfit", "lora-8", "l2sp")
+EPOCH_STRATEGIES = ("random", "finetune", "lora-8", "l2sp")
+L2SP_ALPHA, L2SP_BETA = 0.01, 0.01  # the best strategy at 500 labels (strategies.py)
 DEFAULT_STRATEGIES = ("random", "frozen", "finetune", "setfit")
 BATCH_SIZE = 16
 UPDATES = 50
@@ -248,17 +253,18 @@ def labelled_subset(train, indices):
 
 def _train_one(strategy, x, y, validation, names, seed, backbone, updates):
     keras.utils.set_random_seed(seed)
-    freeze = {"random": "none", "finetune": "none", "frozen": "all"}.get(
-        strategy, strategy
-    )
+    freeze = {"frozen": "all", "random": "none", "finetune": "none"}
+    freeze = freeze.get(strategy, "none" if strategy == "l2sp" else strategy)
     model = TextClassifier.from_backbone(
         backbone,
         labels=names,
         freeze=freeze,
         weights="random" if strategy == "random" else "pretrained",
     )
+    if strategy == "l2sp":
+        L2SP(alpha=L2SP_ALPHA, beta=L2SP_BETA).apply(model)
     epochs = 1
-    if strategy in ("random", "finetune", "lora-8"):
+    if strategy in EPOCH_STRATEGIES:
         epochs = max(2, math.ceil(updates / math.ceil(len(y) / BATCH_SIZE)))
     start = time.perf_counter()
     history = model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
