@@ -11,6 +11,8 @@ from tlnlp_tf.backbones.pooled_encoder import pooled_encoder
 from tlnlp_tf.cli.main import main
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.training import contrastive
+from tlnlp_tf.training.contrastive import default_settings
 from tlnlp_tf.training.contrastive import draw_pairs
 
 
@@ -78,6 +80,29 @@ def test_setfit_pulls_classes_apart_then_solves_the_head(
         model.predict(texts)["probabilities"],
         atol=1e-6,
     )
+
+
+def test_stage_one_defaults_follow_the_backbone_size(
+    tiny_preset, toy_sentiment, monkeypatch
+):
+    model = tl.TextClassifier.from_backbone(
+        tiny_preset, labels=["neg", "pos"], freeze="setfit"
+    )
+    assert default_settings(model.backbone) == (40, 5e-5)
+    lora = tl.TextClassifier.from_backbone(
+        tiny_preset, labels=["neg", "pos"], freeze="setfit-lora-2"
+    )
+    assert default_settings(lora.backbone) == (40, 1e-3)
+    # A backbone above LARGE_BACKBONE parameters gets SetFit's own settings,
+    # and `fit` without `contrastive_iterations` uses them.
+    monkeypatch.setattr(
+        contrastive, "LARGE_BACKBONE", model.backbone.count_params() - 1
+    )
+    assert default_settings(model.backbone) == (20, 2e-5)
+    assert default_settings(lora.backbone) == (20, 1e-3)
+    texts, labels = toy_sentiment
+    history = model.fit(texts[:8], labels[:8], batch_size=8, verbose=0)
+    assert history.pairs == 2 * 20 * 8
 
 
 @pytest.mark.extended

@@ -67,7 +67,8 @@ def register(commands):
         "--contrastive-iterations",
         type=arguments.positive,
         help="--freeze setfit: pairs per labelled example and iteration are one "
-        "positive and one negative (default 40 iterations)",
+        "positive and one negative (default 40 iterations, 20 for backbones "
+        "above 60M parameters)",
     )
     fit.add_argument(
         "--batching",

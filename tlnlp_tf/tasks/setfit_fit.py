@@ -30,10 +30,11 @@ def fit_setfit(task, x, epochs, kwargs):
     """Stage 1 for `epochs`, then the head; returns the head's `History`.
 
     `contrastive_iterations` (a `fit` keyword) is the pairs per example (one
-    positive, one negative each). The `History` carries `contrastive` (stage
+    positive, one negative each); `"auto"` (default):
+    `contrastive.default_settings`. The `History` carries `contrastive` (stage
     1's losses) and `pairs`.
     """
-    iterations = kwargs.pop("contrastive_iterations", contrastive.ITERATIONS)
+    iterations = kwargs.pop("contrastive_iterations", "auto")
     if not isinstance(x, tf.data.Dataset) or not has_raw_text(x):
         raise PolicyError(
             "freeze='setfit' trains on raw texts and labels (lists or a "

@@ -32,15 +32,40 @@ from tlnlp_tf.training.optimizers import fine_tuning_adamw
 
 # SetFit's defaults are 20 iterations (one positive and one negative pair
 # per example each), batch 16, one epoch, body learning rate 2e-5. On SST-2
-# with MiniLM, 8 labels per class (dev accuracy, draws 0 and 1 of
-# benchmarks/few_labels.py): 20 at 2e-5 0.682 / 0.634; 20 at 1e-4 0.694 /
-# 0.671; 40 at 5e-5 0.710 (draw 0). Hence 40 iterations at 5e-5. The LoRA
-# rate (1e-3) is not tuned.
+# with MiniLM (22M parameters), 8 labels per class (dev accuracy, draws 0
+# and 1 of benchmarks/few_labels.py): 20 at 2e-5 0.682 / 0.634; 20 at 1e-4
+# 0.694 / 0.671; 40 at 5e-5 0.710 (draw 0). Hence 40 iterations at 5e-5 for
+# small encoders. On all-mpnet-base-v2 (109M), 5 draws of 8 per class: 40 at
+# 5e-5 0.854 ± 0.025, 20 at 2e-5 0.870 ± 0.023 (higher on 4 of 5 draws, in
+# half the time; RESULTS.md, setfit_peer_8_all_mpnet_base_v2). Hence
+# SetFit's own settings above LARGE_BACKBONE parameters. The LoRA rate
+# (1e-3) is not tuned.
 ITERATIONS = 40
+LEARNING_RATE = 5e-5
+LARGE_BACKBONE = 60_000_000
+LARGE_ITERATIONS = 20
+LARGE_LEARNING_RATE = 2e-5
 MAX_PAIRS = 10_000
 BATCH_SIZE = 16
-LEARNING_RATE = 5e-5
 LORA_LEARNING_RATE = 1e-3
+
+
+def default_settings(backbone):
+    """`(iterations, learning_rate)` of stage 1 for `backbone`: 40 at 5e-5 up
+    to `LARGE_BACKBONE` parameters, SetFit's 20 at 2e-5 above, 1e-3 when
+    only LoRA factors train.
+
+    Example:
+
+    ```python
+    default_settings(tl.load_backbone("minilm"))  # (40, 5e-05)
+    ```
+    """
+    large = backbone.count_params() > LARGE_BACKBONE
+    iterations = LARGE_ITERATIONS if large else ITERATIONS
+    if any("lora" in w.path for w in backbone.trainable_weights):
+        return iterations, LORA_LEARNING_RATE
+    return iterations, LARGE_LEARNING_RATE if large else LEARNING_RATE
 
 
 def is_setfit(policy):
@@ -120,7 +145,7 @@ def fit_contrastive(
     pairs,
     labels,
     epochs=1,
-    iterations=ITERATIONS,
+    iterations="auto",
     batch_size=BATCH_SIZE,
     learning_rate="auto",
     seed=0,
@@ -131,9 +156,13 @@ def fit_contrastive(
 
     `texts` (and `pairs` for text-pair inputs, else `None`) are lists of
     strings, `labels` class indices (`names` their names, for errors).
+    `iterations` and `learning_rate` `"auto"`: `default_settings`.
     Returns the stage's `History`, with `history.pairs` the number of
     pairs trained on.
     """
+    auto_iterations, auto_rate = default_settings(task.backbone)
+    iterations = auto_iterations if iterations == "auto" else iterations
+    learning_rate = auto_rate if learning_rate == "auto" else learning_rate
     first, second, target = draw_pairs(labels, iterations, seed, names=names)
     texts = tf.constant(list(texts), tf.string)
     pairs = None if pairs is None else tf.constant(list(pairs), tf.string)
@@ -154,9 +183,6 @@ def fit_contrastive(
         .map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    if learning_rate == "auto":
-        lora = any("lora" in w.path for w in task.backbone.trainable_weights)
-        learning_rate = LORA_LEARNING_RATE if lora else LEARNING_RATE
     steps = -(-len(first) // batch_size) * int(epochs)
     with task.distribute_strategy.scope():
         model = PairSimilarity(
