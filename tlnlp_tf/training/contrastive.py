@@ -58,7 +58,8 @@ def default_settings(backbone):
     Example:
 
     ```python
-    default_settings(tl.load_backbone("minilm"))  # (40, 5e-05)
+    backbone, _ = tl.load_backbone("minilm")
+    default_settings(backbone)  # (40, 5e-05): 22M parameters
     ```
     """
     large = backbone.count_params() > LARGE_BACKBONE
