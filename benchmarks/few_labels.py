@@ -2,7 +2,7 @@
 
     python benchmarks/few_labels.py  # SST-2, 8 and 64 per class, 5 draws
     python benchmarks/few_labels.py --dataset mrpc --per-class 8,64
-    python benchmarks/few_labels.py --per-class "" --full 4000 --strategies frozen
+    python benchmarks/few_labels.py --per-class "" --full 4000 --strategies frozen  # 5 samples
     python benchmarks/few_labels.py --backbone models/all-mpnet-base-v2 \\
         --per-class 8 --strategies setfit,frozen   # benchmarks/get_mpnet.py
 
@@ -169,7 +169,8 @@ def main(argv=None):
         "--full",
         type=int,
         default=0,
-        help="also train on a seeded sample of N training examples (not per class)",
+        help="also train on seeded samples of N training examples (not per "
+        "class), one per draw (draw N: the sample of seed N)",
     )
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
@@ -184,19 +185,19 @@ def main(argv=None):
         with open(saved) as file:
             kept = json.load(file)["runs"]
     runs = []
+    draws = range(args.first_draw, args.first_draw + args.draws)
     jobs = [
         (f"{size}/class", size * len(train.label_names()), draw)
         for size in (int(s) for s in args.per_class.split(",") if s)
-        for draw in range(args.first_draw, args.first_draw + args.draws)
+        for draw in draws
     ]
-    if args.full:
-        sample = train.sample(args.full, seed=0)
-        jobs.append((str(args.full), "all", 0))
+    if args.full:  # draw N: the sample of seed N (draw 0: sst2.py's --limit sample)
+        jobs += [(str(args.full), "all", draw) for draw in draws]
     # Saved runs of the sizes, strategies and draws not rerun are kept.
     rerun = {(size, s, draw) for size, _, draw in jobs for s in strategies}
     kept = [r for r in kept if (r["size"], r["strategy"], r["draw"]) not in rerun]
     for size, budget, draw in jobs:
-        pool = sample if budget == "all" else train
+        pool = train.sample(args.full, seed=draw) if budget == "all" else train
         for run in runs_of(pool, dev, budget, draw, strategies, args):
             run.update(size=size, draw=draw)
             runs.append(run)
