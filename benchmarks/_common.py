@@ -5,6 +5,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 import threading
 import time
@@ -165,10 +166,8 @@ def backbone_result_name(name, backbone):
 
 def command(script, argv):
     """The command line that reproduces this run."""
-    return " ".join(
-        ["python", f"benchmarks/{script}"]
-        + list(argv if argv is not None else sys.argv[1:])
-    )
+    args = list(argv if argv is not None else sys.argv[1:])
+    return shlex.join(["python", f"benchmarks/{script}"] + args)
 
 
 def parity_texts(data, count, long):
