@@ -2,13 +2,17 @@
 
     python benchmarks/stsb_few.py                       # 200 and 1,000 pairs, 2 seeds
     python benchmarks/stsb_few.py --sizes 200 --seeds 0
+    python benchmarks/stsb_few.py --backbone models/all-mpnet-base-v2 --sizes 200
 
 For each size and seed, a seeded sample of the STS-B training pairs trains
-`TextRegressor.from_backbone("minilm")` with its defaults (`"auto"`: a
-bi-encoder, scale and shift calibrated on the training pairs, peak rate
-2e-5) and the cross-encoder (`pair_encoding="cross"`, the former default),
-`--epochs` epochs at batch 16. Dev Spearman on all 1,500 dev pairs, against
-the untouched MiniLM's zero-shot cosine (`tl.probes.sentence_similarity_probe`).
+`TextRegressor.from_backbone(--backbone)` (`"minilm"` unless given) with
+its defaults (`"auto"` on a sentence-embedding checkpoint: a bi-encoder,
+scale and shift calibrated on the training pairs, peak rate 2e-5) and the
+cross-encoder (`pair_encoding="cross"`, the former default), `--epochs`
+epochs at batch 16. Dev Spearman on all 1,500 dev pairs, against the
+untouched backbone's zero-shot cosine (`tl.probes.sentence_similarity_probe`).
+Writes `benchmarks/results/stsb_few.json` (with another `--backbone`:
+`stsb_few_<its folder name>.json`) and a section of `benchmarks/RESULTS.md`.
 """
 
 import os
@@ -29,13 +33,14 @@ def main(argv=None):
     parser.add_argument("--sizes", default="200,1000")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--encodings", default="bi,cross")
+    parser.add_argument("--backbone", default="minilm")
     args = parser.parse_args(argv)
     read = lambda name: tl.data.load_table(  # noqa: E731
         os.path.join(args.data, name), "sentence1", "score", "sentence2"
     )
     pool, dev = read("train.tsv"), read("dev.tsv")
     truth = np.array([float(s) for s in dev.labels])
-    backbone, preprocessor = tl.load_backbone("minilm")
+    backbone, preprocessor = tl.load_backbone(args.backbone)
     zero_shot = tl.probes.sentence_similarity_probe(
         backbone, preprocessor, list(zip(dev.texts, dev.pairs)), truth.tolist()
     )
@@ -47,7 +52,9 @@ def main(argv=None):
             train = pool.sample(size, seed=seed)
             for encoding in args.encodings.split(","):
                 keras.utils.set_random_seed(seed)
-                model = tl.TextRegressor.from_backbone("minilm", pair_encoding=encoding)
+                model = tl.TextRegressor.from_backbone(
+                    args.backbone, pair_encoding=encoding
+                )
                 data = train.to_dataset().shuffle(size, seed=seed).batch(16)
                 start = time.perf_counter()
                 model.fit(data, epochs=args.epochs, verbose=0)
@@ -88,10 +95,16 @@ def main(argv=None):
         f"{args.seeds} (sample and training seed); {args.epochs} epochs at "
         "batch 16; in brackets the mean `fit` time on the shared 2 cores.",
     ]
+    name = "MiniLM" if args.backbone == "minilm" else os.path.basename(args.backbone)
     _common.write_results(
-        "stsb_few",
-        {"zero_shot_spearman": zero_shot, "epochs": args.epochs, "runs": runs},
-        "STS-B with few pairs: MiniLM TextRegressor, dev Spearman",
+        _common.backbone_result_name("stsb_few", args.backbone),
+        {
+            "backbone": args.backbone,
+            "zero_shot_spearman": zero_shot,
+            "epochs": args.epochs,
+            "runs": runs,
+        },
+        f"STS-B with few pairs: {name} TextRegressor, dev Spearman",
         rows,
         _common.command("stsb_few.py", argv),
     )
