@@ -2,7 +2,7 @@
 
     python benchmarks/few_labels.py  # SST-2, 8 and 64 per class, 5 draws
     python benchmarks/few_labels.py --dataset mrpc --per-class 8,64
-    python benchmarks/few_labels.py --per-class "" --full 4000 --strategies frozen  # 5 samples
+    python benchmarks/few_labels.py --per-class "" --full 4000 --strategies frozen
     python benchmarks/few_labels.py --backbone models/all-mpnet-base-v2 \\
         --per-class 8 --strategies setfit,frozen   # benchmarks/get_mpnet.py
 
@@ -31,6 +31,9 @@ Strategies:
 - `setfit`: `freeze="setfit"` with its defaults: 40 contrastive pair
   iterations (80 pairs per example, at most 10,000), one epoch at 5e-5,
   then the solved head.
+
+`--full 4000` trains on 4,000 examples, a seeded sample per draw (draw 0:
+`sst2.py --limit 4000`'s sample).
 
 `random`, `finetune`, `lora-8` and `l2sp` train for `--updates` optimizer steps at
 batch 16 (at least 2 epochs), as `strategies.py` gives its smallest size
