@@ -95,7 +95,8 @@ def main(argv=None):
         f"{args.seeds} (sample and training seed); {args.epochs} epochs at "
         "batch 16; in brackets the mean `fit` time on the shared 2 cores.",
     ]
-    name = "MiniLM" if args.backbone == "minilm" else os.path.basename(args.backbone)
+    folder = os.path.basename(os.path.normpath(args.backbone))
+    name = "MiniLM" if args.backbone == "minilm" else folder
     _common.write_results(
         _common.backbone_result_name("stsb_few", args.backbone),
         {
