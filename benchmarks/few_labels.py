@@ -31,6 +31,10 @@ Strategies:
 - `setfit`: `freeze="setfit"` with its defaults: 40 contrastive pair
   iterations (80 pairs per example, at most 10,000), one epoch at 5e-5,
   then the solved head.
+- `setfit-template`: `setfit` on the same draw plus
+  `tl.data.templated_examples` (setfit's `get_templated_dataset`): for
+  each label, `--template-copies` copies of `--template` filled with its
+  words (`LABEL_WORDS`; SST-2: "This sentence is negative" / "... positive").
 
 `--full 4000` trains on 4,000 examples, a seeded sample per draw (draw 0:
 `sst2.py --limit 4000`'s sample).
@@ -72,8 +76,14 @@ STRATEGIES = (
     "lora-8",
     "l2sp",
     "setfit",
+    "setfit-template",
 )
-OWN = ("frozen-last",)  # run here, not by `tl.transfer_report`
+OWN = ("frozen-last", "setfit-template")  # run here, not by `tl.transfer_report`
+# The words that name each label, for `setfit-template`.
+LABEL_WORDS = {
+    "sst2": {"0": "negative", "1": "positive"},
+    "chnsenticorp": {"0": "负面", "1": "正面"},
+}
 
 
 def read(args):
@@ -98,14 +108,26 @@ def read(args):
 
 
 def own_run(strategy, train, dev, budget, draw, args):
-    """A run of `frozen-last`: the `frozen` run with `pooling="mean"`, the
-    last layer's mean alone."""
+    """A run of `frozen-last` (the `frozen` run with `pooling="mean"`, the
+    last layer's mean alone) or `setfit-template` (the `setfit` run on the
+    same draw plus `tl.data.templated_examples`)."""
     names = train.label_names()
     x, y = labelled_subset(train, draw_budget(train, budget, names, draw))
     keras.utils.set_random_seed(draw)
-    model = tl.TextClassifier.from_backbone(
-        args.backbone, labels=names, freeze="all", pooling="mean"
-    )
+    if strategy == "setfit-template":
+        if args.dataset not in LABEL_WORDS:
+            raise SystemExit(f"setfit-template: no label words for {args.dataset}")
+        extra = tl.data.templated_examples(
+            LABEL_WORDS[args.dataset], args.template, args.template_copies
+        )
+        x, y = x + extra.texts, y + extra.labels
+        model = tl.TextClassifier.from_backbone(
+            args.backbone, labels=names, freeze="setfit"
+        )
+    else:
+        model = tl.TextClassifier.from_backbone(
+            args.backbone, labels=names, freeze="all", pooling="mean"
+        )
     epochs = 1
     start = time.perf_counter()
     history = model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
@@ -115,6 +137,11 @@ def own_run(strategy, train, dev, budget, draw, args):
     run = {
         "strategy": strategy,
         "examples": len(y),
+        **(
+            {"template": args.template, "template_copies": args.template_copies}
+            if strategy == "setfit-template"
+            else {}
+        ),
         "accuracy": scores["accuracy"],
         "f1": scores["f1"],
         "epochs": epochs,
@@ -168,6 +195,17 @@ def main(argv=None):
     )
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--updates", type=int, default=50)
+    parser.add_argument(
+        "--template",
+        default=tl.data.label_templates.TEMPLATE,
+        help="setfit-template: the sentence that names a label ({} = its words)",
+    )
+    parser.add_argument(
+        "--template-copies",
+        type=int,
+        default=tl.data.label_templates.PER_LABEL,
+        help="setfit-template: copies of each label's sentence",
+    )
     parser.add_argument(
         "--full",
         type=int,

@@ -14,6 +14,7 @@ from tlnlp_tf.data.batching import training_batches
 from tlnlp_tf.data.conll import TaggedSentences
 from tlnlp_tf.data.conll import read_conll
 from tlnlp_tf.data.examples import Examples
+from tlnlp_tf.data.label_templates import templated_examples
 from tlnlp_tf.data.lengths import choose_sequence_length
 from tlnlp_tf.data.loading import load_examples
 from tlnlp_tf.data.loading import stream_examples

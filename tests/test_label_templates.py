@@ -1,0 +1,76 @@
+"""`tl.data.templated_examples`: sentences that name each label, added to few labels."""
+
+import keras
+import pytest
+
+import tlnlp_tf as tl
+from tlnlp_tf.errors import DataError
+
+
+def test_each_label_gets_its_sentence_per_label_times():
+    extra = tl.data.templated_examples(
+        {"0": "negative", 1: " positive "}, template="It was {}.", per_label=3
+    )
+    assert extra.texts == ["It was negative."] * 3 + ["It was positive."] * 3
+    assert extra.labels == ["0"] * 3 + ["1"] * 3
+    assert extra.label_names() == ["0", "1"]
+    words = tl.data.templated_examples(["sports", "politics"])
+    # setfit's defaults: its template, two copies of each.
+    sports, politics = "This sentence is sports", "This sentence is politics"
+    assert words.texts == [sports, sports, politics, politics]
+    assert words.labels == ["sports", "sports", "politics", "politics"]
+
+
+def test_they_join_data_read_from_a_file(toy_files):
+    train = tl.data.read_csv(toy_files["train"], text="sentence", label="label")
+    extra = tl.data.templated_examples({"neg": "bad", "pos": "good"})
+    joined = train.concatenate(extra.to_dataset())
+    last = list(joined.as_numpy_iterator())[-1]
+    assert last == (b"This sentence is good", b"pos")
+
+
+def test_setfit_trains_on_them(tiny_preset, toy_sentiment):
+    keras.utils.set_random_seed(0)
+    texts, labels = toy_sentiment
+    texts, labels = texts[:8], labels[:8]
+    extra = tl.data.templated_examples({"neg": "bad", "pos": "good"}, per_label=2)
+    model = tl.TextClassifier.from_backbone(
+        tiny_preset, labels=["neg", "pos"], freeze="setfit"
+    )
+    model.preprocessor.sequence_length = 16
+    history = model.fit(
+        texts + extra.texts,
+        labels + extra.labels,
+        batch_size=4,
+        verbose=0,
+        contrastive_iterations=2,
+    )
+    # One positive and one negative pair per example and iteration.
+    assert history.pairs == 2 * 2 * 12
+    assert model.predict(["This sentence is good"])["label"][0] in ("neg", "pos")
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (({"0": "neg"}, "This is"), "exactly one '{}'"),
+        (({"0": "neg"}, "{} and {}"), "exactly one '{}'"),
+        (({"0": "neg"}, "It is {name}"), "exactly one '{}'"),
+        (({"0": "neg"}, "It is {"), "template 'It is {'"),
+        (({"0": "neg"}, 3), "template must be a string"),
+        (({},), "label_words is empty"),
+        (("neg",), "must be a dict from label to words or a list"),
+        (({"0": ""},), "words of label '0' must be a non-empty string"),
+        (({"0": None},), "words of label '0'"),
+        (({None: "neg"},), "label None must be a string or an integer"),
+    ],
+)
+def test_bad_input_says_what_was_expected(args, match):
+    with pytest.raises(DataError, match=match):
+        tl.data.templated_examples(*args)
+
+
+@pytest.mark.parametrize("per_label", [0, -1, 1.5, True])
+def test_per_label_must_be_a_positive_integer(per_label):
+    with pytest.raises(DataError, match="per_label must be a positive integer"):
+        tl.data.templated_examples(["a", "b"], per_label=per_label)
