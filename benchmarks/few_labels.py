@@ -33,8 +33,9 @@ Strategies:
   then the solved head.
 - `setfit-template`: `setfit` on the same draw plus
   `tl.data.templated_examples` (setfit's `get_templated_dataset`): for
-  each label, `--template-copies` copies of `--template` filled with its
-  words (`LABEL_WORDS`; SST-2: "This sentence is negative" / "... positive").
+  each label, 2 copies (its defaults; `setfit-template-N`: N copies) of
+  `--template` filled with the label's words (`LABEL_WORDS`; SST-2: "This
+  sentence is negative" / "... positive").
 
 `--full 4000` trains on 4,000 examples, a seeded sample per draw (draw 0:
 `sst2.py --limit 4000`'s sample).
@@ -54,6 +55,7 @@ of one size with `--first-draw 3 --draws 2`).
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -79,6 +81,7 @@ STRATEGIES = (
     "setfit-template",
 )
 OWN = ("frozen-last", "setfit-template")  # run here, not by `tl.transfer_report`
+COPIES = re.compile(r"setfit-template-([1-9][0-9]*)")  # N copies of each label
 # The words that name each label, for `setfit-template`.
 LABEL_WORDS = {
     "sst2": {"0": "negative", "1": "positive"},
@@ -107,6 +110,16 @@ def read(args):
     raise SystemExit(f"unknown dataset {args.dataset}")
 
 
+def known(strategy):
+    """A strategy of `STRATEGIES`, or `setfit-template-N`."""
+    return strategy in STRATEGIES or COPIES.fullmatch(strategy) is not None
+
+
+def own(strategy):
+    """Run here (`OWN` or `setfit-template-N`), not by `tl.transfer_report`."""
+    return strategy in OWN or COPIES.fullmatch(strategy) is not None
+
+
 def own_run(strategy, train, dev, budget, draw, args):
     """A run of `frozen-last` (the `frozen` run with `pooling="mean"`, the
     last layer's mean alone) or `setfit-template` (the `setfit` run on the
@@ -114,11 +127,13 @@ def own_run(strategy, train, dev, budget, draw, args):
     names = train.label_names()
     x, y = labelled_subset(train, draw_budget(train, budget, names, draw))
     keras.utils.set_random_seed(draw)
-    if strategy == "setfit-template":
+    copies = COPIES.fullmatch(strategy)
+    copies = int(copies.group(1)) if copies else tl.data.label_templates.PER_LABEL
+    if strategy.startswith("setfit-template"):
         if args.dataset not in LABEL_WORDS:
             raise SystemExit(f"setfit-template: no label words for {args.dataset}")
         extra = tl.data.templated_examples(
-            LABEL_WORDS[args.dataset], args.template, args.template_copies
+            LABEL_WORDS[args.dataset], args.template, copies
         )
         x, y = x + extra.texts, y + extra.labels
         model = tl.TextClassifier.from_backbone(
@@ -138,8 +153,8 @@ def own_run(strategy, train, dev, budget, draw, args):
         "strategy": strategy,
         "examples": len(y),
         **(
-            {"template": args.template, "template_copies": args.template_copies}
-            if strategy == "setfit-template"
+            {"template": args.template, "template_copies": copies}
+            if strategy.startswith("setfit-template")
             else {}
         ),
         "accuracy": scores["accuracy"],
@@ -156,7 +171,7 @@ def runs_of(train, dev, budget, draw, strategies, args):
     """The runs of one draw at one budget (`tl.transfer_report`'s, plus
     those of `OWN`), each printed as it ends."""
     runs = []
-    library = [s for s in strategies if s not in OWN]
+    library = [s for s in strategies if not own(s)]
     if library:
         report = tl.transfer_report(
             train,
@@ -168,7 +183,7 @@ def runs_of(train, dev, budget, draw, strategies, args):
             updates=args.updates,
         )
         runs += report["runs"]
-    for strategy in (s for s in strategies if s in OWN):
+    for strategy in (s for s in strategies if own(s)):
         runs.append(own_run(strategy, train, dev, budget, draw, args))
         print(json.dumps(runs[-1]), flush=True)
     for run in runs:
@@ -201,12 +216,6 @@ def main(argv=None):
         help="setfit-template: the sentence that names a label ({} = its words)",
     )
     parser.add_argument(
-        "--template-copies",
-        type=int,
-        default=tl.data.label_templates.PER_LABEL,
-        help="setfit-template: copies of each label's sentence",
-    )
-    parser.add_argument(
         "--full",
         type=int,
         default=0,
@@ -215,9 +224,12 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
-    unknown = [s for s in strategies if s not in STRATEGIES]
+    unknown = [s for s in strategies if not known(s)]
     if unknown:
-        raise SystemExit(f"unknown strategies {unknown}; choose from {STRATEGIES}")
+        raise SystemExit(
+            f"unknown strategies {unknown}; choose from {STRATEGIES} or "
+            "setfit-template-N"
+        )
     train, dev = read(args)
     dev.check_labels(train.label_names())
     saved = os.path.join(here, "results", f"{result_name(args)}.json")
@@ -263,10 +275,20 @@ def save(runs, args, dev, argv):
         results,
         f"Few labels: {args.dataset}, {args.backbone}, accuracy on "
         f"{len(dev)} held-out examples",
-        table(runs, [s for s in STRATEGIES if any(r["strategy"] == s for r in runs)]),
+        table(runs, shown(runs)),
         _common.command("few_labels.py", argv)
         + " (kept runs of other sizes: their own commands)",
     )
+
+
+def shown(runs):
+    """The strategies of `runs` in `STRATEGIES` order, `setfit-template-N` by N."""
+    found = {r["strategy"] for r in runs}
+    copies = sorted(
+        (s for s in found if COPIES.fullmatch(s)),
+        key=lambda s: int(s.rsplit("-", 1)[1]),
+    )
+    return [s for s in STRATEGIES if s in found] + copies
 
 
 def table(runs, strategies):

@@ -1,9 +1,12 @@
 """`tl.data.templated_examples`: sentences that name each label, added to few labels."""
 
+import json
+
 import keras
 import pytest
 
 import tlnlp_tf as tl
+from tlnlp_tf.cli.main import main
 from tlnlp_tf.errors import DataError
 
 
@@ -74,3 +77,61 @@ def test_bad_input_says_what_was_expected(args, match):
 def test_per_label_must_be_a_positive_integer(per_label):
     with pytest.raises(DataError, match="per_label must be a positive integer"):
         tl.data.templated_examples(["a", "b"], per_label=per_label)
+
+
+def test_cli_fit_adds_them(tiny_preset, toy_files, tmp_path, capsys):
+    from test_cli import _fit_args
+
+    output = tmp_path / "run"
+    extra = ("--limit", "16", "--contrastive-iterations", "2", "--freeze", "setfit")
+    words = ("--label-words", "neg=bad,pos=good", "--label-copies", "3")
+    assert main(_fit_args(toy_files, tiny_preset, output, *extra, *words)) == 0
+    assert (
+        "6 templated examples added ('This sentence is bad', "
+        "'This sentence is good')" in capsys.readouterr().err
+    )
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["templated_examples"] == 6
+    assert metrics["train_examples"] == 16
+    assert metrics["contrastive_pairs"] == 2 * 2 * (16 + 6)
+    run = json.loads((output / "run.json").read_text())
+    assert run["label_words"] == {"neg": "bad", "pos": "good"}
+    assert run["label_copies"] == 3
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        (("--label-words", "neg:bad"), "expected LABEL=WORDS items"),
+        (("--label-words", "neg=bad,neg=awful"), "label 'neg' is given twice"),
+    ],
+)
+def test_cli_label_words_must_parse(toy_files, tmp_path, capsys, words, message):
+    from test_cli import _fit_args
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(_fit_args(toy_files, "minilm", tmp_path / "run", *words))
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        (("--label-words", "neg=bad,good=good"), "label 'good' is not a label of"),
+        (("--label-words", "neg=bad", "--label-template", "bad"), "exactly one '{}'"),
+        (
+            ("--label-words", "neg=bad", "--task", "regression"),
+            "--label-words is for --task text-classification",
+        ),
+    ],
+)
+def test_cli_label_words_refused_before_training(
+    tiny_preset, toy_files, tmp_path, capsys, words, message
+):
+    from test_cli import _fit_args
+
+    args = _fit_args(toy_files, tiny_preset, tmp_path / "run", "--limit", "8", *words)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run" / "model.keras").exists()

@@ -21,6 +21,22 @@ def positive(text):
     return value
 
 
+def label_words(text):
+    """An argparse type: `LABEL=WORDS,LABEL=WORDS` to a dict (`--label-words`)."""
+    words = {}
+    for item in text.split(","):
+        label, equals, named = item.partition("=")
+        if not equals or not label.strip() or not named.strip():
+            raise argparse.ArgumentTypeError(
+                f"expected LABEL=WORDS items separated by commas (such as "
+                f"0=negative,1=positive), got {item!r} in {text!r}"
+            )
+        if label.strip() in words:
+            raise argparse.ArgumentTypeError(f"label {label.strip()!r} is given twice")
+        words[label.strip()] = named.strip()
+    return words
+
+
 def attention_dropout(text):
     """An argparse type: a rate in [0, 1), 'auto', or 'backbone' (`None`)."""
     if text == "auto":

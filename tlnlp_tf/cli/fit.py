@@ -7,6 +7,7 @@ import time
 from tlnlp_tf.cli import arguments
 from tlnlp_tf.cli.token_cache import data_key
 from tlnlp_tf.cli.token_cache import token_cache_folder
+from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 
 BACKUP = "backup"  # inside --output: the state to resume from after a kill
@@ -16,6 +17,8 @@ _TASK_FLAGS = ("variant", "target_vocabulary", "target_length", "crf", "decoding
 
 
 def register(commands):
+    from tlnlp_tf.data.label_templates import PER_LABEL
+    from tlnlp_tf.data.label_templates import TEMPLATE
     from tlnlp_tf.tasks import registry
 
     fit = commands.add_parser("fit", help="fine-tune a model on a data file")
@@ -69,6 +72,27 @@ def register(commands):
         help="--freeze setfit: pairs per labelled example and iteration are one "
         "positive and one negative (default 40 iterations, 20 for backbones "
         "above 60M parameters)",
+    )
+    fit.add_argument(
+        "--label-words",
+        type=arguments.label_words,
+        metavar="LABEL=WORDS,...",
+        help="text classification: also train on sentences that name each "
+        "label (such as 0=negative,1=positive: 'This sentence is negative' "
+        "for label 0; setfit's templated examples, tl.data.templated_examples); "
+        "they help most with a few labels per class and --freeze setfit",
+    )
+    fit.add_argument(
+        "--label-template",
+        default=TEMPLATE,
+        help=f"--label-words: the sentence, {{}} where the words go (default "
+        f"'{TEMPLATE}')",
+    )
+    fit.add_argument(
+        "--label-copies",
+        type=arguments.positive,
+        default=PER_LABEL,
+        help=f"--label-words: copies of each label's sentence (default {PER_LABEL})",
     )
     fit.add_argument(
         "--batching",
@@ -278,6 +302,13 @@ def run(args):
 
     task = registry.get_task(args.task)
     columns = arguments.columns(args, {})
+    if args.label_words is not None and (
+        args.task != "text-classification" or columns.get("text_pair_column")
+    ):
+        raise PolicyError(
+            "--label-words is for --task text-classification of single texts "
+            "(a sentence that names a label has no second text)."
+        )
     train = task.read_sample(
         args.train, columns, args.limit, args.seed, args.on_bad_line, stream=True
     )
@@ -293,6 +324,7 @@ def run(args):
             args.validation, columns, on_bad_line=args.on_bad_line
         )
     names = task.targets(train, validation)
+    templated = _templated(args, columns, names)
     forgetting = forgetting_report(args, task)  # the probe file is checked first
     l2sp = None if args.l2sp is None else L2SP(alpha=args.l2sp)  # checks alpha
     first_step = FirstStepTimer(began)
@@ -319,6 +351,13 @@ def run(args):
             l2sp.apply(model)
     start = time.perf_counter()  # training time includes the one tokenizer pass
     data = train.to_dataset()
+    if templated is not None:
+        data = data.concatenate(templated.to_dataset())
+        print(
+            f"tlnlp fit: {len(templated)} templated examples added "
+            f"({', '.join(repr(t) for t in dict.fromkeys(templated.texts))})",
+            file=sys.stderr,
+        )
     if model.freeze == "auto":  # chosen from the labels before tokenizing
         with distribution.scope():
             model.resolve_freeze(data.batch(256), verbose=0)
@@ -335,6 +374,8 @@ def run(args):
             data = model.tokenize_once(data)
         else:
             key = data_key(args, columns)
+            if templated is not None:
+                key += repr((templated.texts, templated.labels))
             data = model.tokenize_once(data, cache_dir=cache_dir, cache_key=key)
     args.batching = choose_batching(
         int(data.cardinality()),
@@ -404,6 +445,7 @@ def run(args):
         "trainable_params": counts["trainable"],
         "total_params": counts["total"],
         "train_examples": len(train),
+        **({} if templated is None else {"templated_examples": len(templated)}),
         "first_step_seconds": _rounded(first_step.seconds),
         **_skipped(train, validation),
         **_lengths(model),
@@ -444,6 +486,9 @@ def run(args):
         "limit": args.limit,
         "on_bad_line": args.on_bad_line,
         "token_cache": args.token_cache,
+        "label_words": args.label_words,
+        "label_template": args.label_template,
+        "label_copies": args.label_copies,
         **{name: getattr(args, name) for name in task.fit_options},
     }
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
@@ -453,6 +498,25 @@ def run(args):
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     arguments.print_json(metrics)
     return 0
+
+
+def _templated(args, columns, names):
+    """`--label-words`' templated examples (`None` without it), checked
+    against the training labels."""
+    if args.label_words is None:
+        return None
+    from tlnlp_tf.data.label_templates import templated_examples
+
+    templated = templated_examples(
+        args.label_words, args.label_template, args.label_copies
+    )
+    unknown = [label for label in args.label_words if label not in names]
+    if unknown:
+        raise DataError(
+            f"--label-words: label {unknown[0]!r} is not a label of {args.train} "
+            f"(its labels: {', '.join(map(str, names))})."
+        )
+    return templated
 
 
 def _skipped(train, validation):
