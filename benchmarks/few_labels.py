@@ -33,9 +33,9 @@ Strategies:
   then the solved head.
 - `setfit-template`: `setfit` on the same draw plus
   `tl.data.templated_examples` (setfit's `get_templated_dataset`): for
-  each label, 2 copies (its defaults; `setfit-template-N`: N copies) of
-  `--template` filled with the label's words (`LABEL_WORDS`; SST-2: "This
-  sentence is negative" / "... positive").
+  each label, 8 copies (its default, saved as `setfit-template-8`;
+  `setfit-template-N`: N copies) of `--template` filled with the label's
+  words (`LABEL_WORDS`; SST-2: "This sentence is negative" / "... positive").
 
 `--full 4000` trains on 4,000 examples, a seeded sample per draw (draw 0:
 `sst2.py --limit 4000`'s sample).
@@ -223,7 +223,11 @@ def main(argv=None):
         "class), one per draw (draw N: the sample of seed N)",
     )
     args = parser.parse_args(argv)
-    strategies = args.strategies.split(",")
+    # Saved as setfit-template-N: the runs say how many copies they had.
+    default = f"setfit-template-{tl.data.label_templates.PER_LABEL}"
+    strategies = [
+        default if s == "setfit-template" else s for s in args.strategies.split(",")
+    ]
     unknown = [s for s in strategies if not known(s)]
     if unknown:
         raise SystemExit(

@@ -18,10 +18,10 @@ def test_each_label_gets_its_sentence_per_label_times():
     assert extra.labels == ["0"] * 3 + ["1"] * 3
     assert extra.label_names() == ["0", "1"]
     words = tl.data.templated_examples(["sports", "politics"])
-    # setfit's defaults: its template, two copies of each.
+    # setfit's template, 8 copies of each (setfit's default is 2).
     sports, politics = "This sentence is sports", "This sentence is politics"
-    assert words.texts == [sports, sports, politics, politics]
-    assert words.labels == ["sports", "sports", "politics", "politics"]
+    assert words.texts == [sports] * 8 + [politics] * 8
+    assert words.labels == ["sports"] * 8 + ["politics"] * 8
 
 
 def test_they_join_data_read_from_a_file(toy_files):
