@@ -1,5 +1,7 @@
 """`tl.data.templated_examples`: sentences that name each label, added to few labels."""
 
+import functools
+import importlib
 import json
 
 import keras
@@ -135,3 +137,63 @@ def test_cli_label_words_refused_before_training(
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_transfer_report_trains_every_run_on_them(tiny_preset, toy_files, monkeypatch):
+    module = importlib.import_module("tlnlp_tf.reports.transfer_report")
+    seen = []
+    train_one = module._train_one
+
+    def spy(strategy, x, y, *args):
+        seen.append((strategy, list(x), list(y)))
+        return train_one(strategy, x, y, *args)
+
+    monkeypatch.setattr(module, "_train_one", spy)
+    train = tl.data.load_table(toy_files["train"], "sentence", "label")
+    valid = tl.data.load_table(toy_files["valid"], "sentence", "label")
+    extra = tl.data.templated_examples({"neg": "bad", "pos": "good"}, per_label=3)
+    report = tl.transfer_report(
+        train,
+        valid,
+        budgets=(4,),
+        strategies=("frozen",),
+        seeds=1,
+        backbone=tiny_preset,
+        verbose=False,
+        extra_examples=extra,
+    )
+    ((strategy, x, y),) = seen
+    assert x[4:] == extra.texts and y[4:] == extra.labels
+    assert len(x) == 4 + 6 and set(x[:4]) <= set(train.texts)
+    assert report["extra_examples"] == 6
+    assert report["runs"][0]["examples"] == 4  # the budget, not the extras
+
+
+def test_transfer_report_refuses_extras_that_do_not_fit(tiny_preset, toy_files):
+    train = tl.data.load_table(toy_files["train"], "sentence", "label")
+    valid = tl.data.load_table(toy_files["valid"], "sentence", "label")
+    report = functools.partial(
+        tl.transfer_report, train, valid, budgets=(4,), backbone=tiny_preset
+    )
+    with pytest.raises(DataError, match="label 'positive'"):
+        report(extra_examples=tl.data.templated_examples(["neg", "positive"]))
+    with pytest.raises(DataError, match="expected labelled tl.data.Examples"):
+        report(extra_examples=(["good"], ["pos"]))
+    pairs = tl.data.Examples(["a"], pairs=["b"], labels=["pos"])
+    with pytest.raises(DataError, match="text pairs, but the training examples are"):
+        report(extra_examples=pairs)
+
+
+def test_cli_transfer_report_adds_them(tiny_preset, toy_files, tmp_path, capsys):
+    from test_transfer_report import _report_args
+
+    options = ("--labels", "4", "--strategies", "frozen", "--seeds", "1")
+    words = ("--label-words", "neg=bad,pos=good", "--label-copies", "2")
+    args = _report_args(toy_files, tmp_path / "out", "--backbone", tiny_preset)
+    assert main(args + [*options, *words]) == 0
+    assert "also trains on 4 templated examples" in capsys.readouterr().out
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["extra_examples"] == 4
+    bad = args + [*options, "--label-words", "neg=bad,happy=good"]
+    assert main(bad) == 2
+    assert "label 'happy' is not a label of" in capsys.readouterr().err

@@ -37,6 +37,55 @@ def label_words(text):
     return words
 
 
+def add_label_words(parser):
+    """`--label-words`, `--label-template`, `--label-copies` (`tlnlp fit`,
+    `tlnlp transfer-report`): sentences that name the labels."""
+    from tlnlp_tf.data.label_templates import PER_LABEL
+    from tlnlp_tf.data.label_templates import TEMPLATE
+
+    parser.add_argument(
+        "--label-words",
+        type=label_words,
+        metavar="LABEL=WORDS,...",
+        help="text classification of single texts: also train on sentences "
+        "that name each label (such as 0=negative,1=positive: 'This sentence "
+        "is negative' for label 0; setfit's templated examples, "
+        "tl.data.templated_examples); they help most with a few labels per "
+        "class and --freeze setfit",
+    )
+    parser.add_argument(
+        "--label-template",
+        default=TEMPLATE,
+        help=f"--label-words: the sentence, {{}} where the words go (default "
+        f"'{TEMPLATE}')",
+    )
+    parser.add_argument(
+        "--label-copies",
+        type=positive,
+        default=PER_LABEL,
+        help=f"--label-words: copies of each label's sentence (default {PER_LABEL})",
+    )
+
+
+def templated(args, names):
+    """`--label-words`' templated examples (`None` without it), their labels
+    checked against `names`, the labels of `--train`."""
+    if args.label_words is None:
+        return None
+    from tlnlp_tf.data.label_templates import templated_examples
+
+    examples = templated_examples(
+        args.label_words, args.label_template, args.label_copies
+    )
+    unknown = [label for label in args.label_words if label not in names]
+    if unknown:
+        raise DataError(
+            f"--label-words: label {unknown[0]!r} is not a label of {args.train} "
+            f"(its labels: {', '.join(map(str, names))})."
+        )
+    return examples
+
+
 def attention_dropout(text):
     """An argparse type: a rate in [0, 1), 'auto', or 'backbone' (`None`)."""
     if text == "auto":

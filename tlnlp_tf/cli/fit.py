@@ -7,7 +7,6 @@ import time
 from tlnlp_tf.cli import arguments
 from tlnlp_tf.cli.token_cache import data_key
 from tlnlp_tf.cli.token_cache import token_cache_folder
-from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 
 BACKUP = "backup"  # inside --output: the state to resume from after a kill
@@ -17,8 +16,6 @@ _TASK_FLAGS = ("variant", "target_vocabulary", "target_length", "crf", "decoding
 
 
 def register(commands):
-    from tlnlp_tf.data.label_templates import PER_LABEL
-    from tlnlp_tf.data.label_templates import TEMPLATE
     from tlnlp_tf.tasks import registry
 
     fit = commands.add_parser("fit", help="fine-tune a model on a data file")
@@ -73,27 +70,7 @@ def register(commands):
         "positive and one negative (default 40 iterations, 20 for backbones "
         "above 60M parameters)",
     )
-    fit.add_argument(
-        "--label-words",
-        type=arguments.label_words,
-        metavar="LABEL=WORDS,...",
-        help="text classification: also train on sentences that name each "
-        "label (such as 0=negative,1=positive: 'This sentence is negative' "
-        "for label 0; setfit's templated examples, tl.data.templated_examples); "
-        "they help most with a few labels per class and --freeze setfit",
-    )
-    fit.add_argument(
-        "--label-template",
-        default=TEMPLATE,
-        help=f"--label-words: the sentence, {{}} where the words go (default "
-        f"'{TEMPLATE}')",
-    )
-    fit.add_argument(
-        "--label-copies",
-        type=arguments.positive,
-        default=PER_LABEL,
-        help=f"--label-words: copies of each label's sentence (default {PER_LABEL})",
-    )
+    arguments.add_label_words(fit)
     fit.add_argument(
         "--batching",
         choices=("auto", "random", "length"),
@@ -324,7 +301,7 @@ def run(args):
             args.validation, columns, on_bad_line=args.on_bad_line
         )
     names = task.targets(train, validation)
-    templated = _templated(args, columns, names)
+    templated = arguments.templated(args, names)
     forgetting = forgetting_report(args, task)  # the probe file is checked first
     l2sp = None if args.l2sp is None else L2SP(alpha=args.l2sp)  # checks alpha
     first_step = FirstStepTimer(began)
@@ -498,25 +475,6 @@ def run(args):
     outputs.write_json(os.path.join(args.output, "metrics.json"), metrics)
     arguments.print_json(metrics)
     return 0
-
-
-def _templated(args, columns, names):
-    """`--label-words`' templated examples (`None` without it), checked
-    against the training labels."""
-    if args.label_words is None:
-        return None
-    from tlnlp_tf.data.label_templates import templated_examples
-
-    templated = templated_examples(
-        args.label_words, args.label_template, args.label_copies
-    )
-    unknown = [label for label in args.label_words if label not in names]
-    if unknown:
-        raise DataError(
-            f"--label-words: label {unknown[0]!r} is not a label of {args.train} "
-            f"(its labels: {', '.join(map(str, names))})."
-        )
-    return templated
 
 
 def _skipped(train, validation):

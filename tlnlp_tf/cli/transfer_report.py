@@ -3,6 +3,7 @@
 import os
 
 from tlnlp_tf.cli import arguments
+from tlnlp_tf.errors import PolicyError
 
 
 def register(commands):
@@ -29,6 +30,7 @@ def register(commands):
         help="some of random, frozen, finetune, setfit, lora-8, l2sp",
     )
     report.add_argument("--seeds", type=arguments.positive, default=3)
+    arguments.add_label_words(report)
     report.add_argument("--output", required=True, help="folder for the report")
     report.set_defaults(handler=run)
 
@@ -44,7 +46,18 @@ def run(args):
     validation = load_text_examples(
         args.validation, args.text_column, args.label_column, args.text_pair_column
     )
-    registry.label_targets(train, validation)
+    names = registry.label_targets(train, validation)
+    if args.label_words is not None and args.text_pair_column:
+        raise PolicyError(
+            "--label-words is for single texts (a sentence that names a label "
+            "has no second text)."
+        )
+    extra = arguments.templated(args, names)
+    if extra is not None:
+        print(
+            f"tlnlp transfer-report: every run also trains on {len(extra)} "
+            "templated examples (--label-words)"
+        )
     budgets = [part.strip() for part in args.labels.split(",") if part.strip()]
     report = transfer_report(
         train,
@@ -54,6 +67,7 @@ def run(args):
         seeds=args.seeds,
         backbone=args.backbone,
         output=args.output,
+        extra_examples=extra,
     )
     strategies = report["strategies"]
     header = ["labels"] + strategies + ["gain"]

@@ -59,6 +59,7 @@ def transfer_report(
     updates=UPDATES,
     output=None,
     verbose=True,
+    extra_examples=None,
 ):
     """Train every strategy at every label budget; returns the report (a dict).
 
@@ -73,6 +74,9 @@ def transfer_report(
         updates: optimizer steps of the strategies that train for epochs.
         output: a folder for `report.json` and `learning_curve.png`, or `None`.
         verbose: print one line per run.
+        extra_examples: `Examples` that every strategy also trains on, at
+            every budget, not counted in it: the sentences that name the
+            labels (`tl.data.templated_examples`), say.
 
     Returns:
         `{"runs": [...], "table": {budget: {strategy: {"mean", "std",
@@ -99,15 +103,19 @@ def transfer_report(
     if output is not None:
         _check_plotting()
     seeds = _seed_list(seeds)
+    extra = _check_extra(extra_examples, train, names)
     runs = []
     for budget in budgets:
         for seed in seeds:
             x, y = labelled_subset(train, draw_budget(train, budget, names, seed))
+            drawn = len(y)  # the budget's examples, without `extra`
+            if extra is not None:
+                x, y = _joined(x, y, extra)
             for strategy in strategies:
                 run = _train_one(
                     strategy, x, y, validation, names, seed, backbone, updates
                 )
-                run.update(budget=str(budget), seed=seed)
+                run.update(budget=str(budget), seed=seed, examples=drawn)
                 if verbose:
                     print(json.dumps(run), flush=True)
                 runs.append(run)
@@ -120,6 +128,7 @@ def transfer_report(
         "budgets": [str(b) for b in budgets],
         "strategies": list(strategies),
         "seeds": seeds,
+        "extra_examples": 0 if extra is None else len(extra),
         "runs": runs,
         "table": _table(runs),
     }
@@ -130,6 +139,36 @@ def transfer_report(
             json.dump(report, file, indent=2)
         plot_learning_curve(report, os.path.join(output, "learning_curve.png"))
     return report
+
+
+def _check_extra(extra, train, names):
+    """`extra_examples` checked: labelled `Examples` of `names`, pairs iff
+    `train` has pairs."""
+    if extra is None:
+        return None
+    if not hasattr(extra, "texts") or getattr(extra, "labels", None) is None:
+        raise DataError(
+            "extra_examples: expected labelled tl.data.Examples (such as "
+            f"tl.data.templated_examples(...)), got {type(extra).__name__}."
+        )
+    if (extra.pairs is None) != (train.pairs is None):
+        raise DataError(
+            f"extra_examples ({extra.source}): "
+            + (
+                "no second texts, but the training examples are pairs."
+                if extra.pairs is None
+                else "text pairs, but the training examples are single texts."
+            )
+        )
+    extra.check_labels(names)
+    return extra
+
+
+def _joined(x, y, extra):
+    """The drawn `(x, y)` of `labelled_subset` followed by `extra`'s examples."""
+    if isinstance(x, tuple):
+        return (x[0] + extra.texts, x[1] + extra.pairs), y + extra.labels
+    return x + extra.texts, y + extra.labels
 
 
 def _seed_list(seeds):
