@@ -80,9 +80,9 @@ STRATEGIES = (
     "setfit",
     "setfit-template",
 )
-OWN = ("frozen-last", "setfit-template")  # run here, not by `tl.transfer_report`
+OWN = ("frozen-last",)  # run here, not by `tl.transfer_report`, with setfit-template-N
 COPIES = re.compile(r"setfit-template-([1-9][0-9]*)")  # N copies of each label
-# The words that name each label, for `setfit-template`.
+# The words that name each label, for `setfit-template-N`.
 LABEL_WORDS = {
     "sst2": {"0": "negative", "1": "positive"},
     "chnsenticorp": {"0": "负面", "1": "正面"},
@@ -128,12 +128,11 @@ def own_run(strategy, train, dev, budget, draw, args):
     x, y = labelled_subset(train, draw_budget(train, budget, names, draw))
     keras.utils.set_random_seed(draw)
     copies = COPIES.fullmatch(strategy)
-    copies = int(copies.group(1)) if copies else tl.data.label_templates.PER_LABEL
-    if strategy.startswith("setfit-template"):
-        if args.dataset not in LABEL_WORDS:
-            raise SystemExit(f"setfit-template: no label words for {args.dataset}")
+    template = {}
+    if copies:
+        template = {"template": args.template, "template_copies": int(copies[1])}
         extra = tl.data.templated_examples(
-            LABEL_WORDS[args.dataset], args.template, copies
+            LABEL_WORDS[args.dataset], args.template, template["template_copies"]
         )
         x, y = x + extra.texts, y + extra.labels
         model = tl.TextClassifier.from_backbone(
@@ -152,11 +151,7 @@ def own_run(strategy, train, dev, budget, draw, args):
     run = {
         "strategy": strategy,
         "examples": len(y),
-        **(
-            {"template": args.template, "template_copies": copies}
-            if strategy.startswith("setfit-template")
-            else {}
-        ),
+        **template,
         "accuracy": scores["accuracy"],
         "f1": scores["f1"],
         "epochs": epochs,
@@ -234,6 +229,8 @@ def main(argv=None):
             f"unknown strategies {unknown}; choose from {STRATEGIES} or "
             "setfit-template-N"
         )
+    if any(COPIES.fullmatch(s) for s in strategies) and args.dataset not in LABEL_WORDS:
+        raise SystemExit(f"setfit-template: no label words for {args.dataset}")
     train, dev = read(args)
     dev.check_labels(train.label_names())
     saved = os.path.join(here, "results", f"{result_name(args)}.json")

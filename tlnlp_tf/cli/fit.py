@@ -5,14 +5,14 @@ import sys
 import time
 
 from tlnlp_tf.cli import arguments
+from tlnlp_tf.cli import label_words
+from tlnlp_tf.cli.model_options import model_options
 from tlnlp_tf.cli.token_cache import data_key
 from tlnlp_tf.cli.token_cache import token_cache_folder
 from tlnlp_tf.errors import PolicyError
 
 BACKUP = "backup"  # inside --output: the state to resume from after a kill
 MULTI = "multi"
-# Options that only some tasks take (TaskSpec.fit_options); elsewhere an error.
-_TASK_FLAGS = ("variant", "target_vocabulary", "target_length", "crf", "decoding")
 
 
 def register(commands):
@@ -70,7 +70,7 @@ def register(commands):
         "positive and one negative (default 40 iterations, 20 for backbones "
         "above 60M parameters)",
     )
-    arguments.add_label_words(fit)
+    label_words.add_options(fit)
     fit.add_argument(
         "--batching",
         choices=("auto", "random", "length"),
@@ -279,13 +279,8 @@ def run(args):
 
     task = registry.get_task(args.task)
     columns = arguments.columns(args, {})
-    if args.label_words is not None and (
-        args.task != "text-classification" or columns.get("text_pair_column")
-    ):
-        raise PolicyError(
-            "--label-words is for --task text-classification of single texts "
-            "(a sentence that names a label has no second text)."
-        )
+    single = args.task == "text-classification" and not columns.get("text_pair_column")
+    label_words.check(args, single)
     train = task.read_sample(
         args.train, columns, args.limit, args.seed, args.on_bad_line, stream=True
     )
@@ -301,7 +296,7 @@ def run(args):
             args.validation, columns, on_bad_line=args.on_bad_line
         )
     names = task.targets(train, validation)
-    templated = arguments.templated(args, names)
+    templated = label_words.templated(args, names)
     forgetting = forgetting_report(args, task)  # the probe file is checked first
     l2sp = None if args.l2sp is None else L2SP(alpha=args.l2sp)  # checks alpha
     first_step = FirstStepTimer(began)
@@ -318,7 +313,7 @@ def run(args):
     ):
         raise PolicyError("--contrastive-iterations is for --freeze setfit.")
     with distribution.scope():
-        model = task.build(args.backbone, names, **_model_options(args, task))
+        model = task.build(args.backbone, names, **model_options(args, task))
         if args.learning_rate is not None or args.layer_decay is not None:
             model.compile(
                 learning_rate=args.learning_rate or "auto",
@@ -327,14 +322,7 @@ def run(args):
         if l2sp is not None:
             l2sp.apply(model)
     start = time.perf_counter()  # training time includes the one tokenizer pass
-    data = train.to_dataset()
-    if templated is not None:
-        data = data.concatenate(templated.to_dataset())
-        print(
-            f"tlnlp fit: {len(templated)} templated examples added "
-            f"({', '.join(repr(t) for t in dict.fromkeys(templated.texts))})",
-            file=sys.stderr,
-        )
+    data = label_words.joined(train.to_dataset(), templated, "tlnlp fit")
     if model.freeze == "auto":  # chosen from the labels before tokenizing
         with distribution.scope():
             model.resolve_freeze(data.batch(256), verbose=0)
@@ -463,9 +451,7 @@ def run(args):
         "limit": args.limit,
         "on_bad_line": args.on_bad_line,
         "token_cache": args.token_cache,
-        "label_words": args.label_words,
-        "label_template": args.label_template,
-        "label_copies": args.label_copies,
+        **{name: getattr(args, name) for name in label_words.OPTIONS},
         **{name: getattr(args, name) for name in task.fit_options},
     }
     outputs.save_model(model, os.path.join(args.output, "model.keras"))
@@ -495,24 +481,3 @@ def _lengths(model):
     """The token limits the model chose (`max_length`; source and target lengths)."""
     names = ("max_length", "source_length", "target_length")
     return {name: getattr(model, name) for name in names if hasattr(model, name)}
-
-
-def _model_options(args, task):
-    """The `from_backbone` options of the command line."""
-    options = dict(
-        weights=args.weights,
-        max_length=args.max_length,
-        attention_dropout=args.attention_dropout,
-    )
-    if args.freeze is not None:
-        options["freeze"] = args.freeze
-    if args.precision != "float32":
-        options["dtype"] = args.precision
-    for name in _TASK_FLAGS:
-        if getattr(args, name) not in (None, False) and name not in task.fit_options:
-            flag = "--" + name.replace("_", "-")
-            raise PolicyError(f"{flag} is not an option of --task {args.task}.")
-    for name in task.fit_options:
-        if getattr(args, name) is not None:  # not given: the model's default
-            options[name] = getattr(args, name)
-    return options

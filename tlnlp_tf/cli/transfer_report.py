@@ -3,7 +3,7 @@
 import os
 
 from tlnlp_tf.cli import arguments
-from tlnlp_tf.errors import PolicyError
+from tlnlp_tf.cli import label_words
 
 
 def register(commands):
@@ -30,7 +30,7 @@ def register(commands):
         help="some of random, frozen, finetune, setfit, lora-8, l2sp",
     )
     report.add_argument("--seeds", type=arguments.positive, default=3)
-    arguments.add_label_words(report)
+    label_words.add_options(report)
     report.add_argument("--output", required=True, help="folder for the report")
     report.set_defaults(handler=run)
 
@@ -40,6 +40,7 @@ def run(args):
     from tlnlp_tf.tasks import registry
     from tlnlp_tf.tasks.registry_encoder_kinds import load_text_examples
 
+    label_words.check(args, single_texts=not args.text_pair_column)
     train = load_text_examples(
         args.train, args.text_column, args.label_column, args.text_pair_column
     )
@@ -47,12 +48,7 @@ def run(args):
         args.validation, args.text_column, args.label_column, args.text_pair_column
     )
     names = registry.label_targets(train, validation)
-    if args.label_words is not None and args.text_pair_column:
-        raise PolicyError(
-            "--label-words is for single texts (a sentence that names a label "
-            "has no second text)."
-        )
-    extra = arguments.templated(args, names)
+    extra = label_words.templated(args, names)
     if extra is not None:
         print(
             f"tlnlp transfer-report: every run also trains on {len(extra)} "

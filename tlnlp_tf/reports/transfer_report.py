@@ -37,6 +37,7 @@ import time
 import keras
 import numpy as np
 
+from tlnlp_tf.data.examples import Examples
 from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks.text_classifier import TextClassifier
@@ -146,7 +147,7 @@ def _check_extra(extra, train, names):
     `train` has pairs."""
     if extra is None:
         return None
-    if not hasattr(extra, "texts") or getattr(extra, "labels", None) is None:
+    if not isinstance(extra, Examples) or extra.labels is None:
         raise DataError(
             "extra_examples: expected labelled tl.data.Examples (such as "
             f"tl.data.templated_examples(...)), got {type(extra).__name__}."
