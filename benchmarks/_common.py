@@ -184,6 +184,31 @@ def parity_texts(data, count, long):
     return list(sst2.texts[:count]) + list(imdb.texts[:long])
 
 
+def imdb_halves(path, seed=0):
+    """`(training half, held-out half)` of the 2,000 IMDB reviews at `path`
+    (`imdb/test_subset_2000.jsonl`), split by a shuffle seeded with `seed`
+    (0 in `dapt_imdb.py` and `few_labels.py`, `--seed` in `throughput.py`)."""
+    import numpy as np
+
+    import tlnlp_tf as tl
+    from tlnlp_tf.data.examples import Examples
+
+    reviews = tl.data.load_jsonl(path, "text", "label")
+    order = np.random.default_rng(seed).permutation(len(reviews))
+    half = len(reviews) // 2
+
+    def part(rows):
+        return Examples(
+            [reviews.texts[i] for i in rows],
+            None,
+            [reviews.labels[i] for i in rows],
+            reviews.source,
+            [reviews.lines[i] for i in rows],
+        )
+
+    return part(order[:half]), part(order[half:])
+
+
 def run_peer_worker(peer_python, worker, job, work):
     """Run `benchmarks/<worker>` in the peer Python on `job` (written to
     `work/job.json`) offline; returns the JSON object its last line prints."""

@@ -33,7 +33,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
-from tlnlp_tf.data.examples import Examples  # noqa: E402
 
 
 def main(argv=None):
@@ -47,22 +46,10 @@ def main(argv=None):
     parser.add_argument("--held-out", type=int, default=1000)
     args = parser.parse_args(argv)
 
-    reviews = tl.data.load_jsonl(
-        os.path.join(args.data, "test_subset_2000.jsonl"), "text", "label"
+    pool, rest = _common.imdb_halves(
+        os.path.join(args.data, "test_subset_2000.jsonl"), seed=0
     )
-    order = np.random.default_rng(0).permutation(len(reviews))
-    half = len(reviews) // 2
-    part = lambda rows: Examples(
-        [reviews.texts[i] for i in rows],
-        None,
-        [reviews.labels[i] for i in rows],
-        reviews.source,
-        [reviews.lines[i] for i in rows],
-    )
-    pool, held_out = (
-        part(order[:half]),
-        part(order[half:]).sample(args.held_out, seed=0),
-    )
+    held_out = rest.sample(args.held_out, seed=0)
     labelled = pool.sample(args.labels, seed=0)
 
     folder = tempfile.mkdtemp(prefix="minilm-imdb-")

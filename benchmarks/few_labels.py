@@ -2,6 +2,7 @@
 
     python benchmarks/few_labels.py  # SST-2, 8 and 64 per class, 5 draws
     python benchmarks/few_labels.py --dataset mrpc --per-class 8,64
+    python benchmarks/few_labels.py --dataset imdb --max-length 256
     python benchmarks/few_labels.py --per-class "" --full 4000 --strategies frozen
     python benchmarks/few_labels.py --backbone models/all-mpnet-base-v2 \\
         --per-class 8 --strategies setfit,frozen   # benchmarks/get_mpnet.py
@@ -36,6 +37,13 @@ Strategies:
   each label, 8 copies (its default, saved as `setfit-template-8`;
   `setfit-template-N`: N copies) of `--template` filled with the label's
   words (`LABEL_WORDS`; SST-2: "This sentence is negative" / "... positive").
+
+IMDB (`--dataset imdb`): the 2,000 reviews of `imdb/test_subset_2000.jsonl`
+split as `dapt_imdb.py` splits them, the labelled sets drawn from the
+training half and scored on the 1,000 held-out reviews; `--max-length 256`
+(`tl.transfer_report(max_length=...)`) reads each review's first 256 tokens
+in every strategy (the held-out reviews longer than that are counted in a
+warning) to fit the CPU budget.
 
 `--full 4000` trains on 4,000 examples, a seeded sample per draw (draw 0:
 `sst2.py --limit 4000`'s sample).
@@ -86,6 +94,7 @@ COPIES = re.compile(r"setfit-template-([1-9][0-9]*)")  # N copies of each label
 LABEL_WORDS = {
     "sst2": {"0": "negative", "1": "positive"},
     "chnsenticorp": {"0": "负面", "1": "正面"},
+    "imdb": {"0": "negative", "1": "positive"},
 }
 
 
@@ -107,6 +116,8 @@ def read(args):
             os.path.join(folder, name), "#1 String", "Quality", "#2 String"
         )
         return read("msr_paraphrase_train.txt"), read("msr_paraphrase_test.txt")
+    if args.dataset == "imdb":
+        return _common.imdb_halves(os.path.join(folder, "test_subset_2000.jsonl"))
     raise SystemExit(f"unknown dataset {args.dataset}")
 
 
@@ -136,11 +147,15 @@ def own_run(strategy, train, dev, budget, draw, args):
         )
         x, y = x + extra.texts, y + extra.labels
         model = tl.TextClassifier.from_backbone(
-            args.backbone, labels=names, freeze="setfit"
+            args.backbone, labels=names, freeze="setfit", max_length=args.max_length
         )
     else:
         model = tl.TextClassifier.from_backbone(
-            args.backbone, labels=names, freeze="all", pooling="mean"
+            args.backbone,
+            labels=names,
+            freeze="all",
+            pooling="mean",
+            max_length=args.max_length,
         )
     epochs = 1
     start = time.perf_counter()
@@ -155,6 +170,7 @@ def own_run(strategy, train, dev, budget, draw, args):
         "accuracy": scores["accuracy"],
         "f1": scores["f1"],
         "epochs": epochs,
+        "max_length": model.sequence_length(),
         "train_seconds": round(seconds, 2),
     }
     if hasattr(history, "solution"):
@@ -176,6 +192,7 @@ def runs_of(train, dev, budget, draw, strategies, args):
             seeds=[draw],
             backbone=args.backbone,
             updates=args.updates,
+            max_length=args.max_length,
         )
         runs += report["runs"]
     for strategy in (s for s in strategies if own(s)):
@@ -192,7 +209,13 @@ def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     parser.set_defaults(data=os.path.join(here, "..", "..", "shared", "data"))
     parser.add_argument(
-        "--dataset", default="sst2", choices=("sst2", "chnsenticorp", "mrpc")
+        "--dataset", default="sst2", choices=("sst2", "chnsenticorp", "mrpc", "imdb")
+    )
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        help="tokens per text read by every strategy (default: each model "
+        "chooses from its training draw)",
     )
     parser.add_argument("--backbone", default="minilm")
     parser.add_argument("--per-class", default="8,64")
@@ -269,6 +292,7 @@ def save(runs, args, dev, argv):
         "dataset": args.dataset,
         "backbone": args.backbone,
         "dev_examples": len(dev),
+        "max_length": args.max_length,
         "runs": runs,
     }
     _common.write_results(

@@ -56,7 +56,6 @@ import _common  # noqa: E402
 import tlnlp_tf as tl  # noqa: E402
 from tlnlp_tf.backbones.freezing import layer_groups  # noqa: E402
 from tlnlp_tf.backbones.loading import resolve_spec  # noqa: E402
-from tlnlp_tf.data.examples import Examples  # noqa: E402
 
 DEFAULT_RUNS = {
     "sst2": "tlnlp,tlnlp-random,tlnlp-bf16,raw-128",
@@ -143,20 +142,11 @@ def load(dataset, args):
         )
         return train.sample(args.sst2_limit, seed=args.seed), held_out, args.sst2_epochs
     if dataset == "imdb":
-        reviews = tl.data.load_jsonl(
-            os.path.join(args.data, "imdb", "test_subset_2000.jsonl"), "text", "label"
+        pool, rest = _common.imdb_halves(
+            os.path.join(args.data, "imdb", "test_subset_2000.jsonl"), args.seed
         )
-        order = np.random.default_rng(args.seed).permutation(len(reviews))
-        half = len(reviews) // 2
-        part = lambda rows: Examples(
-            [reviews.texts[i] for i in rows],
-            None,
-            [reviews.labels[i] for i in rows],
-            reviews.source,
-            [reviews.lines[i] for i in rows],
-        )
-        train = part(order[:half]).sample(args.imdb_limit, seed=args.seed)
-        held_out = part(order[half:]).sample(args.imdb_held_out, seed=args.seed)
+        train = pool.sample(args.imdb_limit, seed=args.seed)
+        held_out = rest.sample(args.imdb_held_out, seed=args.seed)
         return train, held_out, args.imdb_epochs
     raise SystemExit(f"unknown dataset '{dataset}' (expected sst2 or imdb)")
 

@@ -61,6 +61,11 @@ def test_bad_budgets_fail_before_training(tiny_preset, toy_files, tmp_path):
         tl.transfer_report(train, valid, budgets=(2,), backbone=tiny_preset)
     with pytest.raises(DataError, match="expected a number of examples or 'all'"):
         tl.transfer_report(train, valid, budgets=("many",), backbone=tiny_preset)
+    for length in (2, 8.5, "64"):
+        with pytest.raises(PolicyError, match="max_length"):
+            tl.transfer_report(
+                train, valid, budgets=(4,), max_length=length, backbone=tiny_preset
+            )
     for seeds in (0, []):
         with pytest.raises(PolicyError, match="at least 1"):
             tl.transfer_report(
@@ -78,9 +83,12 @@ def test_chosen_seeds_draw_their_own_samples(tiny_preset, toy_files, tmp_path):
         strategies=("frozen",),
         backbone=tiny_preset,
         verbose=False,
+        max_length=8,
     )
     assert report["seeds"] == [3]
     assert [(run["seed"], run["examples"]) for run in report["runs"]] == [(3, 4)]
+    # The length asked for is the length the model read, and both are saved.
+    assert report["max_length"] == 8 and report["runs"][0]["max_length"] == 8
 
 
 def test_l2sp_strategy_anchors_the_backbone(
@@ -112,6 +120,8 @@ def test_l2sp_strategy_anchors_the_backbone(
     assert [a[:2] for a in anchored] == [(0.01, 0.01)] and anchored[0][2] > 0
     (run,) = report["runs"]
     assert run["strategy"] == "l2sp" and run["epochs"] == 2
+    # No max_length asked: the model chose one from its training draw.
+    assert report["max_length"] is None and 4 <= run["max_length"] <= 512
     assert 0.0 <= report["table"]["4"]["l2sp"]["mean"] <= 1.0
 
 
@@ -134,6 +144,7 @@ def _report_args(toy_files, output, *extra):
 
 def test_cli_transfer_report(tiny_preset, toy_files, tmp_path, capsys):
     options = ("--labels", "4", "--strategies", "random,frozen", "--seeds", "1")
+    options += ("--max-length", "16")
     args = _report_args(
         toy_files, tmp_path / "out", "--backbone", tiny_preset, *options
     )
@@ -147,5 +158,7 @@ def test_cli_transfer_report(tiny_preset, toy_files, tmp_path, capsys):
         cells["frozen"]["mean"] - cells["random"]["mean"], abs=1e-4
     )
     assert {r["examples"] for r in report["runs"]} == {4}
+    assert report["max_length"] == 16
+    assert {r["max_length"] for r in report["runs"]} == {16}
     assert main(_report_args(toy_files, tmp_path / "bad", "--labels", "1")) == 2
     assert "below the number of labels" in capsys.readouterr().err

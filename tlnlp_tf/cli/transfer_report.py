@@ -30,6 +30,12 @@ def register(commands):
         help="some of random, frozen, finetune, setfit, lora-8, l2sp",
     )
     report.add_argument("--seeds", type=arguments.positive, default=3)
+    report.add_argument(
+        "--max-length",
+        type=arguments.positive,
+        help="tokens per text (or pair) every model reads; longer texts are cut, "
+        "with a warning (default: chosen from each draw's training texts)",
+    )
     label_words.add_options(report)
     report.add_argument("--output", required=True, help="folder for the report")
     report.set_defaults(handler=run)
@@ -64,6 +70,7 @@ def run(args):
         backbone=args.backbone,
         output=args.output,
         extra_examples=extra,
+        max_length=args.max_length,
     )
     strategies = report["strategies"]
     header = ["labels"] + strategies + ["gain"]

@@ -61,6 +61,7 @@ def transfer_report(
     output=None,
     verbose=True,
     extra_examples=None,
+    max_length=None,
 ):
     """Train every strategy at every label budget; returns the report (a dict).
 
@@ -78,6 +79,10 @@ def transfer_report(
         extra_examples: `Examples` that every strategy also trains on, at
             every budget, not counted in it: the sentences that name the
             labels (`tl.data.templated_examples`), say.
+        max_length: the tokens per text (or pair) every model reads; `None`
+            (default): each model chooses it from its training draw, up to
+            the backbone's limit. Longer validation texts are cut, with a
+            warning; each run records its `max_length`.
 
     Returns:
         `{"runs": [...], "table": {budget: {strategy: {"mean", "std",
@@ -104,6 +109,7 @@ def transfer_report(
     if output is not None:
         _check_plotting()
     seeds = _seed_list(seeds)
+    _check_max_length(max_length)
     extra = _check_extra(extra_examples, train, names)
     runs = []
     for budget in budgets:
@@ -114,7 +120,15 @@ def transfer_report(
                 x, y = _joined(x, y, extra)
             for strategy in strategies:
                 run = _train_one(
-                    strategy, x, y, validation, names, seed, backbone, updates
+                    strategy,
+                    x,
+                    y,
+                    validation,
+                    names,
+                    seed,
+                    backbone,
+                    updates,
+                    max_length,
                 )
                 run.update(budget=str(budget), seed=seed, examples=drawn)
                 if verbose:
@@ -130,6 +144,7 @@ def transfer_report(
         "strategies": list(strategies),
         "seeds": seeds,
         "extra_examples": 0 if extra is None else len(extra),
+        "max_length": max_length,
         "runs": runs,
         "table": _table(runs),
     }
@@ -290,7 +305,21 @@ def labelled_subset(train, indices):
     return (texts, [train.pairs[i] for i in indices]), labels
 
 
-def _train_one(strategy, x, y, validation, names, seed, backbone, updates):
+def _check_max_length(max_length):
+    if max_length is None:
+        return
+    if isinstance(max_length, bool) or not isinstance(max_length, int):
+        raise PolicyError(
+            f"max_length must be a whole number of tokens or None, got {max_length!r}."
+        )
+    if max_length < 4:
+        raise PolicyError(
+            f"max_length={max_length} leaves no room for a text: expected at least 4 "
+            "tokens (the special tokens count)."
+        )
+
+
+def _train_one(strategy, x, y, validation, names, seed, backbone, updates, max_length):
     keras.utils.set_random_seed(seed)
     freeze = {"frozen": "all", "random": "none", "finetune": "none", "l2sp": "none"}
     freeze = freeze.get(strategy, strategy)
@@ -299,6 +328,7 @@ def _train_one(strategy, x, y, validation, names, seed, backbone, updates):
         labels=names,
         freeze=freeze,
         weights="random" if strategy == "random" else "pretrained",
+        max_length=max_length,
     )
     if strategy == "l2sp":
         L2SP().apply(model)  # its defaults, 0.01 and 0.01: strategies.py's best at 500
@@ -315,6 +345,7 @@ def _train_one(strategy, x, y, validation, names, seed, backbone, updates):
         "accuracy": scores["accuracy"],
         "f1": scores["f1"],
         "epochs": epochs,
+        "max_length": model.sequence_length(),
         "train_seconds": round(seconds, 2),
     }
     if hasattr(history, "solution"):  # the solved head: its strength and times
