@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tlnlp_tf as tl
+from tlnlp_tf.errors import DataError
 from tlnlp_tf.errors import PolicyError
 from tlnlp_tf.tasks import feature_cache
 
@@ -178,3 +179,16 @@ def test_strength_is_the_cross_validated_choice_of_scikit_learn():
         ]
         best = convex_head.C_GRID[int(np.argmin(losses))]
         assert convex_head.choose_C(features, labels, 2) == best
+
+
+def test_solved_head_refuses_one_label_and_warns_of_absent_ones(tiny_preset):
+    names = ["good", "bad", "dull"]
+    model = tl.TextClassifier.from_backbone(tiny_preset, labels=names, freeze="all")
+    with pytest.raises(DataError, match=r"every example has label \['good'\]"):
+        model.fit(["a fine film", "a great film"], ["good", "good"], verbose=0)
+    model = tl.TextClassifier.from_backbone(tiny_preset, labels=names, freeze="all")
+    texts, labels = ["a fine film", "a poor film"] * 3, ["good", "bad"] * 3
+    with pytest.warns(UserWarning, match=r"no example of label\(s\) \['dull'\]"):
+        history = model.fit(texts, labels, verbose=0)
+    assert history.solution["converged"]
+    assert set(model.predict(texts)["label"]) <= {"good", "bad"}

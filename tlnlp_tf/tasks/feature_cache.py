@@ -246,6 +246,8 @@ def solve_head(task, features, y, weights=None):
     head = task.head
     if hasattr(head, "logits"):
         classes = head.num_classes
+        if hasattr(task, "check_label_coverage"):
+            task.check_label_coverage(y)
         strength = convex_head.choose_C(features, y, classes, weights)
         kernel, bias, info = convex_head.fit_logistic(
             features, y, classes, strength, weights

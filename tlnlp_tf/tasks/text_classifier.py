@@ -1,5 +1,7 @@
 """`TextClassifier`: a backbone with a classification head, fit on raw text."""
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -300,6 +302,33 @@ class TextClassifier(TextTask):
                     f"{where}: label '{label}' is not one of the model's labels "
                     f"{self.labels}; pass every label to the model (labels=...)."
                 )
+
+    def check_label_coverage(self, class_ids, where="the training data"):
+        """Refuse training labels of one class; warn of the model's labels absent.
+
+        The solved head (`freeze="all"`, and `"setfit"` before its first
+        stage) calls this on the class indices it trains on: a head fitted
+        to one label predicts it for everything, and a label without an
+        example is never predicted.
+
+        ```python
+        model.check_label_coverage([0, 0, 1])  # every label present: quiet
+        ```
+        """
+        present = sorted({int(i) for i in np.asarray(class_ids).reshape(-1)})
+        if len(present) < 2:
+            only = [self.labels[i] for i in present]
+            raise DataError(
+                f"{where}: every example has label {only}; a classifier needs "
+                f"examples of at least 2 of its labels {self.labels}."
+            )
+        missing = [name for i, name in enumerate(self.labels) if i not in present]
+        if missing:
+            warnings.warn(
+                f"{where}: no example of label(s) {missing} (of {self.labels}); "
+                "the model will never predict them.",
+                stacklevel=3,
+            )
 
     def check_target_spec(self, dataset, where):
         """Float labels in a dataset are a `DataError` (not a graph error later)."""
