@@ -38,7 +38,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import tlnlp_tf as tl  # noqa: E402
-from tlnlp_tf.data.examples import Examples  # noqa: E402
 from tlnlp_tf.probes.transferability.features import split_source  # noqa: E402
 
 SCORES = ("logme", "h_score", "probe_accuracy")
@@ -90,19 +89,9 @@ def main(argv=None):
 
 
 def imdb_halves(args):
-    reviews = tl.data.load_jsonl(
-        os.path.join(args.data, "imdb", "test_subset_2000.jsonl"), "text", "label"
+    return _common.imdb_halves(
+        os.path.join(args.data, "imdb", "test_subset_2000.jsonl"), seed=0
     )
-    order = np.random.default_rng(0).permutation(len(reviews))
-    half = len(reviews) // 2
-    part = lambda rows: Examples(
-        [reviews.texts[i] for i in rows],
-        None,
-        [reviews.labels[i] for i in rows],
-        reviews.source,
-        [reviews.lines[i] for i in rows],
-    )
-    return part(order[:half]), part(order[half:])
 
 
 def build_sources(texts, workspace, args):
