@@ -306,10 +306,10 @@ class TextClassifier(TextTask):
     def check_label_coverage(self, class_ids, where="the training data"):
         """Refuse training labels of one class; warn of the model's labels absent.
 
-        The solved head (`freeze="all"`, and `"setfit"` before its first
-        stage) calls this on the class indices it trains on: a head fitted
-        to one label predicts it for everything, and a label without an
-        example is never predicted.
+        The solved head (`freeze="all"`, and `"setfit"`'s second stage;
+        its first stage already refuses one class) calls this on the class
+        indices it trains on: a head fitted to one label predicts it for
+        everything, and a label without an example is never predicted.
 
         ```python
         model.check_label_coverage([0, 0, 1])  # every label present: quiet
