@@ -137,14 +137,17 @@ def own_run(strategy, train, dev, budget, draw, args):
     same draw plus `tl.data.templated_examples`)."""
     names = train.label_names()
     x, y = labelled_subset(train, draw_budget(train, budget, names, draw))
+    labelled = len(y)
     keras.utils.set_random_seed(draw)
     copies = COPIES.fullmatch(strategy)
     template = {}
     if copies:
-        template = {"template": args.template, "template_copies": int(copies[1])}
+        copies = int(copies[1])
+        template = {"template": args.template, "template_copies": copies}
         extra = tl.data.templated_examples(
-            LABEL_WORDS[args.dataset], args.template, template["template_copies"]
+            LABEL_WORDS[args.dataset], args.template, copies
         )
+        template["templated_examples"] = len(extra.texts)
         x, y = x + extra.texts, y + extra.labels
         model = tl.TextClassifier.from_backbone(
             args.backbone, labels=names, freeze="setfit", max_length=args.max_length
@@ -165,7 +168,7 @@ def own_run(strategy, train, dev, budget, draw, args):
     keras.backend.clear_session()
     run = {
         "strategy": strategy,
-        "examples": len(y),
+        "examples": labelled,
         **template,
         "accuracy": scores["accuracy"],
         "f1": scores["f1"],
