@@ -12,9 +12,12 @@ cross-encoder (`pair_encoding="cross"`, the former default), `--epochs`
 epochs at batch 16. Dev Spearman on all 1,500 dev pairs, against the
 untouched backbone's zero-shot cosine (`tl.probes.sentence_similarity_probe`).
 Writes `benchmarks/results/stsb_few.json` (with another `--backbone`:
-`stsb_few_<its folder name>.json`) and a section of `benchmarks/RESULTS.md`.
+`stsb_few_<its folder name>.json`) and a section of `benchmarks/RESULTS.md`,
+after every run; the saved runs of sizes, seeds and encodings not rerun are
+kept (`--sizes 1000 --encodings bi` adds to a table of 200 pairs).
 """
 
+import json
 import os
 import sys
 import time
@@ -46,11 +49,24 @@ def main(argv=None):
     )
     keras.backend.clear_session()
     print({"zero_shot_spearman": zero_shot}, flush=True)
+    name = _common.backbone_result_name("stsb_few", args.backbone)
+    saved = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    saved = os.path.join(saved, f"{name}.json")
+    kept = []
+    if os.path.exists(saved):
+        with open(saved) as file:
+            kept = json.load(file)["runs"]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    encodings = args.encodings.split(",")
+    # Saved runs of the sizes, seeds and encodings not rerun are kept.
+    rerun = {(size, seed, e) for size in sizes for seed in seeds for e in encodings}
+    kept = [r for r in kept if (r["size"], r["seed"], r["pair_encoding"]) not in rerun]
     runs = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        for seed in [int(s) for s in args.seeds.split(",")]:
+    for size in sizes:
+        for seed in seeds:
             train = pool.sample(size, seed=seed)
-            for encoding in args.encodings.split(","):
+            for encoding in encodings:
                 keras.utils.set_random_seed(seed)
                 model = tl.TextRegressor.from_backbone(
                     args.backbone, pair_encoding=encoding
@@ -71,6 +87,11 @@ def main(argv=None):
                 print(run, flush=True)
                 runs.append(run)
                 keras.backend.clear_session()
+                save(kept + runs, zero_shot, len(dev), name, args, argv)
+
+
+def save(runs, zero_shot, dev_pairs, name, args, argv):
+    """Write the JSON results and the RESULTS.md section."""
     rows = [
         "| train pairs | zero-shot cosine | bi-encoder (default) | cross-encoder |",
         "|---|---|---|---|",
@@ -89,25 +110,27 @@ def main(argv=None):
                 else "–"
             )
         rows.append(f"| {size} | {zero_shot:.4f} | " + " | ".join(cells) + " |")
+    seeds = sorted({r["seed"] for r in runs})
     rows += [
         "",
-        f"Dev Spearman on all {len(dev)} dev pairs; mean ± std over seeds "
-        f"{args.seeds} (sample and training seed); {args.epochs} epochs at "
-        "batch 16; in brackets the mean `fit` time on the shared 2 cores.",
+        f"Dev Spearman on all {dev_pairs} dev pairs; mean ± std over seeds "
+        f"{','.join(map(str, seeds))} (sample and training seed); {args.epochs} "
+        "epochs at batch 16; in brackets the mean `fit` time on the shared 2 cores.",
     ]
     folder = os.path.basename(os.path.normpath(args.backbone))
-    name = "MiniLM" if args.backbone == "minilm" else folder
+    title = "MiniLM" if args.backbone == "minilm" else folder
     _common.write_results(
-        _common.backbone_result_name("stsb_few", args.backbone),
+        name,
         {
             "backbone": args.backbone,
             "zero_shot_spearman": zero_shot,
             "epochs": args.epochs,
             "runs": runs,
         },
-        f"STS-B with few pairs: {name} TextRegressor, dev Spearman",
+        f"STS-B with few pairs: {title} TextRegressor, dev Spearman",
         rows,
-        _common.command("stsb_few.py", argv),
+        _common.command("stsb_few.py", argv)
+        + " (kept runs of other sizes: their own commands)",
     )
 
 
