@@ -162,12 +162,14 @@ def test_cli_fit_setfit(tiny_preset, toy_files, tmp_path, capsys):
 
     output = tmp_path / "run"
     extra = ("--limit", "16", "--contrastive-iterations", "5")
-    assert (
-        main(_fit_args(toy_files, tiny_preset, output, "--freeze", "setfit", *extra))
-        == 0
-    )
+    args = _fit_args(toy_files, tiny_preset, output, "--freeze", "setfit", *extra)
+    del args[args.index("--epochs") : args.index("--epochs") + 2]
+    assert main(args) == 0
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["contrastive_pairs"] == 2 * 5 * 16
+    # Without --epochs: one contrastive epoch (SetFit's), not the default 3.
+    assert len(metrics["contrastive_loss"]) == 1
+    assert "tlnlp fit: epochs 1: 1 contrastive epoch" in capsys.readouterr().err
     assert metrics["head"]["converged"]
     assert 0.0 <= metrics["validation"]["accuracy"] <= 1.0
     run = json.loads((output / "run.json").read_text())

@@ -61,7 +61,7 @@ def register(commands):
         type=arguments.positive,
         help="epochs (default 3, or more where a token task's 3 epochs give "
         "fewer optimizer updates than it needs, said when chosen); under "
-        "--freeze setfit, the contrastive stage's",
+        "--freeze setfit, the contrastive stage's (default 1)",
     )
     fit.add_argument(
         "--contrastive-iterations",
