@@ -97,6 +97,17 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, no GPU"
 
 
+def saved_runs(name):
+    """The `runs` saved in `benchmarks/results/NAME.json` (`[]` if none): a
+    benchmark keeps those it does not rerun."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "results", f"{name}.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as file:
+        return json.load(file)["runs"]
+
+
 def write_results(name, results, table_title, table_rows, command):
     """Write `benchmarks/results/NAME.json` and replace the section in RESULTS.md."""
     here = os.path.dirname(os.path.abspath(__file__))

@@ -259,11 +259,7 @@ def main(argv=None):
         raise SystemExit(f"setfit-template: no label words for {args.dataset}")
     train, dev = read(args)
     dev.check_labels(train.label_names())
-    saved = os.path.join(here, "results", f"{result_name(args)}.json")
-    kept = []
-    if os.path.exists(saved):
-        with open(saved) as file:
-            kept = json.load(file)["runs"]
+    kept = _common.saved_runs(result_name(args))
     runs = []
     draws = range(args.first_draw, args.first_draw + args.draws)
     jobs = [

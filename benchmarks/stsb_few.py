@@ -17,7 +17,6 @@ after every run; the saved runs of sizes, seeds and encodings not rerun are
 kept (`--sizes 1000 --encodings bi` adds to a table of 200 pairs).
 """
 
-import json
 import os
 import sys
 import time
@@ -50,12 +49,7 @@ def main(argv=None):
     keras.backend.clear_session()
     print({"zero_shot_spearman": zero_shot}, flush=True)
     name = _common.backbone_result_name("stsb_few", args.backbone)
-    saved = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    saved = os.path.join(saved, f"{name}.json")
-    kept = []
-    if os.path.exists(saved):
-        with open(saved) as file:
-            kept = json.load(file)["runs"]
+    kept = _common.saved_runs(name)
     sizes = [int(s) for s in args.sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     encodings = args.encodings.split(",")

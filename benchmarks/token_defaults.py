@@ -174,12 +174,7 @@ def run(config, train, test, full, args):
 def saved_runs(runs):
     """These runs and the saved ones of other keys (target, size, epochs, seed,
     config)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(here, "results", f"{NAME}.json")
-    saved = []
-    if os.path.exists(path):
-        with open(path) as file:
-            saved = json.load(file)["runs"]
+    saved = _common.saved_runs(NAME)
 
     def key(r):
         return (
